@@ -1,0 +1,127 @@
+//! The history: every observable step of a run, with its sim time.
+//!
+//! Machines emit `Observation`s as outputs; a driver stamps them with the time
+//! and appends them here. Checkers read only the history and the final state,
+//! never the machines' internals, so a bug in a machine cannot hide itself by
+//! also fooling the checker. The history serialised in order is the trace.
+
+use crate::event::{Action, EventId, OrgId, PropertyId, Row};
+use crate::time::SimTime;
+use serde::Serialize;
+
+/// Why an event left a server buffer before every reader had it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    Overflow,
+    Expired,
+    Evicted,
+    Restart,
+}
+
+/// How a request ended, as its tab saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Status(u16),
+    /// Connect refused or connection reset.
+    NetError,
+    /// No answer within the request timeout; the tab aborted it.
+    Timeout,
+}
+
+impl Outcome {
+    /// Whether the circuit breaker counts this as a failure (C4): the network
+    /// or the server failed; 4xx answers are the caller's problem, not the transport's.
+    pub fn is_failure(&self) -> bool {
+        match self {
+            Outcome::Status(s) => *s >= 500,
+            Outcome::NetError | Outcome::Timeout => true,
+        }
+    }
+}
+
+/// What a request was for; checkers treat the transport and the refetches differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    Login,
+    Poll,
+    Refetch,
+}
+
+/// One event as a tab received it in a batch, before dedup and filtering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Delivered {
+    pub org: OrgId,
+    pub property: Option<PropertyId>,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Observation {
+    // ---- server: store, pub/sub, buffer (S1-S10) ----
+    Committed { org: OrgId, seq: u64, event_id: EventId, property: PropertyId, action: Action, row: u64 },
+    BufferInsert { org: OrgId, seq: u64, len: usize, redelivery: bool },
+    BufferDrop { org: OrgId, seq: u64, reason: DropReason },
+    WaitersParked { org: OrgId, count: usize },
+    WaiterCapHit { org: OrgId },
+    PollServed { org: OrgId, events: usize, last_event_id: u64 },
+    OrgEvicted { org: OrgId, entries: usize },
+    OrgActive { org: OrgId },
+    ServerDown,
+    ServerUp,
+    // ---- client: provider and cache (C1-C9, U1) ----
+    Request { tab: String, req: u64, what: RequestKind, path: String, bearer: bool },
+    Response { tab: String, req: u64, outcome: Outcome, events: usize },
+    Delivered { tab: String, events: Vec<Delivered> },
+    Applied { tab: String, org: OrgId, seq: u64, event_id: EventId },
+    Snapshot { tab: String, org: OrgId, property: Option<PropertyId>, as_of_seq: u64, rows: usize },
+    Gap { tab: String, cursor: u64, last_event_id: u64, floor: u64 },
+    HardRecover { tab: String, silent_ms: u64 },
+    BreakerOpen { tab: String, until: SimTime },
+    AuthPaused { tab: String, status: u16 },
+    // ---- faults and phases ----
+    Fault { what: String },
+    Heal,
+    // ---- checker findings, part of the trace ----
+    Violation { oracle: String, subject: String, detail: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub t: SimTime,
+    #[serde(flatten)]
+    pub obs: Observation,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub steps: Vec<Step>,
+}
+
+impl History {
+    pub fn record(&mut self, t: SimTime, obs: Observation) {
+        self.steps.push(Step { t, obs });
+    }
+}
+
+/// What the checkers need at the end of a run besides the history.
+#[derive(Clone, Debug, Default)]
+pub struct FinalState {
+    /// The store's rows per org (S1), the ground truth.
+    pub store: Vec<(OrgId, Vec<Row>)>,
+    /// Each live tab: name, org, property filter, rows in its list cache.
+    pub tabs: Vec<TabFinal>,
+    /// Events currently held in server buffers, per org.
+    pub buffered: Vec<(OrgId, usize)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TabFinal {
+    pub name: String,
+    pub org: OrgId,
+    pub property: Option<PropertyId>,
+    pub rows: Vec<Row>,
+}

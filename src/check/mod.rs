@@ -1,0 +1,71 @@
+//! Oracles (SPEC O1-O11): one checker per concern, each reading only the
+//! history and the final state. Safety checkers walk every step; liveness
+//! checkers (convergence) look at the state after the settle window.
+
+pub mod history;
+mod o1_exactly_once;
+mod o2_convergence;
+mod o3_order;
+mod o5_isolation;
+mod o7_pacing;
+mod o8_server_bounds;
+
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+use history::{FinalState, History};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckConfig {
+    /// O7: at most this many requests from one tab in any 60 s window.
+    pub max_requests_per_tab_per_min: usize,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig { max_requests_per_tab_per_min: 180 }
+    }
+}
+
+/// One broken promise: which oracle, who, what, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub oracle: &'static str,
+    pub t: SimTime,
+    /// The tab, org or server concerned.
+    pub subject: String,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {} {}: {}", self.oracle, self.t, self.subject, self.detail)
+    }
+}
+
+/// What the checkers look at.
+pub struct Evidence<'a> {
+    pub scenario: &'a Scenario,
+    pub history: &'a History,
+    pub last: &'a FinalState,
+}
+
+/// Run every checker; violations come back in time order, per oracle at most
+/// `PER_ORACLE_LIMIT` of them so a broken run stays readable.
+pub fn check_all(ev: &Evidence) -> Vec<Violation> {
+    const PER_ORACLE_LIMIT: usize = 20;
+    let mut all = Vec::new();
+    for mut found in [
+        o1_exactly_once::check(ev),
+        o2_convergence::check(ev),
+        o3_order::check(ev),
+        o5_isolation::check(ev),
+        o7_pacing::check(ev),
+        o8_server_bounds::check(ev),
+    ] {
+        found.truncate(PER_ORACLE_LIMIT);
+        all.extend(found);
+    }
+    all.sort_by(|a, b| (a.t, a.oracle, &a.subject).cmp(&(b.t, b.oracle, &b.subject)));
+    all
+}

@@ -1,0 +1,53 @@
+//! O1: each tab applies each event it may see at most once, and none is lost
+//! without a refetch (a snapshot at or after its sequence) that restores it.
+
+use super::history::Observation;
+use super::{Evidence, Violation};
+use std::collections::BTreeMap;
+
+pub fn check(ev: &Evidence) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut applied: BTreeMap<(&str, u128), u32> = BTreeMap::new();
+    let mut applied_seqs: BTreeMap<(&str, u32, u64), ()> = BTreeMap::new();
+    let mut covered_through: BTreeMap<&str, u64> = BTreeMap::new();
+    for step in &ev.history.steps {
+        match &step.obs {
+            Observation::Applied { tab, org, seq, event_id } => {
+                let n = applied.entry((tab.as_str(), event_id.0)).or_insert(0);
+                *n += 1;
+                if *n == 2 {
+                    out.push(Violation {
+                        oracle: "O1",
+                        t: step.t,
+                        subject: tab.clone(),
+                        detail: format!("event {event_id} (org {org} seq {seq}) applied twice"),
+                    });
+                }
+                applied_seqs.insert((tab.as_str(), *org, *seq), ());
+            }
+            Observation::Snapshot { tab, as_of_seq, .. } => {
+                let c = covered_through.entry(tab.as_str()).or_insert(0);
+                *c = (*c).max(*as_of_seq);
+            }
+            _ => {}
+        }
+    }
+    for tab in &ev.last.tabs {
+        let covered = covered_through.get(tab.name.as_str()).copied().unwrap_or(0);
+        for step in &ev.history.steps {
+            let Observation::Committed { org, seq, event_id, property, .. } = &step.obs else { continue };
+            let visible = *org == tab.org && tab.property.is_none_or(|p| p == *property);
+            if visible && *seq > covered && !applied_seqs.contains_key(&(tab.name.as_str(), *org, *seq)) {
+                out.push(Violation {
+                    oracle: "O1",
+                    t: step.t,
+                    subject: tab.name.clone(),
+                    detail: format!(
+                        "event {event_id} (org {org} seq {seq}) lost: never applied, and no refetch covered it (snapshots reach seq {covered})"
+                    ),
+                });
+            }
+        }
+    }
+    out
+}

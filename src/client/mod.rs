@@ -1,0 +1,8 @@
+//! The browser client (SPEC C1-C9, U1), sans-IO: one provider and cache per tab.
+
+pub mod breaker;
+pub mod cache;
+pub mod dedup;
+pub mod provider;
+
+pub use provider::{NetError, ProviderConfig, Tab, TabId, TabOutput};

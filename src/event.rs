@@ -1,0 +1,121 @@
+//! The event contract (SPEC E1-E4).
+//!
+//! One event is published per committed mutation of the domain store. It
+//! carries the row fields a cache patch needs, its per-org `sequence`, and a
+//! uuid-like `event_id` that identifies the publish (a redelivered copy keeps
+//! the id, which is what dedup relies on).
+
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::fmt;
+
+pub type OrgId = u32;
+pub type PropertyId = u32;
+pub type RowId = u64;
+
+/// A 128-bit publish id, printed like a uuid.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub u128);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = format!("{:032x}", self.0);
+        write!(f, "{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The services of E1; rtsim's workload drives `finance` for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    Finance,
+    Tasks,
+    Staff,
+    Properties,
+    Users,
+    Reports,
+    Dashboard,
+    Analytics,
+    GuestCheckin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityType {
+    Revenue,
+    Expense,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Added,
+    Updated,
+    Deleted,
+}
+
+/// The row a list query shows; `last_seq` is the sequence of the event that
+/// last changed it, which lets a cache merge a snapshot with newer patches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    pub id: RowId,
+    pub org_id: OrgId,
+    pub property_id: PropertyId,
+    pub entity_type: EntityType,
+    pub version: u64,
+    pub amount_cents: i64,
+    pub last_seq: u64,
+}
+
+/// E1. `metadata` is the row as committed (for a delete, as it was removed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: EventId,
+    pub sequence: u64,
+    pub timestamp_ms: u64,
+    pub org_id: OrgId,
+    pub property_id: Option<PropertyId>,
+    pub user_id: Option<u32>,
+    pub service: Service,
+    pub entity_type: EntityType,
+    pub action: Action,
+    pub metadata: Row,
+}
+
+impl Event {
+    /// `{entity}_{action}`, e.g. `revenue_added`.
+    pub fn event_type(&self) -> String {
+        let entity = match self.entity_type {
+            EntityType::Revenue => "revenue",
+            EntityType::Expense => "expense",
+        };
+        let action = match self.action {
+            Action::Added => "added",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+        };
+        format!("{entity}_{action}")
+    }
+
+    /// E3, v1: the event id, scoped to the org by the dedup structure itself.
+    pub fn dedup_key(&self) -> EventId {
+        self.event_id
+    }
+
+    /// Whether a subscriber of `org` filtered to `property` may see this event (S6).
+    pub fn visible_to(&self, org: OrgId, property: Option<PropertyId>) -> bool {
+        self.org_id == org && (property.is_none() || self.property_id == property)
+    }
+}
+
+/// E2: the order a batch is applied in: sequence, then timestamp, then id.
+pub fn application_order(a: &Event, b: &Event) -> Ordering {
+    (a.sequence, a.timestamp_ms, a.event_id).cmp(&(b.sequence, b.timestamp_ms, b.event_id))
+}

@@ -1,0 +1,28 @@
+//! rtsim: a deterministic simulation and verification harness for a browser
+//! realtime pub/sub system (see `SPEC.md` for what is modelled and checked).
+//!
+//! The machines under `server`, `client` and `browser` are sans-IO: time comes
+//! in as an argument, randomness from a seeded ChaCha stream, effects go out
+//! as values. The drive-loop contract every driver follows:
+//!
+//! 1. feed a node its inputs with `handle(now, input)`;
+//! 2. drain `poll_output()` until `None`, moving requests and answers to their
+//!    destination and observations into the `History`;
+//! 3. call `handle_timeout(now)` when `poll_timeout()` comes due.
+//!
+//! `sim::turmoil_driver` is one such driver; `check` reads the history and
+//! decides the verdict; `run` ties a scenario, a seed and a mutant together.
+
+pub mod browser;
+pub mod check;
+pub mod client;
+pub mod event;
+pub mod http;
+pub mod mutant;
+pub mod run;
+pub mod scenario;
+pub mod seed;
+pub mod server;
+pub mod sim;
+pub mod time;
+pub mod trace;

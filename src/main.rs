@@ -1,0 +1,221 @@
+//! The `rtsim` command line: run, sweep, list, mutants.
+//!
+//! Exit codes: 0 when every expectation holds, 1 when one does not, 2 on bad
+//! input (a malformed scenario, an unknown mutant, a bad seed).
+
+use clap::{Parser, Subcommand};
+use rtsim::mutant::Mutant;
+use rtsim::run::{run, RunReport};
+use rtsim::scenario::{InputError, Scenario};
+use rtsim::seed::parse_seed;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Parser)]
+#[command(name = "rtsim", version, about = "Deterministic simulation and verification of a browser realtime pub/sub system")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario at one seed; prints the verdict and, on failure, the replay command.
+    Run {
+        /// The scenario file (sims/*.toml).
+        scenario: PathBuf,
+        /// The run seed, decimal or 0x-hex.
+        #[arg(long, default_value = "1", value_parser = parse_seed)]
+        seed: u64,
+        /// Switch on a deliberately broken variant of one machine (see `rtsim mutants`).
+        #[arg(long, value_parser = Mutant::parse)]
+        mutant: Option<Mutant>,
+        /// Write the canonical trace here, one JSON object per line.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Run scenarios over a range of seeds on several threads and tabulate the failures.
+    Sweep {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// How many seeds per scenario.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed, decimal or 0x-hex.
+        #[arg(long, default_value = "1", value_parser = parse_seed)]
+        from: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run every scenario with this mutant switched on.
+        #[arg(long, value_parser = Mutant::parse)]
+        mutant: Option<Mutant>,
+    },
+    /// List the scenarios in a directory with their one-line description.
+    List {
+        #[arg(default_value = "sims")]
+        dir: PathBuf,
+    },
+    /// List the mutants and what each breaks.
+    Mutants,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { scenario, seed, mutant, trace } => cmd_run(&scenario, seed, mutant, trace.as_deref()),
+        Command::Sweep { paths, seeds, from, jobs, mutant } => cmd_sweep(&paths, seeds, from, jobs, mutant),
+        Command::List { dir } => cmd_list(&dir),
+        Command::Mutants => {
+            for m in Mutant::ALL {
+                println!("{:<22} {:<16} {}", m.name(), m.machine(), m.breaks());
+            }
+            Ok(true)
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The one command that reproduces a run.
+fn replay_line(path: &Path, seed: u64, mutant: Option<Mutant>) -> String {
+    let mut line = format!("rtsim run {} --seed {seed}", path.display());
+    if let Some(m) = mutant {
+        line.push_str(&format!(" --mutant {m}"));
+    }
+    line
+}
+
+fn cmd_run(path: &Path, seed: u64, mutant: Option<Mutant>, trace: Option<&Path>) -> Result<bool, InputError> {
+    let scenario = Scenario::load(path)?;
+    let report = run(&scenario, seed, mutant);
+    if let Some(file) = trace {
+        let mut text = report.trace.join("\n");
+        text.push('\n');
+        std::fs::write(file, text).map_err(|e| InputError {
+            file: file.display().to_string(),
+            line: None,
+            field: "--trace".to_string(),
+            message: format!("cannot write the trace: {e}"),
+        })?;
+    }
+    print_summary(&report);
+    if !report.pass {
+        for v in &report.violations {
+            println!("violation: {v}");
+        }
+        for u in &report.unmet {
+            println!("unmet: {u}");
+        }
+        println!("replay: {}", replay_line(path, seed, mutant));
+    }
+    println!("verdict: {} seed={} trace={}", if report.pass { "pass" } else { "fail" }, seed, report.trace_hex());
+    Ok(report.pass)
+}
+
+fn print_summary(r: &RunReport) {
+    let s = &r.summary;
+    println!(
+        "scenario {}: {} requests ({} polls, {} refetches), {} events published, {} redelivered, {} applied, {} gaps, {} hard recovers, {} breaker opens, {} drops, {} waiter-cap hits, {} evictions",
+        s.scenario, s.requests, s.polls, s.refetches, s.events_published, s.redeliveries, s.applies, s.gaps,
+        s.hard_recovers, s.breaker_opens, s.drops, s.waiter_cap_hits, s.evictions
+    );
+}
+
+/// Scenario files named directly, or every `*.toml` in a named directory, sorted.
+pub fn collect_scenarios(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|e| InputError {
+                file: p.display().to_string(),
+                line: None,
+                field: "-".to_string(),
+                message: format!("cannot read directory: {e}"),
+            })?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+struct Row {
+    name: String,
+    path: PathBuf,
+    runs: u64,
+    failures: u64,
+    first_failure: Option<u64>,
+}
+
+fn cmd_sweep(paths: &[PathBuf], seeds: u64, from: u64, jobs: Option<usize>, mutant: Option<Mutant>) -> Result<bool, InputError> {
+    let files = collect_scenarios(paths)?;
+    let scenarios: Vec<Scenario> = files.iter().map(|f| Scenario::load(f)).collect::<Result<_, _>>()?;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let work: Vec<(usize, u64)> =
+        (0..scenarios.len()).flat_map(|i| (0..seeds).map(move |k| (i, from.wrapping_add(k)))).collect();
+    let rows: Mutex<Vec<Row>> = Mutex::new(
+        scenarios
+            .iter()
+            .zip(&files)
+            .map(|(s, f)| Row { name: s.name.clone(), path: f.clone(), runs: 0, failures: 0, first_failure: None })
+            .collect(),
+    );
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(index, seed)) = work.get(i) else { break };
+                let report = run(&scenarios[index], seed, mutant);
+                let mut rows = rows.lock().expect("no worker panics while holding the table");
+                let row = &mut rows[index];
+                row.runs += 1;
+                if !report.pass {
+                    row.failures += 1;
+                    row.first_failure = Some(row.first_failure.map_or(seed, |s| s.min(seed)));
+                }
+            });
+        }
+    });
+    let rows = rows.into_inner().expect("workers are done");
+    println!("{:<28} {:>5} {:>8}  first failure", "scenario", "runs", "failures");
+    let mut all_pass = true;
+    for r in &rows {
+        let first = match r.first_failure {
+            Some(seed) => {
+                all_pass = false;
+                format!("seed {seed}: {}", replay_line(&r.path, seed, mutant))
+            }
+            None => "-".to_string(),
+        };
+        println!("{:<28} {:>5} {:>8}  {}", r.name, r.runs, r.failures, first);
+    }
+    let total: u64 = rows.iter().map(|r| r.runs).sum();
+    let failed: u64 = rows.iter().map(|r| r.failures).sum();
+    println!("sweep: {total} runs, {failed} failed");
+    Ok(all_pass)
+}
+
+fn cmd_list(dir: &Path) -> Result<bool, InputError> {
+    for f in collect_scenarios(&[dir.to_path_buf()])? {
+        let s = Scenario::load(&f)?;
+        println!("{:<40} {}", f.display(), s.about);
+    }
+    Ok(true)
+}

@@ -1,0 +1,70 @@
+//! Mutants: small, real bugs in one machine each, switched on by name at run
+//! time. A checker is trusted only once a shipped scenario catches the mutant
+//! that breaks what it guards. When no mutant is on, no code path changes.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Mutant {
+    /// Client: the dedup LRU forgets every id, so a redelivered event is applied twice.
+    NoDedup,
+    /// Client: sequence holes and the server's loss floor are ignored; no refetch follows a gap.
+    NoGapDetect,
+    /// Server: the `propertyId` filter is ignored when serving a long-poll.
+    NoPropertyFilter,
+    /// Client: the circuit breaker never opens, so failures are retried at once.
+    BreakerNeverOpens,
+    /// Server: events expire after a fifth of their TTL, uncounted and without raising the loss floor.
+    EarlyExpiry,
+}
+
+impl Mutant {
+    pub const ALL: [Mutant; 5] = [
+        Mutant::NoDedup,
+        Mutant::NoGapDetect,
+        Mutant::NoPropertyFilter,
+        Mutant::BreakerNeverOpens,
+        Mutant::EarlyExpiry,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::NoDedup => "no-dedup",
+            Mutant::NoGapDetect => "no-gap-detect",
+            Mutant::NoPropertyFilter => "no-property-filter",
+            Mutant::BreakerNeverOpens => "breaker-never-opens",
+            Mutant::EarlyExpiry => "early-expiry",
+        }
+    }
+
+    pub fn machine(self) -> &'static str {
+        match self {
+            Mutant::NoDedup | Mutant::NoGapDetect | Mutant::BreakerNeverOpens => "client provider",
+            Mutant::NoPropertyFilter | Mutant::EarlyExpiry => "server buffer",
+        }
+    }
+
+    pub fn breaks(self) -> &'static str {
+        match self {
+            Mutant::NoDedup => "dedup LRU (C2): a redelivered event is applied twice",
+            Mutant::NoGapDetect => "gap detection (C9): lost events are never refetched",
+            Mutant::NoPropertyFilter => "property filter (S6): a tab receives another property's events",
+            Mutant::BreakerNeverOpens => "circuit breaker (C4): failed calls are retried without the 30 s pause",
+            Mutant::EarlyExpiry => "event TTL (S2): unread events vanish after 5 s, uncounted",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Mutant, String> {
+        Mutant::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
+            let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown mutant {name:?}; known: {}", names.join(", "))
+        })
+    }
+}
+
+impl fmt::Display for Mutant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,116 @@
+//! One run: a scenario, a seed, maybe a mutant, a driver; out comes a verdict,
+//! the violations, the canonical trace and its hash, and a summary.
+
+use crate::check::Violation;
+use crate::mutant::Mutant;
+use crate::scenario::Scenario;
+use serde::Serialize;
+
+/// The figures an insta snapshot keeps for a scenario at a seed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub verdict: String,
+    pub trace: String,
+    pub requests: u64,
+    pub polls: u64,
+    pub refetches: u64,
+    pub events_published: u64,
+    pub redeliveries: u64,
+    pub applies: u64,
+    pub gaps: u64,
+    pub hard_recovers: u64,
+    pub breaker_opens: u64,
+    pub drops: u64,
+    pub waiter_cap_hits: u64,
+    pub evictions: u64,
+    pub failed_oracles: Vec<String>,
+}
+
+pub struct RunReport {
+    pub pass: bool,
+    pub seed: u64,
+    pub mutant: Option<Mutant>,
+    /// Every violation found, in trace order.
+    pub violations: Vec<Violation>,
+    /// Oracles that must hold but failed, and oracles that must fail but held.
+    pub unmet: Vec<String>,
+    /// The canonical trace, one JSON object per line.
+    pub trace: Vec<String>,
+    pub trace_hash: u64,
+    pub summary: Summary,
+}
+
+impl RunReport {
+    pub fn trace_hex(&self) -> String {
+        format!("{:016x}", self.trace_hash)
+    }
+}
+
+/// Run `scenario` at `seed` with `mutant` on the turmoil driver.
+pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport {
+    crate::sim::turmoil_driver::run(scenario, seed, mutant)
+}
+
+/// Check a finished run and build its report; shared by every driver.
+pub fn finish(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<Mutant>,
+    history: crate::check::history::History,
+    last: crate::check::history::FinalState,
+) -> RunReport {
+    use crate::check::history::{Observation, RequestKind};
+    let violations = crate::check::check_all(&crate::check::Evidence { scenario, history: &history, last: &last });
+    let failed: std::collections::BTreeSet<&str> = violations.iter().map(|v| v.oracle).collect();
+    let mut unmet = Vec::new();
+    for id in scenario.must_hold() {
+        if failed.contains(id.as_str()) {
+            unmet.push(format!("{id} must hold but failed"));
+        }
+    }
+    for id in &scenario.expect.fail {
+        if !failed.contains(id.as_str()) {
+            unmet.push(format!("{id} must fail but held"));
+        }
+    }
+    let pass = unmet.is_empty();
+    let trace = crate::trace::canonical_lines(&history.steps, &violations);
+    let trace_hash = crate::trace::hash_lines(&trace);
+
+    let mut s = Summary {
+        scenario: scenario.name.clone(),
+        seed,
+        verdict: if pass { "pass" } else { "fail" }.to_string(),
+        trace: format!("{trace_hash:016x}"),
+        failed_oracles: failed.iter().map(|s| s.to_string()).collect(),
+        ..Summary::default()
+    };
+    for step in &history.steps {
+        match &step.obs {
+            Observation::Request { what, .. } => {
+                s.requests += 1;
+                match what {
+                    RequestKind::Poll => s.polls += 1,
+                    RequestKind::Refetch => s.refetches += 1,
+                    RequestKind::Login => {}
+                }
+            }
+            Observation::Committed { .. } => s.events_published += 1,
+            Observation::BufferInsert { redelivery: true, .. } => s.redeliveries += 1,
+            Observation::Applied { .. } => s.applies += 1,
+            Observation::Gap { .. } => s.gaps += 1,
+            Observation::HardRecover { .. } => s.hard_recovers += 1,
+            Observation::BreakerOpen { .. } => s.breaker_opens += 1,
+            Observation::BufferDrop { .. } => s.drops += 1,
+            Observation::OrgEvicted { entries, .. } => {
+                s.evictions += 1;
+                s.drops += *entries as u64;
+            }
+            Observation::WaiterCapHit { .. } => s.waiter_cap_hits += 1,
+            _ => {}
+        }
+    }
+    RunReport { pass, seed, mutant, violations, unmet, trace, trace_hash, summary: s }
+}

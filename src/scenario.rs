@@ -1,0 +1,684 @@
+//! Scenario files (`sims/*.toml`): loading and validation.
+//!
+//! A scenario names one behaviour: a topology, the parameters that differ from
+//! the seed documents' defaults, a workload, scripted faults and which oracles
+//! must hold or must fail. A bad file is an `InputError` naming the file, the
+//! line and the field, never a panic; the CLI turns it into exit code 2.
+
+use crate::browser::BrowserConfig;
+use crate::check::CheckConfig;
+use crate::client::ProviderConfig;
+use crate::server::buffer::BufferConfig;
+use crate::server::pubsub::PubSubConfig;
+use crate::server::tokens::TokenConfig;
+use crate::server::ServerConfig;
+use crate::time::SimTime;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Bad input: which file, which line, which field, and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: field `{}`: {}", self.file, line, self.field, self.message),
+            None => write!(f, "{}: field `{}`: {}", self.file, self.field, self.message),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+pub const ORACLES: [&str; 11] = ["O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11"];
+/// The oracles the walking skeleton checks; `hold = ["all"]` means these.
+pub const CHECKED_ORACLES: [&str; 6] = ["O1", "O2", "O3", "O5", "O7", "O8"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Topology {
+    pub orgs: u32,
+    pub properties_per_org: u32,
+    pub browsers_per_org: u32,
+    pub tabs_per_browser: u32,
+}
+
+/// Where a fault lands.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Server,
+    Org(u32),
+    Browser(u32, u32),
+    Tab(u32, u32, u32),
+}
+
+impl Target {
+    /// The browsers (org, browser) this target covers; all of them for `server`.
+    pub fn browsers(&self, topo: &Topology) -> Vec<(u32, u32)> {
+        match *self {
+            Target::Server => {
+                (0..topo.orgs).flat_map(|o| (0..topo.browsers_per_org).map(move |b| (o, b))).collect()
+            }
+            Target::Org(o) => (0..topo.browsers_per_org).map(|b| (o, b)).collect(),
+            Target::Browser(o, b) | Target::Tab(o, b, _) => vec![(o, b)],
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Server => write!(f, "server"),
+            Target::Org(o) => write!(f, "org{o}"),
+            Target::Browser(o, b) => write!(f, "org{o}/browser{b}"),
+            Target::Tab(o, b, t) => write!(f, "org{o}/browser{b}/tab{t}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    ToServer,
+    FromServer,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    Partition,
+    PartitionOneway(Direction),
+    Latency { ms: u64 },
+    ServerRestart,
+    ResetConnections,
+    Burst { count: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at: SimTime,
+    pub kind: FaultKind,
+    pub target: Target,
+    /// Undone after this long; `None` lasts until the heal.
+    pub for_ms: Option<u64>,
+}
+
+impl Fault {
+    pub fn describe(&self) -> String {
+        let kind = match &self.kind {
+            FaultKind::Partition => "partition".to_string(),
+            FaultKind::PartitionOneway(Direction::ToServer) => "partition_oneway to_server".to_string(),
+            FaultKind::PartitionOneway(Direction::FromServer) => "partition_oneway from_server".to_string(),
+            FaultKind::Latency { ms } => format!("latency {ms}ms"),
+            FaultKind::ServerRestart => "server_restart".to_string(),
+            FaultKind::ResetConnections => "reset_connections".to_string(),
+            FaultKind::Burst { count } => format!("burst {count}"),
+        };
+        match self.for_ms {
+            Some(ms) => format!("{kind} {} for {}ms", self.target, ms),
+            None => format!("{kind} {}", self.target),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    pub hold: Vec<String>,
+    pub fail: Vec<String>,
+}
+
+/// Network model shared by the drivers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetConfig {
+    pub min_latency_ms: u64,
+    pub max_latency_ms: u64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig { min_latency_ms: 2, max_latency_ms: 20 }
+    }
+}
+
+/// Every tunable of a run, with the seed documents' defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    pub buffer: BufferConfig,
+    pub pubsub: PubSubConfig,
+    pub tokens: TokenConfig,
+    pub provider: ProviderConfig,
+    pub check: CheckConfig,
+    pub net: NetConfig,
+    /// turmoil's tick; the express driver has none.
+    pub tick_ms: u64,
+    pub login_timeout_ms: u64,
+    pub login_retry_ms: u64,
+    /// Browsers with an odd index filter to one property (S6), the others see the whole org.
+    pub filter_odd_browsers: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            buffer: BufferConfig::default(),
+            pubsub: PubSubConfig::default(),
+            tokens: TokenConfig::default(),
+            provider: ProviderConfig::default(),
+            check: CheckConfig::default(),
+            net: NetConfig::default(),
+            tick_ms: 1,
+            login_timeout_ms: 10_000,
+            login_retry_ms: 2_000,
+            filter_odd_browsers: true,
+        }
+    }
+}
+
+enum ParamValue {
+    Int(u64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl SimConfig {
+    /// Every parameter name a scenario may set, for error messages.
+    pub const PARAMS: &'static [&'static str] = &[
+        "max_buffer_size",
+        "event_ttl_ms",
+        "long_poll_timeout_ms",
+        "max_waiters_per_org",
+        "org_idle_evict_ms",
+        "pubsub_max_delay_ms",
+        "pubsub_duplicate_rate",
+        "access_token_ttl_ms",
+        "poll_request_timeout_ms",
+        "refetch_request_timeout_ms",
+        "fast_empty_ms",
+        "fast_empty_backoff_min_ms",
+        "fast_empty_backoff_max_ms",
+        "hard_recover_after_ms",
+        "poll_retry_ms",
+        "refetch_retry_ms",
+        "dedup_capacity",
+        "dedup_ttl_ms",
+        "dedup_orgs",
+        "breaker_failures",
+        "breaker_open_ms",
+        "max_requests_per_tab_per_min",
+        "min_latency_ms",
+        "max_latency_ms",
+        "tick_ms",
+        "login_timeout_ms",
+        "login_retry_ms",
+        "filter_odd_browsers",
+    ];
+
+    fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
+        use ParamValue::*;
+        let int = |v: ParamValue| match v {
+            Int(i) => Ok(i),
+            _ => Err("expected a non-negative integer".to_string()),
+        };
+        match name {
+            "max_buffer_size" => self.buffer.max_buffer_size = int(v)? as usize,
+            "event_ttl_ms" => self.buffer.event_ttl_ms = int(v)?,
+            "long_poll_timeout_ms" => self.buffer.long_poll_timeout_ms = int(v)?,
+            "max_waiters_per_org" => self.buffer.max_waiters_per_org = int(v)? as usize,
+            "org_idle_evict_ms" => self.buffer.org_idle_evict_ms = int(v)?,
+            "pubsub_max_delay_ms" => self.pubsub.pubsub_max_delay_ms = int(v)?,
+            "pubsub_duplicate_rate" => {
+                self.pubsub.pubsub_duplicate_rate = match v {
+                    Float(f) if (0.0..=1.0).contains(&f) => f,
+                    Int(i) if i <= 1 => i as f64,
+                    _ => return Err("expected a rate between 0.0 and 1.0".to_string()),
+                }
+            }
+            "access_token_ttl_ms" => self.tokens.access_token_ttl_ms = int(v)?,
+            "poll_request_timeout_ms" => self.provider.poll_request_timeout_ms = int(v)?,
+            "refetch_request_timeout_ms" => self.provider.refetch_request_timeout_ms = int(v)?,
+            "fast_empty_ms" => self.provider.fast_empty_ms = int(v)?,
+            "fast_empty_backoff_min_ms" => self.provider.fast_empty_backoff_min_ms = int(v)?,
+            "fast_empty_backoff_max_ms" => self.provider.fast_empty_backoff_max_ms = int(v)?,
+            "hard_recover_after_ms" => self.provider.hard_recover_after_ms = int(v)?,
+            "poll_retry_ms" => self.provider.poll_retry_ms = int(v)?,
+            "refetch_retry_ms" => self.provider.refetch_retry_ms = int(v)?,
+            "dedup_capacity" => self.provider.dedup.dedup_capacity = int(v)? as usize,
+            "dedup_ttl_ms" => self.provider.dedup.dedup_ttl_ms = int(v)?,
+            "dedup_orgs" => self.provider.dedup.dedup_orgs = int(v)? as usize,
+            "breaker_failures" => self.provider.breaker.breaker_failures = int(v)? as u32,
+            "breaker_open_ms" => self.provider.breaker.breaker_open_ms = int(v)?,
+            "max_requests_per_tab_per_min" => self.check.max_requests_per_tab_per_min = int(v)? as usize,
+            "min_latency_ms" => self.net.min_latency_ms = int(v)?,
+            "max_latency_ms" => self.net.max_latency_ms = int(v)?,
+            "tick_ms" => self.tick_ms = int(v)?,
+            "login_timeout_ms" => self.login_timeout_ms = int(v)?,
+            "login_retry_ms" => self.login_retry_ms = int(v)?,
+            "filter_odd_browsers" => {
+                self.filter_odd_browsers = match v {
+                    Bool(b) => b,
+                    _ => return Err("expected true or false".to_string()),
+                }
+            }
+            _ => return Err(format!("unknown parameter; known: {}", SimConfig::PARAMS.join(", "))),
+        }
+        Ok(())
+    }
+
+    /// Sanity limits, checked after every parameter is set.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let limit = |name: &'static str, v: u64, lo: u64, hi: u64| {
+            if v < lo || v > hi {
+                Err((name, format!("{v} is out of range {lo}..={hi}")))
+            } else {
+                Ok(())
+            }
+        };
+        let hour = 3_600_000;
+        limit("max_buffer_size", self.buffer.max_buffer_size as u64, 1, 1_000_000)?;
+        limit("event_ttl_ms", self.buffer.event_ttl_ms, 1, hour)?;
+        limit("long_poll_timeout_ms", self.buffer.long_poll_timeout_ms, 1, hour)?;
+        limit("max_waiters_per_org", self.buffer.max_waiters_per_org as u64, 1, 10_000_000)?;
+        limit("org_idle_evict_ms", self.buffer.org_idle_evict_ms, 1, 24 * hour)?;
+        limit("pubsub_max_delay_ms", self.pubsub.pubsub_max_delay_ms, 0, 60_000)?;
+        limit("access_token_ttl_ms", self.tokens.access_token_ttl_ms, 1, 365 * 24 * hour)?;
+        limit("poll_request_timeout_ms", self.provider.poll_request_timeout_ms, 1, hour)?;
+        limit("refetch_request_timeout_ms", self.provider.refetch_request_timeout_ms, 1, hour)?;
+        limit("fast_empty_backoff_max_ms", self.provider.fast_empty_backoff_max_ms, self.provider.fast_empty_backoff_min_ms, hour)?;
+        limit("hard_recover_after_ms", self.provider.hard_recover_after_ms, 1, 24 * hour)?;
+        limit("poll_retry_ms", self.provider.poll_retry_ms, 1, hour)?;
+        limit("refetch_retry_ms", self.provider.refetch_retry_ms, 1, hour)?;
+        limit("dedup_capacity", self.provider.dedup.dedup_capacity as u64, 1, 1_000_000)?;
+        limit("dedup_orgs", self.provider.dedup.dedup_orgs as u64, 1, 1_000)?;
+        limit("breaker_failures", self.provider.breaker.breaker_failures as u64, 1, 1_000)?;
+        limit("breaker_open_ms", self.provider.breaker.breaker_open_ms, 0, hour)?;
+        limit("max_latency_ms", self.net.max_latency_ms, self.net.min_latency_ms, 60_000)?;
+        limit("tick_ms", self.tick_ms, 1, 1_000)?;
+        limit("login_timeout_ms", self.login_timeout_ms, 1, hour)?;
+        limit("login_retry_ms", self.login_retry_ms, 1, hour)?;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub name: String,
+    pub about: String,
+    /// The fault phase; the heal and the settle window follow it.
+    pub duration: SimTime,
+    pub settle_ms: u64,
+    pub topology: Topology,
+    pub mutations_per_s: f64,
+    pub faults: Vec<Fault>,
+    pub expect: Expect,
+    pub config: SimConfig,
+}
+
+impl Scenario {
+    /// When the run ends: the fault phase, then the settle window.
+    pub fn end(&self) -> SimTime {
+        self.duration + self.settle_ms
+    }
+
+    /// The oracle ids that must hold, with `all` expanded to every checked oracle.
+    pub fn must_hold(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for h in &self.expect.hold {
+            if h == "all" {
+                ids.extend(CHECKED_ORACLES.iter().map(|s| s.to_string()));
+            } else {
+                ids.push(h.clone());
+            }
+        }
+        ids.retain(|id| !self.expect.fail.contains(id));
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    pub fn server_config(&self) -> ServerConfig {
+        ServerConfig {
+            buffer: self.config.buffer.clone(),
+            pubsub: self.config.pubsub.clone(),
+            tokens: self.config.tokens.clone(),
+            orgs: self.topology.orgs,
+            properties_per_org: self.topology.properties_per_org,
+            mutations_per_s: self.mutations_per_s,
+            workload_until: self.duration,
+        }
+    }
+
+    pub fn browser_config(&self, org: u32, browser: u32) -> BrowserConfig {
+        let property = (self.config.filter_odd_browsers && browser % 2 == 1)
+            .then(|| (browser / 2) % self.topology.properties_per_org);
+        BrowserConfig {
+            org,
+            browser,
+            tabs: self.topology.tabs_per_browser,
+            property,
+            login_timeout_ms: self.config.login_timeout_ms,
+            login_retry_ms: self.config.login_retry_ms,
+            provider: self.config.provider.clone(),
+        }
+    }
+
+    /// Load and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, InputError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| InputError {
+            file: file.clone(),
+            line: None,
+            field: "-".to_string(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Scenario::parse(&file, &text).map(|mut s| {
+            s.path = path.to_path_buf();
+            s
+        })
+    }
+
+    /// Parse and validate scenario text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, InputError> {
+        let err_at = |span: Option<std::ops::Range<usize>>, field: &str, message: String| InputError {
+            file: file.to_string(),
+            line: span.map(|s| line_of(text, s.start)),
+            field: field.to_string(),
+            message,
+        };
+        let raw: RawScenario = toml::from_str(text).map_err(|e| {
+            let (field, message) = describe_toml_error(&e);
+            err_at(e.span(), &field, message)
+        })?;
+
+        let mut config = SimConfig::default();
+        for (name, value) in &raw.params {
+            let v = match value.get_ref() {
+                toml::Value::Integer(i) if *i >= 0 => ParamValue::Int(*i as u64),
+                toml::Value::Integer(i) => {
+                    return Err(err_at(span(value), &format!("params.{name}"), format!("{i} is negative")))
+                }
+                toml::Value::Float(f) => ParamValue::Float(*f),
+                toml::Value::Boolean(b) => ParamValue::Bool(*b),
+                other => {
+                    return Err(err_at(span(value), &format!("params.{name}"), format!("unsupported value {other}")))
+                }
+            };
+            config.set(name, v).map_err(|m| err_at(span(value), &format!("params.{name}"), m))?;
+        }
+        if let Err((name, message)) = config.validate() {
+            let s = raw.params.get(name).map(|v| v.span());
+            return Err(err_at(s, &format!("params.{name}"), message));
+        }
+
+        let t = &raw.topology;
+        let range = |v: &Spanned<i64>, field: &str, lo: i64, hi: i64| -> Result<u32, InputError> {
+            let x = *v.get_ref();
+            if x < lo || x > hi {
+                Err(err_at(span(v), field, format!("{x} is out of range {lo}..={hi}")))
+            } else {
+                Ok(x as u32)
+            }
+        };
+        let topology = Topology {
+            orgs: range(&t.orgs, "topology.orgs", 1, 10_000)?,
+            properties_per_org: range(&t.properties_per_org, "topology.properties_per_org", 1, 1_000)?,
+            browsers_per_org: range(&t.browsers_per_org, "topology.browsers_per_org", 1, 1_000)?,
+            tabs_per_browser: range(&t.tabs_per_browser, "topology.tabs_per_browser", 1, 64)?,
+        };
+        let total_tabs = topology.orgs as u64 * topology.browsers_per_org as u64 * topology.tabs_per_browser as u64;
+        if total_tabs > 100_000 {
+            return Err(err_at(span(&t.orgs), "topology", format!("{total_tabs} tabs in all; at most 100000")));
+        }
+        let seconds = |v: &Spanned<f64>, field: &str, hi: f64| -> Result<u64, InputError> {
+            let x = *v.get_ref();
+            if !x.is_finite() || x < 0.0 || x > hi {
+                Err(err_at(span(v), field, format!("{x} is out of range 0..={hi} seconds")))
+            } else {
+                Ok((x * 1000.0).round() as u64)
+            }
+        };
+        let duration_ms = seconds(&raw.duration_s, "duration_s", 86_400.0)?;
+        if duration_ms == 0 {
+            return Err(err_at(span(&raw.duration_s), "duration_s", "must be positive".to_string()));
+        }
+        let settle_ms = seconds(&raw.settle_s, "settle_s", 86_400.0)?;
+        let rate = *raw.workload.mutations_per_s.get_ref();
+        if !rate.is_finite() || !(0.0..=1_000.0).contains(&rate) {
+            return Err(err_at(span(&raw.workload.mutations_per_s), "workload.mutations_per_s", format!("{rate} is out of range 0..=1000")));
+        }
+
+        let mut faults = Vec::new();
+        for (i, f) in raw.fault.iter().enumerate() {
+            let field = |name: &str| format!("fault[{i}].{name}");
+            let at = seconds(&f.at_s, &field("at_s"), 86_400.0)?;
+            if at >= duration_ms {
+                return Err(err_at(span(&f.at_s), &field("at_s"), format!("fault at {}s is not before the end of the fault phase ({}s)", at as f64 / 1000.0, duration_ms as f64 / 1000.0)));
+            }
+            let for_ms = match &f.for_s {
+                Some(v) => {
+                    let ms = seconds(v, &field("for_s"), 86_400.0)?;
+                    if ms == 0 {
+                        return Err(err_at(span(v), &field("for_s"), "must be positive".to_string()));
+                    }
+                    Some(ms)
+                }
+                None => None,
+            };
+            let target = match &f.target {
+                Some(t) => parse_target(t.get_ref(), &topology).map_err(|m| err_at(span(t), &field("target"), m))?,
+                None => Target::Server,
+            };
+            let kind_span = span(&f.kind);
+            let unexpected = |name: &str, present: bool| -> Result<(), InputError> {
+                if present {
+                    Err(err_at(kind_span.clone(), &field(name), format!("not a field of fault kind {:?}", f.kind.get_ref())))
+                } else {
+                    Ok(())
+                }
+            };
+            let kind = match f.kind.get_ref().as_str() {
+                "partition" | "server_restart" | "reset_connections" => {
+                    unexpected("direction", f.direction.is_some())?;
+                    unexpected("ms", f.ms.is_some())?;
+                    unexpected("count", f.count.is_some())?;
+                    match f.kind.get_ref().as_str() {
+                        "partition" => FaultKind::Partition,
+                        "server_restart" => FaultKind::ServerRestart,
+                        _ => FaultKind::ResetConnections,
+                    }
+                }
+                "partition_oneway" => {
+                    unexpected("ms", f.ms.is_some())?;
+                    unexpected("count", f.count.is_some())?;
+                    let d = f.direction.as_ref().ok_or_else(|| {
+                        err_at(kind_span.clone(), &field("direction"), "partition_oneway needs direction = \"to_server\" | \"from_server\"".to_string())
+                    })?;
+                    match d.get_ref().as_str() {
+                        "to_server" => FaultKind::PartitionOneway(Direction::ToServer),
+                        "from_server" => FaultKind::PartitionOneway(Direction::FromServer),
+                        other => {
+                            return Err(err_at(span(d), &field("direction"), format!("{other:?} is not \"to_server\" or \"from_server\"")))
+                        }
+                    }
+                }
+                "latency" => {
+                    unexpected("direction", f.direction.is_some())?;
+                    unexpected("count", f.count.is_some())?;
+                    let ms = f.ms.as_ref().ok_or_else(|| err_at(kind_span.clone(), &field("ms"), "latency needs ms".to_string()))?;
+                    FaultKind::Latency { ms: range(ms, &field("ms"), 0, 60_000)? as u64 }
+                }
+                "burst" => {
+                    unexpected("direction", f.direction.is_some())?;
+                    unexpected("ms", f.ms.is_some())?;
+                    let c = f.count.as_ref().ok_or_else(|| err_at(kind_span.clone(), &field("count"), "burst needs count".to_string()))?;
+                    FaultKind::Burst { count: range(c, &field("count"), 1, 1_000_000)? }
+                }
+                other => {
+                    return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst")))
+                }
+            };
+            let target_ok = match (&kind, &target) {
+                (FaultKind::ServerRestart, Target::Server) => true,
+                (FaultKind::ServerRestart, _) => false,
+                (FaultKind::Burst { .. }, Target::Org(_)) => true,
+                (FaultKind::Burst { .. }, _) => false,
+                (_, _) => true,
+            };
+            if !target_ok {
+                let t = f.target.as_ref().map(|t| t.span());
+                let want = if matches!(kind, FaultKind::Burst { .. }) { "org<i>" } else { "server" };
+                return Err(err_at(t.or(kind_span), &field("target"), format!("{} takes target {want}, not {target}", f.kind.get_ref())));
+            }
+            faults.push(Fault { at: SimTime(at), kind, target, for_ms });
+        }
+        faults.sort_by_key(|f| f.at);
+
+        let expect = match &raw.expect {
+            Some(e) => {
+                for (list, name) in [(&e.hold, "hold"), (&e.fail, "fail")] {
+                    for id in list.get_ref() {
+                        if !(ORACLES.contains(&id.as_str()) || (name == "hold" && id == "all")) {
+                            return Err(err_at(span(list), &format!("expect.{name}"), format!("unknown oracle id {id:?}; known: all, {}", ORACLES.join(", "))));
+                        }
+                    }
+                }
+                Expect { hold: e.hold.get_ref().clone(), fail: e.fail.get_ref().clone() }
+            }
+            None => Expect { hold: vec!["all".to_string()], fail: vec![] },
+        };
+
+        Ok(Scenario {
+            path: PathBuf::from(file),
+            name: raw.name,
+            about: raw.about,
+            duration: SimTime(duration_ms),
+            settle_ms,
+            topology,
+            mutations_per_s: rate,
+            faults,
+            expect,
+            config,
+        })
+    }
+}
+
+fn parse_target(text: &str, topo: &Topology) -> Result<Target, String> {
+    let bad = || format!("{text:?} is not a target; expected server, org<i>, org<i>/browser<j> or org<i>/browser<j>/tab<k>");
+    if text == "server" {
+        return Ok(Target::Server);
+    }
+    let parts: Vec<&str> = text.split('/').collect();
+    let num = |part: &str, prefix: &str| -> Result<u32, String> {
+        part.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok()).ok_or_else(bad)
+    };
+    let target = match parts.as_slice() {
+        [o] => Target::Org(num(o, "org")?),
+        [o, b] => Target::Browser(num(o, "org")?, num(b, "browser")?),
+        [o, b, t] => Target::Tab(num(o, "org")?, num(b, "browser")?, num(t, "tab")?),
+        _ => return Err(bad()),
+    };
+    let (o, b, t) = match target {
+        Target::Org(o) => (o, 0, 0),
+        Target::Browser(o, b) => (o, b, 0),
+        Target::Tab(o, b, t) => (o, b, t),
+        Target::Server => unreachable!(),
+    };
+    if o >= topo.orgs || b >= topo.browsers_per_org || t >= topo.tabs_per_browser {
+        return Err(format!(
+            "{text:?} is outside the topology ({} orgs, {} browsers per org, {} tabs per browser)",
+            topo.orgs, topo.browsers_per_org, topo.tabs_per_browser
+        ));
+    }
+    Ok(target)
+}
+
+fn span<T>(s: &Spanned<T>) -> Option<std::ops::Range<usize>> {
+    Some(s.span())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Pull the field name out of a toml/serde message ("unknown field `x`", "missing field `y`").
+fn describe_toml_error(e: &toml::de::Error) -> (String, String) {
+    let message = e.message().to_string();
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field"))
+        .unwrap_or("-")
+        .to_string();
+    (field, message)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    about: String,
+    duration_s: Spanned<f64>,
+    #[serde(default = "zero_seconds")]
+    settle_s: Spanned<f64>,
+    topology: RawTopology,
+    #[serde(default)]
+    params: BTreeMap<String, Spanned<toml::Value>>,
+    workload: RawWorkload,
+    #[serde(default)]
+    fault: Vec<RawFault>,
+    expect: Option<RawExpect>,
+}
+
+fn zero_seconds() -> Spanned<f64> {
+    Spanned::new(0..0, 0.0)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopology {
+    orgs: Spanned<i64>,
+    properties_per_org: Spanned<i64>,
+    browsers_per_org: Spanned<i64>,
+    tabs_per_browser: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    mutations_per_s: Spanned<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    at_s: Spanned<f64>,
+    kind: Spanned<String>,
+    target: Option<Spanned<String>>,
+    for_s: Option<Spanned<f64>>,
+    direction: Option<Spanned<String>>,
+    ms: Option<Spanned<i64>>,
+    count: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    #[serde(default = "all")]
+    hold: Spanned<Vec<String>>,
+    #[serde(default = "none")]
+    fail: Spanned<Vec<String>>,
+}
+
+fn none() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, vec![])
+}
+
+fn all() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, vec!["all".to_string()])
+}

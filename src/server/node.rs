@@ -1,0 +1,230 @@
+//! `ServerNode`: the unit a driver moves for the server host.
+
+use super::buffer::{BufferConfig, BufferOutput, Buffers, ConnId};
+use super::pubsub::{PubSub, PubSubConfig};
+use super::store::Store;
+use super::tokens::{TokenConfig, Tokens};
+use crate::check::history::Observation;
+use crate::event::{OrgId, Row};
+use crate::http::{Body, Request, Response, Route};
+use crate::mutant::Mutant;
+use crate::seed::{jitter_ms, rng_for, SimRng};
+use crate::time::{earliest, SimTime};
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub buffer: BufferConfig,
+    pub pubsub: PubSubConfig,
+    pub tokens: TokenConfig,
+    pub orgs: u32,
+    pub properties_per_org: u32,
+    /// Domain writes per org per second while the workload runs.
+    pub mutations_per_s: f64,
+    /// The workload stops here (the end of the fault phase), so the settle window is quiet.
+    pub workload_until: SimTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerInput {
+    Request { conn: ConnId, req: Request },
+    /// The client side of `conn` went away.
+    Disconnect { conn: ConnId },
+    /// `count` mutations on `org` at once.
+    Burst { org: OrgId, count: u32 },
+    /// S10: the realtime process restarts and stays down for `down_ms`.
+    Restart { down_ms: u64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerOutput {
+    Respond { conn: ConnId, resp: Response },
+    /// Sever `conn` without an answer (the process died under it).
+    Close { conn: ConnId },
+    Observe(Observation),
+}
+
+pub struct ServerNode {
+    config: ServerConfig,
+    rng: SimRng,
+    store: Store,
+    pubsub: PubSub,
+    buffers: Buffers,
+    tokens: Tokens,
+    next_mutation: BTreeMap<OrgId, SimTime>,
+    mean_interval_ms: u64,
+    down_until: Option<SimTime>,
+    out: VecDeque<ServerOutput>,
+}
+
+impl ServerNode {
+    pub fn new(config: ServerConfig, seed: u64, mutant: Option<Mutant>) -> Self {
+        let mut rng = rng_for(seed, "server");
+        let mean_interval_ms = if config.mutations_per_s > 0.0 {
+            (1000.0 / config.mutations_per_s).round().max(1.0) as u64
+        } else {
+            0
+        };
+        let mut next_mutation = BTreeMap::new();
+        if mean_interval_ms > 0 {
+            for org in 0..config.orgs {
+                next_mutation.insert(org, SimTime(jitter_ms(&mut rng, 0, 2 * mean_interval_ms)));
+            }
+        }
+        ServerNode {
+            buffers: Buffers::new(config.buffer.clone(), mutant),
+            pubsub: PubSub::new(config.pubsub.clone()),
+            tokens: Tokens::new(config.tokens.clone()),
+            store: Store::new(),
+            rng,
+            next_mutation,
+            mean_interval_ms,
+            down_until: None,
+            out: VecDeque::new(),
+            config,
+        }
+    }
+
+    fn is_down(&self) -> bool {
+        self.down_until.is_some()
+    }
+
+    pub fn handle(&mut self, now: SimTime, input: ServerInput) {
+        self.handle_timeout(now);
+        match input {
+            ServerInput::Request { conn, req } => {
+                if self.is_down() {
+                    self.out.push_back(ServerOutput::Close { conn });
+                } else {
+                    self.serve(now, conn, req);
+                }
+            }
+            ServerInput::Disconnect { conn } => self.buffers.cancel(now, conn),
+            ServerInput::Burst { org, count } => {
+                for _ in 0..count {
+                    self.mutate(now, org);
+                }
+            }
+            ServerInput::Restart { down_ms } => {
+                for conn in self.buffers.restart() {
+                    self.out.push_back(ServerOutput::Close { conn });
+                }
+                self.out.push_back(ServerOutput::Observe(Observation::ServerDown));
+                self.down_until = Some(now + down_ms);
+                self.handle_timeout(now);
+            }
+        }
+        self.drain_buffers();
+    }
+
+    fn mutate(&mut self, now: SimTime, org: OrgId) {
+        let event = self.store.mutate_random(now, org, self.config.properties_per_org, &mut self.rng);
+        self.out.push_back(ServerOutput::Observe(Observation::Committed {
+            org,
+            seq: event.sequence,
+            event_id: event.event_id,
+            property: event.metadata.property_id,
+            action: event.action,
+            row: event.metadata.id,
+        }));
+        self.pubsub.publish(now, event, &mut self.rng);
+    }
+
+    fn serve(&mut self, now: SimTime, conn: ConnId, req: Request) {
+        let route = match Route::parse(req.method, &req.path) {
+            Ok(r) => r,
+            Err(status) => return self.respond(conn, Response::error(status, "bad request line")),
+        };
+        let bearer = req.bearer.as_deref();
+        let resp = match route {
+            Route::LegacySubscribe => Response::error(410, "gone: use /v1/finance/realtime/subscribe"),
+            Route::Login => match req.body {
+                Body::Login { org_id, user_id } if org_id < self.config.orgs => {
+                    let (token, expires_at) = self.tokens.issue(now, org_id, user_id, &mut self.rng);
+                    Response::new(200, Body::Token { token, expires_at_ms: expires_at.as_ms() })
+                }
+                _ => Response::error(400, "login needs an existing org"),
+            },
+            Route::Metrics => match self.tokens.verify(now, bearer, None) {
+                Ok(()) => Response::new(200, Body::Metrics(self.buffers.metrics())),
+                Err(status) => Response::error(status, "unauthorized"),
+            },
+            Route::ListRows { org, property } => match self.tokens.verify(now, bearer, Some(org)) {
+                Ok(()) => Response::new(
+                    200,
+                    Body::Rows { rows: self.store.rows(org, property), as_of_seq: self.store.head_seq(org) },
+                ),
+                Err(status) => Response::error(status, "unauthorized"),
+            },
+            Route::Subscribe { org, property, last_event_id } => match self.tokens.verify(now, bearer, Some(org)) {
+                Ok(()) => {
+                    let head = self.store.head_seq(org);
+                    self.buffers.subscribe(now, conn, org, property, last_event_id, head);
+                    return;
+                }
+                Err(status) => Response::error(status, "unauthorized"),
+            },
+        };
+        self.respond(conn, resp);
+    }
+
+    fn respond(&mut self, conn: ConnId, resp: Response) {
+        self.out.push_back(ServerOutput::Respond { conn, resp });
+    }
+
+    fn drain_buffers(&mut self) {
+        while let Some(o) = self.buffers.poll_output() {
+            self.out.push_back(match o {
+                BufferOutput::Respond { conn, batch } => {
+                    ServerOutput::Respond { conn, resp: Response::new(200, Body::Events(batch)) }
+                }
+                BufferOutput::Observe(obs) => ServerOutput::Observe(obs),
+            });
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        if self.down_until.is_some_and(|t| t <= now) {
+            self.down_until = None;
+            self.out.push_back(ServerOutput::Observe(Observation::ServerUp));
+        }
+        // Domain writes due now, org by org in id order.
+        while let Some((&org, &due)) = self.next_mutation.iter().min_by_key(|(o, t)| (**t, **o)) {
+            if due > now || due >= self.config.workload_until {
+                break;
+            }
+            self.mutate(due, org);
+            let next = due + jitter_ms(&mut self.rng, 1, 2 * self.mean_interval_ms);
+            self.next_mutation.insert(org, next);
+        }
+        for (event, redelivery) in self.pubsub.due(now) {
+            // S10: what reaches a process that is down is gone.
+            if !self.is_down() {
+                self.buffers.insert(now, event, redelivery);
+            }
+        }
+        self.buffers.handle_timeout(now);
+        self.drain_buffers();
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        let workload =
+            self.next_mutation.values().min().copied().filter(|t| *t < self.config.workload_until);
+        [workload, self.pubsub.poll_timeout(), self.buffers.poll_timeout(), self.down_until]
+            .into_iter()
+            .fold(None, earliest)
+    }
+
+    pub fn poll_output(&mut self) -> Option<ServerOutput> {
+        self.out.pop_front()
+    }
+
+    /// The ground truth for the convergence check.
+    pub fn store_rows(&self) -> Vec<(OrgId, Vec<Row>)> {
+        self.store.orgs().map(|o| (o, self.store.rows(o, None))).collect()
+    }
+
+    pub fn buffered(&self) -> Vec<(OrgId, usize)> {
+        self.buffers.buffered()
+    }
+}

@@ -1,0 +1,34 @@
+//! The nemesis: a scenario's fault list turned into a timeline of actions
+//! (start a fault, undo it after `for_s`, heal everything at the end of the
+//! fault phase), which a driver applies to its network and nodes.
+
+use crate::scenario::{Fault, FaultKind, Scenario};
+use crate::time::SimTime;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Start(Fault),
+    Undo(Fault),
+    /// The end of the fault phase: undo whatever is still in force.
+    HealAll,
+}
+
+/// Every action in time order; at equal times, undos before starts, so a
+/// fault that ends as another begins does not cancel the new one.
+pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
+    let mut actions = Vec::new();
+    for f in &scenario.faults {
+        actions.push((f.at, 1, Action::Start(f.clone())));
+        // A restart manages its own downtime inside the server node; bursts and resets are instants.
+        let lasting = !matches!(f.kind, FaultKind::Burst { .. } | FaultKind::ResetConnections | FaultKind::ServerRestart);
+        if let (Some(ms), true) = (f.for_ms, lasting) {
+            let end = f.at + ms;
+            if end < scenario.duration {
+                actions.push((end, 0, Action::Undo(f.clone())));
+            }
+        }
+    }
+    actions.push((scenario.duration, 0, Action::HealAll));
+    actions.sort_by_key(|(t, order, _)| (*t, *order));
+    actions.into_iter().map(|(t, _, a)| (t, a)).collect()
+}

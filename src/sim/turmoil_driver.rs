@@ -1,0 +1,370 @@
+//! The turmoil driver: a `server` host runs the `ServerNode`, one host per
+//! browser runs its `BrowserNode`, requests travel as frames on turmoil TCP,
+//! and the nemesis partitions, slows and resets turmoil's links between steps.
+//!
+//! Determinism: turmoil's `rng_seed` is the run seed, the epoch is fixed,
+//! every `select!` is `biased;`, nodes see only sim time, and node state is
+//! shared through `Rc<RefCell<_>>` on turmoil's single thread.
+
+use super::nemesis::{timeline, Action};
+use super::wire::{read_frame, write_frame};
+use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
+use crate::check::history::{FinalState, History, Observation, TabFinal};
+use crate::client::NetError;
+use crate::http::{Request, Response};
+use crate::mutant::Mutant;
+use crate::run::RunReport;
+use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
+use crate::server::{ServerInput, ServerNode, ServerOutput};
+use crate::time::SimTime;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::AbortHandle;
+use turmoil::net::{TcpListener, TcpStream};
+
+const PORT: u16 = 8080;
+
+fn now() -> SimTime {
+    SimTime(turmoil::elapsed().as_millis() as u64)
+}
+
+fn host_name(org: u32, browser: u32) -> String {
+    format!("org{org}-browser{browser}")
+}
+
+/// A command from the nemesis to a host, applied on the host's own task.
+#[derive(Clone, Debug)]
+enum Control {
+    Server(ServerInput),
+    ResetConnections,
+}
+
+/// A mailbox the nemesis fills between steps and the host drains.
+#[derive(Default)]
+struct Mailbox {
+    queue: RefCell<VecDeque<Control>>,
+    notify: Notify,
+}
+
+impl Mailbox {
+    fn post(&self, c: Control) {
+        self.queue.borrow_mut().push_back(c);
+        self.notify.notify_one();
+    }
+    fn take(&self) -> Vec<Control> {
+        self.queue.borrow_mut().drain(..).collect()
+    }
+}
+
+type Shared<T> = Rc<RefCell<T>>;
+
+async fn sleep_until_deadline(deadline: Option<SimTime>) {
+    match deadline {
+        Some(d) => tokio::time::sleep(Duration::from_millis(d.since(now()))).await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// What a server connection task hands the main loop.
+enum ServerEvent {
+    Request { conn: u64, req: Request, reply: oneshot::Sender<Response> },
+    Gone { conn: u64 },
+}
+
+async fn server_host(node: Shared<ServerNode>, history: Shared<History>, mailbox: Rc<Mailbox>) -> turmoil::Result {
+    let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<ServerEvent>();
+    let mut replies: BTreeMap<u64, oneshot::Sender<Response>> = BTreeMap::new();
+    let mut conns: BTreeMap<u64, AbortHandle> = BTreeMap::new();
+    let mut next_conn = 0u64;
+    loop {
+        // Move the node's outputs first: answers to their connections, observations to the history.
+        loop {
+            let Some(out) = node.borrow_mut().poll_output() else { break };
+            match out {
+                ServerOutput::Respond { conn, resp } => {
+                    if let Some(reply) = replies.remove(&conn) {
+                        let _ = reply.send(resp);
+                    }
+                }
+                ServerOutput::Close { conn } => {
+                    replies.remove(&conn);
+                    if let Some(h) = conns.remove(&conn) {
+                        h.abort();
+                    }
+                }
+                ServerOutput::Observe(obs) => history.borrow_mut().record(now(), obs),
+            }
+        }
+        let deadline = node.borrow().poll_timeout();
+        tokio::select! {
+            biased;
+            _ = mailbox.notify.notified() => {
+                for c in mailbox.take() {
+                    match c {
+                        Control::Server(input) => node.borrow_mut().handle(now(), input),
+                        Control::ResetConnections => {
+                            for (conn, h) in std::mem::take(&mut conns) {
+                                h.abort();
+                                replies.remove(&conn);
+                                node.borrow_mut().handle(now(), ServerInput::Disconnect { conn });
+                            }
+                        }
+                    }
+                }
+            }
+            Some(ev) = rx.recv() => match ev {
+                ServerEvent::Request { conn, req, reply } => {
+                    replies.insert(conn, reply);
+                    node.borrow_mut().handle(now(), ServerInput::Request { conn, req });
+                }
+                ServerEvent::Gone { conn } => {
+                    conns.remove(&conn);
+                    if replies.remove(&conn).is_some() {
+                        node.borrow_mut().handle(now(), ServerInput::Disconnect { conn });
+                    }
+                }
+            },
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                next_conn += 1;
+                let conn = next_conn;
+                let tx = tx.clone();
+                let handle = tokio::task::spawn_local(serve_connection(conn, stream, tx));
+                conns.insert(conn, handle.abort_handle());
+            }
+            _ = sleep_until_deadline(deadline) => node.borrow_mut().handle_timeout(now()),
+        }
+    }
+}
+
+/// One request on one connection: read it, wait for the node's answer (or the
+/// client going away), write it back.
+async fn serve_connection(conn: u64, mut stream: TcpStream, tx: mpsc::UnboundedSender<ServerEvent>) {
+    let Ok(req) = read_frame::<_, Request>(&mut stream).await else {
+        let _ = tx.send(ServerEvent::Gone { conn });
+        return;
+    };
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let _ = tx.send(ServerEvent::Request { conn, req, reply: reply_tx });
+    let (mut reader, mut writer) = stream.into_split();
+    let mut probe = [0u8; 1];
+    tokio::select! {
+        biased;
+        resp = reply_rx => {
+            if let Ok(resp) = resp {
+                let _ = write_frame(&mut writer, &resp).await;
+            }
+        }
+        // The client sends nothing more; a read that returns means it closed.
+        _ = tokio::io::AsyncReadExt::read(&mut reader, &mut probe) => {}
+    }
+    let _ = tx.send(ServerEvent::Gone { conn });
+}
+
+async fn fetch(request: Request) -> Result<Response, NetError> {
+    let mut stream = TcpStream::connect(("server", PORT)).await.map_err(|_| NetError::Refused)?;
+    write_frame(&mut stream, &request).await.map_err(|_| NetError::Reset)?;
+    read_frame::<_, Response>(&mut stream).await.map_err(|_| NetError::Reset)
+}
+
+async fn browser_host(node: Shared<BrowserNode>, history: Shared<History>, mailbox: Rc<Mailbox>) -> turmoil::Result {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Response, NetError>)>();
+    let mut in_flight: BTreeMap<u64, AbortHandle> = BTreeMap::new();
+    node.borrow_mut().handle_timeout(now());
+    loop {
+        loop {
+            let Some(out) = node.borrow_mut().poll_output() else { break };
+            match out {
+                BrowserOutput::Send { req, request } => {
+                    let tx = tx.clone();
+                    let handle = tokio::task::spawn_local(async move {
+                        let result = fetch(request).await;
+                        let _ = tx.send((req, result));
+                    });
+                    in_flight.insert(req, handle.abort_handle());
+                }
+                BrowserOutput::Abort { req } => {
+                    if let Some(h) = in_flight.remove(&req) {
+                        h.abort();
+                    }
+                }
+                BrowserOutput::Observe(obs) => history.borrow_mut().record(now(), obs),
+            }
+        }
+        let deadline = node.borrow().poll_timeout();
+        tokio::select! {
+            biased;
+            _ = mailbox.notify.notified() => {
+                for c in mailbox.take() {
+                    if let Control::ResetConnections = c {
+                        for (req, h) in std::mem::take(&mut in_flight) {
+                            h.abort();
+                            node.borrow_mut().handle(now(), BrowserInput::Response { req, result: Err(NetError::Reset) });
+                        }
+                    }
+                }
+            }
+            Some((req, result)) = rx.recv() => {
+                if in_flight.remove(&req).is_some() {
+                    node.borrow_mut().handle(now(), BrowserInput::Response { req, result });
+                }
+            }
+            _ = sleep_until_deadline(deadline) => node.borrow_mut().handle_timeout(now()),
+        }
+    }
+}
+
+/// The network faults in force, so they can be undone one by one and all at the heal.
+struct Network<'a> {
+    scenario: &'a Scenario,
+    server_mail: Rc<Mailbox>,
+    browser_mail: BTreeMap<(u32, u32), Rc<Mailbox>>,
+}
+
+impl Network<'_> {
+    fn apply(&self, sim: &mut turmoil::Sim<'_>, fault: &Fault, start: bool) {
+        let browsers = fault.target.browsers(&self.scenario.topology);
+        let net = &self.scenario.config.net;
+        match &fault.kind {
+            FaultKind::Partition => {
+                for (o, b) in &browsers {
+                    if start {
+                        sim.partition("server", host_name(*o, *b));
+                    } else {
+                        sim.repair("server", host_name(*o, *b));
+                    }
+                }
+            }
+            FaultKind::PartitionOneway(direction) => {
+                for (o, b) in &browsers {
+                    let (from, to) = match direction {
+                        Direction::ToServer => (host_name(*o, *b), "server".to_string()),
+                        Direction::FromServer => ("server".to_string(), host_name(*o, *b)),
+                    };
+                    if start {
+                        sim.partition_oneway(from, to);
+                    } else {
+                        sim.repair_oneway(from, to);
+                    }
+                }
+            }
+            FaultKind::Latency { ms } => {
+                for (o, b) in &browsers {
+                    let h = host_name(*o, *b);
+                    if start {
+                        sim.set_link_latency("server", h, Duration::from_millis(*ms));
+                    } else {
+                        sim.set_link_latency("server", h.clone(), Duration::from_millis(net.min_latency_ms));
+                        sim.set_link_max_message_latency("server", h, Duration::from_millis(net.max_latency_ms));
+                    }
+                }
+            }
+            FaultKind::ServerRestart if start => {
+                let down_ms = fault.for_ms.unwrap_or(0).min(self.scenario.duration.since(fault.at));
+                self.server_mail.post(Control::Server(ServerInput::Restart { down_ms }));
+            }
+            FaultKind::ResetConnections if start => match fault.target {
+                Target::Server => self.server_mail.post(Control::ResetConnections),
+                _ => {
+                    for key in &browsers {
+                        self.browser_mail[key].post(Control::ResetConnections);
+                    }
+                }
+            },
+            FaultKind::Burst { count } if start => {
+                if let Target::Org(org) = fault.target {
+                    self.server_mail.post(Control::Server(ServerInput::Burst { org, count: *count }));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport {
+    let cfg = &scenario.config;
+    let end = scenario.end();
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_millis(end.as_ms() + 60_000))
+        .tick_duration(Duration::from_millis(cfg.tick_ms))
+        .min_message_latency(Duration::from_millis(cfg.net.min_latency_ms))
+        .max_message_latency(Duration::from_millis(cfg.net.max_latency_ms))
+        .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .rng_seed(seed)
+        .tcp_capacity(1 << 16)
+        .build();
+
+    let history: Shared<History> = Rc::new(RefCell::new(History::default()));
+    let server = Rc::new(RefCell::new(ServerNode::new(scenario.server_config(), seed, mutant)));
+    let server_mail = Rc::new(Mailbox::default());
+    {
+        let (node, history, mail) = (server.clone(), history.clone(), server_mail.clone());
+        sim.host("server", move || server_host(node.clone(), history.clone(), mail.clone()));
+    }
+    let mut browsers = Vec::new();
+    let mut browser_mail = BTreeMap::new();
+    for org in 0..scenario.topology.orgs {
+        for b in 0..scenario.topology.browsers_per_org {
+            let node = Rc::new(RefCell::new(BrowserNode::new(scenario.browser_config(org, b), seed, mutant)));
+            let mail = Rc::new(Mailbox::default());
+            browser_mail.insert((org, b), mail.clone());
+            browsers.push(node.clone());
+            let history = history.clone();
+            sim.host(host_name(org, b), move || browser_host(node.clone(), history.clone(), mail.clone()));
+        }
+    }
+    let network = Network { scenario, server_mail, browser_mail };
+
+    let mut actions: VecDeque<(SimTime, Action)> = timeline(scenario).into();
+    let mut active: Vec<Fault> = Vec::new();
+    loop {
+        let t = SimTime(sim.elapsed().as_millis() as u64);
+        while actions.front().is_some_and(|(at, _)| *at <= t) {
+            let (_, action) = actions.pop_front().expect("front exists");
+            match action {
+                Action::Start(f) => {
+                    history.borrow_mut().record(t, Observation::Fault { what: f.describe() });
+                    network.apply(&mut sim, &f, true);
+                    active.push(f);
+                }
+                Action::Undo(f) => {
+                    network.apply(&mut sim, &f, false);
+                    active.retain(|a| a != &f);
+                }
+                Action::HealAll => {
+                    for f in active.drain(..).rev() {
+                        network.apply(&mut sim, &f, false);
+                    }
+                    history.borrow_mut().record(t, Observation::Heal);
+                }
+            }
+        }
+        if t >= end {
+            break;
+        }
+        // A host that returns an error (a bind failure) is a driver bug, not a finding.
+        sim.step().expect("the simulation steps");
+    }
+    drop(sim);
+
+    let last = FinalState {
+        store: server.borrow().store_rows(),
+        buffered: server.borrow().buffered(),
+        tabs: browsers
+            .iter()
+            .flat_map(|b| {
+                b.borrow()
+                    .tabs()
+                    .iter()
+                    .map(|t| TabFinal { name: t.name().to_string(), org: t.cache.org, property: t.cache.property, rows: t.cache.rows() })
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+    };
+    let history = Rc::try_unwrap(history).map(RefCell::into_inner).unwrap_or_else(|h| h.borrow().clone());
+    crate::run::finish(scenario, seed, mutant, history, last)
+}
