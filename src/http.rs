@@ -33,7 +33,12 @@ impl Response {
         Response { status, body }
     }
     pub fn error(status: u16, message: &str) -> Self {
-        Response { status, body: Body::Error { message: message.to_string() } }
+        Response {
+            status,
+            body: Body::Error {
+                message: message.to_string(),
+            },
+        }
     }
 }
 
@@ -78,9 +83,16 @@ pub enum Body {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     /// S3: `GET /v1/finance/realtime/subscribe?orgId=&propertyId=&lastEventId=`
-    Subscribe { org: OrgId, property: Option<PropertyId>, last_event_id: Option<u64> },
+    Subscribe {
+        org: OrgId,
+        property: Option<PropertyId>,
+        last_event_id: Option<u64>,
+    },
     /// The list query a cache refetches: `GET /v1/finance/revenues?orgId=&propertyId=`
-    ListRows { org: OrgId, property: Option<PropertyId> },
+    ListRows {
+        org: OrgId,
+        property: Option<PropertyId>,
+    },
     /// S7: `GET /finance/realtime/metrics`
     Metrics,
     /// S8: `GET /finance/events/subscribe`, gone.
@@ -99,8 +111,10 @@ impl Route {
 
     pub fn to_path(&self) -> String {
         fn query(pairs: &[(&str, Option<u64>)]) -> String {
-            let parts: Vec<String> =
-                pairs.iter().filter_map(|(k, v)| v.map(|v| format!("{k}={v}"))).collect();
+            let parts: Vec<String> = pairs
+                .iter()
+                .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+                .collect();
             if parts.is_empty() {
                 String::new()
             } else {
@@ -108,7 +122,11 @@ impl Route {
             }
         }
         match self {
-            Route::Subscribe { org, property, last_event_id } => format!(
+            Route::Subscribe {
+                org,
+                property,
+                last_event_id,
+            } => format!(
                 "/v1/finance/realtime/subscribe{}",
                 query(&[
                     ("orgId", Some(*org as u64)),
@@ -118,7 +136,10 @@ impl Route {
             ),
             Route::ListRows { org, property } => format!(
                 "/v1/finance/revenues{}",
-                query(&[("orgId", Some(*org as u64)), ("propertyId", property.map(u64::from))])
+                query(&[
+                    ("orgId", Some(*org as u64)),
+                    ("propertyId", property.map(u64::from))
+                ])
             ),
             Route::Metrics => "/finance/realtime/metrics".to_string(),
             Route::LegacySubscribe => "/finance/events/subscribe".to_string(),
@@ -142,11 +163,16 @@ impl Route {
                 property,
                 last_event_id: params.get("lastEventId").copied(),
             }),
-            (Method::Get, "/v1/finance/revenues") => Ok(Route::ListRows { org: org()?, property }),
+            (Method::Get, "/v1/finance/revenues") => Ok(Route::ListRows {
+                org: org()?,
+                property,
+            }),
             (Method::Get, "/finance/realtime/metrics") => Ok(Route::Metrics),
             (Method::Get, "/finance/events/subscribe") => Ok(Route::LegacySubscribe),
             (Method::Post, "/auth/login") => Ok(Route::Login),
-            (_, "/v1/finance/realtime/subscribe" | "/v1/finance/revenues" | "/auth/login") => Err(405),
+            (_, "/v1/finance/realtime/subscribe" | "/v1/finance/revenues" | "/auth/login") => {
+                Err(405)
+            }
             _ => Err(404),
         }
     }
@@ -159,23 +185,48 @@ mod tests {
     #[test]
     fn routes_round_trip_through_paths() {
         let routes = [
-            Route::Subscribe { org: 3, property: Some(1), last_event_id: Some(42) },
-            Route::Subscribe { org: 0, property: None, last_event_id: None },
-            Route::ListRows { org: 2, property: None },
+            Route::Subscribe {
+                org: 3,
+                property: Some(1),
+                last_event_id: Some(42),
+            },
+            Route::Subscribe {
+                org: 0,
+                property: None,
+                last_event_id: None,
+            },
+            Route::ListRows {
+                org: 2,
+                property: None,
+            },
             Route::Metrics,
             Route::LegacySubscribe,
             Route::Login,
         ];
         for r in routes {
-            assert_eq!(Route::parse(r.method(), &r.to_path()), Ok(r.clone()), "{}", r.to_path());
+            assert_eq!(
+                Route::parse(r.method(), &r.to_path()),
+                Ok(r.clone()),
+                "{}",
+                r.to_path()
+            );
         }
     }
 
     #[test]
     fn bad_paths_get_client_errors() {
         assert_eq!(Route::parse(Method::Get, "/nope"), Err(404));
-        assert_eq!(Route::parse(Method::Get, "/v1/finance/realtime/subscribe"), Err(400));
-        assert_eq!(Route::parse(Method::Get, "/v1/finance/revenues?orgId=x"), Err(400));
-        assert_eq!(Route::parse(Method::Post, "/v1/finance/revenues?orgId=1"), Err(405));
+        assert_eq!(
+            Route::parse(Method::Get, "/v1/finance/realtime/subscribe"),
+            Err(400)
+        );
+        assert_eq!(
+            Route::parse(Method::Get, "/v1/finance/revenues?orgId=x"),
+            Err(400)
+        );
+        assert_eq!(
+            Route::parse(Method::Post, "/v1/finance/revenues?orgId=1"),
+            Err(405)
+        );
     }
 }

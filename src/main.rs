@@ -5,7 +5,7 @@
 
 use clap::{Parser, Subcommand};
 use rtsim::mutant::Mutant;
-use rtsim::run::{run, RunReport};
+use rtsim::run::{run_with, Driver, RunReport};
 use rtsim::scenario::{InputError, Scenario};
 use rtsim::seed::parse_seed;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 #[derive(Parser)]
-#[command(name = "rtsim", version, about = "Deterministic simulation and verification of a browser realtime pub/sub system")]
+#[command(
+    name = "rtsim",
+    version,
+    about = "Deterministic simulation and verification of a browser realtime pub/sub system"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,6 +39,9 @@ enum Command {
         /// Write the canonical trace here, one JSON object per line.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// turmoil (simulated TCP, tick by tick) or express (event-driven, much faster).
+        #[arg(long, default_value = "turmoil", value_parser = Driver::parse)]
+        driver: Driver,
     },
     /// Run scenarios over a range of seeds on several threads and tabulate the failures.
     Sweep {
@@ -53,6 +60,9 @@ enum Command {
         /// Run every scenario with this mutant switched on.
         #[arg(long, value_parser = Mutant::parse)]
         mutant: Option<Mutant>,
+        /// express (event-driven, the default for sweeps) or turmoil.
+        #[arg(long, default_value = "express", value_parser = Driver::parse)]
+        driver: Driver,
     },
     /// List the scenarios in a directory with their one-line description.
     List {
@@ -66,8 +76,21 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { scenario, seed, mutant, trace } => cmd_run(&scenario, seed, mutant, trace.as_deref()),
-        Command::Sweep { paths, seeds, from, jobs, mutant } => cmd_sweep(&paths, seeds, from, jobs, mutant),
+        Command::Run {
+            scenario,
+            seed,
+            mutant,
+            trace,
+            driver,
+        } => cmd_run(&scenario, seed, mutant, driver, trace.as_deref()),
+        Command::Sweep {
+            paths,
+            seeds,
+            from,
+            jobs,
+            mutant,
+            driver,
+        } => cmd_sweep(&paths, seeds, from, jobs, mutant, driver),
         Command::List { dir } => cmd_list(&dir),
         Command::Mutants => {
             for m in Mutant::ALL {
@@ -87,17 +110,26 @@ fn main() -> ExitCode {
 }
 
 /// The one command that reproduces a run.
-fn replay_line(path: &Path, seed: u64, mutant: Option<Mutant>) -> String {
-    let mut line = format!("rtsim run {} --seed {seed}", path.display());
+fn replay_line(path: &Path, seed: u64, mutant: Option<Mutant>, driver: Driver) -> String {
+    let mut line = format!(
+        "rtsim run {} --seed {seed} --driver {driver}",
+        path.display()
+    );
     if let Some(m) = mutant {
         line.push_str(&format!(" --mutant {m}"));
     }
     line
 }
 
-fn cmd_run(path: &Path, seed: u64, mutant: Option<Mutant>, trace: Option<&Path>) -> Result<bool, InputError> {
+fn cmd_run(
+    path: &Path,
+    seed: u64,
+    mutant: Option<Mutant>,
+    driver: Driver,
+    trace: Option<&Path>,
+) -> Result<bool, InputError> {
     let scenario = Scenario::load(path)?;
-    let report = run(&scenario, seed, mutant);
+    let report = run_with(&scenario, seed, mutant, driver);
     if let Some(file) = trace {
         let mut text = report.trace.join("\n");
         text.push('\n');
@@ -116,9 +148,14 @@ fn cmd_run(path: &Path, seed: u64, mutant: Option<Mutant>, trace: Option<&Path>)
         for u in &report.unmet {
             println!("unmet: {u}");
         }
-        println!("replay: {}", replay_line(path, seed, mutant));
+        println!("replay: {}", replay_line(path, seed, mutant, driver));
     }
-    println!("verdict: {} seed={} trace={}", if report.pass { "pass" } else { "fail" }, seed, report.trace_hex());
+    println!(
+        "verdict: {} seed={} trace={}",
+        if report.pass { "pass" } else { "fail" },
+        seed,
+        report.trace_hex()
+    );
     Ok(report.pass)
 }
 
@@ -163,17 +200,36 @@ struct Row {
     first_failure: Option<u64>,
 }
 
-fn cmd_sweep(paths: &[PathBuf], seeds: u64, from: u64, jobs: Option<usize>, mutant: Option<Mutant>) -> Result<bool, InputError> {
+fn cmd_sweep(
+    paths: &[PathBuf],
+    seeds: u64,
+    from: u64,
+    jobs: Option<usize>,
+    mutant: Option<Mutant>,
+    driver: Driver,
+) -> Result<bool, InputError> {
     let files = collect_scenarios(paths)?;
-    let scenarios: Vec<Scenario> = files.iter().map(|f| Scenario::load(f)).collect::<Result<_, _>>()?;
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let work: Vec<(usize, u64)> =
-        (0..scenarios.len()).flat_map(|i| (0..seeds).map(move |k| (i, from.wrapping_add(k)))).collect();
+    let scenarios: Vec<Scenario> = files
+        .iter()
+        .map(|f| Scenario::load(f))
+        .collect::<Result<_, _>>()?;
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let work: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|i| (0..seeds).map(move |k| (i, from.wrapping_add(k))))
+        .collect();
     let rows: Mutex<Vec<Row>> = Mutex::new(
         scenarios
             .iter()
             .zip(&files)
-            .map(|(s, f)| Row { name: s.name.clone(), path: f.clone(), runs: 0, failures: 0, first_failure: None })
+            .map(|(s, f)| Row {
+                name: s.name.clone(),
+                path: f.clone(),
+                runs: 0,
+                failures: 0,
+                first_failure: None,
+            })
             .collect(),
     );
     let next = AtomicUsize::new(0);
@@ -181,9 +237,13 @@ fn cmd_sweep(paths: &[PathBuf], seeds: u64, from: u64, jobs: Option<usize>, muta
         for _ in 0..jobs {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(index, seed)) = work.get(i) else { break };
-                let report = run(&scenarios[index], seed, mutant);
-                let mut rows = rows.lock().expect("no worker panics while holding the table");
+                let Some(&(index, seed)) = work.get(i) else {
+                    break;
+                };
+                let report = run_with(&scenarios[index], seed, mutant, driver);
+                let mut rows = rows
+                    .lock()
+                    .expect("no worker panics while holding the table");
                 let row = &mut rows[index];
                 row.runs += 1;
                 if !report.pass {
@@ -194,13 +254,19 @@ fn cmd_sweep(paths: &[PathBuf], seeds: u64, from: u64, jobs: Option<usize>, muta
         }
     });
     let rows = rows.into_inner().expect("workers are done");
-    println!("{:<28} {:>5} {:>8}  first failure", "scenario", "runs", "failures");
+    println!(
+        "{:<28} {:>5} {:>8}  first failure",
+        "scenario", "runs", "failures"
+    );
     let mut all_pass = true;
     for r in &rows {
         let first = match r.first_failure {
             Some(seed) => {
                 all_pass = false;
-                format!("seed {seed}: {}", replay_line(&r.path, seed, mutant))
+                format!(
+                    "seed {seed}: {}",
+                    replay_line(&r.path, seed, mutant, driver)
+                )
             }
             None => "-".to_string(),
         };

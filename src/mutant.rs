@@ -49,17 +49,24 @@ impl Mutant {
         match self {
             Mutant::NoDedup => "dedup LRU (C2): a redelivered event is applied twice",
             Mutant::NoGapDetect => "gap detection (C9): lost events are never refetched",
-            Mutant::NoPropertyFilter => "property filter (S6): a tab receives another property's events",
-            Mutant::BreakerNeverOpens => "circuit breaker (C4): failed calls are retried without the 30 s pause",
+            Mutant::NoPropertyFilter => {
+                "property filter (S6): a tab receives another property's events"
+            }
+            Mutant::BreakerNeverOpens => {
+                "circuit breaker (C4): failed calls are retried without the 30 s pause"
+            }
             Mutant::EarlyExpiry => "event TTL (S2): unread events vanish after 5 s, uncounted",
         }
     }
 
     pub fn parse(name: &str) -> Result<Mutant, String> {
-        Mutant::ALL.into_iter().find(|m| m.name() == name).ok_or_else(|| {
-            let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
-            format!("unknown mutant {name:?}; known: {}", names.join(", "))
-        })
+        Mutant::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown mutant {name:?}; known: {}", names.join(", "))
+            })
     }
 }
 

@@ -48,9 +48,54 @@ impl RunReport {
     }
 }
 
+/// Which driver moves the nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Driver {
+    /// turmoil's simulated TCP and clock, stepped tick by tick.
+    Turmoil,
+    /// The event-driven queue that jumps from one delivery or deadline to the next.
+    Express,
+}
+
+impl Driver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Turmoil => "turmoil",
+            Driver::Express => "express",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Driver, String> {
+        match name {
+            "turmoil" => Ok(Driver::Turmoil),
+            "express" => Ok(Driver::Express),
+            _ => Err(format!("unknown driver {name:?}; known: turmoil, express")),
+        }
+    }
+}
+
+impl std::fmt::Display for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Run `scenario` at `seed` with `mutant` on `driver`.
+pub fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<Mutant>,
+    driver: Driver,
+) -> RunReport {
+    match driver {
+        Driver::Turmoil => crate::sim::turmoil_driver::run(scenario, seed, mutant),
+        Driver::Express => crate::sim::express::run(scenario, seed, mutant),
+    }
+}
+
 /// Run `scenario` at `seed` with `mutant` on the turmoil driver.
 pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport {
-    crate::sim::turmoil_driver::run(scenario, seed, mutant)
+    run_with(scenario, seed, mutant, Driver::Turmoil)
 }
 
 /// Check a finished run and build its report; shared by every driver.
@@ -62,7 +107,11 @@ pub fn finish(
     last: crate::check::history::FinalState,
 ) -> RunReport {
     use crate::check::history::{Observation, RequestKind};
-    let violations = crate::check::check_all(&crate::check::Evidence { scenario, history: &history, last: &last });
+    let violations = crate::check::check_all(&crate::check::Evidence {
+        scenario,
+        history: &history,
+        last: &last,
+    });
     let failed: std::collections::BTreeSet<&str> = violations.iter().map(|v| v.oracle).collect();
     let mut unmet = Vec::new();
     for id in scenario.must_hold() {
@@ -98,7 +147,9 @@ pub fn finish(
                 }
             }
             Observation::Committed { .. } => s.events_published += 1,
-            Observation::BufferInsert { redelivery: true, .. } => s.redeliveries += 1,
+            Observation::BufferInsert {
+                redelivery: true, ..
+            } => s.redeliveries += 1,
             Observation::Applied { .. } => s.applies += 1,
             Observation::Gap { .. } => s.gaps += 1,
             Observation::HardRecover { .. } => s.hard_recovers += 1,
@@ -112,5 +163,14 @@ pub fn finish(
             _ => {}
         }
     }
-    RunReport { pass, seed, mutant, violations, unmet, trace, trace_hash, summary: s }
+    RunReport {
+        pass,
+        seed,
+        mutant,
+        violations,
+        unmet,
+        trace,
+        trace_hash,
+        summary: s,
+    }
 }

@@ -31,7 +31,11 @@ pub struct InputError {
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{}: field `{}`: {}", self.file, line, self.field, self.message),
+            Some(line) => write!(
+                f,
+                "{}:{}: field `{}`: {}",
+                self.file, line, self.field, self.message
+            ),
             None => write!(f, "{}: field `{}`: {}", self.file, self.field, self.message),
         }
     }
@@ -39,7 +43,9 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-pub const ORACLES: [&str; 11] = ["O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11"];
+pub const ORACLES: [&str; 11] = [
+    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11",
+];
 /// The oracles the walking skeleton checks; `hold = ["all"]` means these.
 pub const CHECKED_ORACLES: [&str; 6] = ["O1", "O2", "O3", "O5", "O7", "O8"];
 
@@ -64,9 +70,9 @@ impl Target {
     /// The browsers (org, browser) this target covers; all of them for `server`.
     pub fn browsers(&self, topo: &Topology) -> Vec<(u32, u32)> {
         match *self {
-            Target::Server => {
-                (0..topo.orgs).flat_map(|o| (0..topo.browsers_per_org).map(move |b| (o, b))).collect()
-            }
+            Target::Server => (0..topo.orgs)
+                .flat_map(|o| (0..topo.browsers_per_org).map(move |b| (o, b)))
+                .collect(),
             Target::Org(o) => (0..topo.browsers_per_org).map(|b| (o, b)).collect(),
             Target::Browser(o, b) | Target::Tab(o, b, _) => vec![(o, b)],
         }
@@ -113,8 +119,12 @@ impl Fault {
     pub fn describe(&self) -> String {
         let kind = match &self.kind {
             FaultKind::Partition => "partition".to_string(),
-            FaultKind::PartitionOneway(Direction::ToServer) => "partition_oneway to_server".to_string(),
-            FaultKind::PartitionOneway(Direction::FromServer) => "partition_oneway from_server".to_string(),
+            FaultKind::PartitionOneway(Direction::ToServer) => {
+                "partition_oneway to_server".to_string()
+            }
+            FaultKind::PartitionOneway(Direction::FromServer) => {
+                "partition_oneway from_server".to_string()
+            }
             FaultKind::Latency { ms } => format!("latency {ms}ms"),
             FaultKind::ServerRestart => "server_restart".to_string(),
             FaultKind::ResetConnections => "reset_connections".to_string(),
@@ -142,7 +152,10 @@ pub struct NetConfig {
 
 impl Default for NetConfig {
     fn default() -> Self {
-        NetConfig { min_latency_ms: 2, max_latency_ms: 20 }
+        NetConfig {
+            min_latency_ms: 2,
+            max_latency_ms: 20,
+        }
     }
 }
 
@@ -253,7 +266,9 @@ impl SimConfig {
             "dedup_orgs" => self.provider.dedup.dedup_orgs = int(v)? as usize,
             "breaker_failures" => self.provider.breaker.breaker_failures = int(v)? as u32,
             "breaker_open_ms" => self.provider.breaker.breaker_open_ms = int(v)?,
-            "max_requests_per_tab_per_min" => self.check.max_requests_per_tab_per_min = int(v)? as usize,
+            "max_requests_per_tab_per_min" => {
+                self.check.max_requests_per_tab_per_min = int(v)? as usize
+            }
             "min_latency_ms" => self.net.min_latency_ms = int(v)?,
             "max_latency_ms" => self.net.max_latency_ms = int(v)?,
             "tick_ms" => self.tick_ms = int(v)?,
@@ -265,7 +280,12 @@ impl SimConfig {
                     _ => return Err("expected true or false".to_string()),
                 }
             }
-            _ => return Err(format!("unknown parameter; known: {}", SimConfig::PARAMS.join(", "))),
+            _ => {
+                return Err(format!(
+                    "unknown parameter; known: {}",
+                    SimConfig::PARAMS.join(", ")
+                ))
+            }
         }
         Ok(())
     }
@@ -280,24 +300,99 @@ impl SimConfig {
             }
         };
         let hour = 3_600_000;
-        limit("max_buffer_size", self.buffer.max_buffer_size as u64, 1, 1_000_000)?;
+        limit(
+            "max_buffer_size",
+            self.buffer.max_buffer_size as u64,
+            1,
+            1_000_000,
+        )?;
         limit("event_ttl_ms", self.buffer.event_ttl_ms, 1, hour)?;
-        limit("long_poll_timeout_ms", self.buffer.long_poll_timeout_ms, 1, hour)?;
-        limit("max_waiters_per_org", self.buffer.max_waiters_per_org as u64, 1, 10_000_000)?;
-        limit("org_idle_evict_ms", self.buffer.org_idle_evict_ms, 1, 24 * hour)?;
-        limit("pubsub_max_delay_ms", self.pubsub.pubsub_max_delay_ms, 0, 60_000)?;
-        limit("access_token_ttl_ms", self.tokens.access_token_ttl_ms, 1, 365 * 24 * hour)?;
-        limit("poll_request_timeout_ms", self.provider.poll_request_timeout_ms, 1, hour)?;
-        limit("refetch_request_timeout_ms", self.provider.refetch_request_timeout_ms, 1, hour)?;
-        limit("fast_empty_backoff_max_ms", self.provider.fast_empty_backoff_max_ms, self.provider.fast_empty_backoff_min_ms, hour)?;
-        limit("hard_recover_after_ms", self.provider.hard_recover_after_ms, 1, 24 * hour)?;
+        limit(
+            "long_poll_timeout_ms",
+            self.buffer.long_poll_timeout_ms,
+            1,
+            hour,
+        )?;
+        limit(
+            "max_waiters_per_org",
+            self.buffer.max_waiters_per_org as u64,
+            1,
+            10_000_000,
+        )?;
+        limit(
+            "org_idle_evict_ms",
+            self.buffer.org_idle_evict_ms,
+            1,
+            24 * hour,
+        )?;
+        limit(
+            "pubsub_max_delay_ms",
+            self.pubsub.pubsub_max_delay_ms,
+            0,
+            60_000,
+        )?;
+        limit(
+            "access_token_ttl_ms",
+            self.tokens.access_token_ttl_ms,
+            1,
+            365 * 24 * hour,
+        )?;
+        limit(
+            "poll_request_timeout_ms",
+            self.provider.poll_request_timeout_ms,
+            1,
+            hour,
+        )?;
+        limit(
+            "refetch_request_timeout_ms",
+            self.provider.refetch_request_timeout_ms,
+            1,
+            hour,
+        )?;
+        limit(
+            "fast_empty_backoff_max_ms",
+            self.provider.fast_empty_backoff_max_ms,
+            self.provider.fast_empty_backoff_min_ms,
+            hour,
+        )?;
+        limit(
+            "hard_recover_after_ms",
+            self.provider.hard_recover_after_ms,
+            1,
+            24 * hour,
+        )?;
         limit("poll_retry_ms", self.provider.poll_retry_ms, 1, hour)?;
         limit("refetch_retry_ms", self.provider.refetch_retry_ms, 1, hour)?;
-        limit("dedup_capacity", self.provider.dedup.dedup_capacity as u64, 1, 1_000_000)?;
-        limit("dedup_orgs", self.provider.dedup.dedup_orgs as u64, 1, 1_000)?;
-        limit("breaker_failures", self.provider.breaker.breaker_failures as u64, 1, 1_000)?;
-        limit("breaker_open_ms", self.provider.breaker.breaker_open_ms, 0, hour)?;
-        limit("max_latency_ms", self.net.max_latency_ms, self.net.min_latency_ms, 60_000)?;
+        limit(
+            "dedup_capacity",
+            self.provider.dedup.dedup_capacity as u64,
+            1,
+            1_000_000,
+        )?;
+        limit(
+            "dedup_orgs",
+            self.provider.dedup.dedup_orgs as u64,
+            1,
+            1_000,
+        )?;
+        limit(
+            "breaker_failures",
+            self.provider.breaker.breaker_failures as u64,
+            1,
+            1_000,
+        )?;
+        limit(
+            "breaker_open_ms",
+            self.provider.breaker.breaker_open_ms,
+            0,
+            hour,
+        )?;
+        limit(
+            "max_latency_ms",
+            self.net.max_latency_ms,
+            self.net.min_latency_ms,
+            60_000,
+        )?;
         limit("tick_ms", self.tick_ms, 1, 1_000)?;
         limit("login_timeout_ms", self.login_timeout_ms, 1, hour)?;
         limit("login_retry_ms", self.login_retry_ms, 1, hour)?;
@@ -385,14 +480,16 @@ impl Scenario {
 
     /// Parse and validate scenario text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, InputError> {
-        let err_at = |span: Option<std::ops::Range<usize>>, field: &str, message: String| InputError {
-            file: file.to_string(),
-            line: span.map(|s| line_of(text, s.start)),
-            field: field.to_string(),
-            message,
-        };
+        let err_at =
+            |span: Option<std::ops::Range<usize>>, field: &str, message: String| InputError {
+                file: file.to_string(),
+                line: span.map(|s| line_of(text, s.start)),
+                field: field.to_string(),
+                message,
+            };
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
-            let (field, message) = describe_toml_error(&e);
+            let message = e.message().to_string();
+            let field = field_of_toml_error(text, &e).unwrap_or_else(|| "-".to_string());
             err_at(e.span(), &field, message)
         })?;
 
@@ -401,15 +498,25 @@ impl Scenario {
             let v = match value.get_ref() {
                 toml::Value::Integer(i) if *i >= 0 => ParamValue::Int(*i as u64),
                 toml::Value::Integer(i) => {
-                    return Err(err_at(span(value), &format!("params.{name}"), format!("{i} is negative")))
+                    return Err(err_at(
+                        span(value),
+                        &format!("params.{name}"),
+                        format!("{i} is negative"),
+                    ))
                 }
                 toml::Value::Float(f) => ParamValue::Float(*f),
                 toml::Value::Boolean(b) => ParamValue::Bool(*b),
                 other => {
-                    return Err(err_at(span(value), &format!("params.{name}"), format!("unsupported value {other}")))
+                    return Err(err_at(
+                        span(value),
+                        &format!("params.{name}"),
+                        format!("unsupported value {other}"),
+                    ))
                 }
             };
-            config.set(name, v).map_err(|m| err_at(span(value), &format!("params.{name}"), m))?;
+            config
+                .set(name, v)
+                .map_err(|m| err_at(span(value), &format!("params.{name}"), m))?;
         }
         if let Err((name, message)) = config.validate() {
             let s = raw.params.get(name).map(|v| v.span());
@@ -420,37 +527,64 @@ impl Scenario {
         let range = |v: &Spanned<i64>, field: &str, lo: i64, hi: i64| -> Result<u32, InputError> {
             let x = *v.get_ref();
             if x < lo || x > hi {
-                Err(err_at(span(v), field, format!("{x} is out of range {lo}..={hi}")))
+                Err(err_at(
+                    span(v),
+                    field,
+                    format!("{x} is out of range {lo}..={hi}"),
+                ))
             } else {
                 Ok(x as u32)
             }
         };
         let topology = Topology {
             orgs: range(&t.orgs, "topology.orgs", 1, 10_000)?,
-            properties_per_org: range(&t.properties_per_org, "topology.properties_per_org", 1, 1_000)?,
+            properties_per_org: range(
+                &t.properties_per_org,
+                "topology.properties_per_org",
+                1,
+                1_000,
+            )?,
             browsers_per_org: range(&t.browsers_per_org, "topology.browsers_per_org", 1, 1_000)?,
             tabs_per_browser: range(&t.tabs_per_browser, "topology.tabs_per_browser", 1, 64)?,
         };
-        let total_tabs = topology.orgs as u64 * topology.browsers_per_org as u64 * topology.tabs_per_browser as u64;
+        let total_tabs = topology.orgs as u64
+            * topology.browsers_per_org as u64
+            * topology.tabs_per_browser as u64;
         if total_tabs > 100_000 {
-            return Err(err_at(span(&t.orgs), "topology", format!("{total_tabs} tabs in all; at most 100000")));
+            return Err(err_at(
+                span(&t.orgs),
+                "topology",
+                format!("{total_tabs} tabs in all; at most 100000"),
+            ));
         }
         let seconds = |v: &Spanned<f64>, field: &str, hi: f64| -> Result<u64, InputError> {
             let x = *v.get_ref();
             if !x.is_finite() || x < 0.0 || x > hi {
-                Err(err_at(span(v), field, format!("{x} is out of range 0..={hi} seconds")))
+                Err(err_at(
+                    span(v),
+                    field,
+                    format!("{x} is out of range 0..={hi} seconds"),
+                ))
             } else {
                 Ok((x * 1000.0).round() as u64)
             }
         };
         let duration_ms = seconds(&raw.duration_s, "duration_s", 86_400.0)?;
         if duration_ms == 0 {
-            return Err(err_at(span(&raw.duration_s), "duration_s", "must be positive".to_string()));
+            return Err(err_at(
+                span(&raw.duration_s),
+                "duration_s",
+                "must be positive".to_string(),
+            ));
         }
         let settle_ms = seconds(&raw.settle_s, "settle_s", 86_400.0)?;
         let rate = *raw.workload.mutations_per_s.get_ref();
         if !rate.is_finite() || !(0.0..=1_000.0).contains(&rate) {
-            return Err(err_at(span(&raw.workload.mutations_per_s), "workload.mutations_per_s", format!("{rate} is out of range 0..=1000")));
+            return Err(err_at(
+                span(&raw.workload.mutations_per_s),
+                "workload.mutations_per_s",
+                format!("{rate} is out of range 0..=1000"),
+            ));
         }
 
         let mut faults = Vec::new();
@@ -458,26 +592,43 @@ impl Scenario {
             let field = |name: &str| format!("fault[{i}].{name}");
             let at = seconds(&f.at_s, &field("at_s"), 86_400.0)?;
             if at >= duration_ms {
-                return Err(err_at(span(&f.at_s), &field("at_s"), format!("fault at {}s is not before the end of the fault phase ({}s)", at as f64 / 1000.0, duration_ms as f64 / 1000.0)));
+                return Err(err_at(
+                    span(&f.at_s),
+                    &field("at_s"),
+                    format!(
+                        "fault at {}s is not before the end of the fault phase ({}s)",
+                        at as f64 / 1000.0,
+                        duration_ms as f64 / 1000.0
+                    ),
+                ));
             }
             let for_ms = match &f.for_s {
                 Some(v) => {
                     let ms = seconds(v, &field("for_s"), 86_400.0)?;
                     if ms == 0 {
-                        return Err(err_at(span(v), &field("for_s"), "must be positive".to_string()));
+                        return Err(err_at(
+                            span(v),
+                            &field("for_s"),
+                            "must be positive".to_string(),
+                        ));
                     }
                     Some(ms)
                 }
                 None => None,
             };
             let target = match &f.target {
-                Some(t) => parse_target(t.get_ref(), &topology).map_err(|m| err_at(span(t), &field("target"), m))?,
+                Some(t) => parse_target(t.get_ref(), &topology)
+                    .map_err(|m| err_at(span(t), &field("target"), m))?,
                 None => Target::Server,
             };
             let kind_span = span(&f.kind);
             let unexpected = |name: &str, present: bool| -> Result<(), InputError> {
                 if present {
-                    Err(err_at(kind_span.clone(), &field(name), format!("not a field of fault kind {:?}", f.kind.get_ref())))
+                    Err(err_at(
+                        kind_span.clone(),
+                        &field(name),
+                        format!("not a field of fault kind {:?}", f.kind.get_ref()),
+                    ))
                 } else {
                     Ok(())
                 }
@@ -532,10 +683,23 @@ impl Scenario {
             };
             if !target_ok {
                 let t = f.target.as_ref().map(|t| t.span());
-                let want = if matches!(kind, FaultKind::Burst { .. }) { "org<i>" } else { "server" };
-                return Err(err_at(t.or(kind_span), &field("target"), format!("{} takes target {want}, not {target}", f.kind.get_ref())));
+                let want = if matches!(kind, FaultKind::Burst { .. }) {
+                    "org<i>"
+                } else {
+                    "server"
+                };
+                return Err(err_at(
+                    t.or(kind_span),
+                    &field("target"),
+                    format!("{} takes target {want}, not {target}", f.kind.get_ref()),
+                ));
             }
-            faults.push(Fault { at: SimTime(at), kind, target, for_ms });
+            faults.push(Fault {
+                at: SimTime(at),
+                kind,
+                target,
+                for_ms,
+            });
         }
         faults.sort_by_key(|f| f.at);
 
@@ -544,13 +708,26 @@ impl Scenario {
                 for (list, name) in [(&e.hold, "hold"), (&e.fail, "fail")] {
                     for id in list.get_ref() {
                         if !(ORACLES.contains(&id.as_str()) || (name == "hold" && id == "all")) {
-                            return Err(err_at(span(list), &format!("expect.{name}"), format!("unknown oracle id {id:?}; known: all, {}", ORACLES.join(", "))));
+                            return Err(err_at(
+                                span(list),
+                                &format!("expect.{name}"),
+                                format!(
+                                    "unknown oracle id {id:?}; known: all, {}",
+                                    ORACLES.join(", ")
+                                ),
+                            ));
                         }
                     }
                 }
-                Expect { hold: e.hold.get_ref().clone(), fail: e.fail.get_ref().clone() }
+                Expect {
+                    hold: e.hold.get_ref().clone(),
+                    fail: e.fail.get_ref().clone(),
+                }
             }
-            None => Expect { hold: vec!["all".to_string()], fail: vec![] },
+            None => Expect {
+                hold: vec!["all".to_string()],
+                fail: vec![],
+            },
         };
 
         Ok(Scenario {
@@ -569,13 +746,17 @@ impl Scenario {
 }
 
 fn parse_target(text: &str, topo: &Topology) -> Result<Target, String> {
-    let bad = || format!("{text:?} is not a target; expected server, org<i>, org<i>/browser<j> or org<i>/browser<j>/tab<k>");
+    let bad = || {
+        format!("{text:?} is not a target; expected server, org<i>, org<i>/browser<j> or org<i>/browser<j>/tab<k>")
+    };
     if text == "server" {
         return Ok(Target::Server);
     }
     let parts: Vec<&str> = text.split('/').collect();
     let num = |part: &str, prefix: &str| -> Result<u32, String> {
-        part.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok()).ok_or_else(bad)
+        part.strip_prefix(prefix)
+            .and_then(|n| n.parse::<u32>().ok())
+            .ok_or_else(bad)
     };
     let target = match parts.as_slice() {
         [o] => Target::Org(num(o, "org")?),
@@ -603,19 +784,25 @@ fn span<T>(s: &Spanned<T>) -> Option<std::ops::Range<usize>> {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
-/// Pull the field name out of a toml/serde message ("unknown field `x`", "missing field `y`").
-fn describe_toml_error(e: &toml::de::Error) -> (String, String) {
-    let message = e.message().to_string();
-    let field = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.contains("field"))
-        .unwrap_or("-")
-        .to_string();
-    (field, message)
+/// The field a toml or serde error is about: named in the message ("unknown
+/// field `x`", "missing field `y`"), or else the key on the line it points at.
+fn field_of_toml_error(text: &str, e: &toml::de::Error) -> Option<String> {
+    let message = e.message();
+    if message.contains("field `") {
+        return message.split('`').nth(1).map(str::to_string);
+    }
+    let start = e.span()?.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    Some(key.trim().to_string())
 }
 
 #[derive(Deserialize)]

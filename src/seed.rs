@@ -20,7 +20,9 @@ pub fn parse_seed(text: &str) -> Result<u64, String> {
     } else {
         t.parse::<u64>()
     };
-    parsed.map_err(|_| format!("invalid seed {text:?}: expected a decimal or 0x-hex integer that fits in 64 bits"))
+    parsed.map_err(|_| {
+        format!("invalid seed {text:?}: expected a decimal or 0x-hex integer that fits in 64 bits")
+    })
 }
 
 /// A generator for the machine called `name` in the run seeded with `seed`.

@@ -29,14 +29,22 @@ pub struct BrowserConfig {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum BrowserInput {
-    Response { req: u64, result: Result<Response, NetError> },
+    Response {
+        req: u64,
+        result: Result<Response, NetError>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum BrowserOutput {
     /// Send `request` to the server; `req` is unique within the browser.
-    Send { req: u64, request: Request },
-    Abort { req: u64 },
+    Send {
+        req: u64,
+        request: Request,
+    },
+    Abort {
+        req: u64,
+    },
     Observe(Observation),
 }
 
@@ -65,7 +73,11 @@ impl BrowserNode {
     pub fn new(config: BrowserConfig, seed: u64, mutant: Option<Mutant>) -> Self {
         let tabs = (0..config.tabs)
             .map(|k| {
-                let id = TabId { org: config.org, browser: config.browser, tab: k };
+                let id = TabId {
+                    org: config.org,
+                    browser: config.browser,
+                    tab: k,
+                };
                 let rng = rng_for(seed, &id.to_string());
                 Tab::new(id, config.property, config.provider.clone(), rng, mutant)
             })
@@ -117,14 +129,18 @@ impl BrowserNode {
             Ok(r) => Outcome::Status(r.status),
             Err(_) => Outcome::NetError,
         };
-        self.out.push_back(BrowserOutput::Observe(Observation::Response {
-            tab: self.name.clone(),
-            req,
-            outcome,
-            events: 0,
-        }));
+        self.out
+            .push_back(BrowserOutput::Observe(Observation::Response {
+                tab: self.name.clone(),
+                req,
+                outcome,
+                events: 0,
+            }));
         match result {
-            Ok(Response { status: 200, body: Body::Token { token, .. } }) => {
+            Ok(Response {
+                status: 200,
+                body: Body::Token { token, .. },
+            }) => {
                 self.token = Some(token.clone());
                 for tab in &mut self.tabs {
                     tab.set_token(now, token.clone());
@@ -143,19 +159,34 @@ impl BrowserNode {
                 self.next_login_at = Some(now + self.config.login_retry_ms);
             }
         }
-        if self.token.is_none() && self.login.is_none() && self.next_login_at.is_some_and(|t| t <= now) {
+        if self.token.is_none()
+            && self.login.is_none()
+            && self.next_login_at.is_some_and(|t| t <= now)
+        {
             self.next_login_at = None;
             let req = self.alloc(Requester::Session);
             let path = Route::Login.to_path();
-            self.out.push_back(BrowserOutput::Observe(Observation::Request {
-                tab: self.name.clone(),
+            self.out
+                .push_back(BrowserOutput::Observe(Observation::Request {
+                    tab: self.name.clone(),
+                    req,
+                    what: RequestKind::Login,
+                    path: path.clone(),
+                    bearer: false,
+                }));
+            let body = Body::Login {
+                org_id: self.config.org,
+                user_id: self.config.browser,
+            };
+            self.out.push_back(BrowserOutput::Send {
                 req,
-                what: RequestKind::Login,
-                path: path.clone(),
-                bearer: false,
-            }));
-            let body = Body::Login { org_id: self.config.org, user_id: self.config.browser };
-            self.out.push_back(BrowserOutput::Send { req, request: Request { method: Method::Post, path, bearer: None, body } });
+                request: Request {
+                    method: Method::Post,
+                    path,
+                    bearer: None,
+                    body,
+                },
+            });
             self.login = Some((req, now + self.config.login_timeout_ms));
         }
         for index in 0..self.tabs.len() {
@@ -191,7 +222,10 @@ impl BrowserNode {
             (None, false) => self.next_login_at,
             (None, true) => None,
         };
-        self.tabs.iter().map(Tab::poll_timeout).fold(login, earliest)
+        self.tabs
+            .iter()
+            .map(Tab::poll_timeout)
+            .fold(login, earliest)
     }
 
     pub fn poll_output(&mut self) -> Option<BrowserOutput> {

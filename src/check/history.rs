@@ -62,31 +62,106 @@ pub struct Delivered {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Observation {
     // ---- server: store, pub/sub, buffer (S1-S10) ----
-    Committed { org: OrgId, seq: u64, event_id: EventId, property: PropertyId, action: Action, row: u64 },
-    BufferInsert { org: OrgId, seq: u64, len: usize, redelivery: bool },
-    BufferDrop { org: OrgId, seq: u64, reason: DropReason },
-    WaitersParked { org: OrgId, count: usize },
-    WaiterCapHit { org: OrgId },
-    PollServed { org: OrgId, events: usize, last_event_id: u64 },
-    OrgEvicted { org: OrgId, entries: usize },
-    OrgActive { org: OrgId },
+    Committed {
+        org: OrgId,
+        seq: u64,
+        event_id: EventId,
+        property: PropertyId,
+        action: Action,
+        row: u64,
+    },
+    BufferInsert {
+        org: OrgId,
+        seq: u64,
+        len: usize,
+        redelivery: bool,
+    },
+    BufferDrop {
+        org: OrgId,
+        seq: u64,
+        reason: DropReason,
+    },
+    WaitersParked {
+        org: OrgId,
+        count: usize,
+    },
+    WaiterCapHit {
+        org: OrgId,
+    },
+    PollServed {
+        org: OrgId,
+        events: usize,
+        last_event_id: u64,
+    },
+    OrgEvicted {
+        org: OrgId,
+        entries: usize,
+    },
+    OrgActive {
+        org: OrgId,
+    },
     ServerDown,
     ServerUp,
     // ---- client: provider and cache (C1-C9, U1) ----
-    Request { tab: String, req: u64, what: RequestKind, path: String, bearer: bool },
-    Response { tab: String, req: u64, outcome: Outcome, events: usize },
-    Delivered { tab: String, events: Vec<Delivered> },
-    Applied { tab: String, org: OrgId, seq: u64, event_id: EventId },
-    Snapshot { tab: String, org: OrgId, property: Option<PropertyId>, as_of_seq: u64, rows: usize },
-    Gap { tab: String, cursor: u64, last_event_id: u64, floor: u64 },
-    HardRecover { tab: String, silent_ms: u64 },
-    BreakerOpen { tab: String, until: SimTime },
-    AuthPaused { tab: String, status: u16 },
+    Request {
+        tab: String,
+        req: u64,
+        what: RequestKind,
+        path: String,
+        bearer: bool,
+    },
+    Response {
+        tab: String,
+        req: u64,
+        outcome: Outcome,
+        events: usize,
+    },
+    Delivered {
+        tab: String,
+        events: Vec<Delivered>,
+    },
+    Applied {
+        tab: String,
+        org: OrgId,
+        seq: u64,
+        event_id: EventId,
+    },
+    Snapshot {
+        tab: String,
+        org: OrgId,
+        property: Option<PropertyId>,
+        as_of_seq: u64,
+        rows: usize,
+    },
+    Gap {
+        tab: String,
+        cursor: u64,
+        last_event_id: u64,
+        floor: u64,
+    },
+    HardRecover {
+        tab: String,
+        silent_ms: u64,
+    },
+    BreakerOpen {
+        tab: String,
+        until: SimTime,
+    },
+    AuthPaused {
+        tab: String,
+        status: u16,
+    },
     // ---- faults and phases ----
-    Fault { what: String },
+    Fault {
+        what: String,
+    },
     Heal,
     // ---- checker findings, part of the trace ----
-    Violation { oracle: String, subject: String, detail: String },
+    Violation {
+        oracle: String,
+        subject: String,
+        detail: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

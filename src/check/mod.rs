@@ -23,7 +23,9 @@ pub struct CheckConfig {
 
 impl Default for CheckConfig {
     fn default() -> Self {
-        CheckConfig { max_requests_per_tab_per_min: 180 }
+        CheckConfig {
+            max_requests_per_tab_per_min: 300,
+        }
     }
 }
 
@@ -39,7 +41,11 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at {} {}: {}", self.oracle, self.t, self.subject, self.detail)
+        write!(
+            f,
+            "{} at {} {}: {}",
+            self.oracle, self.t, self.subject, self.detail
+        )
     }
 }
 

@@ -12,7 +12,12 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let mut covered_through: BTreeMap<&str, u64> = BTreeMap::new();
     for step in &ev.history.steps {
         match &step.obs {
-            Observation::Applied { tab, org, seq, event_id } => {
+            Observation::Applied {
+                tab,
+                org,
+                seq,
+                event_id,
+            } => {
                 let n = applied.entry((tab.as_str(), event_id.0)).or_insert(0);
                 *n += 1;
                 if *n == 2 {
@@ -35,9 +40,21 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     for tab in &ev.last.tabs {
         let covered = covered_through.get(tab.name.as_str()).copied().unwrap_or(0);
         for step in &ev.history.steps {
-            let Observation::Committed { org, seq, event_id, property, .. } = &step.obs else { continue };
+            let Observation::Committed {
+                org,
+                seq,
+                event_id,
+                property,
+                ..
+            } = &step.obs
+            else {
+                continue;
+            };
             let visible = *org == tab.org && tab.property.is_none_or(|p| p == *property);
-            if visible && *seq > covered && !applied_seqs.contains_key(&(tab.name.as_str(), *org, *seq)) {
+            if visible
+                && *seq > covered
+                && !applied_seqs.contains_key(&(tab.name.as_str(), *org, *seq))
+            {
                 out.push(Violation {
                     oracle: "O1",
                     t: step.t,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let end = ev.scenario.end();
-    let store: BTreeMap<u32, &Vec<crate::event::Row>> = ev.last.store.iter().map(|(o, r)| (*o, r)).collect();
+    let store: BTreeMap<u32, &Vec<crate::event::Row>> =
+        ev.last.store.iter().map(|(o, r)| (*o, r)).collect();
     let mut out = Vec::new();
     for tab in &ev.last.tabs {
         let empty = Vec::new();
@@ -18,11 +19,18 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             .filter(|r| tab.property.is_none_or(|p| p == r.property_id))
             .map(|r| (r.id, r.version, r.amount_cents))
             .collect();
-        let shown: Vec<_> = tab.rows.iter().map(|r| (r.id, r.version, r.amount_cents)).collect();
+        let shown: Vec<_> = tab
+            .rows
+            .iter()
+            .map(|r| (r.id, r.version, r.amount_cents))
+            .collect();
         if truth != shown {
             let missing = truth.iter().filter(|r| !shown.contains(r)).count();
             let extra = shown.iter().filter(|r| !truth.contains(r)).count();
-            let first = truth.iter().find(|r| !shown.contains(r)).or_else(|| shown.iter().find(|r| !truth.contains(r)));
+            let first = truth
+                .iter()
+                .find(|r| !shown.contains(r))
+                .or_else(|| shown.iter().find(|r| !truth.contains(r)));
             out.push(Violation {
                 oracle: "O2",
                 t: end,

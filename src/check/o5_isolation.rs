@@ -5,12 +5,20 @@ use super::{Evidence, Violation};
 use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let scope: BTreeMap<&str, (u32, Option<u32>)> =
-        ev.last.tabs.iter().map(|t| (t.name.as_str(), (t.org, t.property))).collect();
+    let scope: BTreeMap<&str, (u32, Option<u32>)> = ev
+        .last
+        .tabs
+        .iter()
+        .map(|t| (t.name.as_str(), (t.org, t.property)))
+        .collect();
     let mut out = Vec::new();
     for step in &ev.history.steps {
-        let Observation::Delivered { tab, events } = &step.obs else { continue };
-        let Some(&(org, property)) = scope.get(tab.as_str()) else { continue };
+        let Observation::Delivered { tab, events } = &step.obs else {
+            continue;
+        };
+        let Some(&(org, property)) = scope.get(tab.as_str()) else {
+            continue;
+        };
         for e in events {
             let foreign_org = e.org != org;
             let foreign_property = property.is_some() && e.property != property;

@@ -35,7 +35,10 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                                 oracle: "O7",
                                 t,
                                 subject: tab.clone(),
-                                detail: format!("poll sent {} ms early: {why} holds polls until {until}", until.since(t)),
+                                detail: format!(
+                                    "poll sent {} ms early: {why} holds polls until {until}",
+                                    until.since(t)
+                                ),
                             });
                         }
                     }
@@ -51,23 +54,37 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                         oracle: "O7",
                         t,
                         subject: tab.clone(),
-                        detail: format!("{} requests in 60 s, above the limit of {limit}", pace.window.len()),
+                        detail: format!(
+                            "{} requests in 60 s, above the limit of {limit}",
+                            pace.window.len()
+                        ),
                     });
                 }
             }
-            Observation::Response { tab, req, outcome, events } => {
-                let Some(pace) = tabs.get_mut(tab.as_str()) else { continue };
-                let Some((sent_at, RequestKind::Poll)) = pace.sent.remove(req) else { continue };
+            Observation::Response {
+                tab,
+                req,
+                outcome,
+                events,
+            } => {
+                let Some(pace) = tabs.get_mut(tab.as_str()) else {
+                    continue;
+                };
+                let Some((sent_at, RequestKind::Poll)) = pace.sent.remove(req) else {
+                    continue;
+                };
                 if outcome.is_failure() {
                     pace.consecutive_failures += 1;
                     if pace.consecutive_failures >= p.breaker.breaker_failures {
-                        pace.quiet_until = Some((t + p.breaker.breaker_open_ms, "the open breaker"));
+                        pace.quiet_until =
+                            Some((t + p.breaker.breaker_open_ms, "the open breaker"));
                     }
                 } else {
                     pace.consecutive_failures = 0;
                     let fast_empty = *events == 0 && t.since(sent_at) < p.fast_empty_ms;
                     if fast_empty && *outcome == super::history::Outcome::Status(200) {
-                        pace.quiet_until = Some((t + p.fast_empty_backoff_min_ms, "the fast-empty backoff"));
+                        pace.quiet_until =
+                            Some((t + p.fast_empty_backoff_min_ms, "the fast-empty backoff"));
                     }
                 }
             }

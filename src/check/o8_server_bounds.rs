@@ -18,7 +18,10 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let mut inserted: BTreeMap<u32, i64> = BTreeMap::new();
     let mut last_activity: BTreeMap<u32, SimTime> = BTreeMap::new();
     let mut reported_idle: BTreeMap<u32, SimTime> = BTreeMap::new();
-    let check_idle = |now: SimTime, last: &BTreeMap<u32, SimTime>, reported: &mut BTreeMap<u32, SimTime>, out: &mut Vec<Violation>| {
+    let check_idle = |now: SimTime,
+                      last: &BTreeMap<u32, SimTime>,
+                      reported: &mut BTreeMap<u32, SimTime>,
+                      out: &mut Vec<Violation>| {
         for (&org, &at) in last {
             if at + idle_ms < now && reported.get(&org) != Some(&at) {
                 reported.insert(org, at);
@@ -70,7 +73,12 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             _ => {}
         }
     }
-    check_idle(ev.scenario.end(), &last_activity, &mut reported_idle, &mut out);
+    check_idle(
+        ev.scenario.end(),
+        &last_activity,
+        &mut reported_idle,
+        &mut out,
+    );
     let buffered: BTreeMap<u32, usize> = ev.last.buffered.iter().copied().collect();
     for (org, net) in inserted {
         let held = buffered.get(&org).copied().unwrap_or(0) as i64;

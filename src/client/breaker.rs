@@ -12,7 +12,10 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig { breaker_failures: 3, breaker_open_ms: 30_000 }
+        BreakerConfig {
+            breaker_failures: 3,
+            breaker_open_ms: 30_000,
+        }
     }
 }
 
@@ -33,7 +36,11 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(config: BreakerConfig, never_opens: bool) -> Self {
-        Breaker { config, state: BreakerState::Closed { failures: 0 }, never_opens }
+        Breaker {
+            config,
+            state: BreakerState::Closed { failures: 0 },
+            never_opens,
+        }
     }
 
     pub fn state(&self) -> BreakerState {
@@ -87,7 +94,11 @@ mod tests {
         assert_eq!(b.ready_at(SimTime(10_000)), SimTime(30_002));
         assert_eq!(b.ready_at(SimTime(30_002)), SimTime(30_002));
         assert_eq!(b.state(), BreakerState::HalfOpen);
-        assert_eq!(b.on_failure(SimTime(30_100)), Some(SimTime(60_100)), "a failed trial reopens it");
+        assert_eq!(
+            b.on_failure(SimTime(30_100)),
+            Some(SimTime(60_100)),
+            "a failed trial reopens it"
+        );
         b.ready_at(SimTime(60_100));
         b.on_success();
         assert_eq!(b.state(), BreakerState::Closed { failures: 0 });

@@ -19,7 +19,12 @@ pub struct ListCache {
 
 impl ListCache {
     pub fn new(org: OrgId, property: Option<PropertyId>) -> Self {
-        ListCache { org, property, rows: BTreeMap::new(), removed: BTreeMap::new() }
+        ListCache {
+            org,
+            property,
+            rows: BTreeMap::new(),
+            removed: BTreeMap::new(),
+        }
     }
 
     fn known_seq(&self, id: RowId) -> u64 {
@@ -104,10 +109,17 @@ mod tests {
         c.apply(&ev(1, 10, Action::Added, 1));
         c.apply(&ev(3, 10, Action::Updated, 2));
         c.apply(&ev(2, 10, Action::Updated, 1));
-        assert_eq!(c.rows()[0].version, 2, "an older event does not roll the row back");
+        assert_eq!(
+            c.rows()[0].version,
+            2,
+            "an older event does not roll the row back"
+        );
         c.apply(&ev(4, 10, Action::Deleted, 3));
         c.apply(&ev(3, 10, Action::Updated, 2));
-        assert!(c.rows().is_empty(), "a late update does not resurrect a deleted row");
+        assert!(
+            c.rows().is_empty(),
+            "a late update does not resurrect a deleted row"
+        );
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub struct DedupConfig {
 
 impl Default for DedupConfig {
     fn default() -> Self {
-        DedupConfig { dedup_capacity: 1000, dedup_ttl_ms: 5 * 60 * 1000, dedup_orgs: 3 }
+        DedupConfig {
+            dedup_capacity: 1000,
+            dedup_ttl_ms: 5 * 60 * 1000,
+            dedup_orgs: 3,
+        }
     }
 }
 
@@ -34,7 +38,11 @@ pub struct Dedup {
 
 impl Dedup {
     pub fn new(config: DedupConfig) -> Self {
-        Dedup { config, orgs: BTreeMap::new(), recency: VecDeque::new() }
+        Dedup {
+            config,
+            orgs: BTreeMap::new(),
+            recency: VecDeque::new(),
+        }
     }
 
     /// Record `id` for `org`; true if it was not seen within the window (apply it).
@@ -76,22 +84,42 @@ mod tests {
 
     #[test]
     fn repeats_are_caught_until_ttl_or_capacity_forgets_them() {
-        let mut d = Dedup::new(DedupConfig { dedup_capacity: 2, dedup_ttl_ms: 100, dedup_orgs: 3 });
+        let mut d = Dedup::new(DedupConfig {
+            dedup_capacity: 2,
+            dedup_ttl_ms: 100,
+            dedup_orgs: 3,
+        });
         assert!(d.first_sighting(SimTime(0), 1, EventId(1)));
         assert!(!d.first_sighting(SimTime(10), 1, EventId(1)));
-        assert!(d.first_sighting(SimTime(10), 2, EventId(1)), "ids are per org");
-        assert!(d.first_sighting(SimTime(100), 1, EventId(1)), "expired after the TTL");
+        assert!(
+            d.first_sighting(SimTime(10), 2, EventId(1)),
+            "ids are per org"
+        );
+        assert!(
+            d.first_sighting(SimTime(100), 1, EventId(1)),
+            "expired after the TTL"
+        );
         assert!(d.first_sighting(SimTime(101), 1, EventId(2)));
         assert!(d.first_sighting(SimTime(102), 1, EventId(3)));
-        assert!(d.first_sighting(SimTime(103), 1, EventId(1)), "evicted by capacity");
+        assert!(
+            d.first_sighting(SimTime(103), 1, EventId(1)),
+            "evicted by capacity"
+        );
     }
 
     #[test]
     fn only_the_most_recent_orgs_are_kept() {
-        let mut d = Dedup::new(DedupConfig { dedup_capacity: 10, dedup_ttl_ms: 1000, dedup_orgs: 2 });
+        let mut d = Dedup::new(DedupConfig {
+            dedup_capacity: 10,
+            dedup_ttl_ms: 1000,
+            dedup_orgs: 2,
+        });
         assert!(d.first_sighting(SimTime(0), 1, EventId(9)));
         assert!(d.first_sighting(SimTime(0), 2, EventId(9)));
         assert!(d.first_sighting(SimTime(0), 3, EventId(9)));
-        assert!(d.first_sighting(SimTime(0), 1, EventId(9)), "org 1 was dropped as least recent");
+        assert!(
+            d.first_sighting(SimTime(0), 1, EventId(9)),
+            "org 1 was dropped as least recent"
+        );
     }
 }

@@ -80,9 +80,14 @@ pub enum NetError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TabOutput {
     /// Send `request`; `req` is unique within the tab.
-    Send { req: u64, request: Request },
+    Send {
+        req: u64,
+        request: Request,
+    },
     /// Give up on `req` (the tab timed it out).
-    Abort { req: u64 },
+    Abort {
+        req: u64,
+    },
     Observe(Observation),
 }
 
@@ -118,12 +123,21 @@ pub struct Tab {
 }
 
 impl Tab {
-    pub fn new(id: TabId, property: Option<PropertyId>, config: ProviderConfig, rng: SimRng, mutant: Option<Mutant>) -> Self {
+    pub fn new(
+        id: TabId,
+        property: Option<PropertyId>,
+        config: ProviderConfig,
+        rng: SimRng,
+        mutant: Option<Mutant>,
+    ) -> Self {
         Tab {
             name: id.to_string(),
             id,
             dedup: Dedup::new(config.dedup.clone()),
-            breaker: Breaker::new(config.breaker.clone(), mutant == Some(Mutant::BreakerNeverOpens)),
+            breaker: Breaker::new(
+                config.breaker.clone(),
+                mutant == Some(Mutant::BreakerNeverOpens),
+            ),
             cache: ListCache::new(id.org, property),
             config,
             mutant,
@@ -161,16 +175,37 @@ impl Tab {
         self.handle_timeout(now);
     }
 
-    fn send(&mut self, now: SimTime, kind: RequestKind, route: Route, timeout_ms: u64) -> Option<InFlight> {
+    fn send(
+        &mut self,
+        now: SimTime,
+        kind: RequestKind,
+        route: Route,
+        timeout_ms: u64,
+    ) -> Option<InFlight> {
         // C7: never a request without a token.
         let token = self.token.clone()?;
         self.next_req += 1;
         let req = self.next_req;
         let path = route.to_path();
-        self.observe(Observation::Request { tab: self.name.clone(), req, what: kind, path: path.clone(), bearer: true });
-        let request = Request { method: route.method(), path, bearer: Some(token), body: Body::Empty };
+        self.observe(Observation::Request {
+            tab: self.name.clone(),
+            req,
+            what: kind,
+            path: path.clone(),
+            bearer: true,
+        });
+        let request = Request {
+            method: route.method(),
+            path,
+            bearer: Some(token),
+            body: Body::Empty,
+        };
         self.out.push_back(TabOutput::Send { req, request });
-        Some(InFlight { req, sent_at: now, deadline: now + timeout_ms })
+        Some(InFlight {
+            req,
+            sent_at: now,
+            deadline: now + timeout_ms,
+        })
     }
 
     pub fn handle_timeout(&mut self, now: SimTime) {
@@ -191,21 +226,41 @@ impl Tab {
                 self.next_poll_at = Some(ready);
             } else {
                 self.next_poll_at = None;
-                let route = Route::Subscribe { org: self.id.org, property: self.cache.property, last_event_id: self.cursor };
-                self.poll = self.send(now, RequestKind::Poll, route, self.config.poll_request_timeout_ms);
+                let route = Route::Subscribe {
+                    org: self.id.org,
+                    property: self.cache.property,
+                    last_event_id: self.cursor,
+                };
+                self.poll = self.send(
+                    now,
+                    RequestKind::Poll,
+                    route,
+                    self.config.poll_request_timeout_ms,
+                );
             }
         }
         if self.refetch_needed && self.refetch.is_none() && self.next_refetch_at <= now {
-            let route = Route::ListRows { org: self.id.org, property: self.cache.property };
+            let route = Route::ListRows {
+                org: self.id.org,
+                property: self.cache.property,
+            };
             let owed = self.refetch_owed_through;
-            if let Some(f) = self.send(now, RequestKind::Refetch, route, self.config.refetch_request_timeout_ms) {
+            if let Some(f) = self.send(
+                now,
+                RequestKind::Refetch,
+                route,
+                self.config.refetch_request_timeout_ms,
+            ) {
                 self.refetch = Some((f, owed));
             }
         }
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let mut next = earliest(self.poll.map(|p| p.deadline), self.refetch.map(|(r, _)| r.deadline));
+        let mut next = earliest(
+            self.poll.map(|p| p.deadline),
+            self.refetch.map(|(r, _)| r.deadline),
+        );
         if !self.paused && self.token.is_some() {
             if self.poll.is_none() {
                 next = earliest(next, self.next_poll_at);
@@ -230,28 +285,47 @@ impl Tab {
     }
 
     fn record_response(&mut self, req: u64, outcome: Outcome, events: usize) {
-        self.observe(Observation::Response { tab: self.name.clone(), req, outcome, events });
+        self.observe(Observation::Response {
+            tab: self.name.clone(),
+            req,
+            outcome,
+            events,
+        });
     }
 
     fn on_poll_result(&mut self, now: SimTime, req: u64, result: Result<Response, Outcome>) {
         let sent_at = self.poll.take().map_or(now, |p| p.sent_at);
         match result {
-            Ok(Response { status: 200, body: Body::Events(batch) }) => {
+            Ok(Response {
+                status: 200,
+                body: Body::Events(batch),
+            }) => {
                 self.record_response(req, Outcome::Status(200), batch.events.len());
                 self.breaker.on_success();
-                let fast_empty = batch.events.is_empty() && now.since(sent_at) < self.config.fast_empty_ms;
+                let fast_empty =
+                    batch.events.is_empty() && now.since(sent_at) < self.config.fast_empty_ms;
                 self.on_batch(now, batch);
                 self.next_poll_at = Some(if fast_empty {
-                    now + jitter_ms(&mut self.rng, self.config.fast_empty_backoff_min_ms, self.config.fast_empty_backoff_max_ms)
+                    now + jitter_ms(
+                        &mut self.rng,
+                        self.config.fast_empty_backoff_min_ms,
+                        self.config.fast_empty_backoff_max_ms,
+                    )
                 } else {
                     now
                 });
             }
-            Ok(Response { status: status @ (401 | 403), .. }) => {
+            Ok(Response {
+                status: status @ (401 | 403),
+                ..
+            }) => {
                 self.record_response(req, Outcome::Status(status), 0);
                 self.paused = true;
                 self.next_poll_at = Some(now);
-                self.observe(Observation::AuthPaused { tab: self.name.clone(), status });
+                self.observe(Observation::AuthPaused {
+                    tab: self.name.clone(),
+                    status,
+                });
             }
             other => {
                 let outcome = match other {
@@ -260,7 +334,10 @@ impl Tab {
                 };
                 self.record_response(req, outcome, 0);
                 if let Some(until) = self.breaker.on_failure(now) {
-                    self.observe(Observation::BreakerOpen { tab: self.name.clone(), until });
+                    self.observe(Observation::BreakerOpen {
+                        tab: self.name.clone(),
+                        until,
+                    });
                 }
                 self.next_poll_at = Some(now + self.config.poll_retry_ms);
             }
@@ -277,7 +354,10 @@ impl Tab {
         if let Some(last) = self.last_success {
             let silent_ms = now.since(last);
             if silent_ms > self.config.hard_recover_after_ms {
-                self.observe(Observation::HardRecover { tab: self.name.clone(), silent_ms });
+                self.observe(Observation::HardRecover {
+                    tab: self.name.clone(),
+                    silent_ms,
+                });
                 self.owe_refetch(batch.last_event_id);
             }
         }
@@ -288,9 +368,19 @@ impl Tab {
             self.owe_refetch(batch.last_event_id);
             return;
         };
-        let delivered =
-            batch.events.iter().map(|e| Delivered { org: e.org_id, property: e.property_id, seq: e.sequence }).collect();
-        self.observe(Observation::Delivered { tab: self.name.clone(), events: delivered });
+        let delivered = batch
+            .events
+            .iter()
+            .map(|e| Delivered {
+                org: e.org_id,
+                property: e.property_id,
+                seq: e.sequence,
+            })
+            .collect();
+        self.observe(Observation::Delivered {
+            tab: self.name.clone(),
+            events: delivered,
+        });
         if self.detects_gap(cursor, &batch) {
             self.observe(Observation::Gap {
                 tab: self.name.clone(),
@@ -304,7 +394,9 @@ impl Tab {
         batch.events.sort_by(application_order);
         for event in &batch.events {
             let fresh = self.mutant == Some(Mutant::NoDedup)
-                || self.dedup.first_sighting(now, event.org_id, event.dedup_key());
+                || self
+                    .dedup
+                    .first_sighting(now, event.org_id, event.dedup_key());
             if fresh {
                 self.observe(Observation::Applied {
                     tab: self.name.clone(),
@@ -323,20 +415,23 @@ impl Tab {
         if self.mutant == Some(Mutant::NoGapDetect) {
             return false;
         }
-        let mut expected = cursor + 1;
-        for &seq in &batch.org_sequences {
-            if seq != expected {
-                return true;
-            }
-            expected += 1;
-        }
-        batch.floor > cursor
+        let hole = batch
+            .org_sequences
+            .iter()
+            .zip(cursor + 1..)
+            .any(|(&seq, expected)| seq != expected);
+        hole || batch.floor > cursor
     }
 
     fn on_refetch_result(&mut self, now: SimTime, req: u64, result: Result<Response, Outcome>) {
-        let Some((_, owed)) = self.refetch.take() else { return };
+        let Some((_, owed)) = self.refetch.take() else {
+            return;
+        };
         match result {
-            Ok(Response { status: 200, body: Body::Rows { rows, as_of_seq } }) => {
+            Ok(Response {
+                status: 200,
+                body: Body::Rows { rows, as_of_seq },
+            }) => {
                 self.record_response(req, Outcome::Status(200), 0);
                 self.observe(Observation::Snapshot {
                     tab: self.name.clone(),
@@ -351,10 +446,16 @@ impl Tab {
                     self.refetch_owed_through = 0;
                 }
             }
-            Ok(Response { status: status @ (401 | 403), .. }) => {
+            Ok(Response {
+                status: status @ (401 | 403),
+                ..
+            }) => {
                 self.record_response(req, Outcome::Status(status), 0);
                 self.paused = true;
-                self.observe(Observation::AuthPaused { tab: self.name.clone(), status });
+                self.observe(Observation::AuthPaused {
+                    tab: self.name.clone(),
+                    status,
+                });
             }
             other => {
                 let outcome = match other {

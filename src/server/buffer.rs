@@ -69,14 +69,27 @@ struct OrgBuffer {
 
 impl OrgBuffer {
     fn new(now: SimTime, floor: u64) -> Self {
-        OrgBuffer { entries: VecDeque::new(), floor, last_activity: now, waiters: Vec::new() }
+        OrgBuffer {
+            entries: VecDeque::new(),
+            floor,
+            last_activity: now,
+            waiters: Vec::new(),
+        }
     }
 
     fn next_deadline(&self, idle_ms: u64) -> SimTime {
         let expiry = self.entries.front().map(|e| e.expires_at);
         let waiter = self.waiters.iter().map(|w| w.deadline).min();
-        let idle = if self.waiters.is_empty() { Some(self.last_activity + idle_ms) } else { None };
-        [expiry, waiter, idle].into_iter().flatten().min().expect("an org without waiters has an idle deadline")
+        let idle = if self.waiters.is_empty() {
+            Some(self.last_activity + idle_ms)
+        } else {
+            None
+        };
+        [expiry, waiter, idle]
+            .into_iter()
+            .flatten()
+            .min()
+            .expect("an org without waiters has an idle deadline")
     }
 }
 
@@ -163,7 +176,10 @@ impl Buffers {
         let seq = event.sequence;
         let ttl_ms = self.ttl_ms();
         // A fresh buffer cannot vouch for anything before this event.
-        let buf = self.orgs.entry(org).or_insert_with(|| OrgBuffer::new(now, seq.saturating_sub(1)));
+        let buf = self
+            .orgs
+            .entry(org)
+            .or_insert_with(|| OrgBuffer::new(now, seq.saturating_sub(1)));
         buf.last_activity = now;
         let expires_at = now + ttl_ms;
         let mut overflowed = None;
@@ -178,9 +194,18 @@ impl Buffers {
         self.metrics.published += 1;
         if let Some(lost) = overflowed {
             self.metrics.dropped += 1;
-            self.observe(Observation::BufferDrop { org, seq: lost, reason: DropReason::Overflow });
+            self.observe(Observation::BufferDrop {
+                org,
+                seq: lost,
+                reason: DropReason::Overflow,
+            });
         }
-        self.observe(Observation::BufferInsert { org, seq, len, redelivery });
+        self.observe(Observation::BufferInsert {
+            org,
+            seq,
+            len,
+            redelivery,
+        });
         self.wake(org);
         self.reschedule(org);
     }
@@ -197,11 +222,19 @@ impl Buffers {
         store_head: u64,
     ) {
         self.expire(now, org);
-        let buf = self.orgs.entry(org).or_insert_with(|| OrgBuffer::new(now, store_head));
+        let buf = self
+            .orgs
+            .entry(org)
+            .or_insert_with(|| OrgBuffer::new(now, store_head));
         buf.last_activity = now;
         let Some(cursor) = cursor else {
             // A subscriber without a cursor starts from now; its first snapshot covers the past.
-            let batch = Batch { events: vec![], last_event_id: store_head, org_sequences: vec![], floor: buf.floor };
+            let batch = Batch {
+                events: vec![],
+                last_event_id: store_head,
+                org_sequences: vec![],
+                floor: buf.floor,
+            };
             self.respond(org, conn, batch);
             self.reschedule(org);
             return;
@@ -217,7 +250,12 @@ impl Buffers {
             self.respond(org, conn, batch);
         } else {
             let deadline = now + self.config.long_poll_timeout_ms;
-            buf.waiters.push(Waiter { conn, property, cursor, deadline });
+            buf.waiters.push(Waiter {
+                conn,
+                property,
+                cursor,
+                deadline,
+            });
             let count = buf.waiters.len();
             self.waiter_org.insert(conn, org);
             self.observe(Observation::WaitersParked { org, count });
@@ -239,14 +277,20 @@ impl Buffers {
     fn respond(&mut self, org: OrgId, conn: ConnId, batch: Batch) {
         self.waiter_org.remove(&conn);
         self.metrics.delivered += batch.events.len() as u64;
-        self.observe(Observation::PollServed { org, events: batch.events.len(), last_event_id: batch.last_event_id });
+        self.observe(Observation::PollServed {
+            org,
+            events: batch.events.len(),
+            last_event_id: batch.last_event_id,
+        });
         self.out.push_back(BufferOutput::Respond { conn, batch });
     }
 
     /// Answer every waiter of `org` that now has something to see.
     fn wake(&mut self, org: OrgId) {
         let filter = self.mutant != Some(Mutant::NoPropertyFilter);
-        let Some(buf) = self.orgs.get_mut(&org) else { return };
+        let Some(buf) = self.orgs.get_mut(&org) else {
+            return;
+        };
         let mut ready = Vec::new();
         buf.waiters.retain(|w| {
             let batch = batch_for(&buf.entries, buf.floor, w.property, w.cursor, filter);
@@ -265,7 +309,9 @@ impl Buffers {
     /// Drop expired entries of `org` (S2).
     fn expire(&mut self, now: SimTime, org: OrgId) {
         let silent = self.mutant == Some(Mutant::EarlyExpiry);
-        let Some(buf) = self.orgs.get_mut(&org) else { return };
+        let Some(buf) = self.orgs.get_mut(&org) else {
+            return;
+        };
         let mut dropped = Vec::new();
         while buf.entries.front().is_some_and(|e| e.expires_at <= now) {
             let e = buf.entries.pop_front().expect("front exists");
@@ -276,7 +322,11 @@ impl Buffers {
         }
         for seq in dropped {
             self.metrics.dropped += 1;
-            self.observe(Observation::BufferDrop { org, seq, reason: DropReason::Expired });
+            self.observe(Observation::BufferDrop {
+                org,
+                seq,
+                reason: DropReason::Expired,
+            });
         }
     }
 
@@ -291,7 +341,10 @@ impl Buffers {
             let mut timed_out = Vec::new();
             buf.waiters.retain(|w| {
                 if w.deadline <= now {
-                    timed_out.push((w.conn, batch_for(&buf.entries, buf.floor, w.property, w.cursor, filter)));
+                    timed_out.push((
+                        w.conn,
+                        batch_for(&buf.entries, buf.floor, w.property, w.cursor, filter),
+                    ));
                     false
                 } else {
                     true
@@ -332,7 +385,11 @@ impl Buffers {
         for (org, seqs) in lost {
             for seq in seqs {
                 self.metrics.dropped += 1;
-                self.observe(Observation::BufferDrop { org, seq, reason: DropReason::Restart });
+                self.observe(Observation::BufferDrop {
+                    org,
+                    seq,
+                    reason: DropReason::Restart,
+                });
             }
         }
         self.orgs.clear();
@@ -344,13 +401,20 @@ impl Buffers {
 
     pub fn metrics(&self) -> BufferMetrics {
         let mut m = self.metrics.clone();
-        m.buffer_sizes = self.orgs.iter().map(|(o, b)| (*o, b.entries.len())).collect();
+        m.buffer_sizes = self
+            .orgs
+            .iter()
+            .map(|(o, b)| (*o, b.entries.len()))
+            .collect();
         m.waiters = self.waiter_org.len();
         m
     }
 
     pub fn buffered(&self) -> Vec<(OrgId, usize)> {
-        self.orgs.iter().map(|(o, b)| (*o, b.entries.len())).collect()
+        self.orgs
+            .iter()
+            .map(|(o, b)| (*o, b.entries.len()))
+            .collect()
     }
 
     pub fn poll_output(&mut self) -> Option<BufferOutput> {

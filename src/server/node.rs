@@ -27,20 +27,35 @@ pub struct ServerConfig {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServerInput {
-    Request { conn: ConnId, req: Request },
+    Request {
+        conn: ConnId,
+        req: Request,
+    },
     /// The client side of `conn` went away.
-    Disconnect { conn: ConnId },
+    Disconnect {
+        conn: ConnId,
+    },
     /// `count` mutations on `org` at once.
-    Burst { org: OrgId, count: u32 },
+    Burst {
+        org: OrgId,
+        count: u32,
+    },
     /// S10: the realtime process restarts and stays down for `down_ms`.
-    Restart { down_ms: u64 },
+    Restart {
+        down_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServerOutput {
-    Respond { conn: ConnId, resp: Response },
+    Respond {
+        conn: ConnId,
+        resp: Response,
+    },
     /// Sever `conn` without an answer (the process died under it).
-    Close { conn: ConnId },
+    Close {
+        conn: ConnId,
+    },
     Observe(Observation),
 }
 
@@ -109,7 +124,8 @@ impl ServerNode {
                 for conn in self.buffers.restart() {
                     self.out.push_back(ServerOutput::Close { conn });
                 }
-                self.out.push_back(ServerOutput::Observe(Observation::ServerDown));
+                self.out
+                    .push_back(ServerOutput::Observe(Observation::ServerDown));
                 self.down_until = Some(now + down_ms);
                 self.handle_timeout(now);
             }
@@ -118,15 +134,18 @@ impl ServerNode {
     }
 
     fn mutate(&mut self, now: SimTime, org: OrgId) {
-        let event = self.store.mutate_random(now, org, self.config.properties_per_org, &mut self.rng);
-        self.out.push_back(ServerOutput::Observe(Observation::Committed {
-            org,
-            seq: event.sequence,
-            event_id: event.event_id,
-            property: event.metadata.property_id,
-            action: event.action,
-            row: event.metadata.id,
-        }));
+        let event =
+            self.store
+                .mutate_random(now, org, self.config.properties_per_org, &mut self.rng);
+        self.out
+            .push_back(ServerOutput::Observe(Observation::Committed {
+                org,
+                seq: event.sequence,
+                event_id: event.event_id,
+                property: event.metadata.property_id,
+                action: event.action,
+                row: event.metadata.id,
+            }));
         self.pubsub.publish(now, event, &mut self.rng);
     }
 
@@ -137,11 +156,20 @@ impl ServerNode {
         };
         let bearer = req.bearer.as_deref();
         let resp = match route {
-            Route::LegacySubscribe => Response::error(410, "gone: use /v1/finance/realtime/subscribe"),
+            Route::LegacySubscribe => {
+                Response::error(410, "gone: use /v1/finance/realtime/subscribe")
+            }
             Route::Login => match req.body {
                 Body::Login { org_id, user_id } if org_id < self.config.orgs => {
-                    let (token, expires_at) = self.tokens.issue(now, org_id, user_id, &mut self.rng);
-                    Response::new(200, Body::Token { token, expires_at_ms: expires_at.as_ms() })
+                    let (token, expires_at) =
+                        self.tokens.issue(now, org_id, user_id, &mut self.rng);
+                    Response::new(
+                        200,
+                        Body::Token {
+                            token,
+                            expires_at_ms: expires_at.as_ms(),
+                        },
+                    )
                 }
                 _ => Response::error(400, "login needs an existing org"),
             },
@@ -152,14 +180,22 @@ impl ServerNode {
             Route::ListRows { org, property } => match self.tokens.verify(now, bearer, Some(org)) {
                 Ok(()) => Response::new(
                     200,
-                    Body::Rows { rows: self.store.rows(org, property), as_of_seq: self.store.head_seq(org) },
+                    Body::Rows {
+                        rows: self.store.rows(org, property),
+                        as_of_seq: self.store.head_seq(org),
+                    },
                 ),
                 Err(status) => Response::error(status, "unauthorized"),
             },
-            Route::Subscribe { org, property, last_event_id } => match self.tokens.verify(now, bearer, Some(org)) {
+            Route::Subscribe {
+                org,
+                property,
+                last_event_id,
+            } => match self.tokens.verify(now, bearer, Some(org)) {
                 Ok(()) => {
                     let head = self.store.head_seq(org);
-                    self.buffers.subscribe(now, conn, org, property, last_event_id, head);
+                    self.buffers
+                        .subscribe(now, conn, org, property, last_event_id, head);
                     return;
                 }
                 Err(status) => Response::error(status, "unauthorized"),
@@ -175,9 +211,10 @@ impl ServerNode {
     fn drain_buffers(&mut self) {
         while let Some(o) = self.buffers.poll_output() {
             self.out.push_back(match o {
-                BufferOutput::Respond { conn, batch } => {
-                    ServerOutput::Respond { conn, resp: Response::new(200, Body::Events(batch)) }
-                }
+                BufferOutput::Respond { conn, batch } => ServerOutput::Respond {
+                    conn,
+                    resp: Response::new(200, Body::Events(batch)),
+                },
                 BufferOutput::Observe(obs) => ServerOutput::Observe(obs),
             });
         }
@@ -186,7 +223,8 @@ impl ServerNode {
     pub fn handle_timeout(&mut self, now: SimTime) {
         if self.down_until.is_some_and(|t| t <= now) {
             self.down_until = None;
-            self.out.push_back(ServerOutput::Observe(Observation::ServerUp));
+            self.out
+                .push_back(ServerOutput::Observe(Observation::ServerUp));
         }
         // Domain writes due now, org by org in id order.
         while let Some((&org, &due)) = self.next_mutation.iter().min_by_key(|(o, t)| (**t, **o)) {
@@ -208,11 +246,20 @@ impl ServerNode {
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let workload =
-            self.next_mutation.values().min().copied().filter(|t| *t < self.config.workload_until);
-        [workload, self.pubsub.poll_timeout(), self.buffers.poll_timeout(), self.down_until]
-            .into_iter()
-            .fold(None, earliest)
+        let workload = self
+            .next_mutation
+            .values()
+            .min()
+            .copied()
+            .filter(|t| *t < self.config.workload_until);
+        [
+            workload,
+            self.pubsub.poll_timeout(),
+            self.buffers.poll_timeout(),
+            self.down_until,
+        ]
+        .into_iter()
+        .fold(None, earliest)
     }
 
     pub fn poll_output(&mut self) -> Option<ServerOutput> {
@@ -221,7 +268,10 @@ impl ServerNode {
 
     /// The ground truth for the convergence check.
     pub fn store_rows(&self) -> Vec<(OrgId, Vec<Row>)> {
-        self.store.orgs().map(|o| (o, self.store.rows(o, None))).collect()
+        self.store
+            .orgs()
+            .map(|o| (o, self.store.rows(o, None)))
+            .collect()
     }
 
     pub fn buffered(&self) -> Vec<(OrgId, usize)> {

@@ -19,7 +19,10 @@ pub struct PubSubConfig {
 
 impl Default for PubSubConfig {
     fn default() -> Self {
-        PubSubConfig { pubsub_max_delay_ms: 20, pubsub_duplicate_rate: 0.05 }
+        PubSubConfig {
+            pubsub_max_delay_ms: 20,
+            pubsub_duplicate_rate: 0.05,
+        }
     }
 }
 
@@ -33,22 +36,33 @@ pub struct PubSub {
 
 impl PubSub {
     pub fn new(config: PubSubConfig) -> Self {
-        PubSub { config, in_flight: BTreeMap::new(), next_order: 0 }
+        PubSub {
+            config,
+            in_flight: BTreeMap::new(),
+            next_order: 0,
+        }
     }
 
     pub fn publish(&mut self, now: SimTime, event: Event, rng: &mut SimRng) {
-        let copies = if rng.gen_bool(self.config.pubsub_duplicate_rate.clamp(0.0, 1.0)) { 2 } else { 1 };
+        let copies = if rng.gen_bool(self.config.pubsub_duplicate_rate.clamp(0.0, 1.0)) {
+            2
+        } else {
+            1
+        };
         for copy in 0..copies {
             let due = now + jitter_ms(rng, 0, self.config.pubsub_max_delay_ms);
             self.next_order += 1;
-            self.in_flight.insert((due, self.next_order), (event.clone(), copy > 0));
+            self.in_flight
+                .insert((due, self.next_order), (event.clone(), copy > 0));
         }
     }
 
     /// Deliveries due at or before `now`, in due order; the flag marks a redelivery.
     pub fn due(&mut self, now: SimTime) -> Vec<(Event, bool)> {
         let later = self.in_flight.split_off(&(now + 1, 0));
-        std::mem::replace(&mut self.in_flight, later).into_values().collect()
+        std::mem::replace(&mut self.in_flight, later)
+            .into_values()
+            .collect()
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {

@@ -16,6 +16,16 @@ struct OrgRows {
     head_seq: u64,
 }
 
+/// One mutation of one row, as decided before it is committed.
+struct Change {
+    property: PropertyId,
+    action: Action,
+    /// The row an update or delete targets; `None` for an add.
+    target: Option<RowId>,
+    amount_cents: i64,
+    event_id: EventId,
+}
+
 #[derive(Debug, Default)]
 pub struct Store {
     orgs: BTreeMap<OrgId, OrgRows>,
@@ -35,7 +45,11 @@ impl Store {
     /// The rows a list query for `org` (and `property`, if given) shows.
     pub fn rows(&self, org: OrgId, property: Option<PropertyId>) -> Vec<Row> {
         self.orgs.get(&org).map_or_else(Vec::new, |o| {
-            o.rows.values().filter(|r| property.is_none_or(|p| r.property_id == p)).cloned().collect()
+            o.rows
+                .values()
+                .filter(|r| property.is_none_or(|p| r.property_id == p))
+                .cloned()
+                .collect()
         })
     }
 
@@ -45,12 +59,24 @@ impl Store {
 
     /// Commit one random mutation on `org` (add, update or delete a row of a
     /// random property) and return the event that publishes it.
-    pub fn mutate_random(&mut self, now: SimTime, org: OrgId, properties: u32, rng: &mut SimRng) -> Event {
+    pub fn mutate_random(
+        &mut self,
+        now: SimTime,
+        org: OrgId,
+        properties: u32,
+        rng: &mut SimRng,
+    ) -> Event {
         let property = rng.gen_range(0..properties.max(1));
         let existing: Vec<RowId> = self
             .orgs
             .get(&org)
-            .map(|o| o.rows.values().filter(|r| r.property_id == property).map(|r| r.id).collect())
+            .map(|o| {
+                o.rows
+                    .values()
+                    .filter(|r| r.property_id == property)
+                    .map(|r| r.id)
+                    .collect()
+            })
             .unwrap_or_default();
         let roll: u32 = rng.gen_range(0..100);
         let action = match (existing.is_empty(), roll) {
@@ -58,22 +84,30 @@ impl Store {
             (false, 45..=84) => Action::Updated,
             (false, _) => Action::Deleted,
         };
-        let target = if action == Action::Added { None } else { Some(existing[rng.gen_range(0..existing.len())]) };
+        let target = if action == Action::Added {
+            None
+        } else {
+            Some(existing[rng.gen_range(0..existing.len())])
+        };
         let amount_cents = rng.gen_range(100..1_000_000);
-        let event_id = EventId(rng.gen());
-        self.commit(now, org, property, action, target, amount_cents, event_id)
+        let change = Change {
+            property,
+            action,
+            target,
+            amount_cents,
+            event_id: EventId(rng.gen()),
+        };
+        self.commit(now, org, change)
     }
 
-    fn commit(
-        &mut self,
-        now: SimTime,
-        org: OrgId,
-        property: PropertyId,
-        action: Action,
-        target: Option<RowId>,
-        amount_cents: i64,
-        event_id: EventId,
-    ) -> Event {
+    fn commit(&mut self, now: SimTime, org: OrgId, change: Change) -> Event {
+        let Change {
+            property,
+            action,
+            target,
+            amount_cents,
+            event_id,
+        } = change;
         let org_rows = self.orgs.entry(org).or_default();
         org_rows.head_seq += 1;
         let seq = org_rows.head_seq;
@@ -93,14 +127,20 @@ impl Store {
                 row
             }
             (Action::Updated, Some(id)) => {
-                let row = org_rows.rows.get_mut(&id).expect("update targets an existing row");
+                let row = org_rows
+                    .rows
+                    .get_mut(&id)
+                    .expect("update targets an existing row");
                 row.version += 1;
                 row.amount_cents = amount_cents;
                 row.last_seq = seq;
                 row.clone()
             }
             (Action::Deleted, Some(id)) => {
-                let mut row = org_rows.rows.remove(&id).expect("delete targets an existing row");
+                let mut row = org_rows
+                    .rows
+                    .remove(&id)
+                    .expect("delete targets an existing row");
                 row.version += 1;
                 row.last_seq = seq;
                 row
@@ -139,6 +179,9 @@ mod tests {
             let present = store.rows(org, None).iter().any(|r| r.id == ev.metadata.id);
             assert_eq!(present, ev.action != Action::Deleted);
         }
-        assert_eq!(store.head_seq(0) + store.head_seq(1) + store.head_seq(2), 200);
+        assert_eq!(
+            store.head_seq(0) + store.head_seq(1) + store.head_seq(2),
+            200
+        );
     }
 }

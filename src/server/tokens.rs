@@ -15,7 +15,9 @@ pub struct TokenConfig {
 
 impl Default for TokenConfig {
     fn default() -> Self {
-        TokenConfig { access_token_ttl_ms: 15 * 60 * 1000 }
+        TokenConfig {
+            access_token_ttl_ms: 15 * 60 * 1000,
+        }
     }
 }
 
@@ -35,10 +37,19 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn new(config: TokenConfig) -> Self {
-        Tokens { config, grants: BTreeMap::new() }
+        Tokens {
+            config,
+            grants: BTreeMap::new(),
+        }
     }
 
-    pub fn issue(&mut self, now: SimTime, org: OrgId, user: u32, rng: &mut SimRng) -> (String, SimTime) {
+    pub fn issue(
+        &mut self,
+        now: SimTime,
+        org: OrgId,
+        user: u32,
+        rng: &mut SimRng,
+    ) -> (String, SimTime) {
         let token = format!("tok.{org}.{user}.{:016x}", rng.gen::<u64>());
         let expires_at = now + self.config.access_token_ttl_ms;
         self.grants.insert(token.clone(), Grant { org, expires_at });
@@ -46,7 +57,12 @@ impl Tokens {
     }
 
     /// `Ok` if `bearer` may act for `org` (any org when `None`), else the status.
-    pub fn verify(&self, now: SimTime, bearer: Option<&str>, org: Option<OrgId>) -> Result<(), u16> {
+    pub fn verify(
+        &self,
+        now: SimTime,
+        bearer: Option<&str>,
+        org: Option<OrgId>,
+    ) -> Result<(), u16> {
         let grant = bearer.and_then(|b| self.grants.get(b)).ok_or(401u16)?;
         if grant.expires_at <= now {
             return Err(401);
@@ -65,7 +81,9 @@ mod tests {
 
     #[test]
     fn verify_distinguishes_missing_expired_and_foreign() {
-        let mut t = Tokens::new(TokenConfig { access_token_ttl_ms: 1000 });
+        let mut t = Tokens::new(TokenConfig {
+            access_token_ttl_ms: 1000,
+        });
         let mut rng = rng_for(1, "tokens");
         let (tok, _) = t.issue(SimTime(0), 7, 1, &mut rng);
         assert_eq!(t.verify(SimTime(10), Some(&tok), Some(7)), Ok(()));

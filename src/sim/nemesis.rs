@@ -20,7 +20,10 @@ pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     for f in &scenario.faults {
         actions.push((f.at, 1, Action::Start(f.clone())));
         // A restart manages its own downtime inside the server node; bursts and resets are instants.
-        let lasting = !matches!(f.kind, FaultKind::Burst { .. } | FaultKind::ResetConnections | FaultKind::ServerRestart);
+        let lasting = !matches!(
+            f.kind,
+            FaultKind::Burst { .. } | FaultKind::ResetConnections | FaultKind::ServerRestart
+        );
         if let (Some(ms), true) = (f.for_ms, lasting) {
             let end = f.at + ms;
             if end < scenario.duration {

@@ -9,7 +9,7 @@
 use super::nemesis::{timeline, Action};
 use super::wire::{read_frame, write_frame};
 use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
-use crate::check::history::{FinalState, History, Observation, TabFinal};
+use crate::check::history::{History, Observation};
 use crate::client::NetError;
 use crate::http::{Request, Response};
 use crate::mutant::Mutant;
@@ -70,11 +70,21 @@ async fn sleep_until_deadline(deadline: Option<SimTime>) {
 
 /// What a server connection task hands the main loop.
 enum ServerEvent {
-    Request { conn: u64, req: Request, reply: oneshot::Sender<Response> },
-    Gone { conn: u64 },
+    Request {
+        conn: u64,
+        req: Request,
+        reply: oneshot::Sender<Response>,
+    },
+    Gone {
+        conn: u64,
+    },
 }
 
-async fn server_host(node: Shared<ServerNode>, history: Shared<History>, mailbox: Rc<Mailbox>) -> turmoil::Result {
+async fn server_host(
+    node: Shared<ServerNode>,
+    history: Shared<History>,
+    mailbox: Rc<Mailbox>,
+) -> turmoil::Result {
     let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<ServerEvent>();
     let mut replies: BTreeMap<u64, oneshot::Sender<Response>> = BTreeMap::new();
@@ -83,7 +93,9 @@ async fn server_host(node: Shared<ServerNode>, history: Shared<History>, mailbox
     loop {
         // Move the node's outputs first: answers to their connections, observations to the history.
         loop {
-            let Some(out) = node.borrow_mut().poll_output() else { break };
+            let Some(out) = node.borrow_mut().poll_output() else {
+                break;
+            };
             match out {
                 ServerOutput::Respond { conn, resp } => {
                     if let Some(reply) = replies.remove(&conn) {
@@ -143,13 +155,21 @@ async fn server_host(node: Shared<ServerNode>, history: Shared<History>, mailbox
 
 /// One request on one connection: read it, wait for the node's answer (or the
 /// client going away), write it back.
-async fn serve_connection(conn: u64, mut stream: TcpStream, tx: mpsc::UnboundedSender<ServerEvent>) {
+async fn serve_connection(
+    conn: u64,
+    mut stream: TcpStream,
+    tx: mpsc::UnboundedSender<ServerEvent>,
+) {
     let Ok(req) = read_frame::<_, Request>(&mut stream).await else {
         let _ = tx.send(ServerEvent::Gone { conn });
         return;
     };
     let (reply_tx, reply_rx) = oneshot::channel();
-    let _ = tx.send(ServerEvent::Request { conn, req, reply: reply_tx });
+    let _ = tx.send(ServerEvent::Request {
+        conn,
+        req,
+        reply: reply_tx,
+    });
     let (mut reader, mut writer) = stream.into_split();
     let mut probe = [0u8; 1];
     tokio::select! {
@@ -166,18 +186,30 @@ async fn serve_connection(conn: u64, mut stream: TcpStream, tx: mpsc::UnboundedS
 }
 
 async fn fetch(request: Request) -> Result<Response, NetError> {
-    let mut stream = TcpStream::connect(("server", PORT)).await.map_err(|_| NetError::Refused)?;
-    write_frame(&mut stream, &request).await.map_err(|_| NetError::Reset)?;
-    read_frame::<_, Response>(&mut stream).await.map_err(|_| NetError::Reset)
+    let mut stream = TcpStream::connect(("server", PORT))
+        .await
+        .map_err(|_| NetError::Refused)?;
+    write_frame(&mut stream, &request)
+        .await
+        .map_err(|_| NetError::Reset)?;
+    read_frame::<_, Response>(&mut stream)
+        .await
+        .map_err(|_| NetError::Reset)
 }
 
-async fn browser_host(node: Shared<BrowserNode>, history: Shared<History>, mailbox: Rc<Mailbox>) -> turmoil::Result {
+async fn browser_host(
+    node: Shared<BrowserNode>,
+    history: Shared<History>,
+    mailbox: Rc<Mailbox>,
+) -> turmoil::Result {
     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Response, NetError>)>();
     let mut in_flight: BTreeMap<u64, AbortHandle> = BTreeMap::new();
     node.borrow_mut().handle_timeout(now());
     loop {
         loop {
-            let Some(out) = node.borrow_mut().poll_output() else { break };
+            let Some(out) = node.borrow_mut().poll_output() else {
+                break;
+            };
             match out {
                 BrowserOutput::Send { req, request } => {
                     let tx = tx.clone();
@@ -258,14 +290,26 @@ impl Network<'_> {
                     if start {
                         sim.set_link_latency("server", h, Duration::from_millis(*ms));
                     } else {
-                        sim.set_link_latency("server", h.clone(), Duration::from_millis(net.min_latency_ms));
-                        sim.set_link_max_message_latency("server", h, Duration::from_millis(net.max_latency_ms));
+                        sim.set_link_latency(
+                            "server",
+                            h.clone(),
+                            Duration::from_millis(net.min_latency_ms),
+                        );
+                        sim.set_link_max_message_latency(
+                            "server",
+                            h,
+                            Duration::from_millis(net.max_latency_ms),
+                        );
                     }
                 }
             }
             FaultKind::ServerRestart if start => {
-                let down_ms = fault.for_ms.unwrap_or(0).min(self.scenario.duration.since(fault.at));
-                self.server_mail.post(Control::Server(ServerInput::Restart { down_ms }));
+                let down_ms = fault
+                    .for_ms
+                    .unwrap_or(0)
+                    .min(self.scenario.duration.since(fault.at));
+                self.server_mail
+                    .post(Control::Server(ServerInput::Restart { down_ms }));
             }
             FaultKind::ResetConnections if start => match fault.target {
                 Target::Server => self.server_mail.post(Control::ResetConnections),
@@ -277,7 +321,8 @@ impl Network<'_> {
             },
             FaultKind::Burst { count } if start => {
                 if let Target::Org(org) = fault.target {
-                    self.server_mail.post(Control::Server(ServerInput::Burst { org, count: *count }));
+                    self.server_mail
+                        .post(Control::Server(ServerInput::Burst { org, count: *count }));
                 }
             }
             _ => {}
@@ -299,25 +344,41 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
         .build();
 
     let history: Shared<History> = Rc::new(RefCell::new(History::default()));
-    let server = Rc::new(RefCell::new(ServerNode::new(scenario.server_config(), seed, mutant)));
+    let server = Rc::new(RefCell::new(ServerNode::new(
+        scenario.server_config(),
+        seed,
+        mutant,
+    )));
     let server_mail = Rc::new(Mailbox::default());
     {
         let (node, history, mail) = (server.clone(), history.clone(), server_mail.clone());
-        sim.host("server", move || server_host(node.clone(), history.clone(), mail.clone()));
+        sim.host("server", move || {
+            server_host(node.clone(), history.clone(), mail.clone())
+        });
     }
     let mut browsers = Vec::new();
     let mut browser_mail = BTreeMap::new();
     for org in 0..scenario.topology.orgs {
         for b in 0..scenario.topology.browsers_per_org {
-            let node = Rc::new(RefCell::new(BrowserNode::new(scenario.browser_config(org, b), seed, mutant)));
+            let node = Rc::new(RefCell::new(BrowserNode::new(
+                scenario.browser_config(org, b),
+                seed,
+                mutant,
+            )));
             let mail = Rc::new(Mailbox::default());
             browser_mail.insert((org, b), mail.clone());
             browsers.push(node.clone());
             let history = history.clone();
-            sim.host(host_name(org, b), move || browser_host(node.clone(), history.clone(), mail.clone()));
+            sim.host(host_name(org, b), move || {
+                browser_host(node.clone(), history.clone(), mail.clone())
+            });
         }
     }
-    let network = Network { scenario, server_mail, browser_mail };
+    let network = Network {
+        scenario,
+        server_mail,
+        browser_mail,
+    };
 
     let mut actions: VecDeque<(SimTime, Action)> = timeline(scenario).into();
     let mut active: Vec<Fault> = Vec::new();
@@ -327,7 +388,9 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
             let (_, action) = actions.pop_front().expect("front exists");
             match action {
                 Action::Start(f) => {
-                    history.borrow_mut().record(t, Observation::Fault { what: f.describe() });
+                    history
+                        .borrow_mut()
+                        .record(t, Observation::Fault { what: f.describe() });
                     network.apply(&mut sim, &f, true);
                     active.push(f);
                 }
@@ -351,20 +414,11 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
     }
     drop(sim);
 
-    let last = FinalState {
-        store: server.borrow().store_rows(),
-        buffered: server.borrow().buffered(),
-        tabs: browsers
-            .iter()
-            .flat_map(|b| {
-                b.borrow()
-                    .tabs()
-                    .iter()
-                    .map(|t| TabFinal { name: t.name().to_string(), org: t.cache.org, property: t.cache.property, rows: t.cache.rows() })
-                    .collect::<Vec<_>>()
-            })
-            .collect(),
-    };
-    let history = Rc::try_unwrap(history).map(RefCell::into_inner).unwrap_or_else(|h| h.borrow().clone());
+    let browser_refs: Vec<_> = browsers.iter().map(|b| b.borrow()).collect();
+    let last = super::final_state(&server.borrow(), browser_refs.iter().map(|b| &**b));
+    drop(browser_refs);
+    let history = Rc::try_unwrap(history)
+        .map(RefCell::into_inner)
+        .unwrap_or_else(|h| h.borrow().clone());
     crate::run::finish(scenario, seed, mutant, history, last)
 }

@@ -7,12 +7,18 @@ use crate::check::history::{Observation, Step};
 use crate::check::Violation;
 
 pub fn canonical_lines(steps: &[Step], violations: &[Violation]) -> Vec<String> {
-    let mut lines: Vec<String> =
-        steps.iter().map(|s| serde_json::to_string(s).expect("history steps serialise")).collect();
+    let mut lines: Vec<String> = steps
+        .iter()
+        .map(|s| serde_json::to_string(s).expect("history steps serialise"))
+        .collect();
     for v in violations {
         let step = Step {
             t: v.t,
-            obs: Observation::Violation { oracle: v.oracle.to_string(), subject: v.subject.clone(), detail: v.detail.clone() },
+            obs: Observation::Violation {
+                oracle: v.oracle.to_string(),
+                subject: v.subject.clone(),
+                detail: v.detail.clone(),
+            },
         };
         lines.push(serde_json::to_string(&step).expect("violations serialise"));
     }

@@ -1,0 +1,364 @@
+//! The express driver: the same `ServerNode` and `BrowserNode`, moved by a
+//! deterministic queue of deliveries and deadlines that jumps straight from
+//! one to the next. Nothing advances while nothing is due, so a 25 s long-poll
+//! costs two queue operations instead of 25,000 turmoil ticks.
+//!
+//! The network model reproduces what the scenarios use under turmoil, with
+//! turmoil's semantics: a connect across a cut link fails at once (turmoil
+//! drops the SYN, which drops its handshake channel); a message sent while its
+//! direction is cut is lost, so the request times out; latency is seeded and
+//! uniform in `[min_latency_ms, max_latency_ms]` per message, or fixed while a
+//! `latency` fault holds.
+
+use super::nemesis::{timeline, Action};
+use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
+use crate::check::history::{History, Observation};
+use crate::client::NetError;
+use crate::http::{Request, Response};
+use crate::mutant::Mutant;
+use crate::run::RunReport;
+use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
+use crate::seed::{jitter_ms, rng_for, SimRng};
+use crate::server::{ServerInput, ServerNode, ServerOutput};
+use crate::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Node {
+    Server,
+    Browser(usize),
+}
+
+#[derive(Debug)]
+enum Delivery {
+    /// A request reaches the server on a fresh connection.
+    ToServer { conn: u64, request: Request },
+    /// The browser side of `conn` closed (abort or reset).
+    ClientGone { conn: u64 },
+    /// An answer, or a failure, reaches a browser.
+    ToBrowser {
+        browser: usize,
+        req: u64,
+        result: Result<Response, NetError>,
+    },
+}
+
+/// Per-browser link to the server.
+#[derive(Clone, Debug, Default)]
+struct Link {
+    to_server_cut: u32,
+    from_server_cut: u32,
+    fixed_latency_ms: Option<u64>,
+}
+
+struct Express<'a> {
+    scenario: &'a Scenario,
+    now: SimTime,
+    server: ServerNode,
+    browsers: Vec<BrowserNode>,
+    index: BTreeMap<(u32, u32), usize>,
+    links: Vec<Link>,
+    net_rng: SimRng,
+    queue: BTreeMap<(SimTime, u64), Delivery>,
+    next_delivery: u64,
+    timers: BTreeSet<(SimTime, Node)>,
+    timer_of: BTreeMap<Node, SimTime>,
+    next_conn: u64,
+    /// Open connections: conn -> (browser, browser request id), and back.
+    conns: BTreeMap<u64, (usize, u64)>,
+    conn_of: BTreeMap<(usize, u64), u64>,
+    history: History,
+}
+
+impl<'a> Express<'a> {
+    fn new(scenario: &'a Scenario, seed: u64, mutant: Option<Mutant>) -> Self {
+        let mut browsers = Vec::new();
+        let mut index = BTreeMap::new();
+        for org in 0..scenario.topology.orgs {
+            for b in 0..scenario.topology.browsers_per_org {
+                index.insert((org, b), browsers.len());
+                browsers.push(BrowserNode::new(
+                    scenario.browser_config(org, b),
+                    seed,
+                    mutant,
+                ));
+            }
+        }
+        Express {
+            scenario,
+            now: SimTime::ZERO,
+            server: ServerNode::new(scenario.server_config(), seed, mutant),
+            links: vec![Link::default(); browsers.len()],
+            browsers,
+            index,
+            net_rng: rng_for(seed, "express-network"),
+            queue: BTreeMap::new(),
+            next_delivery: 0,
+            timers: BTreeSet::new(),
+            timer_of: BTreeMap::new(),
+            next_conn: 0,
+            conns: BTreeMap::new(),
+            conn_of: BTreeMap::new(),
+            history: History::default(),
+        }
+    }
+
+    fn latency(&mut self, browser: usize) -> u64 {
+        match self.links[browser].fixed_latency_ms {
+            Some(ms) => ms,
+            None => {
+                let net = &self.scenario.config.net;
+                jitter_ms(&mut self.net_rng, net.min_latency_ms, net.max_latency_ms)
+            }
+        }
+    }
+
+    fn deliver_after(&mut self, ms: u64, d: Delivery) {
+        self.next_delivery += 1;
+        self.queue.insert((self.now + ms, self.next_delivery), d);
+    }
+
+    fn reschedule(&mut self, node: Node) {
+        if let Some(old) = self.timer_of.remove(&node) {
+            self.timers.remove(&(old, node));
+        }
+        let next = match node {
+            Node::Server => self.server.poll_timeout(),
+            Node::Browser(i) => self.browsers[i].poll_timeout(),
+        };
+        if let Some(t) = next {
+            let t = t.max(self.now);
+            self.timers.insert((t, node));
+            self.timer_of.insert(node, t);
+        }
+    }
+
+    fn server_input(&mut self, input: ServerInput) {
+        self.server.handle(self.now, input);
+        self.drain_server();
+    }
+
+    fn drain_server(&mut self) {
+        while let Some(out) = self.server.poll_output() {
+            match out {
+                ServerOutput::Respond { conn, resp } => self.close_conn(conn, Ok(resp)),
+                ServerOutput::Close { conn } => self.close_conn(conn, Err(NetError::Reset)),
+                ServerOutput::Observe(obs) => self.history.record(self.now, obs),
+            }
+        }
+        self.reschedule(Node::Server);
+    }
+
+    /// The server finishes `conn` with an answer or a reset; it travels back unless the way back is cut.
+    fn close_conn(&mut self, conn: u64, result: Result<Response, NetError>) {
+        let Some((browser, req)) = self.conns.remove(&conn) else {
+            return;
+        };
+        self.conn_of.remove(&(browser, req));
+        if self.links[browser].from_server_cut == 0 {
+            let ms = self.latency(browser);
+            self.deliver_after(
+                ms,
+                Delivery::ToBrowser {
+                    browser,
+                    req,
+                    result,
+                },
+            );
+        }
+    }
+
+    fn browser_input(&mut self, browser: usize, input: Option<BrowserInput>) {
+        match input {
+            Some(i) => self.browsers[browser].handle(self.now, i),
+            None => self.browsers[browser].handle_timeout(self.now),
+        }
+        while let Some(out) = self.browsers[browser].poll_output() {
+            match out {
+                BrowserOutput::Send { req, request } => {
+                    if self.links[browser].to_server_cut > 0 {
+                        // turmoil drops the SYN and with it the handshake: refused at once.
+                        self.deliver_after(
+                            0,
+                            Delivery::ToBrowser {
+                                browser,
+                                req,
+                                result: Err(NetError::Refused),
+                            },
+                        );
+                        continue;
+                    }
+                    self.next_conn += 1;
+                    let conn = self.next_conn;
+                    self.conns.insert(conn, (browser, req));
+                    self.conn_of.insert((browser, req), conn);
+                    let ms = self.latency(browser);
+                    self.deliver_after(ms, Delivery::ToServer { conn, request });
+                }
+                BrowserOutput::Abort { req } => {
+                    if let Some(conn) = self.conn_of.remove(&(browser, req)) {
+                        self.conns.remove(&conn);
+                        if self.links[browser].to_server_cut == 0 {
+                            let ms = self.latency(browser);
+                            self.deliver_after(ms, Delivery::ClientGone { conn });
+                        }
+                    }
+                }
+                BrowserOutput::Observe(obs) => self.history.record(self.now, obs),
+            }
+        }
+        self.reschedule(Node::Browser(browser));
+    }
+
+    fn deliver(&mut self, d: Delivery) {
+        match d {
+            Delivery::ToServer { conn, request } => {
+                if self.conns.contains_key(&conn) {
+                    self.server_input(ServerInput::Request { conn, req: request });
+                }
+            }
+            Delivery::ClientGone { conn } => self.server_input(ServerInput::Disconnect { conn }),
+            Delivery::ToBrowser {
+                browser,
+                req,
+                result,
+            } => self.browser_input(browser, Some(BrowserInput::Response { req, result })),
+        }
+    }
+
+    fn apply(&mut self, fault: &Fault, start: bool) {
+        let browsers: Vec<usize> = fault
+            .target
+            .browsers(&self.scenario.topology)
+            .iter()
+            .map(|k| self.index[k])
+            .collect();
+        let step = |count: &mut u32| {
+            if start {
+                *count += 1
+            } else {
+                *count = count.saturating_sub(1)
+            }
+        };
+        match &fault.kind {
+            FaultKind::Partition => {
+                for &b in &browsers {
+                    step(&mut self.links[b].to_server_cut);
+                    step(&mut self.links[b].from_server_cut);
+                }
+            }
+            FaultKind::PartitionOneway(Direction::ToServer) => browsers
+                .iter()
+                .for_each(|&b| step(&mut self.links[b].to_server_cut)),
+            FaultKind::PartitionOneway(Direction::FromServer) => browsers
+                .iter()
+                .for_each(|&b| step(&mut self.links[b].from_server_cut)),
+            FaultKind::Latency { ms } => {
+                for &b in &browsers {
+                    self.links[b].fixed_latency_ms = start.then_some(*ms);
+                }
+            }
+            FaultKind::ServerRestart if start => {
+                let down_ms = fault
+                    .for_ms
+                    .unwrap_or(0)
+                    .min(self.scenario.duration.since(fault.at));
+                self.server_input(ServerInput::Restart { down_ms });
+            }
+            FaultKind::ResetConnections if start => {
+                let open: Vec<(u64, (usize, u64))> =
+                    self.conns.iter().map(|(c, v)| (*c, *v)).collect();
+                for (conn, (browser, req)) in open {
+                    if fault.target != Target::Server && !browsers.contains(&browser) {
+                        continue;
+                    }
+                    self.conns.remove(&conn);
+                    self.conn_of.remove(&(browser, req));
+                    self.server_input(ServerInput::Disconnect { conn });
+                    self.browser_input(
+                        browser,
+                        Some(BrowserInput::Response {
+                            req,
+                            result: Err(NetError::Reset),
+                        }),
+                    );
+                }
+            }
+            FaultKind::Burst { count } if start => {
+                if let Target::Org(org) = fault.target {
+                    self.server_input(ServerInput::Burst { org, count: *count });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn run(mut self, seed: u64, mutant: Option<Mutant>) -> RunReport {
+        let end = self.scenario.end();
+        let mut actions: VecDeque<(SimTime, Action)> = timeline(self.scenario).into();
+        let mut active: Vec<Fault> = Vec::new();
+        self.reschedule(Node::Server);
+        for i in 0..self.browsers.len() {
+            self.browser_input(i, None);
+        }
+        loop {
+            let next_action = actions.front().map(|(t, _)| *t);
+            let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
+            let next_timer = self.timers.first().map(|(t, _)| *t);
+            let Some(t) = [next_action, next_delivery, next_timer]
+                .into_iter()
+                .flatten()
+                .min()
+            else {
+                break;
+            };
+            if t >= end && next_action.is_none_or(|a| a > t) {
+                break;
+            }
+            self.now = t;
+            // At one instant: the nemesis first, then what the network delivers, then deadlines.
+            if next_action == Some(t) {
+                let (_, action) = actions.pop_front().expect("an action is due");
+                match action {
+                    Action::Start(f) => {
+                        self.history
+                            .record(t, Observation::Fault { what: f.describe() });
+                        self.apply(&f, true);
+                        active.push(f);
+                    }
+                    Action::Undo(f) => {
+                        self.apply(&f, false);
+                        active.retain(|a| a != &f);
+                    }
+                    Action::HealAll => {
+                        for f in std::mem::take(&mut active).into_iter().rev() {
+                            self.apply(&f, false);
+                        }
+                        self.history.record(t, Observation::Heal);
+                    }
+                }
+            } else if next_delivery == Some(t) {
+                let key = *self.queue.keys().next().expect("a delivery is due");
+                let d = self.queue.remove(&key).expect("the key exists");
+                self.deliver(d);
+            } else {
+                let (_, node) = self.timers.pop_first().expect("a timer is due");
+                self.timer_of.remove(&node);
+                match node {
+                    Node::Server => {
+                        self.server.handle_timeout(t);
+                        self.drain_server();
+                    }
+                    Node::Browser(i) => self.browser_input(i, None),
+                }
+            }
+        }
+        self.now = end;
+        let last = super::final_state(&self.server, &self.browsers);
+        crate::run::finish(self.scenario, seed, mutant, self.history, last)
+    }
+}
+
+pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport {
+    Express::new(scenario, seed, mutant).run(seed, mutant)
+}

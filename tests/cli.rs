@@ -1,0 +1,181 @@
+//! The command line: verdict lines, replay lines, and exit code 2 with a
+//! message naming the file, line and field for every kind of bad input.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn rtsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rtsim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+const GOOD: &str = r#"name = "tiny"
+about = "A tiny scenario for CLI tests."
+duration_s = 20
+settle_s = 10
+[topology]
+orgs = 1
+properties_per_org = 1
+browsers_per_org = 1
+tabs_per_browser = 1
+[workload]
+mutations_per_s = 1.0
+"#;
+
+fn scenario_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("rtsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path.to_string_lossy().to_string()
+}
+
+/// Each bad input exits 2, names the file, the line and the field, and does not panic.
+#[test]
+fn bad_scenarios_exit_2_naming_file_line_and_field() {
+    let cases: &[(&str, String, &str, usize)] = &[
+        (
+            "unknown_key.toml",
+            GOOD.replace("settle_s = 10", "settle_s = 10\nsettel = 3"),
+            "settel",
+            5,
+        ),
+        (
+            "wrong_type.toml",
+            GOOD.replace("orgs = 1", "orgs = \"one\""),
+            "orgs",
+            6,
+        ),
+        (
+            "negative.toml",
+            GOOD.replace("tabs_per_browser = 1", "tabs_per_browser = -2"),
+            "topology.tabs_per_browser",
+            9,
+        ),
+        (
+            "billion.toml",
+            GOOD.replace("orgs = 1", "orgs = 1000000000"),
+            "topology.orgs",
+            6,
+        ),
+        (
+            "malformed.toml",
+            GOOD.replace("[workload]", "[workload"),
+            "-",
+            10,
+        ),
+        (
+            "fault_kind.toml",
+            format!("{GOOD}[[fault]]\nat_s = 5\nkind = \"meteor\"\n"),
+            "fault[0].kind",
+            14,
+        ),
+        (
+            "fault_target.toml",
+            format!(
+                "{GOOD}[[fault]]\nat_s = 5\nkind = \"partition\"\ntarget = \"org3/browser0\"\n"
+            ),
+            "fault[0].target",
+            15,
+        ),
+        (
+            "fault_late.toml",
+            format!("{GOOD}[[fault]]\nat_s = 25\nkind = \"partition\"\ntarget = \"org0\"\n"),
+            "fault[0].at_s",
+            13,
+        ),
+        (
+            "param.toml",
+            GOOD.replace("[workload]", "[params]\nbuffer_size = 3\n[workload]"),
+            "params.buffer_size",
+            11,
+        ),
+        (
+            "oracle.toml",
+            format!("{GOOD}[expect]\nhold = [\"O99\"]\n"),
+            "expect.hold",
+            13,
+        ),
+    ];
+    for (file, text, field, line) in cases {
+        let path = scenario_file(file, text);
+        let out = rtsim(&["run", &path, "--seed", "1"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(
+            err.contains(&format!("{path}:{line}:")),
+            "{file}: expected line {line} in {err}"
+        );
+        assert!(
+            err.contains(field),
+            "{file}: expected field {field} in {err}"
+        );
+        assert!(!err.contains("panicked"), "{file}: {err}");
+    }
+}
+
+#[test]
+fn bad_seeds_and_mutants_exit_2() {
+    let path = scenario_file("good.toml", GOOD);
+    for args in [
+        ["--seed", "0xZZ"],
+        ["--seed", "-4"],
+        ["--mutant", "no-such-bug"],
+    ] {
+        let out = rtsim(&["run", &path, args[0], args[1]]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    let missing = rtsim(&["run", "/nonexistent/x.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("/nonexistent/x.toml"));
+}
+
+#[test]
+fn a_passing_run_ends_with_its_verdict_line_and_hex_seeds_parse() {
+    let path = scenario_file("good2.toml", GOOD);
+    let dec = rtsim(&["run", &path, "--seed", "42"]);
+    let hex = rtsim(&["run", &path, "--seed", "0x2a"]);
+    assert_eq!(
+        dec.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dec.stdout)
+    );
+    let last = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        last(&dec).starts_with("verdict: pass seed=42 trace="),
+        "{}",
+        last(&dec)
+    );
+    assert_eq!(last(&dec), last(&hex));
+    assert_eq!(last(&dec).len(), "verdict: pass seed=42 trace=".len() + 16);
+}
+
+#[test]
+fn subcommands_have_help_and_list_shows_every_scenario() {
+    for sub in ["run", "sweep", "list", "mutants"] {
+        let out = rtsim(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{sub} --help");
+    }
+    let list = rtsim(&["list", common::sims_dir().to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(text.lines().count(), common::shipped().len());
+    let mutants = rtsim(&["mutants"]);
+    assert_eq!(
+        String::from_utf8_lossy(&mutants.stdout).lines().count(),
+        rtsim::mutant::Mutant::ALL.len()
+    );
+}
