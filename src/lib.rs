@@ -16,6 +16,7 @@
 pub mod browser;
 pub mod check;
 pub mod client;
+pub mod crosscheck;
 pub mod event;
 pub mod http;
 pub mod mutant;

@@ -64,6 +64,21 @@ enum Command {
         #[arg(long, default_value = "express", value_parser = Driver::parse)]
         driver: Driver,
     },
+    /// Run every scenario under both drivers, with no mutant and with each mutant, and report disagreements.
+    Crosscheck {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// How many seeds per scenario and mutant.
+        #[arg(long, default_value_t = 50)]
+        seeds: u64,
+        /// The first seed, decimal or 0x-hex.
+        #[arg(long, default_value = "1", value_parser = parse_seed)]
+        from: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// List the scenarios in a directory with their one-line description.
     List {
         #[arg(default_value = "sims")]
@@ -91,6 +106,12 @@ fn main() -> ExitCode {
             mutant,
             driver,
         } => cmd_sweep(&paths, seeds, from, jobs, mutant, driver),
+        Command::Crosscheck {
+            paths,
+            seeds,
+            from,
+            jobs,
+        } => cmd_crosscheck(&paths, seeds, from, jobs),
         Command::List { dir } => cmd_list(&dir),
         Command::Mutants => {
             for m in Mutant::ALL {
@@ -213,47 +234,31 @@ fn cmd_sweep(
         .iter()
         .map(|f| Scenario::load(f))
         .collect::<Result<_, _>>()?;
-    let jobs = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
     let work: Vec<(usize, u64)> = (0..scenarios.len())
         .flat_map(|i| (0..seeds).map(move |k| (i, from.wrapping_add(k))))
         .collect();
-    let rows: Mutex<Vec<Row>> = Mutex::new(
-        scenarios
-            .iter()
-            .zip(&files)
-            .map(|(s, f)| Row {
-                name: s.name.clone(),
-                path: f.clone(),
-                runs: 0,
-                failures: 0,
-                first_failure: None,
-            })
-            .collect(),
-    );
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(index, seed)) = work.get(i) else {
-                    break;
-                };
-                let report = run_with(&scenarios[index], seed, mutant, driver);
-                let mut rows = rows
-                    .lock()
-                    .expect("no worker panics while holding the table");
-                let row = &mut rows[index];
-                row.runs += 1;
-                if !report.pass {
-                    row.failures += 1;
-                    row.first_failure = Some(row.first_failure.map_or(seed, |s| s.min(seed)));
-                }
-            });
-        }
+    let passed = parallel(jobs, &work, |&(index, seed)| {
+        run_with(&scenarios[index], seed, mutant, driver).pass
     });
-    let rows = rows.into_inner().expect("workers are done");
+    let mut rows: Vec<Row> = scenarios
+        .iter()
+        .zip(&files)
+        .map(|(s, f)| Row {
+            name: s.name.clone(),
+            path: f.clone(),
+            runs: 0,
+            failures: 0,
+            first_failure: None,
+        })
+        .collect();
+    for (&(index, seed), pass) in work.iter().zip(passed) {
+        let row = &mut rows[index];
+        row.runs += 1;
+        if !pass {
+            row.failures += 1;
+            row.first_failure = Some(row.first_failure.map_or(seed, |s| s.min(seed)));
+        }
+    }
     println!(
         "{:<28} {:>5} {:>8}  first failure",
         "scenario", "runs", "failures"
@@ -284,4 +289,71 @@ fn cmd_list(dir: &Path) -> Result<bool, InputError> {
         println!("{:<40} {}", f.display(), s.about);
     }
     Ok(true)
+}
+
+/// Run `work` items on `jobs` threads (default: every core); results come back in item order.
+fn parallel<T: Sync, R: Send>(
+    jobs: Option<usize>,
+    work: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let jobs = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(work.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = work.get(i) else { break };
+                let r = f(item);
+                results
+                    .lock()
+                    .expect("no worker panics holding the results")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("workers are done")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+fn cmd_crosscheck(
+    paths: &[PathBuf],
+    seeds: u64,
+    from: u64,
+    jobs: Option<usize>,
+) -> Result<bool, InputError> {
+    let files = collect_scenarios(paths)?;
+    let scenarios: Vec<Scenario> = files
+        .iter()
+        .map(|f| Scenario::load(f))
+        .collect::<Result<_, _>>()?;
+    let mutants: Vec<Option<Mutant>> = std::iter::once(None)
+        .chain(Mutant::ALL.into_iter().map(Some))
+        .collect();
+    let work: Vec<(usize, Option<Mutant>, u64)> = (0..scenarios.len())
+        .flat_map(|i| {
+            mutants
+                .iter()
+                .flat_map(move |m| (0..seeds).map(move |k| (i, *m, from.wrapping_add(k))))
+        })
+        .collect();
+    let results = parallel(jobs, &work, |&(i, m, seed)| {
+        rtsim::crosscheck::cross_check(&scenarios[i], seed, m)
+    });
+    let disagreements: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    for d in &disagreements {
+        println!("disagree: {d}");
+    }
+    println!(
+        "crosscheck: {} comparisons, {} disagreements",
+        work.len(),
+        disagreements.len()
+    );
+    Ok(disagreements.is_empty())
 }

@@ -174,6 +174,8 @@ pub struct SimConfig {
     pub login_retry_ms: u64,
     /// Browsers with an odd index filter to one property (S6), the others see the whole org.
     pub filter_odd_browsers: bool,
+    /// turmoil only: run the browsers inside this many crowd hosts (0: a host per browser).
+    pub crowd_hosts: u64,
 }
 
 impl Default for SimConfig {
@@ -189,6 +191,7 @@ impl Default for SimConfig {
             login_timeout_ms: 10_000,
             login_retry_ms: 2_000,
             filter_odd_browsers: true,
+            crowd_hosts: 0,
         }
     }
 }
@@ -230,6 +233,7 @@ impl SimConfig {
         "login_timeout_ms",
         "login_retry_ms",
         "filter_odd_browsers",
+        "crowd_hosts",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -274,6 +278,7 @@ impl SimConfig {
             "tick_ms" => self.tick_ms = int(v)?,
             "login_timeout_ms" => self.login_timeout_ms = int(v)?,
             "login_retry_ms" => self.login_retry_ms = int(v)?,
+            "crowd_hosts" => self.crowd_hosts = int(v)?,
             "filter_odd_browsers" => {
                 self.filter_odd_browsers = match v {
                     Bool(b) => b,
@@ -396,6 +401,7 @@ impl SimConfig {
         limit("tick_ms", self.tick_ms, 1, 1_000)?;
         limit("login_timeout_ms", self.login_timeout_ms, 1, hour)?;
         limit("login_retry_ms", self.login_retry_ms, 1, hour)?;
+        limit("crowd_hosts", self.crowd_hosts, 0, 64)?;
         Ok(())
     }
 }

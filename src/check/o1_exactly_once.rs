@@ -37,27 +37,37 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             _ => {}
         }
     }
+    // Commits per org, so each tab looks only at its own org's events.
+    let mut commits: BTreeMap<u32, Vec<(crate::time::SimTime, u64, u32, crate::event::EventId)>> =
+        BTreeMap::new();
+    for step in &ev.history.steps {
+        if let Observation::Committed {
+            org,
+            seq,
+            event_id,
+            property,
+            ..
+        } = &step.obs
+        {
+            commits
+                .entry(*org)
+                .or_default()
+                .push((step.t, *seq, *property, *event_id));
+        }
+    }
     for tab in &ev.last.tabs {
         let covered = covered_through.get(tab.name.as_str()).copied().unwrap_or(0);
-        for step in &ev.history.steps {
-            let Observation::Committed {
-                org,
-                seq,
-                event_id,
-                property,
-                ..
-            } = &step.obs
-            else {
-                continue;
-            };
-            let visible = *org == tab.org && tab.property.is_none_or(|p| p == *property);
+        for &(t, seq, property, event_id) in commits.get(&tab.org).map(Vec::as_slice).unwrap_or(&[])
+        {
+            let org = tab.org;
+            let visible = tab.property.is_none_or(|p| p == property);
             if visible
-                && *seq > covered
-                && !applied_seqs.contains_key(&(tab.name.as_str(), *org, *seq))
+                && seq > covered
+                && !applied_seqs.contains_key(&(tab.name.as_str(), org, seq))
             {
                 out.push(Violation {
                     oracle: "O1",
-                    t: step.t,
+                    t,
                     subject: tab.name.clone(),
                     detail: format!(
                         "event {event_id} (org {org} seq {seq}) lost: never applied, and no refetch covered it (snapshots reach seq {covered})"

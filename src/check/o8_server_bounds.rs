@@ -5,7 +5,7 @@
 use super::history::Observation;
 use super::{Evidence, Violation};
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let cfg = &ev.scenario.config;
@@ -16,31 +16,18 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let idle_ms = cfg.buffer.org_idle_evict_ms + cfg.provider.poll_request_timeout_ms + 1_000;
     let mut out = Vec::new();
     let mut inserted: BTreeMap<u32, i64> = BTreeMap::new();
-    let mut last_activity: BTreeMap<u32, SimTime> = BTreeMap::new();
-    let mut reported_idle: BTreeMap<u32, SimTime> = BTreeMap::new();
-    let check_idle = |now: SimTime,
-                      last: &BTreeMap<u32, SimTime>,
-                      reported: &mut BTreeMap<u32, SimTime>,
-                      out: &mut Vec<Violation>| {
-        for (&org, &at) in last {
-            if at + idle_ms < now && reported.get(&org) != Some(&at) {
-                reported.insert(org, at);
-                out.push(Violation {
-                    oracle: "O8",
-                    t: at + idle_ms,
-                    subject: format!("org{org}"),
-                    detail: format!("idle since {at} and not evicted"),
-                });
-            }
-        }
+    let mut idle = IdleWatch {
+        idle_ms,
+        deadline_of: BTreeMap::new(),
+        deadlines: BTreeSet::new(),
     };
     for step in &ev.history.steps {
         let t = step.t;
-        check_idle(t, &last_activity, &mut reported_idle, &mut out);
+        idle.overdue(t, &mut out);
         match &step.obs {
             Observation::BufferInsert { org, seq, len, .. } => {
                 *inserted.entry(*org).or_default() += 1;
-                last_activity.insert(*org, t);
+                idle.touch(*org, t);
                 if *len > max {
                     out.push(Violation {
                         oracle: "O8",
@@ -53,10 +40,10 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             Observation::BufferDrop { org, .. } => *inserted.entry(*org).or_default() -= 1,
             Observation::OrgEvicted { org, entries } => {
                 *inserted.entry(*org).or_default() -= *entries as i64;
-                last_activity.remove(org);
+                idle.forget(*org);
             }
             Observation::WaitersParked { org, count } => {
-                last_activity.insert(*org, t);
+                idle.touch(*org, t);
                 if *count > cap {
                     out.push(Violation {
                         oracle: "O8",
@@ -66,19 +53,12 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     });
                 }
             }
-            Observation::PollServed { org, .. } => {
-                last_activity.insert(*org, t);
-            }
-            Observation::ServerDown => last_activity.clear(),
+            Observation::PollServed { org, .. } => idle.touch(*org, t),
+            Observation::ServerDown => idle.clear(),
             _ => {}
         }
     }
-    check_idle(
-        ev.scenario.end(),
-        &last_activity,
-        &mut reported_idle,
-        &mut out,
-    );
+    idle.overdue(ev.scenario.end(), &mut out);
     let buffered: BTreeMap<u32, usize> = ev.last.buffered.iter().copied().collect();
     for (org, net) in inserted {
         let held = buffered.get(&org).copied().unwrap_or(0) as i64;
@@ -92,4 +72,46 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// Each org's idle deadline, indexed by time so a step looks only at the due ones.
+struct IdleWatch {
+    idle_ms: u64,
+    deadline_of: BTreeMap<u32, SimTime>,
+    deadlines: BTreeSet<(SimTime, u32)>,
+}
+
+impl IdleWatch {
+    fn touch(&mut self, org: u32, t: SimTime) {
+        self.forget(org);
+        self.deadline_of.insert(org, t + self.idle_ms);
+        self.deadlines.insert((t + self.idle_ms, org));
+    }
+
+    fn forget(&mut self, org: u32) {
+        if let Some(old) = self.deadline_of.remove(&org) {
+            self.deadlines.remove(&(old, org));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.deadline_of.clear();
+        self.deadlines.clear();
+    }
+
+    /// Report every org whose deadline passed before `now` without an eviction.
+    fn overdue(&mut self, now: SimTime, out: &mut Vec<Violation>) {
+        while let Some(&(due, org)) = self.deadlines.first() {
+            if due >= now {
+                break;
+            }
+            self.forget(org);
+            out.push(Violation {
+                oracle: "O8",
+                t: due,
+                subject: format!("org{org}"),
+                detail: format!("idle since {} and not evicted", due - self.idle_ms),
+            });
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::http::{Body, Request, Response, Route};
 use crate::mutant::Mutant;
 use crate::seed::{jitter_ms, rng_for, SimRng};
 use crate::time::{earliest, SimTime};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
@@ -66,7 +66,8 @@ pub struct ServerNode {
     pubsub: PubSub,
     buffers: Buffers,
     tokens: Tokens,
-    next_mutation: BTreeMap<OrgId, SimTime>,
+    /// (due, org) of each org's next domain write.
+    next_mutation: BTreeSet<(SimTime, OrgId)>,
     mean_interval_ms: u64,
     down_until: Option<SimTime>,
     out: VecDeque<ServerOutput>,
@@ -80,10 +81,10 @@ impl ServerNode {
         } else {
             0
         };
-        let mut next_mutation = BTreeMap::new();
+        let mut next_mutation = BTreeSet::new();
         if mean_interval_ms > 0 {
             for org in 0..config.orgs {
-                next_mutation.insert(org, SimTime(jitter_ms(&mut rng, 0, 2 * mean_interval_ms)));
+                next_mutation.insert((SimTime(jitter_ms(&mut rng, 0, 2 * mean_interval_ms)), org));
             }
         }
         ServerNode {
@@ -227,13 +228,14 @@ impl ServerNode {
                 .push_back(ServerOutput::Observe(Observation::ServerUp));
         }
         // Domain writes due now, org by org in id order.
-        while let Some((&org, &due)) = self.next_mutation.iter().min_by_key(|(o, t)| (**t, **o)) {
+        while let Some(&(due, org)) = self.next_mutation.first() {
             if due > now || due >= self.config.workload_until {
                 break;
             }
+            self.next_mutation.pop_first();
             self.mutate(due, org);
             let next = due + jitter_ms(&mut self.rng, 1, 2 * self.mean_interval_ms);
-            self.next_mutation.insert(org, next);
+            self.next_mutation.insert((next, org));
         }
         for (event, redelivery) in self.pubsub.due(now) {
             // S10: what reaches a process that is down is gone.
@@ -248,9 +250,8 @@ impl ServerNode {
     pub fn poll_timeout(&self) -> Option<SimTime> {
         let workload = self
             .next_mutation
-            .values()
-            .min()
-            .copied()
+            .first()
+            .map(|(t, _)| *t)
             .filter(|t| *t < self.config.workload_until);
         [
             workload,

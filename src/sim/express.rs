@@ -21,7 +21,7 @@ use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
 use crate::seed::{jitter_ms, rng_for, SimRng};
 use crate::server::{ServerInput, ServerNode, ServerOutput};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Node {
@@ -61,8 +61,7 @@ struct Express<'a> {
     net_rng: SimRng,
     queue: BTreeMap<(SimTime, u64), Delivery>,
     next_delivery: u64,
-    timers: BTreeSet<(SimTime, Node)>,
-    timer_of: BTreeMap<Node, SimTime>,
+    timers: super::Deadlines<Node>,
     next_conn: u64,
     /// Open connections: conn -> (browser, browser request id), and back.
     conns: BTreeMap<u64, (usize, u64)>,
@@ -94,8 +93,7 @@ impl<'a> Express<'a> {
             net_rng: rng_for(seed, "express-network"),
             queue: BTreeMap::new(),
             next_delivery: 0,
-            timers: BTreeSet::new(),
-            timer_of: BTreeMap::new(),
+            timers: super::Deadlines::default(),
             next_conn: 0,
             conns: BTreeMap::new(),
             conn_of: BTreeMap::new(),
@@ -119,18 +117,11 @@ impl<'a> Express<'a> {
     }
 
     fn reschedule(&mut self, node: Node) {
-        if let Some(old) = self.timer_of.remove(&node) {
-            self.timers.remove(&(old, node));
-        }
         let next = match node {
             Node::Server => self.server.poll_timeout(),
             Node::Browser(i) => self.browsers[i].poll_timeout(),
         };
-        if let Some(t) = next {
-            let t = t.max(self.now);
-            self.timers.insert((t, node));
-            self.timer_of.insert(node, t);
-        }
+        self.timers.set(node, next.map(|t| t.max(self.now)));
     }
 
     fn server_input(&mut self, input: ServerInput) {
@@ -304,7 +295,7 @@ impl<'a> Express<'a> {
         loop {
             let next_action = actions.front().map(|(t, _)| *t);
             let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
-            let next_timer = self.timers.first().map(|(t, _)| *t);
+            let next_timer = self.timers.first().map(|(t, _)| t);
             let Some(t) = [next_action, next_delivery, next_timer]
                 .into_iter()
                 .flatten()
@@ -342,8 +333,7 @@ impl<'a> Express<'a> {
                 let d = self.queue.remove(&key).expect("the key exists");
                 self.deliver(d);
             } else {
-                let (_, node) = self.timers.pop_first().expect("a timer is due");
-                self.timer_of.remove(&node);
+                let node = self.timers.pop_due(t).expect("a timer is due");
                 match node {
                     Node::Server => {
                         self.server.handle_timeout(t);

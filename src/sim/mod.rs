@@ -8,6 +8,8 @@ pub mod wire;
 use crate::browser::BrowserNode;
 use crate::check::history::{FinalState, TabFinal};
 use crate::server::ServerNode;
+use crate::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the checkers need from the nodes once a run ends; the same for every driver.
 pub fn final_state<'a>(
@@ -27,5 +29,50 @@ pub fn final_state<'a>(
                 rows: t.cache.rows(),
             })
             .collect(),
+    }
+}
+
+/// The next deadline of each of many nodes, indexed by time, so a driver
+/// finds the due ones without asking every node.
+#[derive(Debug)]
+pub struct Deadlines<K: Ord + Copy> {
+    by_time: BTreeSet<(SimTime, K)>,
+    of: BTreeMap<K, SimTime>,
+}
+
+impl<K: Ord + Copy> Default for Deadlines<K> {
+    fn default() -> Self {
+        Deadlines {
+            by_time: BTreeSet::new(),
+            of: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Copy> Deadlines<K> {
+    /// Record `key`'s next deadline (none: forget it).
+    pub fn set(&mut self, key: K, at: Option<SimTime>) {
+        if let Some(old) = self.of.remove(&key) {
+            self.by_time.remove(&(old, key));
+        }
+        if let Some(t) = at {
+            self.by_time.insert((t, key));
+            self.of.insert(key, t);
+        }
+    }
+
+    pub fn first(&self) -> Option<(SimTime, K)> {
+        self.by_time.first().copied()
+    }
+
+    /// Take the earliest entry if it is due at or before `now`.
+    pub fn pop_due(&mut self, now: SimTime) -> Option<K> {
+        let &(t, key) = self.by_time.first()?;
+        if t > now {
+            return None;
+        }
+        self.by_time.pop_first();
+        self.of.remove(&key);
+        Some(key)
     }
 }

@@ -18,7 +18,7 @@ use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
 use crate::server::{ServerInput, ServerNode, ServerOutput};
 use crate::time::SimTime;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -31,8 +31,16 @@ fn now() -> SimTime {
     SimTime(turmoil::elapsed().as_millis() as u64)
 }
 
-fn host_name(org: u32, browser: u32) -> String {
-    format!("org{org}-browser{browser}")
+/// The turmoil host of a browser: its own (`org0-browser1`), or with
+/// `crowd_hosts = N` one of N crowds (`crowd3`) that run many browsers each.
+fn host_name(scenario: &Scenario, org: u32, browser: u32) -> String {
+    match scenario.config.crowd_hosts {
+        0 => format!("org{org}-browser{browser}"),
+        n => format!(
+            "crowd{}",
+            (org as u64 * scenario.topology.browsers_per_org as u64 + browser as u64) % n
+        ),
+    }
 }
 
 /// A command from the nemesis to a host, applied on the host's own task.
@@ -197,55 +205,87 @@ async fn fetch(request: Request) -> Result<Response, NetError> {
         .map_err(|_| NetError::Reset)
 }
 
-async fn browser_host(
-    node: Shared<BrowserNode>,
+/// The browsers one host runs: one, or a crowd of many, which keeps the host
+/// count (and turmoil's O(hosts^3) step) small when thousands are simulated.
+struct Crowd {
+    nodes: Vec<Shared<BrowserNode>>,
     history: Shared<History>,
-    mailbox: Rc<Mailbox>,
-) -> turmoil::Result {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Response, NetError>)>();
-    let mut in_flight: BTreeMap<u64, AbortHandle> = BTreeMap::new();
-    node.borrow_mut().handle_timeout(now());
-    loop {
-        loop {
-            let Some(out) = node.borrow_mut().poll_output() else {
-                break;
-            };
+    tx: mpsc::UnboundedSender<(usize, u64, Result<Response, NetError>)>,
+    in_flight: BTreeMap<(usize, u64), AbortHandle>,
+    deadlines: super::Deadlines<usize>,
+}
+
+impl Crowd {
+    /// Feed browser `i` (an answer, or its timeout when `input` is None) and move what it puts out.
+    fn step(&mut self, i: usize, input: Option<BrowserInput>) {
+        let mut node = self.nodes[i].borrow_mut();
+        match input {
+            Some(input) => node.handle(now(), input),
+            None => node.handle_timeout(now()),
+        }
+        while let Some(out) = node.poll_output() {
             match out {
                 BrowserOutput::Send { req, request } => {
-                    let tx = tx.clone();
+                    let tx = self.tx.clone();
                     let handle = tokio::task::spawn_local(async move {
                         let result = fetch(request).await;
-                        let _ = tx.send((req, result));
+                        let _ = tx.send((i, req, result));
                     });
-                    in_flight.insert(req, handle.abort_handle());
+                    self.in_flight.insert((i, req), handle.abort_handle());
                 }
                 BrowserOutput::Abort { req } => {
-                    if let Some(h) = in_flight.remove(&req) {
+                    if let Some(h) = self.in_flight.remove(&(i, req)) {
                         h.abort();
                     }
                 }
-                BrowserOutput::Observe(obs) => history.borrow_mut().record(now(), obs),
+                BrowserOutput::Observe(obs) => self.history.borrow_mut().record(now(), obs),
             }
         }
-        let deadline = node.borrow().poll_timeout();
+        self.deadlines.set(i, node.poll_timeout());
+    }
+}
+
+async fn browser_host(
+    nodes: Vec<Shared<BrowserNode>>,
+    history: Shared<History>,
+    mailbox: Rc<Mailbox>,
+) -> turmoil::Result {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let count = nodes.len();
+    let mut crowd = Crowd {
+        nodes,
+        history,
+        tx,
+        in_flight: BTreeMap::new(),
+        deadlines: Default::default(),
+    };
+    for i in 0..count {
+        crowd.step(i, None);
+    }
+    loop {
+        let deadline = crowd.deadlines.first().map(|(t, _)| t);
         tokio::select! {
             biased;
             _ = mailbox.notify.notified() => {
                 for c in mailbox.take() {
                     if let Control::ResetConnections = c {
-                        for (req, h) in std::mem::take(&mut in_flight) {
+                        for ((i, req), h) in std::mem::take(&mut crowd.in_flight) {
                             h.abort();
-                            node.borrow_mut().handle(now(), BrowserInput::Response { req, result: Err(NetError::Reset) });
+                            crowd.step(i, Some(BrowserInput::Response { req, result: Err(NetError::Reset) }));
                         }
                     }
                 }
             }
-            Some((req, result)) = rx.recv() => {
-                if in_flight.remove(&req).is_some() {
-                    node.borrow_mut().handle(now(), BrowserInput::Response { req, result });
+            Some((i, req, result)) = rx.recv() => {
+                if crowd.in_flight.remove(&(i, req)).is_some() {
+                    crowd.step(i, Some(BrowserInput::Response { req, result }));
                 }
             }
-            _ = sleep_until_deadline(deadline) => node.borrow_mut().handle_timeout(now()),
+            _ = sleep_until_deadline(deadline) => {
+                while let Some(i) = crowd.deadlines.pop_due(now()) {
+                    crowd.step(i, None);
+                }
+            }
         }
     }
 }
@@ -254,28 +294,34 @@ async fn browser_host(
 struct Network<'a> {
     scenario: &'a Scenario,
     server_mail: Rc<Mailbox>,
-    browser_mail: BTreeMap<(u32, u32), Rc<Mailbox>>,
+    host_mail: BTreeMap<String, Rc<Mailbox>>,
 }
 
 impl Network<'_> {
     fn apply(&self, sim: &mut turmoil::Sim<'_>, fault: &Fault, start: bool) {
-        let browsers = fault.target.browsers(&self.scenario.topology);
+        // The hosts a fault lands on; with crowds, a browser's fault lands on its whole crowd.
+        let hosts: BTreeSet<String> = fault
+            .target
+            .browsers(&self.scenario.topology)
+            .into_iter()
+            .map(|(o, b)| host_name(self.scenario, o, b))
+            .collect();
         let net = &self.scenario.config.net;
         match &fault.kind {
             FaultKind::Partition => {
-                for (o, b) in &browsers {
+                for h in &hosts {
                     if start {
-                        sim.partition("server", host_name(*o, *b));
+                        sim.partition("server", h.as_str());
                     } else {
-                        sim.repair("server", host_name(*o, *b));
+                        sim.repair("server", h.as_str());
                     }
                 }
             }
             FaultKind::PartitionOneway(direction) => {
-                for (o, b) in &browsers {
+                for h in &hosts {
                     let (from, to) = match direction {
-                        Direction::ToServer => (host_name(*o, *b), "server".to_string()),
-                        Direction::FromServer => ("server".to_string(), host_name(*o, *b)),
+                        Direction::ToServer => (h.as_str(), "server"),
+                        Direction::FromServer => ("server", h.as_str()),
                     };
                     if start {
                         sim.partition_oneway(from, to);
@@ -285,14 +331,14 @@ impl Network<'_> {
                 }
             }
             FaultKind::Latency { ms } => {
-                for (o, b) in &browsers {
-                    let h = host_name(*o, *b);
+                for h in &hosts {
+                    let h = h.as_str();
                     if start {
                         sim.set_link_latency("server", h, Duration::from_millis(*ms));
                     } else {
                         sim.set_link_latency(
                             "server",
-                            h.clone(),
+                            h,
                             Duration::from_millis(net.min_latency_ms),
                         );
                         sim.set_link_max_message_latency(
@@ -314,8 +360,8 @@ impl Network<'_> {
             FaultKind::ResetConnections if start => match fault.target {
                 Target::Server => self.server_mail.post(Control::ResetConnections),
                 _ => {
-                    for key in &browsers {
-                        self.browser_mail[key].post(Control::ResetConnections);
+                    for h in &hosts {
+                        self.host_mail[h].post(Control::ResetConnections);
                     }
                 }
             },
@@ -357,27 +403,31 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
         });
     }
     let mut browsers = Vec::new();
-    let mut browser_mail = BTreeMap::new();
+    let mut crowds: BTreeMap<String, Vec<Shared<BrowserNode>>> = BTreeMap::new();
     for org in 0..scenario.topology.orgs {
         for b in 0..scenario.topology.browsers_per_org {
-            let node = Rc::new(RefCell::new(BrowserNode::new(
-                scenario.browser_config(org, b),
-                seed,
-                mutant,
-            )));
-            let mail = Rc::new(Mailbox::default());
-            browser_mail.insert((org, b), mail.clone());
+            let config = scenario.browser_config(org, b);
+            let node = Rc::new(RefCell::new(BrowserNode::new(config, seed, mutant)));
             browsers.push(node.clone());
-            let history = history.clone();
-            sim.host(host_name(org, b), move || {
-                browser_host(node.clone(), history.clone(), mail.clone())
-            });
+            crowds
+                .entry(host_name(scenario, org, b))
+                .or_default()
+                .push(node);
         }
+    }
+    let mut host_mail = BTreeMap::new();
+    for (host, nodes) in crowds {
+        let mail = Rc::new(Mailbox::default());
+        host_mail.insert(host.clone(), mail.clone());
+        let history = history.clone();
+        sim.host(host, move || {
+            browser_host(nodes.clone(), history.clone(), mail.clone())
+        });
     }
     let network = Network {
         scenario,
         server_mail,
-        browser_mail,
+        host_mail,
     };
 
     let mut actions: VecDeque<(SimTime, Action)> = timeline(scenario).into();
