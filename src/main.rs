@@ -79,6 +79,18 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Measure speed and scale; prints `bench <name> <value> <unit>` lines.
+    Bench {
+        /// Shorter runs and smaller sizes, for a quick look.
+        #[arg(long)]
+        quick: bool,
+        /// The directory of shipped scenarios the benchmarks use.
+        #[arg(long, default_value = "sims")]
+        sims: PathBuf,
+        /// Worker threads for the sweep figure (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// List the scenarios in a directory with their one-line description.
     List {
         #[arg(default_value = "sims")]
@@ -112,6 +124,7 @@ fn main() -> ExitCode {
             from,
             jobs,
         } => cmd_crosscheck(&paths, seeds, from, jobs),
+        Command::Bench { quick, sims, jobs } => cmd_bench(quick, sims, jobs),
         Command::List { dir } => cmd_list(&dir),
         Command::Mutants => {
             for m in Mutant::ALL {
@@ -356,4 +369,30 @@ fn cmd_crosscheck(
         disagreements.len()
     );
     Ok(disagreements.is_empty())
+}
+
+fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, InputError> {
+    let bad = |message: String| InputError {
+        file: sims.display().to_string(),
+        line: None,
+        field: "--sims".to_string(),
+        message,
+    };
+    if !sims.join("delivery_steady.toml").is_file() || !sims.join("scale/scale_50k.toml").is_file()
+    {
+        return Err(bad(
+            "needs delivery_steady.toml and scale/scale_50k.toml".to_string()
+        ));
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| bad(format!("cannot find the rtsim binary: {e}")))?;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cfg = rtsim::bench::BenchConfig {
+        quick,
+        sims,
+        exe,
+        jobs,
+    };
+    rtsim::bench::run_all(&cfg, &mut |f| println!("{f}"));
+    Ok(true)
 }

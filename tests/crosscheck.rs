@@ -9,7 +9,9 @@ use rtsim::mutant::Mutant;
 
 #[test]
 fn both_drivers_agree_on_a_sample_of_scenarios_mutants_and_seeds() {
-    let mutants: Vec<Option<Mutant>> = std::iter::once(None).chain(Mutant::ALL.into_iter().map(Some)).collect();
+    let mutants: Vec<Option<Mutant>> = std::iter::once(None)
+        .chain(Mutant::ALL.into_iter().map(Some))
+        .collect();
     let mut disagreements = Vec::new();
     for (i, scenario) in common::shipped().iter().enumerate() {
         for (j, mutant) in mutants.iter().enumerate() {
@@ -20,5 +22,9 @@ fn both_drivers_agree_on_a_sample_of_scenarios_mutants_and_seeds() {
             }
         }
     }
-    assert!(disagreements.is_empty(), "drivers disagree:\n{}", disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "drivers disagree:\n{}",
+        disagreements.join("\n")
+    );
 }
