@@ -142,7 +142,11 @@ pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
     let runs = if cfg.quick { 40 } else { 400 };
     let five = lasting(&steady, 300);
     let seeds: Vec<u64> = (1..=runs).collect();
-    let (_, wall) = timed(|| parallel_runs(&five, &seeds, cfg.jobs));
+    let (_, wall) = timed(|| {
+        crate::parallel::map(cfg.jobs, &seeds, |&seed| {
+            run_with(&five, seed, None, Driver::Express).pass
+        })
+    });
     fig(
         "sweep_runs_per_min",
         runs as f64 * 60.0 / wall,
@@ -187,24 +191,11 @@ pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
 }
 
 fn label(tabs: u64) -> String {
-    if tabs >= 1000 && tabs % 1000 == 0 {
+    if tabs >= 1000 && tabs.is_multiple_of(1000) {
         format!("{}k", tabs / 1000)
     } else {
         tabs.to_string()
     }
-}
-
-fn parallel_runs(s: &Scenario, seeds: &[u64], jobs: usize) {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&seed) = seeds.get(i) else { break };
-                let _ = run_with(s, seed, None, Driver::Express);
-            });
-        }
-    });
 }
 
 /// Run `rtsim run` on a copy of `file` with `orgs` orgs and extra params, as a

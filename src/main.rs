@@ -10,8 +10,6 @@ use rtsim::scenario::{InputError, Scenario};
 use rtsim::seed::parse_seed;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 #[derive(Parser)]
 #[command(
@@ -91,6 +89,18 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// The leader-election verdict table: mechanism x takeover x scope over many seeds of a fault-heavy scenario.
+    Leaders {
+        /// The fault-heavy scenario to run every configuration on.
+        #[arg(default_value = "sims/leader_chaos.toml")]
+        scenario: PathBuf,
+        /// Seeds per configuration.
+        #[arg(long, default_value_t = 200)]
+        seeds: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// List the scenarios in a directory with their one-line description.
     List {
         #[arg(default_value = "sims")]
@@ -125,6 +135,19 @@ fn main() -> ExitCode {
             jobs,
         } => cmd_crosscheck(&paths, seeds, from, jobs),
         Command::Bench { quick, sims, jobs } => cmd_bench(quick, sims, jobs),
+        Command::Leaders {
+            scenario,
+            seeds,
+            jobs,
+        } => Scenario::load(&scenario).map(|s| {
+            let rows = rtsim::leader_table::build(
+                &s,
+                seeds,
+                jobs.unwrap_or_else(rtsim::parallel::all_cores),
+            );
+            print!("{}", rtsim::leader_table::render(&rows));
+            true
+        }),
         Command::List { dir } => cmd_list(&dir),
         Command::Mutants => {
             for m in Mutant::ALL {
@@ -250,9 +273,11 @@ fn cmd_sweep(
     let work: Vec<(usize, u64)> = (0..scenarios.len())
         .flat_map(|i| (0..seeds).map(move |k| (i, from.wrapping_add(k))))
         .collect();
-    let passed = parallel(jobs, &work, |&(index, seed)| {
-        run_with(&scenarios[index], seed, mutant, driver).pass
-    });
+    let passed = rtsim::parallel::map(
+        jobs.unwrap_or_else(rtsim::parallel::all_cores),
+        &work,
+        |&(index, seed)| run_with(&scenarios[index], seed, mutant, driver).pass,
+    );
     let mut rows: Vec<Row> = scenarios
         .iter()
         .zip(&files)
@@ -304,37 +329,6 @@ fn cmd_list(dir: &Path) -> Result<bool, InputError> {
     Ok(true)
 }
 
-/// Run `work` items on `jobs` threads (default: every core); results come back in item order.
-fn parallel<T: Sync, R: Send>(
-    jobs: Option<usize>,
-    work: &[T],
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let jobs = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new(work.iter().map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = work.get(i) else { break };
-                let r = f(item);
-                results
-                    .lock()
-                    .expect("no worker panics holding the results")[i] = Some(r);
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("workers are done")
-        .into_iter()
-        .map(|r| r.expect("every item ran"))
-        .collect()
-}
-
 fn cmd_crosscheck(
     paths: &[PathBuf],
     seeds: u64,
@@ -356,9 +350,11 @@ fn cmd_crosscheck(
                 .flat_map(move |m| (0..seeds).map(move |k| (i, *m, from.wrapping_add(k))))
         })
         .collect();
-    let results = parallel(jobs, &work, |&(i, m, seed)| {
-        rtsim::crosscheck::cross_check(&scenarios[i], seed, m)
-    });
+    let results = rtsim::parallel::map(
+        jobs.unwrap_or_else(rtsim::parallel::all_cores),
+        &work,
+        |&(i, m, seed)| rtsim::crosscheck::cross_check(&scenarios[i], seed, m),
+    );
     let disagreements: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     for d in &disagreements {
         println!("disagree: {d}");
@@ -386,7 +382,7 @@ fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, In
     }
     let exe =
         std::env::current_exe().map_err(|e| bad(format!("cannot find the rtsim binary: {e}")))?;
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
     let cfg = rtsim::bench::BenchConfig {
         quick,
         sims,

@@ -17,15 +17,27 @@ pub enum Mutant {
     BreakerNeverOpens,
     /// Server: events expire after a fifth of their TTL, uncounted and without raising the loss floor.
     EarlyExpiry,
+    /// Leader: a tab takes the lease without re-reading it after its own write.
+    LeaseNoRecheck,
+    /// Leader: followers poll the backend as well as the leader.
+    FollowerPolls,
+    /// Leader: a new leader ignores the cursor the old one shared and starts from now.
+    NoCursorHandoff,
+    /// Leader: a leader that hears a higher heartbeat sequence keeps leading.
+    NoYieldOnHigherSeq,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 5] = [
+    pub const ALL: [Mutant; 9] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
         Mutant::BreakerNeverOpens,
         Mutant::EarlyExpiry,
+        Mutant::LeaseNoRecheck,
+        Mutant::FollowerPolls,
+        Mutant::NoCursorHandoff,
+        Mutant::NoYieldOnHigherSeq,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +47,10 @@ impl Mutant {
             Mutant::NoPropertyFilter => "no-property-filter",
             Mutant::BreakerNeverOpens => "breaker-never-opens",
             Mutant::EarlyExpiry => "early-expiry",
+            Mutant::LeaseNoRecheck => "lease-no-recheck",
+            Mutant::FollowerPolls => "follower-polls",
+            Mutant::NoCursorHandoff => "no-cursor-handoff",
+            Mutant::NoYieldOnHigherSeq => "no-yield-on-higher-seq",
         }
     }
 
@@ -42,6 +58,10 @@ impl Mutant {
         match self {
             Mutant::NoDedup | Mutant::NoGapDetect | Mutant::BreakerNeverOpens => "client provider",
             Mutant::NoPropertyFilter | Mutant::EarlyExpiry => "server buffer",
+            Mutant::LeaseNoRecheck
+            | Mutant::FollowerPolls
+            | Mutant::NoCursorHandoff
+            | Mutant::NoYieldOnHigherSeq => "leader election",
         }
     }
 
@@ -56,6 +76,16 @@ impl Mutant {
                 "circuit breaker (C4): failed calls are retried without the 30 s pause"
             }
             Mutant::EarlyExpiry => "event TTL (S2): unread events vanish after 5 s, uncounted",
+            Mutant::LeaseNoRecheck => {
+                "lease claim (L2, B1): two tabs racing for an empty lease both lead"
+            }
+            Mutant::FollowerPolls => "one transport per scope (L5): followers call the backend too",
+            Mutant::NoCursorHandoff => {
+                "cursor handoff (L5): a new leader skips what happened during takeover"
+            }
+            Mutant::NoYieldOnHigherSeq => {
+                "split-brain resolution (L4): an old leader never steps down"
+            }
         }
     }
 

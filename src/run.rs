@@ -25,6 +25,11 @@ pub struct Summary {
     pub drops: u64,
     pub waiter_cap_hits: u64,
     pub evictions: u64,
+    /// O4: windows with two leaders or two streams in a scope, and the longest, in ms.
+    pub split_brain_windows: u64,
+    pub longest_split_brain_ms: u64,
+    /// Times a tab became leader (L7 churn).
+    pub leader_elections: u64,
     pub failed_oracles: Vec<String>,
 }
 
@@ -107,11 +112,16 @@ pub fn finish(
     last: crate::check::history::FinalState,
 ) -> RunReport {
     use crate::check::history::{Observation, RequestKind};
-    let violations = crate::check::check_all(&crate::check::Evidence {
+    let evidence = crate::check::Evidence {
         scenario,
         history: &history,
         last: &last,
-    });
+    };
+    let violations = crate::check::check_all(&evidence);
+    let windows: Vec<_> = crate::check::o4_one_leader::windows(&evidence)
+        .into_iter()
+        .filter(|w| w.length_ms > 0)
+        .collect();
     let failed: std::collections::BTreeSet<&str> = violations.iter().map(|v| v.oracle).collect();
     let mut unmet = Vec::new();
     for id in scenario.must_hold() {
@@ -134,6 +144,8 @@ pub fn finish(
         verdict: if pass { "pass" } else { "fail" }.to_string(),
         trace: format!("{trace_hash:016x}"),
         failed_oracles: failed.iter().map(|s| s.to_string()).collect(),
+        split_brain_windows: windows.len() as u64,
+        longest_split_brain_ms: windows.iter().map(|w| w.length_ms).max().unwrap_or(0),
         ..Summary::default()
     };
     for step in &history.steps {
@@ -160,6 +172,10 @@ pub fn finish(
                 s.drops += *entries as u64;
             }
             Observation::WaiterCapHit { .. } => s.waiter_cap_hits += 1,
+            Observation::Role {
+                role: crate::client::leader::Role::Leader,
+                ..
+            } => s.leader_elections += 1,
             _ => {}
         }
     }

@@ -5,8 +5,10 @@
 //! must hold or must fail. A bad file is an `InputError` naming the file, the
 //! line and the field, never a panic; the CLI turns it into exit code 2.
 
-use crate::browser::BrowserConfig;
+use crate::browser::platform::PlatformConfig;
+use crate::browser::{BrowserConfig, TabAction};
 use crate::check::CheckConfig;
+use crate::client::leader::{Mechanism, Scope};
 use crate::client::ProviderConfig;
 use crate::server::buffer::BufferConfig;
 use crate::server::pubsub::PubSubConfig;
@@ -47,7 +49,7 @@ pub const ORACLES: [&str; 11] = [
     "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11",
 ];
 /// The oracles the walking skeleton checks; `hold = ["all"]` means these.
-pub const CHECKED_ORACLES: [&str; 6] = ["O1", "O2", "O3", "O5", "O7", "O8"];
+pub const CHECKED_ORACLES: [&str; 8] = ["O1", "O2", "O3", "O4", "O5", "O7", "O8", "O10"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topology {
@@ -64,6 +66,8 @@ pub enum Target {
     Org(u32),
     Browser(u32, u32),
     Tab(u32, u32, u32),
+    /// `leader:org<i>/browser<j>`: whichever tab of that browser leads when the fault starts.
+    Leader(u32, u32),
 }
 
 impl Target {
@@ -74,7 +78,7 @@ impl Target {
                 .flat_map(|o| (0..topo.browsers_per_org).map(move |b| (o, b)))
                 .collect(),
             Target::Org(o) => (0..topo.browsers_per_org).map(|b| (o, b)).collect(),
-            Target::Browser(o, b) | Target::Tab(o, b, _) => vec![(o, b)],
+            Target::Browser(o, b) | Target::Tab(o, b, _) | Target::Leader(o, b) => vec![(o, b)],
         }
     }
 }
@@ -86,6 +90,7 @@ impl fmt::Display for Target {
             Target::Org(o) => write!(f, "org{o}"),
             Target::Browser(o, b) => write!(f, "org{o}/browser{b}"),
             Target::Tab(o, b, t) => write!(f, "org{o}/browser{b}/tab{t}"),
+            Target::Leader(o, b) => write!(f, "leader:org{o}/browser{b}"),
         }
     }
 }
@@ -100,14 +105,22 @@ pub enum Direction {
 pub enum FaultKind {
     Partition,
     PartitionOneway(Direction),
-    Latency { ms: u64 },
+    Latency {
+        ms: u64,
+    },
     ServerRestart,
     ResetConnections,
-    Burst { count: u32 },
+    Burst {
+        count: u32,
+    },
+    /// Tab lifecycle and browser platform faults (B3, B4).
+    Tab(TabAction),
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
+    /// Its place in the scenario's fault list (sorted by time), naming it to the nodes.
+    pub id: u64,
     pub at: SimTime,
     pub kind: FaultKind,
     pub target: Target,
@@ -129,10 +142,51 @@ impl Fault {
             FaultKind::ServerRestart => "server_restart".to_string(),
             FaultKind::ResetConnections => "reset_connections".to_string(),
             FaultKind::Burst { count } => format!("burst {count}"),
+            FaultKind::Tab(a) => tab_fault_name(*a).to_string(),
         };
         match self.for_ms {
             Some(ms) => format!("{kind} {} for {}ms", self.target, ms),
             None => format!("{kind} {}", self.target),
+        }
+    }
+}
+
+const TAB_FAULTS: [(&str, TabAction); 9] = [
+    ("crash_tab", TabAction::Crash),
+    ("close_tab", TabAction::Close),
+    ("open_tab", TabAction::Open),
+    ("hide_tab", TabAction::Hide),
+    ("show_tab", TabAction::Show),
+    ("freeze_tab", TabAction::Freeze),
+    ("thaw_tab", TabAction::Thaw),
+    ("broadcast_off", TabAction::BroadcastOff),
+    ("locks_off", TabAction::LocksOff),
+];
+
+/// Tab faults that act on the whole browser rather than one tab.
+fn browser_wide(a: TabAction) -> bool {
+    matches!(
+        a,
+        TabAction::Open | TabAction::BroadcastOff | TabAction::LocksOff
+    )
+}
+
+fn tab_fault_name(a: TabAction) -> &'static str {
+    TAB_FAULTS
+        .iter()
+        .find(|(_, x)| *x == a)
+        .map_or("tab", |(n, _)| n)
+}
+
+impl Fault {
+    /// What undoes this fault after `for_s`, if it lasts.
+    pub fn undo_action(&self) -> Option<TabAction> {
+        match self.kind {
+            FaultKind::Tab(TabAction::Hide) => Some(TabAction::Show),
+            FaultKind::Tab(TabAction::Freeze) => Some(TabAction::Thaw),
+            FaultKind::Tab(TabAction::BroadcastOff) => Some(TabAction::BroadcastOn),
+            FaultKind::Tab(TabAction::LocksOff) => Some(TabAction::LocksOn),
+            _ => None,
         }
     }
 }
@@ -166,6 +220,7 @@ pub struct SimConfig {
     pub pubsub: PubSubConfig,
     pub tokens: TokenConfig,
     pub provider: ProviderConfig,
+    pub platform: PlatformConfig,
     pub check: CheckConfig,
     pub net: NetConfig,
     /// turmoil's tick; the express driver has none.
@@ -185,6 +240,7 @@ impl Default for SimConfig {
             pubsub: PubSubConfig::default(),
             tokens: TokenConfig::default(),
             provider: ProviderConfig::default(),
+            platform: PlatformConfig::default(),
             check: CheckConfig::default(),
             net: NetConfig::default(),
             tick_ms: 1,
@@ -200,6 +256,7 @@ enum ParamValue {
     Int(u64),
     Float(f64),
     Bool(bool),
+    Str(String),
 }
 
 impl SimConfig {
@@ -234,6 +291,24 @@ impl SimConfig {
         "login_retry_ms",
         "filter_odd_browsers",
         "crowd_hosts",
+        "leader_enabled",
+        "mechanism",
+        "scope",
+        "heartbeat_ms",
+        "takeover_ms",
+        "takeover_jitter_ms",
+        "lease_recheck_ms",
+        "storage_propagation_min_ms",
+        "storage_propagation_max_ms",
+        "broadcast_delay_min_ms",
+        "broadcast_delay_max_ms",
+        "broadcast_enabled",
+        "locks_enabled",
+        "hidden_timer_min_interval_ms",
+        "intensive_throttle_after_ms",
+        "intensive_timer_interval_ms",
+        "split_brain_bound_ms",
+        "leader_bound_ms",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -241,6 +316,10 @@ impl SimConfig {
         let int = |v: ParamValue| match v {
             Int(i) => Ok(i),
             _ => Err("expected a non-negative integer".to_string()),
+        };
+        let boolean = |v: ParamValue| match v {
+            Bool(b) => Ok(b),
+            _ => Err("expected true or false".to_string()),
         };
         match name {
             "max_buffer_size" => self.buffer.max_buffer_size = int(v)? as usize,
@@ -279,12 +358,37 @@ impl SimConfig {
             "login_timeout_ms" => self.login_timeout_ms = int(v)?,
             "login_retry_ms" => self.login_retry_ms = int(v)?,
             "crowd_hosts" => self.crowd_hosts = int(v)?,
-            "filter_odd_browsers" => {
-                self.filter_odd_browsers = match v {
-                    Bool(b) => b,
-                    _ => return Err("expected true or false".to_string()),
+            "filter_odd_browsers" => self.filter_odd_browsers = boolean(v)?,
+            "leader_enabled" => self.provider.leader.leader_enabled = boolean(v)?,
+            "mechanism" => {
+                self.provider.leader.mechanism = match v {
+                    Str(s) if s == "lease" => Mechanism::Lease,
+                    Str(s) if s == "web-locks" => Mechanism::WebLocks,
+                    _ => return Err("expected \"lease\" or \"web-locks\"".to_string()),
                 }
             }
+            "scope" => {
+                self.provider.leader.scope = match v {
+                    Str(s) if s == "session" => Scope::Session,
+                    Str(s) if s == "browser-org" => Scope::BrowserOrg,
+                    _ => return Err("expected \"session\" or \"browser-org\"".to_string()),
+                }
+            }
+            "heartbeat_ms" => self.provider.leader.heartbeat_ms = int(v)?,
+            "takeover_ms" => self.provider.leader.takeover_ms = int(v)?,
+            "takeover_jitter_ms" => self.provider.leader.takeover_jitter_ms = int(v)?,
+            "lease_recheck_ms" => self.provider.leader.lease_recheck_ms = int(v)?,
+            "storage_propagation_min_ms" => self.platform.storage_propagation_min_ms = int(v)?,
+            "storage_propagation_max_ms" => self.platform.storage_propagation_max_ms = int(v)?,
+            "broadcast_delay_min_ms" => self.platform.broadcast_delay_min_ms = int(v)?,
+            "broadcast_delay_max_ms" => self.platform.broadcast_delay_max_ms = int(v)?,
+            "broadcast_enabled" => self.platform.broadcast_enabled = boolean(v)?,
+            "locks_enabled" => self.platform.locks_enabled = boolean(v)?,
+            "hidden_timer_min_interval_ms" => self.platform.hidden_timer_min_interval_ms = int(v)?,
+            "intensive_throttle_after_ms" => self.platform.intensive_throttle_after_ms = int(v)?,
+            "intensive_timer_interval_ms" => self.platform.intensive_timer_interval_ms = int(v)?,
+            "split_brain_bound_ms" => self.check.split_brain_bound_ms = int(v)?,
+            "leader_bound_ms" => self.check.leader_bound_ms = int(v)?,
             _ => {
                 return Err(format!(
                     "unknown parameter; known: {}",
@@ -402,6 +506,44 @@ impl SimConfig {
         limit("login_timeout_ms", self.login_timeout_ms, 1, hour)?;
         limit("login_retry_ms", self.login_retry_ms, 1, hour)?;
         limit("crowd_hosts", self.crowd_hosts, 0, 64)?;
+        limit("heartbeat_ms", self.provider.leader.heartbeat_ms, 1, hour)?;
+        limit("takeover_ms", self.provider.leader.takeover_ms, 1, hour)?;
+        limit(
+            "takeover_jitter_ms",
+            self.provider.leader.takeover_jitter_ms,
+            0,
+            hour,
+        )?;
+        limit(
+            "lease_recheck_ms",
+            self.provider.leader.lease_recheck_ms,
+            0,
+            hour,
+        )?;
+        limit(
+            "storage_propagation_max_ms",
+            self.platform.storage_propagation_max_ms,
+            self.platform.storage_propagation_min_ms,
+            60_000,
+        )?;
+        limit(
+            "broadcast_delay_max_ms",
+            self.platform.broadcast_delay_max_ms,
+            self.platform.broadcast_delay_min_ms,
+            60_000,
+        )?;
+        limit(
+            "hidden_timer_min_interval_ms",
+            self.platform.hidden_timer_min_interval_ms,
+            1,
+            hour,
+        )?;
+        limit(
+            "intensive_timer_interval_ms",
+            self.platform.intensive_timer_interval_ms,
+            1,
+            hour,
+        )?;
         Ok(())
     }
 }
@@ -466,6 +608,7 @@ impl Scenario {
             login_timeout_ms: self.config.login_timeout_ms,
             login_retry_ms: self.config.login_retry_ms,
             provider: self.config.provider.clone(),
+            platform: self.config.platform.clone(),
         }
     }
 
@@ -512,6 +655,7 @@ impl Scenario {
                 }
                 toml::Value::Float(f) => ParamValue::Float(*f),
                 toml::Value::Boolean(b) => ParamValue::Bool(*b),
+                toml::Value::String(s) => ParamValue::Str(s.clone()),
                 other => {
                     return Err(err_at(
                         span(value),
@@ -654,45 +798,85 @@ impl Scenario {
                     unexpected("ms", f.ms.is_some())?;
                     unexpected("count", f.count.is_some())?;
                     let d = f.direction.as_ref().ok_or_else(|| {
-                        err_at(kind_span.clone(), &field("direction"), "partition_oneway needs direction = \"to_server\" | \"from_server\"".to_string())
+                        err_at(
+                            kind_span.clone(),
+                            &field("direction"),
+                            "partition_oneway needs direction = \"to_server\" | \"from_server\""
+                                .to_string(),
+                        )
                     })?;
                     match d.get_ref().as_str() {
                         "to_server" => FaultKind::PartitionOneway(Direction::ToServer),
                         "from_server" => FaultKind::PartitionOneway(Direction::FromServer),
                         other => {
-                            return Err(err_at(span(d), &field("direction"), format!("{other:?} is not \"to_server\" or \"from_server\"")))
+                            return Err(err_at(
+                                span(d),
+                                &field("direction"),
+                                format!("{other:?} is not \"to_server\" or \"from_server\""),
+                            ))
                         }
                     }
                 }
                 "latency" => {
                     unexpected("direction", f.direction.is_some())?;
                     unexpected("count", f.count.is_some())?;
-                    let ms = f.ms.as_ref().ok_or_else(|| err_at(kind_span.clone(), &field("ms"), "latency needs ms".to_string()))?;
-                    FaultKind::Latency { ms: range(ms, &field("ms"), 0, 60_000)? as u64 }
+                    let ms = f.ms.as_ref().ok_or_else(|| {
+                        err_at(
+                            kind_span.clone(),
+                            &field("ms"),
+                            "latency needs ms".to_string(),
+                        )
+                    })?;
+                    FaultKind::Latency {
+                        ms: range(ms, &field("ms"), 0, 60_000)? as u64,
+                    }
                 }
                 "burst" => {
                     unexpected("direction", f.direction.is_some())?;
                     unexpected("ms", f.ms.is_some())?;
-                    let c = f.count.as_ref().ok_or_else(|| err_at(kind_span.clone(), &field("count"), "burst needs count".to_string()))?;
-                    FaultKind::Burst { count: range(c, &field("count"), 1, 1_000_000)? }
+                    let c = f.count.as_ref().ok_or_else(|| {
+                        err_at(
+                            kind_span.clone(),
+                            &field("count"),
+                            "burst needs count".to_string(),
+                        )
+                    })?;
+                    FaultKind::Burst {
+                        count: range(c, &field("count"), 1, 1_000_000)?,
+                    }
                 }
-                other => {
-                    return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst")))
-                }
+                other => match TAB_FAULTS.iter().find(|(n, _)| *n == other) {
+                    Some((_, action)) => {
+                        unexpected("direction", f.direction.is_some())?;
+                        unexpected("ms", f.ms.is_some())?;
+                        unexpected("count", f.count.is_some())?;
+                        FaultKind::Tab(*action)
+                    }
+                    None => {
+                        let tab_kinds: Vec<&str> = TAB_FAULTS.iter().map(|(n, _)| *n).collect();
+                        return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst, {}", tab_kinds.join(", "))));
+                    }
+                },
             };
             let target_ok = match (&kind, &target) {
                 (FaultKind::ServerRestart, Target::Server) => true,
                 (FaultKind::ServerRestart, _) => false,
                 (FaultKind::Burst { .. }, Target::Org(_)) => true,
                 (FaultKind::Burst { .. }, _) => false,
+                (FaultKind::Tab(a), Target::Browser(..)) => browser_wide(*a),
+                (FaultKind::Tab(a), Target::Tab(..) | Target::Leader(..)) => !browser_wide(*a),
+                (FaultKind::Tab(_), _) => false,
+                (_, Target::Leader(..)) => false,
                 (_, _) => true,
             };
             if !target_ok {
                 let t = f.target.as_ref().map(|t| t.span());
-                let want = if matches!(kind, FaultKind::Burst { .. }) {
-                    "org<i>"
-                } else {
-                    "server"
+                let want = match kind {
+                    FaultKind::Burst { .. } => "org<i>",
+                    FaultKind::ServerRestart => "server",
+                    FaultKind::Tab(a) if browser_wide(a) => "org<i>/browser<j>",
+                    FaultKind::Tab(_) => "org<i>/browser<j>/tab<k> or leader:org<i>/browser<j>",
+                    _ => "server, org<i>, org<i>/browser<j> or org<i>/browser<j>/tab<k>",
                 };
                 return Err(err_at(
                     t.or(kind_span),
@@ -701,6 +885,7 @@ impl Scenario {
                 ));
             }
             faults.push(Fault {
+                id: 0,
                 at: SimTime(at),
                 kind,
                 target,
@@ -708,6 +893,9 @@ impl Scenario {
             });
         }
         faults.sort_by_key(|f| f.at);
+        for (i, f) in faults.iter_mut().enumerate() {
+            f.id = i as u64;
+        }
 
         let expect = match &raw.expect {
             Some(e) => {
@@ -753,10 +941,16 @@ impl Scenario {
 
 fn parse_target(text: &str, topo: &Topology) -> Result<Target, String> {
     let bad = || {
-        format!("{text:?} is not a target; expected server, org<i>, org<i>/browser<j> or org<i>/browser<j>/tab<k>")
+        format!("{text:?} is not a target; expected server, org<i>, org<i>/browser<j>, org<i>/browser<j>/tab<k> or leader:org<i>/browser<j>")
     };
     if text == "server" {
         return Ok(Target::Server);
+    }
+    if let Some(rest) = text.strip_prefix("leader:") {
+        return match parse_target(rest, topo)? {
+            Target::Browser(o, b) => Ok(Target::Leader(o, b)),
+            _ => Err(bad()),
+        };
     }
     let parts: Vec<&str> = text.split('/').collect();
     let num = |part: &str, prefix: &str| -> Result<u32, String> {
@@ -774,7 +968,7 @@ fn parse_target(text: &str, topo: &Topology) -> Result<Target, String> {
         Target::Org(o) => (o, 0, 0),
         Target::Browser(o, b) => (o, b, 0),
         Target::Tab(o, b, t) => (o, b, t),
-        Target::Server => unreachable!(),
+        Target::Server | Target::Leader(..) => unreachable!("parsed above"),
     };
     if o >= topo.orgs || b >= topo.browsers_per_org || t >= topo.tabs_per_browser {
         return Err(format!(

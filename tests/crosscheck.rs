@@ -13,11 +13,12 @@ fn both_drivers_agree_on_a_sample_of_scenarios_mutants_and_seeds() {
         .chain(Mutant::ALL.into_iter().map(Some))
         .collect();
     let mut disagreements = Vec::new();
+    // Each scenario without a mutant and with one mutant (a different one per
+    // scenario, cycling), at a seed that varies too: a sample that keeps CI short.
     for (i, scenario) in common::shipped().iter().enumerate() {
-        for (j, mutant) in mutants.iter().enumerate() {
-            // One seed per pair, varied so the sample covers several seeds per scenario.
-            let seed = 1 + ((i + j) % 7) as u64;
-            if let Err(e) = cross_check(scenario, seed, *mutant) {
+        let seed = 1 + (i % 5) as u64;
+        for mutant in [None, mutants[1 + i % (mutants.len() - 1)]] {
+            if let Err(e) = cross_check(scenario, seed, mutant) {
                 disagreements.push(e);
             }
         }

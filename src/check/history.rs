@@ -28,6 +28,8 @@ pub enum Outcome {
     NetError,
     /// No answer within the request timeout; the tab aborted it.
     Timeout,
+    /// The tab gave the request up for its own reasons (it stopped leading, it closed).
+    Aborted,
 }
 
 impl Outcome {
@@ -37,6 +39,7 @@ impl Outcome {
         match self {
             Outcome::Status(s) => *s >= 500,
             Outcome::NetError | Outcome::Timeout => true,
+            Outcome::Aborted => false,
         }
     }
 }
@@ -150,6 +153,18 @@ pub enum Observation {
     AuthPaused {
         tab: String,
         status: u16,
+    },
+    // ---- leader election (L1-L7) and tab lifecycle (B4) ----
+    Role {
+        tab: String,
+        scope: String,
+        role: crate::client::leader::Role,
+        seq: u64,
+        cause: String,
+    },
+    Lifecycle {
+        tab: String,
+        what: String,
     },
     // ---- faults and phases ----
     Fault {

@@ -3,9 +3,11 @@
 //! checkers (convergence) look at the state after the settle window.
 
 pub mod history;
+mod o10_recovery;
 mod o1_exactly_once;
 mod o2_convergence;
 mod o3_order;
+pub mod o4_one_leader;
 mod o5_isolation;
 mod o7_pacing;
 mod o8_server_bounds;
@@ -19,12 +21,18 @@ use serde::Serialize;
 pub struct CheckConfig {
     /// O7: at most this many requests from one tab in any 60 s window.
     pub max_requests_per_tab_per_min: usize,
+    /// O4: the longest a split brain (two leaders, or two streams, in one scope) may last.
+    pub split_brain_bound_ms: u64,
+    /// O10: after the heal, every scope with live tabs has a leader within this long.
+    pub leader_bound_ms: u64,
 }
 
 impl Default for CheckConfig {
     fn default() -> Self {
         CheckConfig {
             max_requests_per_tab_per_min: 300,
+            split_brain_bound_ms: 3_000,
+            leader_bound_ms: 45_000,
         }
     }
 }
@@ -65,9 +73,11 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o1_exactly_once::check(ev),
         o2_convergence::check(ev),
         o3_order::check(ev),
+        o4_one_leader::check(ev),
         o5_isolation::check(ev),
         o7_pacing::check(ev),
         o8_server_bounds::check(ev),
+        o10_recovery::check(ev),
     ] {
         found.truncate(PER_ORACLE_LIMIT);
         all.extend(found);

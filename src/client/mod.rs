@@ -3,6 +3,7 @@
 pub mod breaker;
 pub mod cache;
 pub mod dedup;
+pub mod leader;
 pub mod provider;
 
 pub use provider::{NetError, ProviderConfig, Tab, TabId, TabOutput};

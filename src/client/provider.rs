@@ -1,17 +1,19 @@
 //! The realtime provider of one tab (SPEC C2-C9) with its list cache (U1).
 //!
-//! Until leader election lands, every tab runs its own transport: it
+//! The tab that leads its scope (L1-L6, `leader.rs`) runs the transport: it
 //! long-polls from its cursor, dedups (C2) and orders (C3) each batch, patches
-//! its cache, and refetches the list when it detects loss (C9) or has been
-//! cut off too long (C8). A circuit breaker (C4) and the fast-empty backoff
-//! (C5) keep a failing or idle transport from hammering the server, and a
-//! 401/403 pauses it (C7).
+//! its cache, shares the batch with the other tabs on the BroadcastChannel,
+//! and refetches the list when it detects loss (C9) or has been cut off too
+//! long (C8). Followers apply what the leader shares and never poll (L5). A
+//! circuit breaker (C4) and the fast-empty backoff (C5) keep a failing or
+//! idle transport from hammering the server, and a 401/403 pauses it (C7).
 
 use super::breaker::{Breaker, BreakerConfig};
 use super::cache::ListCache;
 use super::dedup::{Dedup, DedupConfig};
+use super::leader::{ChannelMessage, Leader, LeaderConfig, Role, TabEnv};
 use crate::check::history::{Delivered, Observation, Outcome, RequestKind};
-use crate::event::{application_order, OrgId, PropertyId};
+use crate::event::{application_order, Event, OrgId, PropertyId};
 use crate::http::{Batch, Body, Request, Response, Route};
 use crate::mutant::Mutant;
 use crate::seed::{jitter_ms, SimRng};
@@ -37,6 +39,7 @@ pub struct ProviderConfig {
     pub refetch_retry_ms: u64,
     pub dedup: DedupConfig,
     pub breaker: BreakerConfig,
+    pub leader: LeaderConfig,
 }
 
 impl Default for ProviderConfig {
@@ -52,6 +55,7 @@ impl Default for ProviderConfig {
             refetch_retry_ms: 5_000,
             dedup: DedupConfig::default(),
             breaker: BreakerConfig::default(),
+            leader: LeaderConfig::default(),
         }
     }
 }
@@ -115,7 +119,16 @@ pub struct Tab {
     refetch_owed_through: u64,
     refetch_needed: bool,
     next_refetch_at: SimTime,
+    /// The page's list has been loaded once (a snapshot after the first contact).
+    loaded: bool,
     next_req: u64,
+    /// Elects the one tab of the scope that polls; created when the session's token (the scope) is known.
+    leader: Option<Leader>,
+    /// The role last recorded, to tell when this tab starts running the transport.
+    last_role: Option<Role>,
+    /// The highest sequence applied per org.
+    applied_through: std::collections::BTreeMap<OrgId, u64>,
+    scope: String,
     dedup: Dedup,
     breaker: Breaker,
     pub cache: ListCache,
@@ -152,7 +165,12 @@ impl Tab {
             refetch_owed_through: 0,
             refetch_needed: false,
             next_refetch_at: SimTime::ZERO,
+            loaded: false,
             next_req: 0,
+            leader: None,
+            last_role: None,
+            applied_through: Default::default(),
+            scope: String::new(),
             out: VecDeque::new(),
         }
     }
@@ -165,14 +183,77 @@ impl Tab {
         self.out.push_back(TabOutput::Observe(obs));
     }
 
-    /// The session's token arrived (or changed): start or resume the transport.
-    pub fn set_token(&mut self, now: SimTime, token: String) {
+    /// The session's token arrived: join the scope's election and start.
+    /// `scope` names the scope (L1): the session's token hash or the browser and org.
+    pub fn set_token(&mut self, now: SimTime, token: String, scope: String, env: &mut dyn TabEnv) {
         self.token = Some(token);
         self.paused = false;
-        if self.poll.is_none() && self.next_poll_at.is_none() {
-            self.next_poll_at = Some(now);
+        if self.leader.is_none() {
+            let index = self.id.tab;
+            let rng = crate::seed::SimRng::clone(&self.rng);
+            self.scope = scope.clone();
+            let mut leader =
+                Leader::new(self.config.leader.clone(), index, &scope, rng, self.mutant);
+            leader.start(now, env);
+            self.leader = Some(leader);
+            // A follower loads its page now; a poller after its first contact (see on_batch).
+            self.sync_role(now, env);
+            if !self.polls() && !self.loaded {
+                self.owe_refetch(0);
+            }
         }
-        self.handle_timeout(now);
+        self.handle_timeout(now, env);
+    }
+
+    /// Whether this tab runs the transport now.
+    fn polls(&self) -> bool {
+        self.leader.as_ref().is_some_and(Leader::polls)
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.leader.as_ref().map(Leader::role)
+    }
+
+    /// Record role changes and start or stop the transport to match.
+    fn sync_role(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        let _ = env;
+        while let Some(change) = self.leader.as_mut().and_then(Leader::poll_change) {
+            self.observe(Observation::Role {
+                tab: self.name.clone(),
+                scope: self.scope.clone(),
+                role: change.role,
+                seq: change.seq,
+                cause: change.cause.to_string(),
+            });
+            let polled = matches!(self.last_role, Some(Role::Leader | Role::Solo));
+            self.last_role = Some(change.role);
+            if matches!(change.role, Role::Leader | Role::Solo) && !polled {
+                // L5: a tab that takes the transport over resumes from the cursor the last
+                // leader shared. Without one, it starts afresh and reloads the page once
+                // the new cursor is known.
+                let handoff = self.leader.as_ref().and_then(|l| l.shared_cursor());
+                if self.mutant == Some(Mutant::NoCursorHandoff) {
+                    self.cursor = None;
+                } else if let Some(c) = handoff {
+                    self.cursor = Some(self.cursor.map_or(c, |own| own.max(c)));
+                } else {
+                    self.cursor = None;
+                    self.loaded = false;
+                }
+            }
+        }
+        if self.polls() {
+            if self.poll.is_none() && self.next_poll_at.is_none() {
+                self.next_poll_at = Some(now);
+            }
+        } else {
+            // A follower never calls the backend for events (L5).
+            if let Some(p) = self.poll.take() {
+                self.out.push_back(TabOutput::Abort { req: p.req });
+                self.record_response(p.req, Outcome::Aborted, 0);
+            }
+            self.next_poll_at = None;
+        }
     }
 
     fn send(
@@ -208,10 +289,15 @@ impl Tab {
         })
     }
 
-    pub fn handle_timeout(&mut self, now: SimTime) {
+    pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        let cursor = self.cursor;
+        if let Some(l) = self.leader.as_mut() {
+            l.handle_timeout(now, env, cursor);
+        }
+        self.sync_role(now, env);
         if let Some(p) = self.poll.filter(|p| p.deadline <= now) {
             self.out.push_back(TabOutput::Abort { req: p.req });
-            self.on_poll_result(now, p.req, Err(Outcome::Timeout));
+            self.on_poll_result(now, p.req, Err(Outcome::Timeout), env);
         }
         if let Some((r, _)) = self.refetch.filter(|(r, _)| r.deadline <= now) {
             self.out.push_back(TabOutput::Abort { req: r.req });
@@ -220,7 +306,7 @@ impl Tab {
         if self.paused || self.token.is_none() {
             return;
         }
-        if self.poll.is_none() && self.next_poll_at.is_some_and(|t| t <= now) {
+        if self.polls() && self.poll.is_none() && self.next_poll_at.is_some_and(|t| t <= now) {
             let ready = self.breaker.ready_at(now);
             if ready > now {
                 self.next_poll_at = Some(ready);
@@ -257,12 +343,16 @@ impl Tab {
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
+        let leader = self.leader.as_ref().and_then(Leader::poll_timeout);
         let mut next = earliest(
-            self.poll.map(|p| p.deadline),
-            self.refetch.map(|(r, _)| r.deadline),
+            leader,
+            earliest(
+                self.poll.map(|p| p.deadline),
+                self.refetch.map(|(r, _)| r.deadline),
+            ),
         );
         if !self.paused && self.token.is_some() {
-            if self.poll.is_none() {
+            if self.poll.is_none() && self.polls() {
                 next = earliest(next, self.next_poll_at);
             }
             if self.refetch_needed && self.refetch.is_none() {
@@ -273,15 +363,21 @@ impl Tab {
     }
 
     /// An answer (or a network failure) for request `req`.
-    pub fn on_response(&mut self, now: SimTime, req: u64, result: Result<Response, NetError>) {
+    pub fn on_response(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, NetError>,
+        env: &mut dyn TabEnv,
+    ) {
         let result = result.map_err(|_| Outcome::NetError);
         if self.poll.is_some_and(|p| p.req == req) {
-            self.on_poll_result(now, req, result);
+            self.on_poll_result(now, req, result, env);
         } else if self.refetch.is_some_and(|(r, _)| r.req == req) {
             self.on_refetch_result(now, req, result);
         }
         // Anything else was aborted already; its late answer is ignored.
-        self.handle_timeout(now);
+        self.handle_timeout(now, env);
     }
 
     fn record_response(&mut self, req: u64, outcome: Outcome, events: usize) {
@@ -293,7 +389,13 @@ impl Tab {
         });
     }
 
-    fn on_poll_result(&mut self, now: SimTime, req: u64, result: Result<Response, Outcome>) {
+    fn on_poll_result(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, Outcome>,
+        env: &mut dyn TabEnv,
+    ) {
         let sent_at = self.poll.take().map_or(now, |p| p.sent_at);
         match result {
             Ok(Response {
@@ -304,7 +406,7 @@ impl Tab {
                 self.breaker.on_success();
                 let fast_empty =
                     batch.events.is_empty() && now.since(sent_at) < self.config.fast_empty_ms;
-                self.on_batch(now, batch);
+                self.on_batch(now, batch, env);
                 self.next_poll_at = Some(if fast_empty {
                     now + jitter_ms(
                         &mut self.rng,
@@ -349,7 +451,8 @@ impl Tab {
         self.refetch_owed_through = self.refetch_owed_through.max(through);
     }
 
-    fn on_batch(&mut self, now: SimTime, mut batch: Batch) {
+    fn on_batch(&mut self, now: SimTime, batch: Batch, env: &mut dyn TabEnv) {
+        let mut refetch = false;
         // C8: cut off too long, the cache may be far behind; refetch it whole.
         if let Some(last) = self.last_success {
             let silent_ms = now.since(last);
@@ -358,18 +461,68 @@ impl Tab {
                     tab: self.name.clone(),
                     silent_ms,
                 });
-                self.owe_refetch(batch.last_event_id);
+                refetch = true;
             }
         }
         self.last_success = Some(now);
         let Some(cursor) = self.cursor else {
-            // First contact: resume from the server's head; a snapshot covers the past.
+            // First contact: resume from the server's head. A page not yet loaded
+            // loads now, so its snapshot covers everything before the cursor; so do
+            // the followers', whose earlier snapshots may predate the head.
             self.cursor = Some(batch.last_event_id);
-            self.owe_refetch(batch.last_event_id);
+            if !self.loaded {
+                self.owe_refetch(batch.last_event_id);
+                self.share(now, batch.last_event_id, true, Vec::new(), env);
+            }
             return;
         };
-        let delivered = batch
-            .events
+        if self.detects_gap(cursor, &batch) {
+            self.observe(Observation::Gap {
+                tab: self.name.clone(),
+                cursor,
+                last_event_id: batch.last_event_id,
+                floor: batch.floor,
+            });
+            refetch = true;
+        }
+        let last = cursor.max(batch.last_event_id);
+        self.cursor = Some(last);
+        if refetch {
+            self.owe_refetch(last);
+        }
+        self.share(now, last, refetch, batch.events.clone(), env);
+        self.apply_events(now, batch.events);
+    }
+
+    /// L5: a leader shares each batch, and any loss, with the followers of its scope.
+    fn share(
+        &mut self,
+        now: SimTime,
+        cursor: u64,
+        refetch: bool,
+        events: Vec<Event>,
+        env: &mut dyn TabEnv,
+    ) {
+        if let Some(l) = self.leader.as_ref().filter(|l| l.role() == Role::Leader) {
+            let msg = ChannelMessage::Events {
+                tab: self.id.tab,
+                seq: l.seq(),
+                cursor,
+                refetch,
+                events,
+            };
+            let channel = l.channel().to_string();
+            env.broadcast(
+                now,
+                &channel,
+                serde_json::to_string(&msg).expect("a batch serialises"),
+            );
+        }
+    }
+
+    /// Apply events to the cache: C3 order, C2 dedup, U1 patch.
+    fn apply_events(&mut self, now: SimTime, mut events: Vec<Event>) {
+        let delivered = events
             .iter()
             .map(|e| Delivered {
                 org: e.org_id,
@@ -381,18 +534,19 @@ impl Tab {
             tab: self.name.clone(),
             events: delivered,
         });
-        if self.detects_gap(cursor, &batch) {
-            self.observe(Observation::Gap {
-                tab: self.name.clone(),
-                cursor,
-                last_event_id: batch.last_event_id,
-                floor: batch.floor,
-            });
-            self.owe_refetch(batch.last_event_id);
-        }
-        // C3: apply in (sequence, timestamp, id) order.
-        batch.events.sort_by(application_order);
-        for event in &batch.events {
+        events.sort_by(application_order);
+        for event in &events {
+            // O3 across batches: an event older than one already applied (a late copy
+            // from a second source, after a leader change) is skipped; the hole it
+            // belongs to was seen as a gap, and the refetch that follows covers it.
+            let applied = self
+                .applied_through
+                .get(&event.org_id)
+                .copied()
+                .unwrap_or(0);
+            if event.sequence < applied {
+                continue;
+            }
             let fresh = self.mutant == Some(Mutant::NoDedup)
                 || self
                     .dedup
@@ -405,9 +559,77 @@ impl Tab {
                     event_id: event.event_id,
                 });
                 self.cache.apply(event);
+                self.applied_through
+                    .insert(event.org_id, event.sequence.max(applied));
             }
         }
-        self.cursor = Some(cursor.max(batch.last_event_id));
+    }
+
+    /// A BroadcastChannel message from another tab of the scope.
+    pub fn on_message(&mut self, now: SimTime, data: &str, env: &mut dyn TabEnv) {
+        let Ok(msg) = serde_json::from_str::<ChannelMessage>(data) else {
+            return;
+        };
+        if let Some(l) = self.leader.as_mut() {
+            l.on_message(now, &msg);
+        }
+        self.sync_role(now, env);
+        if let ChannelMessage::Events {
+            cursor,
+            refetch,
+            events,
+            ..
+        } = msg
+        {
+            // A tab that polls on its own has its own stream; only followers take the leader's.
+            if !self.polls() {
+                if refetch {
+                    self.owe_refetch(cursor);
+                }
+                self.apply_events(now, events);
+            }
+        }
+        self.handle_timeout(now, env);
+    }
+
+    /// A localStorage write of another tab reached this one.
+    pub fn on_storage(
+        &mut self,
+        now: SimTime,
+        key: &str,
+        value: Option<&str>,
+        env: &mut dyn TabEnv,
+    ) {
+        if let Some(l) = self.leader.as_mut() {
+            l.on_storage(now, key, value, env);
+        }
+        self.handle_timeout(now, env);
+    }
+
+    /// B3: a lock this tab asked for is now its own.
+    pub fn on_lock_granted(&mut self, now: SimTime, name: &str, env: &mut dyn TabEnv) {
+        if let Some(l) = self.leader.as_mut() {
+            l.on_lock_granted(now, name);
+        }
+        self.handle_timeout(now, env);
+    }
+
+    /// The tab closes (cleanly, or `crashed` without a goodbye).
+    pub fn close(&mut self, now: SimTime, crashed: bool, env: &mut dyn TabEnv) {
+        if let Some(l) = self.leader.as_mut() {
+            if crashed {
+                l.crash();
+            } else {
+                l.close(now, env);
+            }
+        }
+        self.sync_role(now, env);
+        if let Some((r, _)) = self.refetch.take() {
+            self.out.push_back(TabOutput::Abort { req: r.req });
+            self.record_response(r.req, Outcome::Aborted, 0);
+        }
+        self.refetch_needed = false;
+        self.token = None;
     }
 
     /// C9: a loss below the server's floor, or a hole in the org sequence.
@@ -441,6 +663,7 @@ impl Tab {
                     rows: rows.len(),
                 });
                 self.cache.merge_snapshot(rows, as_of_seq);
+                self.loaded = true;
                 if as_of_seq >= self.refetch_owed_through.max(owed) {
                     self.refetch_needed = false;
                     self.refetch_owed_through = 0;

@@ -280,6 +280,13 @@ impl<'a> Express<'a> {
                     self.server_input(ServerInput::Burst { org, count: *count });
                 }
             }
+            FaultKind::Tab(_) => {
+                if let Some(input) = super::nemesis::tab_input(fault, start) {
+                    for &b in &browsers {
+                        self.browser_input(b, Some(input.clone()));
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -21,7 +21,7 @@ pub fn final_state<'a>(
         buffered: server.buffered(),
         tabs: browsers
             .into_iter()
-            .flat_map(|b| b.tabs().iter())
+            .flat_map(|b| b.live_tabs())
             .map(|t| TabFinal {
                 name: t.name().to_string(),
                 org: t.cache.org,

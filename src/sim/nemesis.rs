@@ -20,10 +20,13 @@ pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     for f in &scenario.faults {
         actions.push((f.at, 1, Action::Start(f.clone())));
         // A restart manages its own downtime inside the server node; bursts and resets are instants.
-        let lasting = !matches!(
-            f.kind,
-            FaultKind::Burst { .. } | FaultKind::ResetConnections | FaultKind::ServerRestart
-        );
+        let lasting = match f.kind {
+            FaultKind::Burst { .. } | FaultKind::ResetConnections | FaultKind::ServerRestart => {
+                false
+            }
+            FaultKind::Tab(_) => f.undo_action().is_some(),
+            _ => true,
+        };
         if let (Some(ms), true) = (f.for_ms, lasting) {
             let end = f.at + ms;
             if end < scenario.duration {
@@ -34,4 +37,23 @@ pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     actions.push((scenario.duration, 0, Action::HealAll));
     actions.sort_by_key(|(t, order, _)| (*t, *order));
     actions.into_iter().map(|(t, _, a)| (t, a)).collect()
+}
+
+/// The browser input that starts (or, `start = false`, undoes) a tab fault.
+pub fn tab_input(fault: &Fault, start: bool) -> Option<crate::browser::BrowserInput> {
+    use crate::browser::{BrowserInput, TabSel};
+    use crate::scenario::Target;
+    let FaultKind::Tab(action) = fault.kind else {
+        return None;
+    };
+    let action = if start { action } else { fault.undo_action()? };
+    let tab = match fault.target {
+        Target::Tab(_, _, t) => TabSel::Index(t),
+        _ => TabSel::Leader,
+    };
+    Some(BrowserInput::Lifecycle {
+        id: fault.id,
+        tab,
+        action,
+    })
 }

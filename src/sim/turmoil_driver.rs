@@ -48,6 +48,11 @@ fn host_name(scenario: &Scenario, org: u32, browser: u32) -> String {
 enum Control {
     Server(ServerInput),
     ResetConnections,
+    /// An input for one browser of a crowd host.
+    Browser {
+        key: (u32, u32),
+        input: BrowserInput,
+    },
 }
 
 /// A mailbox the nemesis fills between steps and the host drains.
@@ -68,6 +73,9 @@ impl Mailbox {
 }
 
 type Shared<T> = Rc<RefCell<T>>;
+
+/// A browser in a crowd host: its (org, browser) and its node.
+type CrowdMember = ((u32, u32), Shared<BrowserNode>);
 
 async fn sleep_until_deadline(deadline: Option<SimTime>) {
     match deadline {
@@ -133,6 +141,8 @@ async fn server_host(
                                 node.borrow_mut().handle(now(), ServerInput::Disconnect { conn });
                             }
                         }
+                        // Browser inputs go to browser hosts only.
+                        Control::Browser { .. } => {}
                     }
                 }
             }
@@ -209,6 +219,7 @@ async fn fetch(request: Request) -> Result<Response, NetError> {
 /// count (and turmoil's O(hosts^3) step) small when thousands are simulated.
 struct Crowd {
     nodes: Vec<Shared<BrowserNode>>,
+    keys: Vec<(u32, u32)>,
     history: Shared<History>,
     tx: mpsc::UnboundedSender<(usize, u64, Result<Response, NetError>)>,
     in_flight: BTreeMap<(usize, u64), AbortHandle>,
@@ -246,14 +257,16 @@ impl Crowd {
 }
 
 async fn browser_host(
-    nodes: Vec<Shared<BrowserNode>>,
+    nodes: Vec<CrowdMember>,
     history: Shared<History>,
     mailbox: Rc<Mailbox>,
 ) -> turmoil::Result {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let count = nodes.len();
+    let (keys, nodes) = nodes.into_iter().unzip();
     let mut crowd = Crowd {
         nodes,
+        keys,
         history,
         tx,
         in_flight: BTreeMap::new(),
@@ -268,7 +281,11 @@ async fn browser_host(
             biased;
             _ = mailbox.notify.notified() => {
                 for c in mailbox.take() {
-                    if let Control::ResetConnections = c {
+                    if let Control::Browser { key, input } = c {
+                        if let Some(i) = crowd.keys.iter().position(|k| *k == key) {
+                            crowd.step(i, Some(input));
+                        }
+                    } else if let Control::ResetConnections = c {
                         for ((i, req), h) in std::mem::take(&mut crowd.in_flight) {
                             h.abort();
                             crowd.step(i, Some(BrowserInput::Response { req, result: Err(NetError::Reset) }));
@@ -371,6 +388,17 @@ impl Network<'_> {
                         .post(Control::Server(ServerInput::Burst { org, count: *count }));
                 }
             }
+            FaultKind::Tab(_) => {
+                if let Some(input) = super::nemesis::tab_input(fault, start) {
+                    for (o, b) in fault.target.browsers(&self.scenario.topology) {
+                        let host = host_name(self.scenario, o, b);
+                        self.host_mail[&host].post(Control::Browser {
+                            key: (o, b),
+                            input: input.clone(),
+                        });
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -403,7 +431,7 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
         });
     }
     let mut browsers = Vec::new();
-    let mut crowds: BTreeMap<String, Vec<Shared<BrowserNode>>> = BTreeMap::new();
+    let mut crowds: BTreeMap<String, Vec<CrowdMember>> = BTreeMap::new();
     for org in 0..scenario.topology.orgs {
         for b in 0..scenario.topology.browsers_per_org {
             let config = scenario.browser_config(org, b);
@@ -412,7 +440,7 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
             crowds
                 .entry(host_name(scenario, org, b))
                 .or_default()
-                .push(node);
+                .push(((org, b), node));
         }
     }
     let mut host_mail = BTreeMap::new();

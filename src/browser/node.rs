@@ -1,0 +1,529 @@
+//! `BrowserNode`: one browser (one login session of one org), its tabs, and
+//! the platform they share (SPEC B1-B5).
+//!
+//! The node logs the session in (S9), hands the token to every tab, routes
+//! each tab's requests out and answers back, and moves platform events
+//! (storage, channel messages, lock grants) between tabs. It applies tab
+//! lifecycle faults: a frozen tab runs nothing, and what reaches it (answers,
+//! messages) waits until it thaws; a hidden tab's timers are throttled.
+
+use super::platform::{Lifecycle, Platform, PlatformConfig, PlatformEvent, TabIndex};
+use crate::check::history::{Observation, Outcome, RequestKind};
+use crate::client::leader::{Role, Scope, TabEnv};
+use crate::client::{NetError, ProviderConfig, Tab, TabId, TabOutput};
+use crate::event::{OrgId, PropertyId};
+use crate::http::{Body, Method, Request, Response, Route};
+use crate::mutant::Mutant;
+use crate::seed::rng_for;
+use crate::time::{earliest, SimTime};
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrowserConfig {
+    pub org: OrgId,
+    pub browser: u32,
+    pub tabs: u32,
+    /// The property every tab of this browser filters to, if any.
+    pub property: Option<PropertyId>,
+    pub login_timeout_ms: u64,
+    pub login_retry_ms: u64,
+    pub provider: ProviderConfig,
+    pub platform: PlatformConfig,
+}
+
+/// Which tab a lifecycle action is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TabSel {
+    Index(u32),
+    /// Whichever tab leads at the moment the fault starts.
+    Leader,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TabAction {
+    Crash,
+    Close,
+    Open,
+    Hide,
+    Show,
+    Freeze,
+    Thaw,
+    BroadcastOff,
+    BroadcastOn,
+    LocksOff,
+    LocksOn,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum BrowserInput {
+    Response {
+        req: u64,
+        result: Result<Response, NetError>,
+    },
+    /// A lifecycle fault; `id` names the fault so its undo reaches the same tab.
+    Lifecycle {
+        id: u64,
+        tab: TabSel,
+        action: TabAction,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum BrowserOutput {
+    /// Send `request` to the server; `req` is unique within the browser.
+    Send {
+        req: u64,
+        request: Request,
+    },
+    Abort {
+        req: u64,
+    },
+    Observe(Observation),
+}
+
+/// An answer (tab-local request id, result) waiting for its frozen tab.
+type HeldAnswer = (u64, Result<Response, NetError>);
+
+/// Who inside the browser is waiting for an answer.
+#[derive(Clone, Copy, Debug)]
+enum Requester {
+    Session,
+    Tab { index: usize, req: u64 },
+}
+
+/// One tab's view of the platform, as the tab's machines need it.
+struct TabView<'a> {
+    platform: &'a mut Platform,
+    tab: TabIndex,
+}
+
+impl TabEnv for TabView<'_> {
+    fn storage_get(&self, key: &str) -> Option<String> {
+        self.platform.storage_get(self.tab, key)
+    }
+    fn storage_set(&mut self, now: SimTime, key: &str, value: Option<String>) {
+        self.platform.storage_set(now, self.tab, key, value)
+    }
+    fn broadcast_enabled(&self) -> bool {
+        self.platform.config().broadcast_enabled
+    }
+    fn broadcast(&mut self, now: SimTime, channel: &str, data: String) -> bool {
+        self.platform.broadcast(now, self.tab, channel, data)
+    }
+    fn lock_request(&mut self, now: SimTime, name: &str) -> bool {
+        self.platform.lock_request(now, self.tab, name)
+    }
+    fn lock_release(&mut self, now: SimTime, name: &str) {
+        self.platform.lock_release(now, self.tab, name)
+    }
+}
+
+pub struct BrowserNode {
+    config: BrowserConfig,
+    seed: u64,
+    mutant: Option<Mutant>,
+    name: String,
+    platform: Platform,
+    tabs: Vec<Tab>,
+    token: Option<String>,
+    login: Option<(u64, SimTime)>,
+    next_login_at: Option<SimTime>,
+    next_req: u64,
+    in_flight: BTreeMap<u64, Requester>,
+    /// Browser-level request id for each (tab, tab-local request id).
+    tab_reqs: BTreeMap<(usize, u64), u64>,
+    /// Answers that reached a frozen tab, delivered when it thaws.
+    held: BTreeMap<usize, VecDeque<HeldAnswer>>,
+    /// The tab each lifecycle fault resolved to, so its undo finds it again.
+    fault_tabs: BTreeMap<u64, usize>,
+    out: VecDeque<BrowserOutput>,
+}
+
+impl BrowserNode {
+    pub fn new(config: BrowserConfig, seed: u64, mutant: Option<Mutant>) -> Self {
+        let name = format!("org{}/browser{}", config.org, config.browser);
+        let platform = Platform::new(
+            config.platform.clone(),
+            config.tabs as usize,
+            rng_for(seed, &format!("{name}/platform")),
+        );
+        let mut node = BrowserNode {
+            name,
+            seed,
+            mutant,
+            platform,
+            tabs: Vec::new(),
+            token: None,
+            login: None,
+            next_login_at: Some(SimTime::ZERO),
+            next_req: 0,
+            in_flight: BTreeMap::new(),
+            tab_reqs: BTreeMap::new(),
+            held: BTreeMap::new(),
+            fault_tabs: BTreeMap::new(),
+            out: VecDeque::new(),
+            config,
+        };
+        for _ in 0..node.config.tabs {
+            node.tabs.push(node.new_tab());
+        }
+        node
+    }
+
+    fn new_tab(&self) -> Tab {
+        let id = TabId {
+            org: self.config.org,
+            browser: self.config.browser,
+            tab: self.tabs.len() as u32,
+        };
+        let rng = rng_for(self.seed, &id.to_string());
+        Tab::new(
+            id,
+            self.config.property,
+            self.config.provider.clone(),
+            rng,
+            self.mutant,
+        )
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn tabs(&self) -> &[Tab] {
+        &self.tabs
+    }
+
+    /// Tabs that are open (not closed or crashed); frozen ones count.
+    pub fn live_tabs(&self) -> impl Iterator<Item = &Tab> {
+        self.tabs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.is_open(*i))
+            .map(|(_, t)| t)
+    }
+
+    fn is_open(&self, tab: usize) -> bool {
+        !matches!(
+            self.platform.lifecycle(tab),
+            Lifecycle::Closed | Lifecycle::Crashed
+        )
+    }
+
+    fn scope(&self, token: &str) -> String {
+        match self.config.provider.leader.scope {
+            Scope::Session => format!(
+                "session-{:08x}",
+                xxhash_rust::xxh3::xxh3_64(token.as_bytes()) as u32
+            ),
+            Scope::BrowserOrg => format!("org{}-browser{}", self.config.org, self.config.browser),
+        }
+    }
+
+    fn alloc(&mut self, who: Requester) -> u64 {
+        self.next_req += 1;
+        self.in_flight.insert(self.next_req, who);
+        self.next_req
+    }
+
+    pub fn handle(&mut self, now: SimTime, input: BrowserInput) {
+        match input {
+            BrowserInput::Response { req, result } => match self.in_flight.remove(&req) {
+                Some(Requester::Session) => self.on_login(now, req, result),
+                Some(Requester::Tab { index, req: local }) => {
+                    self.tab_reqs.remove(&(index, local));
+                    if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
+                        self.held
+                            .entry(index)
+                            .or_default()
+                            .push_back((local, result));
+                    } else if self.is_open(index) {
+                        self.with_tab(
+                            index,
+                            |tab, now, env| tab.on_response(now, local, result, env),
+                            now,
+                        );
+                    }
+                }
+                None => {} // aborted earlier; a late answer has no one to go to
+            },
+            BrowserInput::Lifecycle { id, tab, action } => self.lifecycle(now, id, tab, action),
+        }
+        self.handle_timeout(now);
+    }
+
+    /// Run `f` on tab `index` with its view of the platform, then move its outputs.
+    fn with_tab(
+        &mut self,
+        index: usize,
+        f: impl FnOnce(&mut Tab, SimTime, &mut dyn TabEnv),
+        now: SimTime,
+    ) {
+        let mut view = TabView {
+            platform: &mut self.platform,
+            tab: index,
+        };
+        f(&mut self.tabs[index], now, &mut view);
+        self.drain_tab(index);
+    }
+
+    fn leader_tab(&self) -> Option<usize> {
+        (0..self.tabs.len()).find(|&i| self.is_open(i) && self.tabs[i].role() == Some(Role::Leader))
+    }
+
+    fn lifecycle(&mut self, now: SimTime, id: u64, sel: TabSel, action: TabAction) {
+        let resolved = match (self.fault_tabs.get(&id), sel) {
+            (Some(&i), _) => Some(i),
+            (None, TabSel::Index(i)) => Some(i as usize).filter(|&i| i < self.tabs.len()),
+            (None, TabSel::Leader) => self.leader_tab(),
+        };
+        let what = format!("{action:?}").to_lowercase();
+        match action {
+            TabAction::BroadcastOff | TabAction::BroadcastOn => {
+                self.platform
+                    .set_broadcast_enabled(action == TabAction::BroadcastOn);
+                self.out
+                    .push_back(BrowserOutput::Observe(Observation::Lifecycle {
+                        tab: self.name.clone(),
+                        what,
+                    }));
+                return;
+            }
+            TabAction::LocksOff | TabAction::LocksOn => {
+                self.platform
+                    .set_locks_enabled(action == TabAction::LocksOn);
+                self.out
+                    .push_back(BrowserOutput::Observe(Observation::Lifecycle {
+                        tab: self.name.clone(),
+                        what,
+                    }));
+                return;
+            }
+            TabAction::Open => {
+                let index = self.platform.open_tab(now);
+                debug_assert_eq!(
+                    index,
+                    self.tabs.len(),
+                    "platform and node number tabs alike"
+                );
+                let tab = self.new_tab();
+                self.tabs.push(tab);
+                self.record_lifecycle(index, "open");
+                if let Some(token) = self.token.clone() {
+                    let scope = self.scope(&token);
+                    self.with_tab(
+                        index,
+                        |t, now, env| t.set_token(now, token, scope, env),
+                        now,
+                    );
+                }
+                return;
+            }
+            _ => {}
+        }
+        let Some(index) = resolved else { return };
+        self.fault_tabs.insert(id, index);
+        if !self.is_open(index) {
+            return;
+        }
+        self.record_lifecycle(index, &what);
+        match action {
+            TabAction::Crash | TabAction::Close => {
+                let crashed = action == TabAction::Crash;
+                self.with_tab(index, |t, now, env| t.close(now, crashed, env), now);
+                if crashed {
+                    self.platform.crash(now, index);
+                } else {
+                    self.platform.close(now, index);
+                }
+                self.held.remove(&index);
+                // Whatever the tab still had on the wire is abandoned with it.
+                let gone: Vec<(usize, u64)> = self
+                    .tab_reqs
+                    .keys()
+                    .filter(|(i, _)| *i == index)
+                    .copied()
+                    .collect();
+                for key in gone {
+                    if let Some(id) = self.tab_reqs.remove(&key) {
+                        self.in_flight.remove(&id);
+                        self.out.push_back(BrowserOutput::Abort { req: id });
+                    }
+                }
+            }
+            TabAction::Hide => self.platform.hide(now, index),
+            TabAction::Show => self.platform.show(now, index),
+            TabAction::Freeze => self.platform.freeze(now, index),
+            TabAction::Thaw => {
+                self.platform.thaw(now, index);
+                for (req, result) in self.held.remove(&index).unwrap_or_default() {
+                    self.with_tab(
+                        index,
+                        |t, now, env| t.on_response(now, req, result, env),
+                        now,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record_lifecycle(&mut self, index: usize, what: &str) {
+        let tab = self.tabs[index].name().to_string();
+        self.out
+            .push_back(BrowserOutput::Observe(Observation::Lifecycle {
+                tab,
+                what: what.to_string(),
+            }));
+    }
+
+    fn on_login(&mut self, now: SimTime, req: u64, result: Result<Response, NetError>) {
+        self.login = None;
+        let outcome = match &result {
+            Ok(r) => Outcome::Status(r.status),
+            Err(_) => Outcome::NetError,
+        };
+        self.out
+            .push_back(BrowserOutput::Observe(Observation::Response {
+                tab: self.name.clone(),
+                req,
+                outcome,
+                events: 0,
+            }));
+        match result {
+            Ok(Response {
+                status: 200,
+                body: Body::Token { token, .. },
+            }) => {
+                self.token = Some(token.clone());
+                let scope = self.scope(&token);
+                for index in 0..self.tabs.len() {
+                    if self.is_open(index) {
+                        let (token, scope) = (token.clone(), scope.clone());
+                        self.with_tab(
+                            index,
+                            |t, now, env| t.set_token(now, token, scope, env),
+                            now,
+                        );
+                    }
+                }
+            }
+            _ => self.next_login_at = Some(now + self.config.login_retry_ms),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        if let Some((req, deadline)) = self.login {
+            if deadline <= now {
+                self.in_flight.remove(&req);
+                self.out.push_back(BrowserOutput::Abort { req });
+                self.login = None;
+                self.next_login_at = Some(now + self.config.login_retry_ms);
+            }
+        }
+        if self.token.is_none()
+            && self.login.is_none()
+            && self.next_login_at.is_some_and(|t| t <= now)
+        {
+            self.next_login_at = None;
+            let req = self.alloc(Requester::Session);
+            let path = Route::Login.to_path();
+            self.out
+                .push_back(BrowserOutput::Observe(Observation::Request {
+                    tab: self.name.clone(),
+                    req,
+                    what: RequestKind::Login,
+                    path: path.clone(),
+                    bearer: false,
+                }));
+            let body = Body::Login {
+                org_id: self.config.org,
+                user_id: self.config.browser,
+            };
+            self.out.push_back(BrowserOutput::Send {
+                req,
+                request: Request {
+                    method: Method::Post,
+                    path,
+                    bearer: None,
+                    body,
+                },
+            });
+            self.login = Some((req, now + self.config.login_timeout_ms));
+        }
+        // Tabs whose (throttled) timers are due, then whatever the platform now delivers.
+        for index in 0..self.tabs.len() {
+            if self.tab_timer(index).is_some_and(|t| t <= now) {
+                self.platform.note_timer_fired(index, now);
+                self.with_tab(index, |t, now, env| t.handle_timeout(now, env), now);
+            }
+        }
+        self.move_platform_events(now);
+    }
+
+    /// Deliver storage events, channel messages and lock grants that are due.
+    fn move_platform_events(&mut self, now: SimTime) {
+        loop {
+            self.platform.handle_timeout(now);
+            let Some(event) = self.platform.poll_event() else {
+                break;
+            };
+            match event {
+                PlatformEvent::Storage { tab, key, value } => self.with_tab(
+                    tab,
+                    |t, now, env| t.on_storage(now, &key, value.as_deref(), env),
+                    now,
+                ),
+                PlatformEvent::Message { tab, data, .. } => {
+                    self.with_tab(tab, |t, now, env| t.on_message(now, &data, env), now)
+                }
+                PlatformEvent::LockGranted { tab, name } => {
+                    self.with_tab(tab, |t, now, env| t.on_lock_granted(now, &name, env), now)
+                }
+            }
+        }
+    }
+
+    /// When tab `index`'s next timer fires, after throttling (B4); never for a frozen or closed tab.
+    fn tab_timer(&self, index: usize) -> Option<SimTime> {
+        let wanted = self.tabs[index].poll_timeout()?;
+        self.platform.timer_fire_time(index, wanted)
+    }
+
+    fn drain_tab(&mut self, index: usize) {
+        while let Some(o) = self.tabs[index].poll_output() {
+            let out = match o {
+                TabOutput::Send { req, request } => {
+                    let id = self.alloc(Requester::Tab { index, req });
+                    self.tab_reqs.insert((index, req), id);
+                    BrowserOutput::Send { req: id, request }
+                }
+                TabOutput::Abort { req } => match self.tab_reqs.remove(&(index, req)) {
+                    Some(id) => {
+                        self.in_flight.remove(&id);
+                        BrowserOutput::Abort { req: id }
+                    }
+                    None => continue,
+                },
+                TabOutput::Observe(obs) => BrowserOutput::Observe(obs),
+            };
+            self.out.push_back(out);
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        let login = match (self.login, self.token.is_some()) {
+            (Some((_, deadline)), _) => Some(deadline),
+            (None, false) => self.next_login_at,
+            (None, true) => None,
+        };
+        let tabs = (0..self.tabs.len())
+            .map(|i| self.tab_timer(i))
+            .fold(login, earliest);
+        earliest(tabs, self.platform.poll_timeout())
+    }
+
+    pub fn poll_output(&mut self) -> Option<BrowserOutput> {
+        self.out.pop_front()
+    }
+}

@@ -1,0 +1,441 @@
+//! Cross-tab leader election (SPEC L1-L6): one transport per scope.
+//!
+//! Each tab runs one `Leader`. With the `lease` mechanism the lease lives in
+//! localStorage (`{service}-leader:{scope}` = holder, sequence, expiry): a
+//! tab that finds it empty or expired writes its own claim, waits longer than
+//! storage takes to propagate, and re-reads it; only if the claim survived
+//! does it lead (B1 makes the write-then-check necessary: two tabs can both
+//! see an empty key). The leader renews the lease and heartbeats on the
+//! BroadcastChannel every `heartbeat_ms`; a follower that hears nothing for
+//! `takeover_ms` (+ jitter) tries to take over. Heartbeats carry the lease
+//! sequence; a leader that hears a higher (sequence, tab) yields (L4). With
+//! `web-locks` the leader is whoever holds the `navigator.locks` lock (B3).
+//! Without a BroadcastChannel every tab polls on its own (L6 fallback), which
+//! is declared, so the one-stream oracle does not count it.
+
+use crate::mutant::Mutant;
+use crate::seed::{jitter_ms, SimRng};
+use crate::time::SimTime;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mechanism {
+    Lease,
+    WebLocks,
+}
+
+/// L1: whose tabs share one transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scope {
+    /// Per login session (the access token's hash): the seeds' "safest" choice.
+    Session,
+    /// Per browser and org: one transport even across sessions.
+    BrowserOrg,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaderConfig {
+    /// C13 `FIN_LEADER_ENABLED`: off, every tab polls on its own.
+    pub leader_enabled: bool,
+    pub mechanism: Mechanism,
+    pub scope: Scope,
+    pub heartbeat_ms: u64,
+    pub takeover_ms: u64,
+    pub takeover_jitter_ms: u64,
+    /// How long a claimant waits before re-reading its claim; longer than storage propagation.
+    pub lease_recheck_ms: u64,
+}
+
+impl Default for LeaderConfig {
+    fn default() -> Self {
+        LeaderConfig {
+            leader_enabled: true,
+            mechanism: Mechanism::Lease,
+            scope: Scope::Session,
+            heartbeat_ms: 10_000,
+            takeover_ms: 18_000,
+            takeover_jitter_ms: 2_000,
+            lease_recheck_ms: 100,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Follower,
+    Claiming,
+    Leader,
+    /// Declared fallback: no BroadcastChannel (or leadership disabled), so this tab polls on its own.
+    Solo,
+    Closed,
+}
+
+/// The lease as stored in localStorage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Lease {
+    tab: u32,
+    seq: u64,
+    expires_at: SimTime,
+}
+
+/// What tabs say to each other on the scope's BroadcastChannel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// Externally tagged: serde's internally tagged enums buffer their content and cannot carry a u128 event id.
+#[serde(rename_all = "snake_case")]
+pub enum ChannelMessage {
+    Heartbeat {
+        tab: u32,
+        seq: u64,
+        cursor: Option<u64>,
+    },
+    /// The leader's batch, for followers to apply (L5).
+    Events {
+        tab: u32,
+        seq: u64,
+        cursor: u64,
+        refetch: bool,
+        events: Vec<crate::event::Event>,
+    },
+}
+
+/// What a tab's leader machine needs from the browser it runs in.
+pub trait TabEnv {
+    fn storage_get(&self, key: &str) -> Option<String>;
+    fn storage_set(&mut self, now: SimTime, key: &str, value: Option<String>);
+    fn broadcast_enabled(&self) -> bool;
+    fn broadcast(&mut self, now: SimTime, channel: &str, data: String) -> bool;
+    fn lock_request(&mut self, now: SimTime, name: &str) -> bool;
+    fn lock_release(&mut self, now: SimTime, name: &str);
+}
+
+/// A change of role, with why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleChange {
+    pub role: Role,
+    pub seq: u64,
+    pub cause: &'static str,
+}
+
+pub struct Leader {
+    config: LeaderConfig,
+    mutant: Option<Mutant>,
+    me: u32,
+    lease_key: String,
+    channel: String,
+    role: Role,
+    seq: u64,
+    /// The highest (sequence, tab) heard from another tab.
+    highest_heard: (u64, u32),
+    last_heard: SimTime,
+    takeover_after_ms: u64,
+    /// The cursor the last leader shared, for a successor to resume from (L5).
+    shared_cursor: Option<u64>,
+    next_timer: Option<SimTime>,
+    out: VecDeque<RoleChange>,
+}
+
+impl Leader {
+    pub fn new(
+        config: LeaderConfig,
+        me: u32,
+        scope_id: &str,
+        mut rng: SimRng,
+        mutant: Option<Mutant>,
+    ) -> Self {
+        let takeover_after_ms =
+            config.takeover_ms + jitter_ms(&mut rng, 0, config.takeover_jitter_ms);
+        Leader {
+            lease_key: format!("finance-leader:{scope_id}"),
+            channel: format!("finance-events:{scope_id}"),
+            config,
+            mutant,
+            me,
+            role: Role::Follower,
+            seq: 0,
+            highest_heard: (0, 0),
+            last_heard: SimTime::ZERO,
+            takeover_after_ms,
+            shared_cursor: None,
+            next_timer: None,
+            out: VecDeque::new(),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Whether this tab runs the backend transport.
+    pub fn polls(&self) -> bool {
+        match self.role {
+            Role::Leader | Role::Solo => true,
+            Role::Follower | Role::Claiming => self.mutant == Some(Mutant::FollowerPolls),
+            Role::Closed => false,
+        }
+    }
+
+    fn set_role(&mut self, role: Role, cause: &'static str) {
+        if self.role != role {
+            self.role = role;
+            self.out.push_back(RoleChange {
+                role,
+                seq: self.seq,
+                cause,
+            });
+        }
+    }
+
+    pub fn poll_change(&mut self) -> Option<RoleChange> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_timer
+    }
+
+    /// The tab opened: start competing (or fall back).
+    pub fn start(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        self.last_heard = now;
+        if !self.config.leader_enabled || !env.broadcast_enabled() {
+            self.set_role(
+                Role::Solo,
+                if self.config.leader_enabled {
+                    "no broadcast channel"
+                } else {
+                    "leader disabled"
+                },
+            );
+            self.next_timer = Some(now + self.config.heartbeat_ms);
+            return;
+        }
+        match self.config.mechanism {
+            Mechanism::WebLocks if env.lock_request(now, &self.lease_key) => {
+                // The grant arrives as an event; until then this tab follows.
+                self.next_timer = None;
+            }
+            _ => self.try_claim(now, env),
+        }
+    }
+
+    fn read_lease(&self, env: &dyn TabEnv) -> Option<Lease> {
+        env.storage_get(&self.lease_key)
+            .and_then(|v| serde_json::from_str(&v).ok())
+    }
+
+    fn write_lease(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        let lease = Lease {
+            tab: self.me,
+            seq: self.seq,
+            expires_at: now + self.config.takeover_ms,
+        };
+        env.storage_set(
+            now,
+            &self.lease_key,
+            Some(serde_json::to_string(&lease).expect("lease serialises")),
+        );
+    }
+
+    /// Take the lease if it is free or expired; then confirm after the recheck delay.
+    fn try_claim(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        match self.read_lease(env) {
+            Some(l) if l.tab != self.me && l.expires_at > now => {
+                self.highest_heard = self.highest_heard.max((l.seq, l.tab));
+                self.set_role(Role::Follower, "lease held");
+                self.last_heard = now;
+                self.next_timer = Some(l.expires_at.max(now + self.takeover_after_ms));
+            }
+            lease => {
+                self.seq = lease.map_or(0, |l| l.seq).max(self.highest_heard.0) + 1;
+                self.write_lease(now, env);
+                if self.mutant == Some(Mutant::LeaseNoRecheck) {
+                    self.become_leader(now, "lease taken");
+                } else {
+                    self.set_role(Role::Claiming, "lease free");
+                    self.next_timer = Some(now + self.config.lease_recheck_ms);
+                }
+            }
+        }
+    }
+
+    fn become_leader(&mut self, now: SimTime, cause: &'static str) {
+        self.set_role(Role::Leader, cause);
+        // Like setInterval: the first heartbeat goes out one period after taking the lead.
+        self.next_timer = Some(now + self.config.heartbeat_ms);
+    }
+
+    pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv, cursor: Option<u64>) {
+        if self.next_timer.is_none_or(|t| t > now) {
+            return;
+        }
+        self.next_timer = None;
+        match self.role {
+            Role::Closed => {}
+            Role::Solo => {
+                // Leave the fallback once a channel is there again.
+                if self.config.leader_enabled && env.broadcast_enabled() {
+                    self.set_role(Role::Follower, "broadcast channel back");
+                    self.try_claim(now, env);
+                } else {
+                    self.next_timer = Some(now + self.config.heartbeat_ms);
+                }
+            }
+            Role::Claiming => match self.read_lease(env) {
+                Some(l) if l.tab == self.me && l.seq == self.seq => {
+                    self.become_leader(now, "lease confirmed")
+                }
+                _ => {
+                    self.set_role(Role::Follower, "lost the lease race");
+                    self.last_heard = now;
+                    self.next_timer = Some(now + self.takeover_after_ms);
+                }
+            },
+            Role::Leader => {
+                if !env.broadcast_enabled() {
+                    self.set_role(Role::Solo, "broadcast channel gone");
+                    self.next_timer = Some(now + self.config.heartbeat_ms);
+                    return;
+                }
+                if self.config.mechanism == Mechanism::Lease {
+                    if let Some(l) = self
+                        .read_lease(env)
+                        .filter(|l| l.expires_at > now && self.yields_to(l.seq, l.tab))
+                    {
+                        self.highest_heard = self.highest_heard.max((l.seq, l.tab));
+                        self.step_down(now, "a newer lease");
+                        return;
+                    }
+                    self.write_lease(now, env);
+                }
+                let hb = ChannelMessage::Heartbeat {
+                    tab: self.me,
+                    seq: self.seq,
+                    cursor,
+                };
+                env.broadcast(
+                    now,
+                    &self.channel.clone(),
+                    serde_json::to_string(&hb).expect("heartbeat serialises"),
+                );
+                self.next_timer = Some(now + self.config.heartbeat_ms);
+            }
+            Role::Follower => {
+                if !env.broadcast_enabled() {
+                    self.set_role(Role::Solo, "broadcast channel gone");
+                    self.next_timer = Some(now + self.config.heartbeat_ms);
+                } else if now.since(self.last_heard) >= self.takeover_after_ms {
+                    match self.config.mechanism {
+                        Mechanism::Lease => self.try_claim(now, env),
+                        // A Web Locks follower waits in the lock queue; nothing to do on a timer.
+                        Mechanism::WebLocks => {}
+                    }
+                } else {
+                    self.next_timer = Some(self.last_heard + self.takeover_after_ms);
+                }
+            }
+        }
+    }
+
+    /// A heartbeat or a batch from another tab of the scope.
+    pub fn on_message(&mut self, now: SimTime, msg: &ChannelMessage) {
+        let (tab, seq, cursor) = match msg {
+            ChannelMessage::Heartbeat { tab, seq, cursor } => (*tab, *seq, *cursor),
+            ChannelMessage::Events {
+                tab, seq, cursor, ..
+            } => (*tab, *seq, Some(*cursor)),
+        };
+        if tab == self.me {
+            return;
+        }
+        self.highest_heard = self.highest_heard.max((seq, tab));
+        if cursor.is_some() {
+            self.shared_cursor = cursor;
+        }
+        match self.role {
+            Role::Leader if self.yields_to(seq, tab) => {
+                self.step_down(now, "heard a higher sequence")
+            }
+            Role::Follower | Role::Claiming => {
+                self.last_heard = now;
+                if self.role == Role::Claiming && (seq, tab) > (self.seq, self.me) {
+                    self.set_role(Role::Follower, "heard a higher sequence");
+                }
+                if self.config.mechanism == Mechanism::Lease {
+                    self.next_timer = Some(now + self.takeover_after_ms);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// B3: this tab now holds the leader lock.
+    pub fn on_lock_granted(&mut self, now: SimTime, name: &str) {
+        if name == self.lease_key && self.role != Role::Closed {
+            self.seq = self.highest_heard.0 + 1;
+            self.become_leader(now, "lock granted");
+        }
+    }
+
+    /// The tab closes cleanly: give the lease up so a follower need not wait it out.
+    pub fn close(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        let holds_lease = self.read_lease(env).is_some_and(|l| l.tab == self.me);
+        if self.role == Role::Leader && self.config.mechanism == Mechanism::Lease && holds_lease {
+            env.storage_set(now, &self.lease_key, None);
+        }
+        if self.config.mechanism == Mechanism::WebLocks {
+            env.lock_release(now, &self.lease_key);
+        }
+        self.set_role(Role::Closed, "tab closed");
+        self.next_timer = None;
+    }
+
+    /// L4: a leader yields to a higher (sequence, tab) than its own.
+    fn yields_to(&self, seq: u64, tab: u32) -> bool {
+        tab != self.me
+            && (seq, tab) > (self.seq, self.me)
+            && self.mutant != Some(Mutant::NoYieldOnHigherSeq)
+    }
+
+    fn step_down(&mut self, now: SimTime, cause: &'static str) {
+        self.set_role(Role::Follower, cause);
+        self.last_heard = now;
+        self.next_timer = Some(now + self.takeover_after_ms);
+    }
+
+    /// The tab crashed: no goodbye; its lease runs out, its lock is released by the browser.
+    pub fn crash(&mut self) {
+        self.set_role(Role::Closed, "tab crashed");
+        self.next_timer = None;
+    }
+
+    /// The cursor the last leader shared, if any.
+    pub fn shared_cursor(&self) -> Option<u64> {
+        self.shared_cursor
+    }
+
+    /// A localStorage write by another tab: a removed lease means the leader left; claim at once.
+    pub fn on_storage(
+        &mut self,
+        now: SimTime,
+        key: &str,
+        value: Option<&str>,
+        env: &mut dyn TabEnv,
+    ) {
+        if key == self.lease_key
+            && value.is_none()
+            && self.role == Role::Follower
+            && self.config.mechanism == Mechanism::Lease
+        {
+            self.try_claim(now, env);
+        }
+    }
+}
