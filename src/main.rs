@@ -223,6 +223,10 @@ fn print_summary(r: &RunReport) {
         s.scenario, s.requests, s.polls, s.refetches, s.events_published, s.redeliveries, s.applies, s.gaps,
         s.hard_recovers, s.breaker_opens, s.drops, s.waiter_cap_hits, s.evictions
     );
+    println!(
+        "leaders: {} elections ({} per tab per day), {} split-brain windows, longest {} ms",
+        s.leader_elections, s.leader_churn_per_tab_per_day, s.split_brain_windows, s.longest_split_brain_ms
+    );
 }
 
 /// Scenario files named directly, or every `*.toml` in a named directory, sorted.

@@ -28,8 +28,9 @@ pub struct Summary {
     /// O4: windows with two leaders or two streams in a scope, and the longest, in ms.
     pub split_brain_windows: u64,
     pub longest_split_brain_ms: u64,
-    /// Times a tab became leader (L7 churn).
+    /// Times a tab became leader, and that per tab per simulated day (L7, target under 5).
     pub leader_elections: u64,
+    pub leader_churn_per_tab_per_day: String,
     pub failed_oracles: Vec<String>,
 }
 
@@ -179,6 +180,17 @@ pub fn finish(
             _ => {}
         }
     }
+    let tabs: std::collections::BTreeSet<&str> = history
+        .steps
+        .iter()
+        .filter_map(|st| match &st.obs {
+            Observation::Role { tab, .. } => Some(tab.as_str()),
+            _ => None,
+        })
+        .collect();
+    let days = scenario.end().as_ms() as f64 / 86_400_000.0;
+    let churn = if tabs.is_empty() { 0.0 } else { s.leader_elections as f64 / tabs.len() as f64 / days };
+    s.leader_churn_per_tab_per_day = format!("{churn:.1}");
     RunReport {
         pass,
         seed,

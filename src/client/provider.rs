@@ -241,6 +241,17 @@ impl Tab {
                     self.loaded = false;
                 }
             }
+            let follows = matches!(change.role, Role::Follower | Role::Claiming);
+            if polled && follows {
+                // A tab that gives its own stream up ignored the leader's batches while it
+                // polled; whatever the leader shared beyond its own cursor it must reload.
+                let shared = self.leader.as_ref().and_then(|l| l.shared_cursor());
+                if let (Some(own), Some(shared)) = (self.cursor, shared) {
+                    if own < shared {
+                        self.owe_refetch(shared);
+                    }
+                }
+            }
         }
         if self.polls() {
             if self.poll.is_none() && self.next_poll_at.is_none() {
