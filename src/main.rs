@@ -225,7 +225,10 @@ fn print_summary(r: &RunReport) {
     );
     println!(
         "leaders: {} elections ({} per tab per day), {} split-brain windows, longest {} ms",
-        s.leader_elections, s.leader_churn_per_tab_per_day, s.split_brain_windows, s.longest_split_brain_ms
+        s.leader_elections,
+        s.leader_churn_per_tab_per_day,
+        s.split_brain_windows,
+        s.longest_split_brain_ms
     );
 }
 

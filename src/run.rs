@@ -189,7 +189,11 @@ pub fn finish(
         })
         .collect();
     let days = scenario.end().as_ms() as f64 / 86_400_000.0;
-    let churn = if tabs.is_empty() { 0.0 } else { s.leader_elections as f64 / tabs.len() as f64 / days };
+    let churn = if tabs.is_empty() {
+        0.0
+    } else {
+        s.leader_elections as f64 / tabs.len() as f64 / days
+    };
     s.leader_churn_per_tab_per_day = format!("{churn:.1}");
     RunReport {
         pass,

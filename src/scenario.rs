@@ -8,7 +8,7 @@
 use crate::browser::platform::PlatformConfig;
 use crate::browser::{BrowserConfig, TabAction};
 use crate::check::CheckConfig;
-use crate::client::leader::{Mechanism, Scope};
+use crate::client::leader::{Fallback, Mechanism, Scope};
 use crate::client::ProviderConfig;
 use crate::server::buffer::BufferConfig;
 use crate::server::pubsub::PubSubConfig;
@@ -309,6 +309,9 @@ impl SimConfig {
         "intensive_timer_interval_ms",
         "split_brain_bound_ms",
         "leader_bound_ms",
+        "fallback",
+        "mailbox_max_bytes",
+        "mailbox_max_per_min",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -375,6 +378,15 @@ impl SimConfig {
                 }
             }
             "heartbeat_ms" => self.provider.leader.heartbeat_ms = int(v)?,
+            "fallback" => {
+                self.provider.leader.fallback = match v {
+                    Str(s) if s == "solo" => Fallback::Solo,
+                    Str(s) if s == "mailbox" => Fallback::Mailbox,
+                    _ => return Err("expected \"solo\" or \"mailbox\"".to_string()),
+                }
+            }
+            "mailbox_max_bytes" => self.provider.leader.mailbox_max_bytes = int(v)? as usize,
+            "mailbox_max_per_min" => self.provider.leader.mailbox_max_per_min = int(v)? as usize,
             "takeover_ms" => self.provider.leader.takeover_ms = int(v)?,
             "takeover_jitter_ms" => self.provider.leader.takeover_jitter_ms = int(v)?,
             "lease_recheck_ms" => self.provider.leader.lease_recheck_ms = int(v)?,

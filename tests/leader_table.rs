@@ -12,11 +12,15 @@ fn leader_verdict_table_over_200_seeds() {
     // The recommended configuration (see README) must hold every oracle on every seed.
     let recommended = rows
         .iter()
-        .find(|r| r.mechanism == rtsim::client::leader::Mechanism::WebLocks && r.takeover_ms == 18_000)
+        .find(|r| {
+            r.mechanism == rtsim::client::leader::Mechanism::WebLocks && r.takeover_ms == 18_000
+        })
         .expect("web-locks is in the table");
     assert_eq!(recommended.passing_runs, recommended.runs);
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
     settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| insta::assert_snapshot!("leader_verdict_table", rtsim::leader_table::render(&rows)));
+    settings.bind(|| {
+        insta::assert_snapshot!("leader_verdict_table", rtsim::leader_table::render(&rows))
+    });
 }

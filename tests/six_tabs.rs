@@ -20,16 +20,38 @@ fn six_tabs_per_browser_replay_to_the_same_trace() {
     // Across processes: the same file, run twice by the binary.
     let text = std::fs::read_to_string(&s.path).expect("scenario readable");
     let file = std::env::temp_dir().join(format!("rtsim-six-tabs-{}.toml", std::process::id()));
-    std::fs::write(&file, text.replace("tabs_per_browser = 4", "tabs_per_browser = 6")).expect("temp file");
+    std::fs::write(
+        &file,
+        text.replace("tabs_per_browser = 4", "tabs_per_browser = 6"),
+    )
+    .expect("temp file");
     let verdict = || {
         let out = Command::new(env!("CARGO_BIN_EXE_rtsim"))
-            .args(["run", file.to_str().expect("utf-8"), "--seed", "11", "--driver", "express"])
+            .args([
+                "run",
+                file.to_str().expect("utf-8"),
+                "--seed",
+                "11",
+                "--driver",
+                "express",
+            ])
             .output()
             .expect("the binary runs");
-        String::from_utf8(out.stdout).expect("utf-8").lines().last().expect("a verdict").to_string()
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .lines()
+            .last()
+            .expect("a verdict")
+            .to_string()
     };
     let first = verdict();
     assert_eq!(first, verdict());
-    assert_eq!(first, format!("verdict: pass seed=11 trace={}", run_with(&s, 11, None, Driver::Express).trace_hex()));
+    assert_eq!(
+        first,
+        format!(
+            "verdict: pass seed=11 trace={}",
+            run_with(&s, 11, None, Driver::Express).trace_hex()
+        )
+    );
     let _ = std::fs::remove_file(&file);
 }

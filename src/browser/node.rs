@@ -9,7 +9,7 @@
 
 use super::platform::{Lifecycle, Platform, PlatformConfig, PlatformEvent, TabIndex};
 use crate::check::history::{Observation, Outcome, RequestKind};
-use crate::client::leader::{Role, Scope, TabEnv};
+use crate::client::leader::{Fallback, Role, Scope, TabEnv};
 use crate::client::{NetError, ProviderConfig, Tab, TabId, TabOutput};
 use crate::event::{OrgId, PropertyId};
 use crate::http::{Body, Method, Request, Response, Route};
@@ -95,7 +95,20 @@ enum Requester {
 struct TabView<'a> {
     platform: &'a mut Platform,
     tab: TabIndex,
+    /// L6 mailbox bus: on when there is no BroadcastChannel and the fallback is the mailbox.
+    mailbox: Option<MailboxLimits>,
+    /// When this tab last wrote to the mailbox, for its per-minute cap.
+    mailbox_sent: &'a mut VecDeque<SimTime>,
 }
+
+#[derive(Clone, Copy)]
+struct MailboxLimits {
+    max_bytes: usize,
+    max_per_min: usize,
+}
+
+/// Where the mailbox bus keeps a channel's latest message in localStorage.
+const MAILBOX_PREFIX: &str = "mailbox:";
 
 impl TabEnv for TabView<'_> {
     fn storage_get(&self, key: &str) -> Option<String> {
@@ -105,10 +118,36 @@ impl TabEnv for TabView<'_> {
         self.platform.storage_set(now, self.tab, key, value)
     }
     fn broadcast_enabled(&self) -> bool {
-        self.platform.config().broadcast_enabled
+        self.platform.config().broadcast_enabled || self.mailbox.is_some()
     }
     fn broadcast(&mut self, now: SimTime, channel: &str, data: String) -> bool {
-        self.platform.broadcast(now, self.tab, channel, data)
+        if self.platform.config().broadcast_enabled {
+            return self.platform.broadcast(now, self.tab, channel, data);
+        }
+        let Some(limits) = self.mailbox else {
+            return false;
+        };
+        // L6 guardrails: an oversized message, or one past the per-minute cap, is dropped.
+        while self
+            .mailbox_sent
+            .front()
+            .is_some_and(|t| *t + 60_000 <= now)
+        {
+            self.mailbox_sent.pop_front();
+        }
+        if data.len() > limits.max_bytes || self.mailbox_sent.len() >= limits.max_per_min {
+            return false;
+        }
+        self.mailbox_sent.push_back(now);
+        // The sender and a counter make every write a change, so each fires a storage event.
+        let value = serde_json::json!({ "from": self.tab, "n": self.mailbox_sent.len(), "at": now.as_ms(), "data": data });
+        self.platform.storage_set(
+            now,
+            self.tab,
+            &format!("{MAILBOX_PREFIX}{channel}"),
+            Some(value.to_string()),
+        );
+        true
     }
     fn lock_request(&mut self, now: SimTime, name: &str) -> bool {
         self.platform.lock_request(now, self.tab, name)
@@ -136,6 +175,8 @@ pub struct BrowserNode {
     held: BTreeMap<usize, VecDeque<HeldAnswer>>,
     /// The tab each lifecycle fault resolved to, so its undo finds it again.
     fault_tabs: BTreeMap<u64, usize>,
+    /// Each tab's recent mailbox writes (L6 rate cap).
+    mailbox_sent: BTreeMap<usize, VecDeque<SimTime>>,
     out: VecDeque<BrowserOutput>,
 }
 
@@ -161,6 +202,7 @@ impl BrowserNode {
             tab_reqs: BTreeMap::new(),
             held: BTreeMap::new(),
             fault_tabs: BTreeMap::new(),
+            mailbox_sent: BTreeMap::new(),
             out: VecDeque::new(),
             config,
         };
@@ -259,9 +301,18 @@ impl BrowserNode {
         f: impl FnOnce(&mut Tab, SimTime, &mut dyn TabEnv),
         now: SimTime,
     ) {
+        let leader = &self.config.provider.leader;
+        let mailbox = (leader.fallback == Fallback::Mailbox
+            && !self.platform.config().broadcast_enabled)
+            .then_some(MailboxLimits {
+                max_bytes: leader.mailbox_max_bytes,
+                max_per_min: leader.mailbox_max_per_min,
+            });
         let mut view = TabView {
             platform: &mut self.platform,
             tab: index,
+            mailbox,
+            mailbox_sent: self.mailbox_sent.entry(index).or_default(),
         };
         f(&mut self.tabs[index], now, &mut view);
         self.drain_tab(index);
@@ -469,6 +520,16 @@ impl BrowserNode {
                 break;
             };
             match event {
+                PlatformEvent::Storage { tab, key, value } if key.starts_with(MAILBOX_PREFIX) => {
+                    // A mailbox write is a channel message carried by localStorage (L6).
+                    let data = value
+                        .as_deref()
+                        .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+                        .and_then(|v| v.get("data").and_then(|d| d.as_str()).map(str::to_string));
+                    if let Some(data) = data {
+                        self.with_tab(tab, |t, now, env| t.on_message(now, &data, env), now)
+                    }
+                }
                 PlatformEvent::Storage { tab, key, value } => self.with_tab(
                     tab,
                     |t, now, env| t.on_storage(now, &key, value.as_deref(), env),

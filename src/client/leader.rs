@@ -45,6 +45,18 @@ pub struct LeaderConfig {
     pub takeover_jitter_ms: u64,
     /// How long a claimant waits before re-reading its claim; longer than storage propagation.
     pub lease_recheck_ms: u64,
+    /// L6: without a BroadcastChannel, every tab polls on its own (`Solo`) or the
+    /// tabs talk through a localStorage mailbox bus (`Mailbox`).
+    pub fallback: Fallback,
+    /// The mailbox bus's guardrails: largest message, and messages per minute per tab.
+    pub mailbox_max_bytes: usize,
+    pub mailbox_max_per_min: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fallback {
+    Solo,
+    Mailbox,
 }
 
 impl Default for LeaderConfig {
@@ -57,6 +69,9 @@ impl Default for LeaderConfig {
             takeover_ms: 18_000,
             takeover_jitter_ms: 2_000,
             lease_recheck_ms: 100,
+            fallback: Fallback::Solo,
+            mailbox_max_bytes: 64 * 1024,
+            mailbox_max_per_min: 100,
         }
     }
 }
@@ -94,6 +109,8 @@ pub enum ChannelMessage {
     Events {
         tab: u32,
         seq: u64,
+        /// The leader's cursor before this batch, so a follower can tell it missed one.
+        since: u64,
         cursor: u64,
         refetch: bool,
         events: Vec<crate::event::Event>,

@@ -126,6 +126,8 @@ pub struct Tab {
     leader: Option<Leader>,
     /// The role last recorded, to tell when this tab starts running the transport.
     last_role: Option<Role>,
+    /// The cursor of the last message this follower had from its leader.
+    last_shared: Option<u64>,
     /// The highest sequence applied per org.
     applied_through: std::collections::BTreeMap<OrgId, u64>,
     scope: String,
@@ -170,6 +172,7 @@ impl Tab {
             leader: None,
             last_role: None,
             applied_through: Default::default(),
+            last_shared: None,
             scope: String::new(),
             out: VecDeque::new(),
         }
@@ -483,7 +486,14 @@ impl Tab {
             self.cursor = Some(batch.last_event_id);
             if !self.loaded {
                 self.owe_refetch(batch.last_event_id);
-                self.share(now, batch.last_event_id, true, Vec::new(), env);
+                self.share(
+                    now,
+                    batch.last_event_id,
+                    batch.last_event_id,
+                    true,
+                    Vec::new(),
+                    env,
+                );
             }
             return;
         };
@@ -501,7 +511,7 @@ impl Tab {
         if refetch {
             self.owe_refetch(last);
         }
-        self.share(now, last, refetch, batch.events.clone(), env);
+        self.share(now, cursor, last, refetch, batch.events.clone(), env);
         self.apply_events(now, batch.events);
     }
 
@@ -509,6 +519,7 @@ impl Tab {
     fn share(
         &mut self,
         now: SimTime,
+        since: u64,
         cursor: u64,
         refetch: bool,
         events: Vec<Event>,
@@ -518,6 +529,7 @@ impl Tab {
             let msg = ChannelMessage::Events {
                 tab: self.id.tab,
                 seq: l.seq(),
+                since,
                 cursor,
                 refetch,
                 events,
@@ -585,6 +597,23 @@ impl Tab {
             l.on_message(now, &msg);
         }
         self.sync_role(now, env);
+        // A tab that polls on its own has its own stream; only followers take the leader's.
+        if !self.polls() {
+            // What the leader has shared must follow on from what this tab got last;
+            // a missed message (the mailbox bus drops past its caps) means a reload.
+            let (since, reached) = match &msg {
+                ChannelMessage::Events { since, cursor, .. } => (*since, Some(*cursor)),
+                ChannelMessage::Heartbeat { cursor, .. } => (cursor.unwrap_or(0), *cursor),
+            };
+            if self.last_shared.is_some_and(|last| since > last) {
+                if let Some(c) = reached {
+                    self.owe_refetch(c);
+                }
+            }
+            if let Some(c) = reached {
+                self.last_shared = Some(self.last_shared.map_or(c, |l| l.max(c)));
+            }
+        }
         if let ChannelMessage::Events {
             cursor,
             refetch,
@@ -592,7 +621,6 @@ impl Tab {
             ..
         } = msg
         {
-            // A tab that polls on its own has its own stream; only followers take the leader's.
             if !self.polls() {
                 if refetch {
                     self.owe_refetch(cursor);
