@@ -13,6 +13,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let bound = ev.scenario.config.check.leader_bound_ms;
     let mut scope_of: BTreeMap<&str, &str> = BTreeMap::new();
     let mut role_of: BTreeMap<&str, Role> = BTreeMap::new();
+    let mut members_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut frozen: BTreeSet<&str> = BTreeSet::new();
     // Per scope: since when no live tab has run the transport.
     let mut leaderless_since: BTreeMap<&str, SimTime> = BTreeMap::new();
@@ -48,6 +49,10 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 tab, scope, role, ..
             } => {
                 scope_of.insert(tab, scope);
+                members_of
+                    .entry(scope.as_str())
+                    .or_default()
+                    .insert(tab.as_str());
                 role_of.insert(tab, *role);
                 tab.as_str()
             }
@@ -64,11 +69,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         let Some(&scope) = scope_of.get(tab) else {
             continue;
         };
-        let members: Vec<&str> = scope_of
-            .iter()
-            .filter(|(_, s)| **s == scope)
-            .map(|(t, _)| *t)
-            .collect();
+        let members = &members_of[scope];
         let live = members
             .iter()
             .filter(|m| role_of.get(*m) != Some(&Role::Closed))
