@@ -169,7 +169,7 @@ pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
     // turmoil with crowd hosts: the largest tab count that runs 5 simulated minutes within the budget.
     let budget_s = if cfg.quick { 10.0 } else { 60.0 };
     let mut best = 0;
-    for tabs in [500u64, 1_000, 2_500, 5_000, 10_000, 20_000] {
+    for tabs in [500u64, 1_000, 2_500, 5_000, 10_000, 20_000, 40_000] {
         let (wall, _) = child_run(
             &cfg.exe,
             &scale_file,
