@@ -357,21 +357,45 @@ fn cmd_crosscheck(
                 .flat_map(move |m| (0..seeds).map(move |k| (i, *m, from.wrapping_add(k))))
         })
         .collect();
-    let results = rtsim::parallel::map(
-        jobs.unwrap_or_else(rtsim::parallel::all_cores),
-        &work,
-        |&(i, m, seed)| rtsim::crosscheck::cross_check(&scenarios[i], seed, m),
+    let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
+    let pairs = rtsim::parallel::map(jobs, &work, |&(i, m, seed)| {
+        rtsim::crosscheck::run_pair(&scenarios[i], seed, m)
+    });
+    let mut disagreements = 0;
+    let (mut agreeing, mut total) = (0, 0);
+    println!(
+        "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8}  verdict",
+        "scenario", "mutant", "seeds", "agree", "turmoil", "express"
     );
-    let disagreements: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    for d in &disagreements {
-        println!("disagree: {d}");
+    for (i, s) in scenarios.iter().enumerate() {
+        for m in &mutants {
+            let these: Vec<_> = work
+                .iter()
+                .zip(&pairs)
+                .filter(|((wi, wm, _), _)| *wi == i && wm == m)
+                .map(|(_, p)| p.clone())
+                .collect();
+            let c = rtsim::crosscheck::compare(s, *m, &these);
+            agreeing += c.agreeing_seeds;
+            total += c.seeds;
+            let verdict = match &c.disagreement {
+                Some(d) => {
+                    disagreements += 1;
+                    format!("DISAGREE: {d}")
+                }
+                None => "agree".to_string(),
+            };
+            let name = m.map_or("none".to_string(), |m| m.to_string());
+            println!(
+                "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8}  {verdict}",
+                c.scenario, name, c.seeds, c.agreeing_seeds, c.turmoil_failing, c.express_failing
+            );
+        }
     }
     println!(
-        "crosscheck: {} comparisons, {} disagreements",
-        work.len(),
-        disagreements.len()
+        "crosscheck: {disagreements} disagreements; same verdict at {agreeing} of {total} seeds"
     );
-    Ok(disagreements.is_empty())
+    Ok(disagreements == 0)
 }
 
 fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, InputError> {

@@ -17,6 +17,8 @@ pub enum Mutant {
     BreakerNeverOpens,
     /// Server: events expire after a fifth of their TTL, uncounted and without raising the loss floor.
     EarlyExpiry,
+    /// Server: the idle sweep touches an idle org instead of freeing it.
+    NoIdleEvict,
     /// Leader: a tab takes the lease without re-reading it after its own write.
     LeaseNoRecheck,
     /// Leader: followers poll the backend as well as the leader.
@@ -28,12 +30,13 @@ pub enum Mutant {
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 9] = [
+    pub const ALL: [Mutant; 10] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
         Mutant::BreakerNeverOpens,
         Mutant::EarlyExpiry,
+        Mutant::NoIdleEvict,
         Mutant::LeaseNoRecheck,
         Mutant::FollowerPolls,
         Mutant::NoCursorHandoff,
@@ -47,6 +50,7 @@ impl Mutant {
             Mutant::NoPropertyFilter => "no-property-filter",
             Mutant::BreakerNeverOpens => "breaker-never-opens",
             Mutant::EarlyExpiry => "early-expiry",
+            Mutant::NoIdleEvict => "no-idle-evict",
             Mutant::LeaseNoRecheck => "lease-no-recheck",
             Mutant::FollowerPolls => "follower-polls",
             Mutant::NoCursorHandoff => "no-cursor-handoff",
@@ -57,7 +61,7 @@ impl Mutant {
     pub fn machine(self) -> &'static str {
         match self {
             Mutant::NoDedup | Mutant::NoGapDetect | Mutant::BreakerNeverOpens => "client provider",
-            Mutant::NoPropertyFilter | Mutant::EarlyExpiry => "server buffer",
+            Mutant::NoPropertyFilter | Mutant::EarlyExpiry | Mutant::NoIdleEvict => "server buffer",
             Mutant::LeaseNoRecheck
             | Mutant::FollowerPolls
             | Mutant::NoCursorHandoff
@@ -76,6 +80,7 @@ impl Mutant {
                 "circuit breaker (C4): failed calls are retried without the 30 s pause"
             }
             Mutant::EarlyExpiry => "event TTL (S2): unread events vanish after 5 s, uncounted",
+            Mutant::NoIdleEvict => "idle eviction (S5): an idle org's buffer is never freed",
             Mutant::LeaseNoRecheck => {
                 "lease claim (L2, B1): two tabs racing for an empty lease both lead"
             }

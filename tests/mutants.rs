@@ -16,6 +16,7 @@ const CATCHES: &[(Mutant, &str, &str)] = &[
     (Mutant::NoPropertyFilter, "delivery_steady", "O5"),
     (Mutant::BreakerNeverOpens, "partition_heal", "O7"),
     (Mutant::EarlyExpiry, "burst_overflow", "O8"),
+    (Mutant::NoIdleEvict, "idle_eviction", "O8"),
     (Mutant::LeaseNoRecheck, "leader_lease_race", "O4"),
     (Mutant::FollowerPolls, "leader_multitab", "O4"),
     (Mutant::NoCursorHandoff, "leader_crash_takeover", "O1"),

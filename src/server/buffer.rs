@@ -356,8 +356,13 @@ impl Buffers {
             for (conn, batch) in timed_out {
                 self.respond(org, conn, batch);
             }
-            let buf = self.orgs.get(&org).expect("scheduled orgs exist");
-            if buf.waiters.is_empty() && buf.last_activity + self.config.org_idle_evict_ms <= now {
+            let idle_ms = self.config.org_idle_evict_ms;
+            let buf = self.orgs.get_mut(&org).expect("scheduled orgs exist");
+            let idle = buf.waiters.is_empty() && buf.last_activity + idle_ms <= now;
+            if idle && self.mutant == Some(Mutant::NoIdleEvict) {
+                // The bug: the sweep that should free the org counts as activity on it.
+                buf.last_activity = now;
+            } else if idle {
                 // S5: an idle org's buffer is freed; what it held is lost to late readers.
                 let entries = buf.entries.len();
                 self.orgs.remove(&org);
