@@ -232,6 +232,16 @@ fn print_summary(r: &RunReport) {
     );
 }
 
+/// The scenario files `paths` name, and each loaded (the first bad one is the error).
+fn load_scenarios(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Scenario>), InputError> {
+    let files = collect_scenarios(paths)?;
+    let scenarios = files
+        .iter()
+        .map(|f| Scenario::load(f))
+        .collect::<Result<_, _>>()?;
+    Ok((files, scenarios))
+}
+
 /// Scenario files named directly, or every `*.toml` in a named directory, sorted.
 pub fn collect_scenarios(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let mut files = Vec::new();
@@ -272,11 +282,7 @@ fn cmd_sweep(
     mutant: Option<Mutant>,
     driver: Driver,
 ) -> Result<bool, InputError> {
-    let files = collect_scenarios(paths)?;
-    let scenarios: Vec<Scenario> = files
-        .iter()
-        .map(|f| Scenario::load(f))
-        .collect::<Result<_, _>>()?;
+    let (files, scenarios) = load_scenarios(paths)?;
     let work: Vec<(usize, u64)> = (0..scenarios.len())
         .flat_map(|i| (0..seeds).map(move |k| (i, from.wrapping_add(k))))
         .collect();
@@ -329,8 +335,8 @@ fn cmd_sweep(
 }
 
 fn cmd_list(dir: &Path) -> Result<bool, InputError> {
-    for f in collect_scenarios(&[dir.to_path_buf()])? {
-        let s = Scenario::load(&f)?;
+    let (files, scenarios) = load_scenarios(&[dir.to_path_buf()])?;
+    for (f, s) in files.iter().zip(&scenarios) {
         println!("{:<40} {}", f.display(), s.about);
     }
     Ok(true)
@@ -342,11 +348,7 @@ fn cmd_crosscheck(
     from: u64,
     jobs: Option<usize>,
 ) -> Result<bool, InputError> {
-    let files = collect_scenarios(paths)?;
-    let scenarios: Vec<Scenario> = files
-        .iter()
-        .map(|f| Scenario::load(f))
-        .collect::<Result<_, _>>()?;
+    let (_, scenarios) = load_scenarios(paths)?;
     let mutants: Vec<Option<Mutant>> = std::iter::once(None)
         .chain(Mutant::ALL.into_iter().map(Some))
         .collect();

@@ -3,8 +3,8 @@
 //! Everything random in a run comes from the run seed. Each machine gets its
 //! own ChaCha stream derived from the seed and the machine's name, so adding a
 //! tab does not shift the random choices of the server, and the same seed
-//! gives the same choices on every platform (ChaCha is portable; `SmallRng`
-//! and `thread_rng` are not).
+//! gives the same choices on every platform (ChaCha is portable; `rand`'s
+//! small and thread-local generators are not).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
