@@ -200,7 +200,7 @@ impl Tab {
             leader.start(now, env);
             self.leader = Some(leader);
             // A follower loads its page now; a poller after its first contact (see on_batch).
-            self.sync_role(now, env);
+            self.sync_role(now);
             if !self.polls() && !self.loaded {
                 self.owe_refetch(0);
             }
@@ -218,8 +218,7 @@ impl Tab {
     }
 
     /// Record role changes and start or stop the transport to match.
-    fn sync_role(&mut self, now: SimTime, env: &mut dyn TabEnv) {
-        let _ = env;
+    fn sync_role(&mut self, now: SimTime) {
         while let Some(change) = self.leader.as_mut().and_then(Leader::poll_change) {
             self.observe(Observation::Role {
                 tab: self.name.clone(),
@@ -308,7 +307,7 @@ impl Tab {
         if let Some(l) = self.leader.as_mut() {
             l.handle_timeout(now, env, cursor);
         }
-        self.sync_role(now, env);
+        self.sync_role(now);
         if let Some(p) = self.poll.filter(|p| p.deadline <= now) {
             self.out.push_back(TabOutput::Abort { req: p.req });
             self.on_poll_result(now, p.req, Err(Outcome::Timeout), env);
@@ -596,7 +595,7 @@ impl Tab {
         if let Some(l) = self.leader.as_mut() {
             l.on_message(now, &msg);
         }
-        self.sync_role(now, env);
+        self.sync_role(now);
         // A tab that polls on its own has its own stream; only followers take the leader's.
         if !self.polls() {
             // What the leader has shared must follow on from what this tab got last;
@@ -662,7 +661,7 @@ impl Tab {
                 l.close(now, env);
             }
         }
-        self.sync_role(now, env);
+        self.sync_role(now);
         if let Some((r, _)) = self.refetch.take() {
             self.out.push_back(TabOutput::Abort { req: r.req });
             self.record_response(r.req, Outcome::Aborted, 0);
