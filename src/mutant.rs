@@ -27,10 +27,12 @@ pub enum Mutant {
     NoCursorHandoff,
     /// Leader: a leader that hears a higher heartbeat sequence keeps leading.
     NoYieldOnHigherSeq,
+    /// Leader: a follower never takes over from a silent leader.
+    NoTakeover,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 10] = [
+    pub const ALL: [Mutant; 11] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
@@ -41,6 +43,7 @@ impl Mutant {
         Mutant::FollowerPolls,
         Mutant::NoCursorHandoff,
         Mutant::NoYieldOnHigherSeq,
+        Mutant::NoTakeover,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Mutant {
             Mutant::FollowerPolls => "follower-polls",
             Mutant::NoCursorHandoff => "no-cursor-handoff",
             Mutant::NoYieldOnHigherSeq => "no-yield-on-higher-seq",
+            Mutant::NoTakeover => "no-takeover",
         }
     }
 
@@ -65,7 +69,8 @@ impl Mutant {
             Mutant::LeaseNoRecheck
             | Mutant::FollowerPolls
             | Mutant::NoCursorHandoff
-            | Mutant::NoYieldOnHigherSeq => "leader election",
+            | Mutant::NoYieldOnHigherSeq
+            | Mutant::NoTakeover => "leader election",
         }
     }
 
@@ -91,6 +96,7 @@ impl Mutant {
             Mutant::NoYieldOnHigherSeq => {
                 "split-brain resolution (L4): an old leader never steps down"
             }
+            Mutant::NoTakeover => "takeover (L3, O10): a crashed leader is never replaced",
         }
     }
 

@@ -38,6 +38,7 @@ fn turmoil_catches_every_mutant_too() {
         (Mutant::FollowerPolls, "leader_multitab"),
         (Mutant::NoCursorHandoff, "leader_crash_takeover"),
         (Mutant::NoYieldOnHigherSeq, "leader_frozen"),
+        (Mutant::NoTakeover, "leader_crash_takeover"),
     ];
     for &(mutant, name) in catches {
         let s = common::load(name);

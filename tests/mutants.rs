@@ -21,6 +21,7 @@ const CATCHES: &[(Mutant, &str, &str)] = &[
     (Mutant::FollowerPolls, "leader_multitab", "O4"),
     (Mutant::NoCursorHandoff, "leader_crash_takeover", "O1"),
     (Mutant::NoYieldOnHigherSeq, "leader_frozen", "O4"),
+    (Mutant::NoTakeover, "leader_crash_takeover", "O10"),
 ];
 
 #[test]

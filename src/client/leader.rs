@@ -350,6 +350,12 @@ impl Leader {
                     self.set_role(Role::Solo, "broadcast channel gone");
                     self.next_timer = Some(now + self.config.heartbeat_ms);
                 } else if now.since(self.last_heard) >= self.takeover_after_ms {
+                    if self.mutant == Some(Mutant::NoTakeover) {
+                        // The bug: a silent leader is presumed alive; the follower waits again.
+                        self.last_heard = now;
+                        self.next_timer = Some(now + self.takeover_after_ms);
+                        return;
+                    }
                     match self.config.mechanism {
                         Mechanism::Lease => self.try_claim(now, env),
                         // A Web Locks follower waits in the lock queue; nothing to do on a timer.
@@ -451,6 +457,7 @@ impl Leader {
             && value.is_none()
             && self.role == Role::Follower
             && self.config.mechanism == Mechanism::Lease
+            && self.mutant != Some(Mutant::NoTakeover)
         {
             self.try_claim(now, env);
         }
