@@ -330,24 +330,22 @@ impl BrowserNode {
         };
         let what = format!("{action:?}").to_lowercase();
         match action {
-            TabAction::BroadcastOff | TabAction::BroadcastOn => {
-                self.platform
-                    .set_broadcast_enabled(action == TabAction::BroadcastOn);
+            // Browser-wide switches: recorded against the browser, not a tab.
+            TabAction::BroadcastOff
+            | TabAction::BroadcastOn
+            | TabAction::LocksOff
+            | TabAction::LocksOn => {
+                match action {
+                    TabAction::BroadcastOff | TabAction::BroadcastOn => self
+                        .platform
+                        .set_broadcast_enabled(action == TabAction::BroadcastOn),
+                    _ => self
+                        .platform
+                        .set_locks_enabled(action == TabAction::LocksOn),
+                }
+                let tab = self.name.clone();
                 self.out
-                    .push_back(BrowserOutput::Observe(Observation::Lifecycle {
-                        tab: self.name.clone(),
-                        what,
-                    }));
-                return;
-            }
-            TabAction::LocksOff | TabAction::LocksOn => {
-                self.platform
-                    .set_locks_enabled(action == TabAction::LocksOn);
-                self.out
-                    .push_back(BrowserOutput::Observe(Observation::Lifecycle {
-                        tab: self.name.clone(),
-                        what,
-                    }));
+                    .push_back(BrowserOutput::Observe(Observation::Lifecycle { tab, what }));
                 return;
             }
             TabAction::Open => {
