@@ -71,12 +71,31 @@ pub struct BufferMetrics {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
     Empty,
-    Login { org_id: OrgId, user_id: u32 },
-    Token { token: String, expires_at_ms: u64 },
+    Login {
+        org_id: OrgId,
+        user_id: u32,
+    },
+    /// S9: a login or refresh answer. The refresh token stands for the
+    /// session's cookie; `session` numbers the login session.
+    Token {
+        session: u64,
+        token: String,
+        refresh_token: String,
+        expires_at_ms: u64,
+    },
+    /// `POST /auth/refresh` and `POST /auth/logout` carry the session's refresh token.
+    RefreshToken {
+        refresh_token: String,
+    },
     Events(Batch),
-    Rows { rows: Vec<Row>, as_of_seq: u64 },
+    Rows {
+        rows: Vec<Row>,
+        as_of_seq: u64,
+    },
     Metrics(BufferMetrics),
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// The routes the server knows, parsed from and printed to paths.
@@ -99,12 +118,16 @@ pub enum Route {
     LegacySubscribe,
     /// S9: `POST /auth/login`
     Login,
+    /// S9: `POST /auth/refresh`: a new access token for the session.
+    Refresh,
+    /// S9: `POST /auth/logout`: revoke the session.
+    Logout,
 }
 
 impl Route {
     pub fn method(&self) -> Method {
         match self {
-            Route::Login => Method::Post,
+            Route::Login | Route::Refresh | Route::Logout => Method::Post,
             _ => Method::Get,
         }
     }
@@ -144,6 +167,8 @@ impl Route {
             Route::Metrics => "/finance/realtime/metrics".to_string(),
             Route::LegacySubscribe => "/finance/events/subscribe".to_string(),
             Route::Login => "/auth/login".to_string(),
+            Route::Refresh => "/auth/refresh".to_string(),
+            Route::Logout => "/auth/logout".to_string(),
         }
     }
 
@@ -170,9 +195,16 @@ impl Route {
             (Method::Get, "/finance/realtime/metrics") => Ok(Route::Metrics),
             (Method::Get, "/finance/events/subscribe") => Ok(Route::LegacySubscribe),
             (Method::Post, "/auth/login") => Ok(Route::Login),
-            (_, "/v1/finance/realtime/subscribe" | "/v1/finance/revenues" | "/auth/login") => {
-                Err(405)
-            }
+            (Method::Post, "/auth/refresh") => Ok(Route::Refresh),
+            (Method::Post, "/auth/logout") => Ok(Route::Logout),
+            (
+                _,
+                "/v1/finance/realtime/subscribe"
+                | "/v1/finance/revenues"
+                | "/auth/login"
+                | "/auth/refresh"
+                | "/auth/logout",
+            ) => Err(405),
             _ => Err(404),
         }
     }
@@ -202,6 +234,8 @@ mod tests {
             Route::Metrics,
             Route::LegacySubscribe,
             Route::Login,
+            Route::Refresh,
+            Route::Logout,
         ];
         for r in routes {
             assert_eq!(

@@ -230,6 +230,13 @@ fn print_summary(r: &RunReport) {
         s.split_brain_windows,
         s.longest_split_brain_ms
     );
+    let silence = s.logout_silence_ms.map_or("no logout".to_string(), |ms| {
+        format!("silent {ms} ms after logout")
+    });
+    println!(
+        "auth: {} refresh requests for {} expiries (at most {} per expiry, {} retries after failures), {silence}",
+        s.refresh_requests, s.token_expiries, s.max_refreshes_per_expiry, s.refresh_retries
+    );
 }
 
 /// The scenario files `paths` name, and each loaded (the first bad one is the error).

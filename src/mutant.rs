@@ -29,10 +29,18 @@ pub enum Mutant {
     NoYieldOnHigherSeq,
     /// Leader: a follower never takes over from a silent leader.
     NoTakeover,
+    /// Auth: every tab that needs a new token refreshes it on its own, without the mutex.
+    RefreshNoMutex,
+    /// Auth: a logout is not announced to the other tabs (no `auth-control`, no `auth-logout`).
+    LogoutNoBroadcast,
+    /// Auth: a tab whose token was refused keeps calling, with an empty bearer.
+    EmptyBearer,
+    /// Auth: a failed refresh is retried every 2 s, without the doubling backoff.
+    NoBackoff,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 11] = [
+    pub const ALL: [Mutant; 15] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
@@ -44,6 +52,10 @@ impl Mutant {
         Mutant::NoCursorHandoff,
         Mutant::NoYieldOnHigherSeq,
         Mutant::NoTakeover,
+        Mutant::RefreshNoMutex,
+        Mutant::LogoutNoBroadcast,
+        Mutant::EmptyBearer,
+        Mutant::NoBackoff,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +71,10 @@ impl Mutant {
             Mutant::NoCursorHandoff => "no-cursor-handoff",
             Mutant::NoYieldOnHigherSeq => "no-yield-on-higher-seq",
             Mutant::NoTakeover => "no-takeover",
+            Mutant::RefreshNoMutex => "refresh-no-mutex",
+            Mutant::LogoutNoBroadcast => "logout-no-broadcast",
+            Mutant::EmptyBearer => "empty-bearer",
+            Mutant::NoBackoff => "no-backoff",
         }
     }
 
@@ -71,6 +87,10 @@ impl Mutant {
             | Mutant::NoCursorHandoff
             | Mutant::NoYieldOnHigherSeq
             | Mutant::NoTakeover => "leader election",
+            Mutant::RefreshNoMutex
+            | Mutant::LogoutNoBroadcast
+            | Mutant::EmptyBearer
+            | Mutant::NoBackoff => "auth lifecycle",
         }
     }
 
@@ -97,6 +117,16 @@ impl Mutant {
                 "split-brain resolution (L4): an old leader never steps down"
             }
             Mutant::NoTakeover => "takeover (L3, O10): a crashed leader is never replaced",
+            Mutant::RefreshNoMutex => {
+                "refresh mutex (A1): tabs whose token runs out together all refresh it"
+            }
+            Mutant::LogoutNoBroadcast => {
+                "logout broadcast (A4): the other tabs keep polling after a logout"
+            }
+            Mutant::EmptyBearer => {
+                "C7: a refused tab calls with `Authorization: Bearer ` and no token"
+            }
+            Mutant::NoBackoff => "refresh backoff (A3): a failing refresh is retried every 2 s",
         }
     }
 

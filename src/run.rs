@@ -31,6 +31,14 @@ pub struct Summary {
     /// Times a tab became leader, and that per tab per simulated day (L7, target under 5).
     pub leader_elections: u64,
     pub leader_churn_per_tab_per_day: String,
+    /// O6: refresh calls, the expiries they served, the most one expiry took, and the
+    /// retries after failures (the allowed exceptions).
+    pub refresh_requests: u64,
+    pub token_expiries: u64,
+    pub max_refreshes_per_expiry: u64,
+    pub refresh_retries: u64,
+    /// O6: the longest time from a logout to the last call of its browser, in ms (max over tabs).
+    pub logout_silence_ms: Option<u64>,
     pub failed_oracles: Vec<String>,
 }
 
@@ -139,7 +147,13 @@ pub fn finish(
     let trace = crate::trace::canonical_lines(&history.steps, &violations);
     let trace_hash = crate::trace::hash_lines(&trace);
 
+    let auth = crate::check::o6_auth::audit(&evidence);
     let mut s = Summary {
+        refresh_requests: auth.refresh_requests,
+        token_expiries: auth.expiries,
+        max_refreshes_per_expiry: auth.max_refreshes_per_expiry,
+        refresh_retries: auth.refresh_retries,
+        logout_silence_ms: auth.logout_silence_ms,
         scenario: scenario.name.clone(),
         seed,
         verdict: if pass { "pass" } else { "fail" }.to_string(),
@@ -156,7 +170,7 @@ pub fn finish(
                 match what {
                     RequestKind::Poll => s.polls += 1,
                     RequestKind::Refetch => s.refetches += 1,
-                    RequestKind::Login => {}
+                    RequestKind::Login | RequestKind::Refresh | RequestKind::Logout => {}
                 }
             }
             Observation::Committed { .. } => s.events_published += 1,

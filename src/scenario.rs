@@ -12,7 +12,7 @@ use crate::client::leader::{Fallback, Mechanism, Scope};
 use crate::client::ProviderConfig;
 use crate::server::buffer::BufferConfig;
 use crate::server::pubsub::PubSubConfig;
-use crate::server::tokens::TokenConfig;
+use crate::server::tokens::{RefreshMode, TokenConfig};
 use crate::server::ServerConfig;
 use crate::time::SimTime;
 use serde::Deserialize;
@@ -49,7 +49,7 @@ pub const ORACLES: [&str; 11] = [
     "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11",
 ];
 /// The oracles the walking skeleton checks; `hold = ["all"]` means these.
-pub const CHECKED_ORACLES: [&str; 8] = ["O1", "O2", "O3", "O4", "O5", "O7", "O8", "O10"];
+pub const CHECKED_ORACLES: [&str; 9] = ["O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O10"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topology {
@@ -113,8 +113,12 @@ pub enum FaultKind {
     Burst {
         count: u32,
     },
-    /// Tab lifecycle and browser platform faults (B3, B4).
+    /// Tab lifecycle and browser platform faults (B3, B4), logout and login (A4).
     Tab(TabAction),
+    /// S9: a browser's session token expires now.
+    TokenExpire,
+    /// S9: `POST /auth/refresh` fails (503) or is slow while the fault lasts.
+    Refresh(RefreshMode),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +147,9 @@ impl Fault {
             FaultKind::ResetConnections => "reset_connections".to_string(),
             FaultKind::Burst { count } => format!("burst {count}"),
             FaultKind::Tab(a) => tab_fault_name(*a).to_string(),
+            FaultKind::TokenExpire => "token_expire".to_string(),
+            FaultKind::Refresh(RefreshMode::Slow) => "refresh_slow".to_string(),
+            FaultKind::Refresh(_) => "refresh_fail".to_string(),
         };
         match self.for_ms {
             Some(ms) => format!("{kind} {} for {}ms", self.target, ms),
@@ -151,7 +158,7 @@ impl Fault {
     }
 }
 
-const TAB_FAULTS: [(&str, TabAction); 9] = [
+const TAB_FAULTS: [(&str, TabAction); 11] = [
     ("crash_tab", TabAction::Crash),
     ("close_tab", TabAction::Close),
     ("open_tab", TabAction::Open),
@@ -161,13 +168,15 @@ const TAB_FAULTS: [(&str, TabAction); 9] = [
     ("thaw_tab", TabAction::Thaw),
     ("broadcast_off", TabAction::BroadcastOff),
     ("locks_off", TabAction::LocksOff),
+    ("logout", TabAction::Logout),
+    ("login", TabAction::Login),
 ];
 
 /// Tab faults that act on the whole browser rather than one tab.
 fn browser_wide(a: TabAction) -> bool {
     matches!(
         a,
-        TabAction::Open | TabAction::BroadcastOff | TabAction::LocksOff
+        TabAction::Open | TabAction::BroadcastOff | TabAction::LocksOff | TabAction::Login
     )
 }
 
@@ -312,6 +321,15 @@ impl SimConfig {
         "fallback",
         "mailbox_max_bytes",
         "mailbox_max_per_min",
+        "refresh_slow_ms",
+        "pre_expiry_refresh_ms",
+        "refresh_request_timeout_ms",
+        "refresh_lease_ttl_ms",
+        "refresh_lease_recheck_ms",
+        "refresh_wait_ms",
+        "auth_backoff_base_ms",
+        "auth_backoff_max_ms",
+        "logout_silence_bound_ms",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -400,6 +418,15 @@ impl SimConfig {
             "intensive_throttle_after_ms" => self.platform.intensive_throttle_after_ms = int(v)?,
             "intensive_timer_interval_ms" => self.platform.intensive_timer_interval_ms = int(v)?,
             "split_brain_bound_ms" => self.check.split_brain_bound_ms = int(v)?,
+            "refresh_slow_ms" => self.tokens.refresh_slow_ms = int(v)?,
+            "pre_expiry_refresh_ms" => self.provider.auth.pre_expiry_refresh_ms = int(v)?,
+            "refresh_request_timeout_ms" => self.provider.auth.refresh_request_timeout_ms = int(v)?,
+            "refresh_lease_ttl_ms" => self.provider.auth.refresh_lease_ttl_ms = int(v)?,
+            "refresh_lease_recheck_ms" => self.provider.auth.refresh_lease_recheck_ms = int(v)?,
+            "refresh_wait_ms" => self.provider.auth.refresh_wait_ms = int(v)?,
+            "auth_backoff_base_ms" => self.provider.auth.backoff_base_ms = int(v)?,
+            "auth_backoff_max_ms" => self.provider.auth.backoff_max_ms = int(v)?,
+            "logout_silence_bound_ms" => self.check.logout_silence_bound_ms = int(v)?,
             "leader_bound_ms" => self.check.leader_bound_ms = int(v)?,
             _ => {
                 return Err(format!(
@@ -519,6 +546,35 @@ impl SimConfig {
         limit("login_retry_ms", self.login_retry_ms, 1, hour)?;
         limit("crowd_hosts", self.crowd_hosts, 0, 64)?;
         limit("heartbeat_ms", self.provider.leader.heartbeat_ms, 1, hour)?;
+        let auth = &self.provider.auth;
+        limit("refresh_slow_ms", self.tokens.refresh_slow_ms, 0, hour)?;
+        limit(
+            "pre_expiry_refresh_ms",
+            auth.pre_expiry_refresh_ms,
+            0,
+            self.tokens.access_token_ttl_ms.saturating_sub(1),
+        )?;
+        limit(
+            "refresh_request_timeout_ms",
+            auth.refresh_request_timeout_ms,
+            1,
+            hour,
+        )?;
+        limit("refresh_lease_ttl_ms", auth.refresh_lease_ttl_ms, 1, hour)?;
+        limit(
+            "refresh_lease_recheck_ms",
+            auth.refresh_lease_recheck_ms,
+            0,
+            hour,
+        )?;
+        limit("refresh_wait_ms", auth.refresh_wait_ms, 1, hour)?;
+        limit("auth_backoff_base_ms", auth.backoff_base_ms, 1, hour)?;
+        limit(
+            "auth_backoff_max_ms",
+            auth.backoff_max_ms,
+            auth.backoff_base_ms,
+            hour,
+        )?;
         limit("takeover_ms", self.provider.leader.takeover_ms, 1, hour)?;
         limit(
             "takeover_jitter_ms",
@@ -796,13 +852,17 @@ impl Scenario {
                 }
             };
             let kind = match f.kind.get_ref().as_str() {
-                "partition" | "server_restart" | "reset_connections" => {
+                "partition" | "server_restart" | "reset_connections" | "token_expire"
+                | "refresh_fail" | "refresh_slow" => {
                     unexpected("direction", f.direction.is_some())?;
                     unexpected("ms", f.ms.is_some())?;
                     unexpected("count", f.count.is_some())?;
                     match f.kind.get_ref().as_str() {
                         "partition" => FaultKind::Partition,
                         "server_restart" => FaultKind::ServerRestart,
+                        "token_expire" => FaultKind::TokenExpire,
+                        "refresh_fail" => FaultKind::Refresh(RefreshMode::Fail),
+                        "refresh_slow" => FaultKind::Refresh(RefreshMode::Slow),
                         _ => FaultKind::ResetConnections,
                     }
                 }
@@ -866,13 +926,15 @@ impl Scenario {
                     }
                     None => {
                         let tab_kinds: Vec<&str> = TAB_FAULTS.iter().map(|(n, _)| *n).collect();
-                        return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst, {}", tab_kinds.join(", "))));
+                        return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst, token_expire, refresh_fail, refresh_slow, {}", tab_kinds.join(", "))));
                     }
                 },
             };
             let target_ok = match (&kind, &target) {
-                (FaultKind::ServerRestart, Target::Server) => true,
-                (FaultKind::ServerRestart, _) => false,
+                (FaultKind::ServerRestart | FaultKind::Refresh(_), Target::Server) => true,
+                (FaultKind::ServerRestart | FaultKind::Refresh(_), _) => false,
+                (FaultKind::TokenExpire, Target::Browser(..)) => true,
+                (FaultKind::TokenExpire, _) => false,
                 (FaultKind::Burst { .. }, Target::Org(_)) => true,
                 (FaultKind::Burst { .. }, _) => false,
                 (FaultKind::Tab(a), Target::Browser(..)) => browser_wide(*a),
@@ -885,8 +947,9 @@ impl Scenario {
                 let t = f.target.as_ref().map(|t| t.span());
                 let want = match kind {
                     FaultKind::Burst { .. } => "org<i>",
-                    FaultKind::ServerRestart => "server",
+                    FaultKind::ServerRestart | FaultKind::Refresh(_) => "server",
                     FaultKind::Tab(a) if browser_wide(a) => "org<i>/browser<j>",
+                    FaultKind::TokenExpire => "org<i>/browser<j>",
                     FaultKind::Tab(_) => "org<i>/browser<j>/tab<k> or leader:org<i>/browser<j>",
                     _ => "server, org<i>, org<i>/browser<j> or org<i>/browser<j>/tab<k>",
                 };

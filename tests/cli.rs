@@ -86,6 +86,27 @@ fn bad_scenarios_exit_2_naming_file_line_and_field() {
             15,
         ),
         (
+            "token_expire_server.toml",
+            format!("{GOOD}[[fault]]\nat_s = 5\nkind = \"token_expire\"\ntarget = \"server\"\n"),
+            "fault[0].target",
+            15,
+        ),
+        (
+            "logout_browser.toml",
+            format!("{GOOD}[[fault]]\nat_s = 5\nkind = \"logout\"\ntarget = \"org0/browser0\"\n"),
+            "fault[0].target",
+            15,
+        ),
+        (
+            "backoff_param.toml",
+            GOOD.replace(
+                "[workload]",
+                "[params]\nauth_backoff_base_ms = 9000\nauth_backoff_max_ms = 1000\n[workload]",
+            ),
+            "params.auth_backoff_max_ms",
+            12,
+        ),
+        (
             "fault_late.toml",
             format!("{GOOD}[[fault]]\nat_s = 25\nkind = \"partition\"\ntarget = \"org0\"\n"),
             "fault[0].at_s",

@@ -6,7 +6,6 @@
 mod common;
 
 use rtsim::crosscheck::{compare, run_pair};
-use rtsim::mutant::Mutant;
 use rtsim::run::{run_with, Driver};
 
 #[test]
@@ -27,20 +26,7 @@ fn both_drivers_pass_every_scenario_without_a_mutant() {
 
 #[test]
 fn turmoil_catches_every_mutant_too() {
-    let catches: &[(Mutant, &str)] = &[
-        (Mutant::NoDedup, "partition_heal"),
-        (Mutant::NoGapDetect, "server_restart"),
-        (Mutant::NoPropertyFilter, "delivery_steady"),
-        (Mutant::BreakerNeverOpens, "partition_heal"),
-        (Mutant::EarlyExpiry, "burst_overflow"),
-        (Mutant::NoIdleEvict, "idle_eviction"),
-        (Mutant::LeaseNoRecheck, "leader_lease_race"),
-        (Mutant::FollowerPolls, "leader_multitab"),
-        (Mutant::NoCursorHandoff, "leader_crash_takeover"),
-        (Mutant::NoYieldOnHigherSeq, "leader_frozen"),
-        (Mutant::NoTakeover, "leader_crash_takeover"),
-    ];
-    for &(mutant, name) in catches {
+    for &(mutant, name, _) in common::CATCHES {
         let s = common::load(name);
         let caught =
             (1..=20u64).any(|seed| !run_with(&s, seed, Some(mutant), Driver::Turmoil).pass);

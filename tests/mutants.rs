@@ -6,23 +6,9 @@
 
 mod common;
 
+use common::CATCHES;
 use rtsim::mutant::Mutant;
 use rtsim::run::{run_with, Driver};
-
-/// (mutant, the shipped scenario that catches it, the oracle that must fire)
-const CATCHES: &[(Mutant, &str, &str)] = &[
-    (Mutant::NoDedup, "partition_heal", "O1"),
-    (Mutant::NoGapDetect, "server_restart", "O1"),
-    (Mutant::NoPropertyFilter, "delivery_steady", "O5"),
-    (Mutant::BreakerNeverOpens, "partition_heal", "O7"),
-    (Mutant::EarlyExpiry, "burst_overflow", "O8"),
-    (Mutant::NoIdleEvict, "idle_eviction", "O8"),
-    (Mutant::LeaseNoRecheck, "leader_lease_race", "O4"),
-    (Mutant::FollowerPolls, "leader_multitab", "O4"),
-    (Mutant::NoCursorHandoff, "leader_crash_takeover", "O1"),
-    (Mutant::NoYieldOnHigherSeq, "leader_frozen", "O4"),
-    (Mutant::NoTakeover, "leader_crash_takeover", "O10"),
-];
 
 #[test]
 fn every_mutant_is_listed_here() {

@@ -9,6 +9,7 @@
 
 use super::platform::{Lifecycle, Platform, PlatformConfig, PlatformEvent, TabIndex};
 use crate::check::history::{Observation, Outcome, RequestKind};
+use crate::client::auth::Credentials;
 use crate::client::leader::{Fallback, Role, Scope, TabEnv};
 use crate::client::{NetError, ProviderConfig, Tab, TabId, TabOutput};
 use crate::event::{OrgId, PropertyId};
@@ -52,6 +53,10 @@ pub enum TabAction {
     BroadcastOn,
     LocksOff,
     LocksOn,
+    /// A4: the user logs out in this tab.
+    Logout,
+    /// The user signs in again (browser-wide: every open tab gets the session).
+    Login,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -164,7 +169,8 @@ pub struct BrowserNode {
     name: String,
     platform: Platform,
     tabs: Vec<Tab>,
-    token: Option<String>,
+    /// The session as signed in; tabs keep their own (refreshed) copies.
+    creds: Option<Credentials>,
     login: Option<(u64, SimTime)>,
     next_login_at: Option<SimTime>,
     next_req: u64,
@@ -194,7 +200,7 @@ impl BrowserNode {
             mutant,
             platform,
             tabs: Vec::new(),
-            token: None,
+            creds: None,
             login: None,
             next_login_at: Some(SimTime::ZERO),
             next_req: 0,
@@ -236,12 +242,12 @@ impl BrowserNode {
         &self.tabs
     }
 
-    /// Tabs that are open (not closed or crashed); frozen ones count.
+    /// Tabs that are open (not closed or crashed) and signed in; frozen ones count.
     pub fn live_tabs(&self) -> impl Iterator<Item = &Tab> {
         self.tabs
             .iter()
             .enumerate()
-            .filter(|(i, _)| self.is_open(*i))
+            .filter(|(i, t)| self.is_open(*i) && t.signed_in())
             .map(|(_, t)| t)
     }
 
@@ -252,13 +258,18 @@ impl BrowserNode {
         )
     }
 
-    fn scope(&self, token: &str) -> String {
+    fn scope(&self, creds: &Credentials) -> String {
         match self.config.provider.leader.scope {
-            Scope::Session => format!(
-                "session-{:08x}",
-                xxhash_rust::xxh3::xxh3_64(token.as_bytes()) as u32
-            ),
+            Scope::Session => format!("session-{}", creds.session),
             Scope::BrowserOrg => format!("org{}-browser{}", self.config.org, self.config.browser),
+        }
+    }
+
+    /// Hand the session to tab `index`.
+    fn sign_in_tab(&mut self, now: SimTime, index: usize) {
+        if let Some(creds) = self.creds.clone() {
+            let scope = self.scope(&creds);
+            self.with_tab(index, |t, now, env| t.sign_in(now, creds, scope, env), now);
         }
     }
 
@@ -358,13 +369,15 @@ impl BrowserNode {
                 let tab = self.new_tab();
                 self.tabs.push(tab);
                 self.record_lifecycle(index, "open");
-                if let Some(token) = self.token.clone() {
-                    let scope = self.scope(&token);
-                    self.with_tab(
-                        index,
-                        |t, now, env| t.set_token(now, token, scope, env),
-                        now,
-                    );
+                self.sign_in_tab(now, index);
+                return;
+            }
+            TabAction::Login => {
+                let tab = self.name.clone();
+                self.out
+                    .push_back(BrowserOutput::Observe(Observation::Lifecycle { tab, what }));
+                if self.creds.is_none() && self.login.is_none() {
+                    self.next_login_at = Some(now);
                 }
                 return;
             }
@@ -403,6 +416,7 @@ impl BrowserNode {
             TabAction::Hide => self.platform.hide(now, index),
             TabAction::Show => self.platform.show(now, index),
             TabAction::Freeze => self.platform.freeze(now, index),
+            TabAction::Logout => self.with_tab(index, |t, now, env| t.logout(now, env), now),
             TabAction::Thaw => {
                 self.platform.thaw(now, index);
                 for (req, result) in self.held.remove(&index).unwrap_or_default() {
@@ -442,18 +456,23 @@ impl BrowserNode {
         match result {
             Ok(Response {
                 status: 200,
-                body: Body::Token { token, .. },
+                body:
+                    Body::Token {
+                        session,
+                        token,
+                        refresh_token,
+                        expires_at_ms,
+                    },
             }) => {
-                self.token = Some(token.clone());
-                let scope = self.scope(&token);
+                self.creds = Some(Credentials {
+                    session,
+                    token,
+                    refresh_token,
+                    expires_at: SimTime(expires_at_ms),
+                });
                 for index in 0..self.tabs.len() {
                     if self.is_open(index) {
-                        let (token, scope) = (token.clone(), scope.clone());
-                        self.with_tab(
-                            index,
-                            |t, now, env| t.set_token(now, token, scope, env),
-                            now,
-                        );
+                        self.sign_in_tab(now, index);
                     }
                 }
             }
@@ -470,7 +489,7 @@ impl BrowserNode {
                 self.next_login_at = Some(now + self.config.login_retry_ms);
             }
         }
-        if self.token.is_none()
+        if self.creds.is_none()
             && self.login.is_none()
             && self.next_login_at.is_some_and(|t| t <= now)
         {
@@ -524,8 +543,13 @@ impl BrowserNode {
                         .as_deref()
                         .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
                         .and_then(|v| v.get("data").and_then(|d| d.as_str()).map(str::to_string));
+                    let channel = key[MAILBOX_PREFIX.len()..].to_string();
                     if let Some(data) = data {
-                        self.with_tab(tab, |t, now, env| t.on_message(now, &data, env), now)
+                        self.with_tab(
+                            tab,
+                            |t, now, env| t.on_message(now, &channel, &data, env),
+                            now,
+                        )
                     }
                 }
                 PlatformEvent::Storage { tab, key, value } => self.with_tab(
@@ -533,9 +557,13 @@ impl BrowserNode {
                     |t, now, env| t.on_storage(now, &key, value.as_deref(), env),
                     now,
                 ),
-                PlatformEvent::Message { tab, data, .. } => {
-                    self.with_tab(tab, |t, now, env| t.on_message(now, &data, env), now)
-                }
+                PlatformEvent::Message {
+                    tab, channel, data, ..
+                } => self.with_tab(
+                    tab,
+                    |t, now, env| t.on_message(now, &channel, &data, env),
+                    now,
+                ),
                 PlatformEvent::LockGranted { tab, name } => {
                     self.with_tab(tab, |t, now, env| t.on_lock_granted(now, &name, env), now)
                 }
@@ -565,13 +593,19 @@ impl BrowserNode {
                     None => continue,
                 },
                 TabOutput::Observe(obs) => BrowserOutput::Observe(obs),
+                TabOutput::SignedOut => {
+                    // No automatic sign-in after a logout: the user must (the `login` fault).
+                    self.creds = None;
+                    self.next_login_at = None;
+                    continue;
+                }
             };
             self.out.push_back(out);
         }
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let login = match (self.login, self.token.is_some()) {
+        let login = match (self.login, self.creds.is_some()) {
             (Some((_, deadline)), _) => Some(deadline),
             (None, false) => self.next_login_at,
             (None, true) => None,

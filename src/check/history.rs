@@ -51,6 +51,8 @@ pub enum RequestKind {
     Login,
     Poll,
     Refetch,
+    Refresh,
+    Logout,
 }
 
 /// One event as a tab received it in a batch, before dedup and filtering.
@@ -105,6 +107,26 @@ pub enum Observation {
     },
     ServerDown,
     ServerUp,
+    // ---- server: token service (S9) ----
+    /// A login (`via` "login") or a refresh issued an access token to a session.
+    TokenIssued {
+        org: OrgId,
+        user: u32,
+        session: u64,
+        via: String,
+        expires_at: SimTime,
+    },
+    /// The `token_expire` fault ended `count` access tokens of a user now.
+    TokensExpired {
+        org: OrgId,
+        user: u32,
+        count: usize,
+    },
+    SessionRevoked {
+        org: OrgId,
+        user: u32,
+        session: u64,
+    },
     // ---- client: provider and cache (C1-C9, U1) ----
     Request {
         tab: String,
@@ -153,6 +175,21 @@ pub enum Observation {
     AuthPaused {
         tab: String,
         status: u16,
+    },
+    // ---- auth lifecycle (A1-A5, C7) ----
+    /// The user clicked "log out" in this tab.
+    Logout {
+        tab: String,
+    },
+    /// The tab dropped its session (its own logout, or another tab's).
+    SignedOut {
+        tab: String,
+        cause: String,
+    },
+    /// A5: the banner the tab shows changed.
+    Banner {
+        tab: String,
+        banner: crate::client::auth::Banner,
     },
     // ---- leader election (L1-L7) and tab lifecycle (B4) ----
     Role {

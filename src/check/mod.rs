@@ -9,6 +9,7 @@ mod o2_convergence;
 mod o3_order;
 pub mod o4_one_leader;
 mod o5_isolation;
+pub mod o6_auth;
 mod o7_pacing;
 mod o8_server_bounds;
 
@@ -25,6 +26,8 @@ pub struct CheckConfig {
     pub split_brain_bound_ms: u64,
     /// O10: after the heal, every scope with live tabs has a leader within this long.
     pub leader_bound_ms: u64,
+    /// O6: every tab of a session is silent this long after its logout (A4).
+    pub logout_silence_bound_ms: u64,
 }
 
 impl Default for CheckConfig {
@@ -33,6 +36,7 @@ impl Default for CheckConfig {
             max_requests_per_tab_per_min: 300,
             split_brain_bound_ms: 3_000,
             leader_bound_ms: 45_000,
+            logout_silence_bound_ms: 200,
         }
     }
 }
@@ -75,6 +79,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o3_order::check(ev),
         o4_one_leader::check(ev),
         o5_isolation::check(ev),
+        o6_auth::check(ev),
         o7_pacing::check(ev),
         o8_server_bounds::check(ev),
         o10_recovery::check(ev),

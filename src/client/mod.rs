@@ -1,5 +1,6 @@
 //! The browser client (SPEC C1-C9, U1), sans-IO: one provider and cache per tab.
 
+pub mod auth;
 pub mod breaker;
 pub mod cache;
 pub mod dedup;

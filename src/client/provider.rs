@@ -6,8 +6,13 @@
 //! and refetches the list when it detects loss (C9) or has been cut off too
 //! long (C8). Followers apply what the leader shares and never poll (L5). A
 //! circuit breaker (C4) and the fast-empty backoff (C5) keep a failing or
-//! idle transport from hammering the server, and a 401/403 pauses it (C7).
+//! idle transport from hammering the server. A 401/403 pauses every call
+//! until the tab's auth machine (`auth.rs`, A1-A5) has a new token (C7); a
+//! logout, here or in another tab, stops everything and clears the cache (A4).
 
+use super::auth::{
+    Auth, AuthConfig, AuthEffect, AuthMessage, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL,
+};
 use super::breaker::{Breaker, BreakerConfig};
 use super::cache::ListCache;
 use super::dedup::{Dedup, DedupConfig};
@@ -40,6 +45,7 @@ pub struct ProviderConfig {
     pub dedup: DedupConfig,
     pub breaker: BreakerConfig,
     pub leader: LeaderConfig,
+    pub auth: AuthConfig,
 }
 
 impl Default for ProviderConfig {
@@ -56,6 +62,7 @@ impl Default for ProviderConfig {
             dedup: DedupConfig::default(),
             breaker: BreakerConfig::default(),
             leader: LeaderConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -92,6 +99,8 @@ pub enum TabOutput {
     Abort {
         req: u64,
     },
+    /// The session ended in this tab (A4); the browser signs in again only when the user does.
+    SignedOut,
     Observe(Observation),
 }
 
@@ -100,6 +109,8 @@ struct InFlight {
     req: u64,
     sent_at: SimTime,
     deadline: SimTime,
+    /// The token it carried (`Auth::epoch`).
+    epoch: u64,
 }
 
 pub struct Tab {
@@ -108,8 +119,9 @@ pub struct Tab {
     config: ProviderConfig,
     mutant: Option<Mutant>,
     rng: SimRng,
-    token: Option<String>,
-    paused: bool,
+    auth: Auth,
+    /// The refresh call, when this tab makes it (A1).
+    refresh_call: Option<InFlight>,
     cursor: Option<u64>,
     poll: Option<InFlight>,
     next_poll_at: Option<SimTime>,
@@ -154,11 +166,11 @@ impl Tab {
                 mutant == Some(Mutant::BreakerNeverOpens),
             ),
             cache: ListCache::new(id.org, property),
+            auth: Auth::new(config.auth.clone(), id.tab, mutant),
+            refresh_call: None,
             config,
             mutant,
             rng,
-            token: None,
-            paused: false,
             cursor: None,
             poll: None,
             next_poll_at: None,
@@ -186,11 +198,16 @@ impl Tab {
         self.out.push_back(TabOutput::Observe(obs));
     }
 
-    /// The session's token arrived: join the scope's election and start.
-    /// `scope` names the scope (L1): the session's token hash or the browser and org.
-    pub fn set_token(&mut self, now: SimTime, token: String, scope: String, env: &mut dyn TabEnv) {
-        self.token = Some(token);
-        self.paused = false;
+    /// The session is signed in: take its credentials, join the scope's election
+    /// and start. `scope` names the scope (L1): the session or the browser and org.
+    pub fn sign_in(
+        &mut self,
+        now: SimTime,
+        creds: Credentials,
+        scope: String,
+        env: &mut dyn TabEnv,
+    ) {
+        self.auth.sign_in(now, creds, env);
         if self.leader.is_none() {
             let index = self.id.tab;
             let rng = crate::seed::SimRng::clone(&self.rng);
@@ -269,6 +286,7 @@ impl Tab {
         }
     }
 
+    /// A call under the session's token; none while the tab may not make one (C7).
     fn send(
         &mut self,
         now: SimTime,
@@ -276,8 +294,19 @@ impl Tab {
         route: Route,
         timeout_ms: u64,
     ) -> Option<InFlight> {
-        // C7: never a request without a token.
-        let token = self.token.clone()?;
+        let bearer = self.auth.bearer()?;
+        Some(self.send_raw(now, kind, route, Body::Empty, Some(bearer), timeout_ms))
+    }
+
+    fn send_raw(
+        &mut self,
+        now: SimTime,
+        kind: RequestKind,
+        route: Route,
+        body: Body,
+        bearer: Option<String>,
+        timeout_ms: u64,
+    ) -> InFlight {
         self.next_req += 1;
         let req = self.next_req;
         let path = route.to_path();
@@ -286,23 +315,115 @@ impl Tab {
             req,
             what: kind,
             path: path.clone(),
-            bearer: true,
+            bearer: bearer.as_deref().is_some_and(|b| !b.is_empty()),
         });
         let request = Request {
             method: route.method(),
             path,
-            bearer: Some(token),
-            body: Body::Empty,
+            bearer,
+            body,
         };
         self.out.push_back(TabOutput::Send { req, request });
-        Some(InFlight {
+        InFlight {
             req,
             sent_at: now,
             deadline: now + timeout_ms,
-        })
+            epoch: self.auth.epoch(),
+        }
+    }
+
+    /// Carry out what the auth machine asks for.
+    fn drain_auth(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        while let Some(effect) = self.auth.poll_effect() {
+            match effect {
+                AuthEffect::Refresh { refresh_token } => {
+                    let call = self.send_raw(
+                        now,
+                        RequestKind::Refresh,
+                        Route::Refresh,
+                        Body::RefreshToken { refresh_token },
+                        None,
+                        self.config.auth.refresh_request_timeout_ms,
+                    );
+                    self.refresh_call = Some(call);
+                }
+                AuthEffect::Banner(banner) => self.observe(Observation::Banner {
+                    tab: self.name.clone(),
+                    banner,
+                }),
+                AuthEffect::SignedOut { cause } => self.drop_session(now, cause, env),
+            }
+        }
+    }
+
+    /// A4: the session is over in this tab: abort every call, stop every
+    /// timer, leave the election, clear the cache. Nothing more is sent until
+    /// the user signs in again.
+    fn drop_session(&mut self, now: SimTime, cause: &str, env: &mut dyn TabEnv) {
+        self.observe(Observation::SignedOut {
+            tab: self.name.clone(),
+            cause: cause.to_string(),
+        });
+        let calls = [
+            self.poll.take(),
+            self.refetch.take().map(|(r, _)| r),
+            self.refresh_call.take(),
+        ];
+        for call in calls.into_iter().flatten() {
+            self.out.push_back(TabOutput::Abort { req: call.req });
+            self.record_response(call.req, Outcome::Aborted, 0);
+        }
+        if let Some(l) = self.leader.as_mut() {
+            l.close(now, env);
+        }
+        self.sync_role(now);
+        self.leader = None;
+        self.last_role = None;
+        self.next_poll_at = None;
+        self.refetch_needed = false;
+        self.refetch_owed_through = 0;
+        self.cursor = None;
+        self.last_shared = None;
+        self.loaded = false;
+        self.applied_through.clear();
+        self.cache.clear();
+        self.out.push_back(TabOutput::SignedOut);
+    }
+
+    /// The user clicks "log out" in this tab (A4).
+    pub fn logout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        if !self.auth.signed_in() {
+            return;
+        }
+        self.observe(Observation::Logout {
+            tab: self.name.clone(),
+        });
+        let bearer = self.auth.bearer();
+        if let Some(refresh_token) = self.auth.logout(now, env) {
+            self.drain_auth(now, env);
+            // Revoke the session on the server too; the answer changes nothing here.
+            self.send_raw(
+                now,
+                RequestKind::Logout,
+                Route::Logout,
+                Body::RefreshToken { refresh_token },
+                bearer,
+                self.config.auth.refresh_request_timeout_ms,
+            );
+        }
+    }
+
+    pub fn signed_in(&self) -> bool {
+        self.auth.signed_in()
     }
 
     pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        if let Some(call) = self.refresh_call.filter(|c| c.deadline <= now) {
+            self.out.push_back(TabOutput::Abort { req: call.req });
+            self.on_refresh_result(now, call.req, Err(Outcome::Timeout), env);
+        }
+        self.auth.handle_timeout(now, env);
+        self.drain_auth(now, env);
         let cursor = self.cursor;
         if let Some(l) = self.leader.as_mut() {
             l.handle_timeout(now, env, cursor);
@@ -314,9 +435,9 @@ impl Tab {
         }
         if let Some((r, _)) = self.refetch.filter(|(r, _)| r.deadline <= now) {
             self.out.push_back(TabOutput::Abort { req: r.req });
-            self.on_refetch_result(now, r.req, Err(Outcome::Timeout));
+            self.on_refetch_result(now, r.req, Err(Outcome::Timeout), env);
         }
-        if self.paused || self.token.is_none() {
+        if self.auth.bearer().is_none() {
             return;
         }
         if self.polls() && self.poll.is_none() && self.next_poll_at.is_some_and(|t| t <= now) {
@@ -356,15 +477,16 @@ impl Tab {
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let leader = self.leader.as_ref().and_then(Leader::poll_timeout);
-        let mut next = earliest(
-            leader,
-            earliest(
-                self.poll.map(|p| p.deadline),
-                self.refetch.map(|(r, _)| r.deadline),
-            ),
-        );
-        if !self.paused && self.token.is_some() {
+        let mut next = [
+            self.leader.as_ref().and_then(Leader::poll_timeout),
+            self.auth.poll_timeout(),
+            self.poll.map(|p| p.deadline),
+            self.refetch.map(|(r, _)| r.deadline),
+            self.refresh_call.map(|c| c.deadline),
+        ]
+        .into_iter()
+        .fold(None, earliest);
+        if self.auth.bearer().is_some() {
             if self.poll.is_none() && self.polls() {
                 next = earliest(next, self.next_poll_at);
             }
@@ -387,7 +509,9 @@ impl Tab {
         if self.poll.is_some_and(|p| p.req == req) {
             self.on_poll_result(now, req, result, env);
         } else if self.refetch.is_some_and(|(r, _)| r.req == req) {
-            self.on_refetch_result(now, req, result);
+            self.on_refetch_result(now, req, result, env);
+        } else if self.refresh_call.is_some_and(|c| c.req == req) {
+            self.on_refresh_result(now, req, result, env);
         }
         // Anything else was aborted already; its late answer is ignored.
         self.handle_timeout(now, env);
@@ -409,7 +533,12 @@ impl Tab {
         result: Result<Response, Outcome>,
         env: &mut dyn TabEnv,
     ) {
-        let sent_at = self.poll.take().map_or(now, |p| p.sent_at);
+        let Some(call) = self.poll.take() else {
+            return;
+        };
+        let sent_at = call.sent_at;
+        self.auth
+            .set_offline(matches!(result, Err(Outcome::NetError | Outcome::Timeout)));
         match result {
             Ok(Response {
                 status: 200,
@@ -435,12 +564,8 @@ impl Tab {
                 ..
             }) => {
                 self.record_response(req, Outcome::Status(status), 0);
-                self.paused = true;
                 self.next_poll_at = Some(now);
-                self.observe(Observation::AuthPaused {
-                    tab: self.name.clone(),
-                    status,
-                });
+                self.refused(now, status, call.epoch, env);
             }
             other => {
                 let outcome = match other {
@@ -588,13 +713,22 @@ impl Tab {
     }
 
     /// A BroadcastChannel message from another tab of the scope.
-    pub fn on_message(&mut self, now: SimTime, data: &str, env: &mut dyn TabEnv) {
+    pub fn on_message(&mut self, now: SimTime, channel: &str, data: &str, env: &mut dyn TabEnv) {
+        if channel == REFRESH_CHANNEL || channel == CONTROL_CHANNEL {
+            if let Ok(msg) = serde_json::from_str::<AuthMessage>(data) {
+                self.auth.on_message(now, msg, env);
+                self.drain_auth(now, env);
+            }
+            return self.handle_timeout(now, env);
+        }
+        // Only the scope's own channel, and only while signed in to it.
+        let Some(l) = self.leader.as_mut().filter(|l| l.channel() == channel) else {
+            return;
+        };
         let Ok(msg) = serde_json::from_str::<ChannelMessage>(data) else {
             return;
         };
-        if let Some(l) = self.leader.as_mut() {
-            l.on_message(now, &msg);
-        }
+        l.on_message(now, &msg);
         self.sync_role(now);
         // A tab that polls on its own has its own stream; only followers take the leader's.
         if !self.polls() {
@@ -641,6 +775,8 @@ impl Tab {
         if let Some(l) = self.leader.as_mut() {
             l.on_storage(now, key, value, env);
         }
+        self.auth.on_storage(now, key, value, env);
+        self.drain_auth(now, env);
         self.handle_timeout(now, env);
     }
 
@@ -649,6 +785,8 @@ impl Tab {
         if let Some(l) = self.leader.as_mut() {
             l.on_lock_granted(now, name);
         }
+        self.auth.on_lock_granted(now, name, env);
+        self.drain_auth(now, env);
         self.handle_timeout(now, env);
     }
 
@@ -662,12 +800,15 @@ impl Tab {
             }
         }
         self.sync_role(now);
-        if let Some((r, _)) = self.refetch.take() {
-            self.out.push_back(TabOutput::Abort { req: r.req });
-            self.record_response(r.req, Outcome::Aborted, 0);
+        let calls = [
+            self.refetch.take().map(|(r, _)| r),
+            self.refresh_call.take(),
+        ];
+        for call in calls.into_iter().flatten() {
+            self.out.push_back(TabOutput::Abort { req: call.req });
+            self.record_response(call.req, Outcome::Aborted, 0);
         }
         self.refetch_needed = false;
-        self.token = None;
     }
 
     /// C9: a loss below the server's floor, or a hole in the org sequence.
@@ -683,8 +824,55 @@ impl Tab {
         hole || batch.floor > cursor
     }
 
-    fn on_refetch_result(&mut self, now: SimTime, req: u64, result: Result<Response, Outcome>) {
-        let Some((_, owed)) = self.refetch.take() else {
+    /// C7: a 401/403 pauses the tab's calls until its auth machine has a new token.
+    fn refused(&mut self, now: SimTime, status: u16, epoch: u64, env: &mut dyn TabEnv) {
+        self.observe(Observation::AuthPaused {
+            tab: self.name.clone(),
+            status,
+        });
+        self.auth.on_refused(now, epoch, env);
+        self.drain_auth(now, env);
+    }
+
+    fn on_refresh_result(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, Outcome>,
+        env: &mut dyn TabEnv,
+    ) {
+        if self.refresh_call.take().is_none() {
+            return;
+        }
+        let outcome = match &result {
+            Ok(r) => Outcome::Status(r.status),
+            Err(o) => o.clone(),
+        };
+        self.record_response(req, outcome, 0);
+        let issued = match result {
+            Ok(Response {
+                status: 200,
+                body:
+                    Body::Token {
+                        token,
+                        expires_at_ms,
+                        ..
+                    },
+            }) => Ok((token, SimTime(expires_at_ms))),
+            _ => Err(()),
+        };
+        self.auth.on_refresh_result(now, issued, env);
+        self.drain_auth(now, env);
+    }
+
+    fn on_refetch_result(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, Outcome>,
+        env: &mut dyn TabEnv,
+    ) {
+        let Some((call, owed)) = self.refetch.take() else {
             return;
         };
         match result {
@@ -712,11 +900,7 @@ impl Tab {
                 ..
             }) => {
                 self.record_response(req, Outcome::Status(status), 0);
-                self.paused = true;
-                self.observe(Observation::AuthPaused {
-                    tab: self.name.clone(),
-                    status,
-                });
+                self.refused(now, status, call.epoch, env);
             }
             other => {
                 let outcome = match other {

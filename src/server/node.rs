@@ -3,7 +3,7 @@
 use super::buffer::{BufferConfig, BufferOutput, Buffers, ConnId};
 use super::pubsub::{PubSub, PubSubConfig};
 use super::store::Store;
-use super::tokens::{TokenConfig, Tokens};
+use super::tokens::{Issued, RefreshMode, TokenConfig, Tokens};
 use crate::check::history::Observation;
 use crate::event::{OrgId, Row};
 use crate::http::{Body, Request, Response, Route};
@@ -44,6 +44,13 @@ pub enum ServerInput {
     Restart {
         down_ms: u64,
     },
+    /// The `token_expire` fault: `user`'s access tokens in `org` expire now.
+    ExpireTokens {
+        org: OrgId,
+        user: u32,
+    },
+    /// The `refresh_fail` / `refresh_slow` faults and their undo.
+    SetRefreshMode(RefreshMode),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +77,10 @@ pub struct ServerNode {
     next_mutation: BTreeSet<(SimTime, OrgId)>,
     mean_interval_ms: u64,
     down_until: Option<SimTime>,
+    refresh_mode: RefreshMode,
+    /// Answers held back by a slow refresh: (due, order) -> (conn, response).
+    delayed: std::collections::BTreeMap<(SimTime, u64), (ConnId, Response)>,
+    next_delayed: u64,
     out: VecDeque<ServerOutput>,
 }
 
@@ -96,6 +107,9 @@ impl ServerNode {
             next_mutation,
             mean_interval_ms,
             down_until: None,
+            refresh_mode: RefreshMode::Normal,
+            delayed: Default::default(),
+            next_delayed: 0,
             out: VecDeque::new(),
             config,
         }
@@ -125,11 +139,25 @@ impl ServerNode {
                 for conn in self.buffers.restart() {
                     self.out.push_back(ServerOutput::Close { conn });
                 }
+                // A slow refresh still waiting dies with the process too.
+                for (_, (conn, _)) in std::mem::take(&mut self.delayed) {
+                    self.out.push_back(ServerOutput::Close { conn });
+                }
                 self.out
                     .push_back(ServerOutput::Observe(Observation::ServerDown));
                 self.down_until = Some(now + down_ms);
                 self.handle_timeout(now);
             }
+            ServerInput::ExpireTokens { org, user } => {
+                let count = self.tokens.expire_user(now, org, user);
+                self.out
+                    .push_back(ServerOutput::Observe(Observation::TokensExpired {
+                        org,
+                        user,
+                        count,
+                    }));
+            }
+            ServerInput::SetRefreshMode(mode) => self.refresh_mode = mode,
         }
         self.drain_buffers();
     }
@@ -162,18 +190,51 @@ impl ServerNode {
             }
             Route::Login => match req.body {
                 Body::Login { org_id, user_id } if org_id < self.config.orgs => {
-                    let (token, expires_at) =
-                        self.tokens.issue(now, org_id, user_id, &mut self.rng);
-                    Response::new(
-                        200,
-                        Body::Token {
-                            token,
-                            expires_at_ms: expires_at.as_ms(),
-                        },
-                    )
+                    let issued = self.tokens.login(now, org_id, user_id, &mut self.rng);
+                    self.issued(org_id, user_id, "login", issued)
                 }
                 _ => Response::error(400, "login needs an existing org"),
             },
+            Route::Refresh => {
+                let Body::RefreshToken { refresh_token } = req.body else {
+                    return self
+                        .respond(conn, Response::error(400, "refresh needs a refresh token"));
+                };
+                let resp = match self.refresh_mode {
+                    RefreshMode::Fail => Response::error(503, "token service unavailable"),
+                    _ => match self.tokens.refresh(now, &refresh_token, &mut self.rng) {
+                        Ok(issued) => {
+                            let (org, user) = self
+                                .tokens
+                                .owner(issued.session)
+                                .expect("a session that just refreshed is live");
+                            self.issued(org, user, "refresh", issued)
+                        }
+                        Err(status) => Response::error(status, "session gone"),
+                    },
+                };
+                if self.refresh_mode == RefreshMode::Slow {
+                    self.next_delayed += 1;
+                    let due = now + self.config.tokens.refresh_slow_ms;
+                    self.delayed.insert((due, self.next_delayed), (conn, resp));
+                    return;
+                }
+                resp
+            }
+            Route::Logout => {
+                match req.body {
+                    Body::RefreshToken { refresh_token } => {
+                        if let Some((org, user, session)) = self.tokens.logout(&refresh_token) {
+                            self.out.push_back(ServerOutput::Observe(
+                                Observation::SessionRevoked { org, user, session },
+                            ));
+                        }
+                        // Idempotent: a session already gone is logged out all the same.
+                        Response::new(200, Body::Empty)
+                    }
+                    _ => Response::error(400, "logout needs a refresh token"),
+                }
+            }
             Route::Metrics => match self.tokens.verify(now, bearer, None) {
                 Ok(()) => Response::new(200, Body::Metrics(self.buffers.metrics())),
                 Err(status) => Response::error(status, "unauthorized"),
@@ -203,6 +264,27 @@ impl ServerNode {
             },
         };
         self.respond(conn, resp);
+    }
+
+    /// Record a token issue and build its answer.
+    fn issued(&mut self, org: OrgId, user: u32, via: &str, issued: Issued) -> Response {
+        self.out
+            .push_back(ServerOutput::Observe(Observation::TokenIssued {
+                org,
+                user,
+                session: issued.session,
+                via: via.to_string(),
+                expires_at: issued.expires_at,
+            }));
+        Response::new(
+            200,
+            Body::Token {
+                session: issued.session,
+                token: issued.token,
+                refresh_token: issued.refresh_token,
+                expires_at_ms: issued.expires_at.as_ms(),
+            },
+        )
     }
 
     fn respond(&mut self, conn: ConnId, resp: Response) {
@@ -243,6 +325,13 @@ impl ServerNode {
                 self.buffers.insert(now, event, redelivery);
             }
         }
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (conn, resp) = entry.remove();
+            self.respond(conn, resp);
+        }
         self.buffers.handle_timeout(now);
         self.drain_buffers();
     }
@@ -258,6 +347,7 @@ impl ServerNode {
             self.pubsub.poll_timeout(),
             self.buffers.poll_timeout(),
             self.down_until,
+            self.delayed.keys().next().map(|(t, _)| *t),
         ]
         .into_iter()
         .fold(None, earliest)

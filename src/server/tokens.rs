@@ -1,6 +1,8 @@
-//! S9: the token service. Issues access tokens with an expiry and verifies
-//! them per call (S6): no token or an unknown or expired one is 401, a token
-//! of another org is 403. Refresh and logout arrive with the auth lifecycle.
+//! S9: the token service. A login opens a session and issues an access token
+//! with an expiry and a refresh token (the session cookie); `refresh` issues
+//! a new access token for a live session; `logout` revokes the session and
+//! every access token it was given. Each call is verified (S6): no token, or
+//! an unknown, expired or revoked one, is 401; a token of another org is 403.
 
 use crate::event::OrgId;
 use crate::seed::SimRng;
@@ -11,28 +13,61 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenConfig {
     pub access_token_ttl_ms: u64,
+    /// While a `refresh_slow` fault is on, a refresh is answered this much later.
+    pub refresh_slow_ms: u64,
 }
 
 impl Default for TokenConfig {
     fn default() -> Self {
         TokenConfig {
             access_token_ttl_ms: 15 * 60 * 1000,
+            refresh_slow_ms: 5_000,
         }
     }
 }
 
+/// How `POST /auth/refresh` behaves; the `refresh_fail` and `refresh_slow` faults set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshMode {
+    Normal,
+    /// Every refresh answers 503.
+    Fail,
+    /// Every refresh is answered `refresh_slow_ms` late.
+    Slow,
+}
+
+/// What a login or a refresh hands out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub session: u64,
+    pub token: String,
+    pub refresh_token: String,
+    pub expires_at: SimTime,
+}
+
 #[derive(Clone, Debug)]
 struct Grant {
+    session: u64,
     org: OrgId,
     expires_at: SimTime,
 }
 
-/// Signed tokens in production; here a registry that, like a signing key,
-/// survives a restart of the realtime process.
+#[derive(Clone, Debug)]
+struct Session {
+    org: OrgId,
+    user: u32,
+    refresh_token: String,
+}
+
+/// Signed tokens in production; here a registry that, like a signing key and
+/// a session table, survives a restart of the realtime process.
 #[derive(Debug)]
 pub struct Tokens {
     config: TokenConfig,
     grants: BTreeMap<String, Grant>,
+    /// Live sessions; a logout removes its session.
+    sessions: BTreeMap<u64, Session>,
+    next_session: u64,
 }
 
 impl Tokens {
@@ -40,20 +75,95 @@ impl Tokens {
         Tokens {
             config,
             grants: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            next_session: 0,
         }
     }
 
-    pub fn issue(
+    fn grant(&mut self, now: SimTime, session: u64, rng: &mut SimRng) -> Issued {
+        let s = &self.sessions[&session];
+        let token = format!("tok.{}.{}.{:016x}", s.org, s.user, rng.gen::<u64>());
+        let expires_at = now + self.config.access_token_ttl_ms;
+        let issued = Issued {
+            session,
+            token: token.clone(),
+            refresh_token: s.refresh_token.clone(),
+            expires_at,
+        };
+        let org = s.org;
+        self.grants.insert(
+            token,
+            Grant {
+                session,
+                org,
+                expires_at,
+            },
+        );
+        issued
+    }
+
+    /// Sign `user` of `org` in: a new session and its first access token.
+    pub fn login(&mut self, now: SimTime, org: OrgId, user: u32, rng: &mut SimRng) -> Issued {
+        self.next_session += 1;
+        let refresh_token = format!("ref.{org}.{user}.{:016x}", rng.gen::<u64>());
+        self.sessions.insert(
+            self.next_session,
+            Session {
+                org,
+                user,
+                refresh_token,
+            },
+        );
+        self.grant(now, self.next_session, rng)
+    }
+
+    fn session_of(&self, refresh_token: &str) -> Option<u64> {
+        self.sessions
+            .iter()
+            .find(|(_, s)| s.refresh_token == refresh_token)
+            .map(|(id, _)| *id)
+    }
+
+    /// A new access token for the session `refresh_token` belongs to; 401 if it is gone.
+    pub fn refresh(
         &mut self,
         now: SimTime,
-        org: OrgId,
-        user: u32,
+        refresh_token: &str,
         rng: &mut SimRng,
-    ) -> (String, SimTime) {
-        let token = format!("tok.{org}.{user}.{:016x}", rng.gen::<u64>());
-        let expires_at = now + self.config.access_token_ttl_ms;
-        self.grants.insert(token.clone(), Grant { org, expires_at });
-        (token, expires_at)
+    ) -> Result<Issued, u16> {
+        let session = self.session_of(refresh_token).ok_or(401u16)?;
+        Ok(self.grant(now, session, rng))
+    }
+
+    /// Revoke the session of `refresh_token`; returns (org, user, session) if it was live.
+    pub fn logout(&mut self, refresh_token: &str) -> Option<(OrgId, u32, u64)> {
+        let session = self.session_of(refresh_token)?;
+        let s = self.sessions.remove(&session)?;
+        self.grants.retain(|_, g| g.session != session);
+        Some((s.org, s.user, session))
+    }
+
+    /// Expire, now, every access token of `user`'s sessions in `org`; returns how many.
+    pub fn expire_user(&mut self, now: SimTime, org: OrgId, user: u32) -> usize {
+        let sessions: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.org == org && s.user == user)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut n = 0;
+        for g in self.grants.values_mut() {
+            if sessions.contains(&g.session) && g.expires_at > now {
+                g.expires_at = now;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The (org, user) a session belongs to, while it is live.
+    pub fn owner(&self, session: u64) -> Option<(OrgId, u32)> {
+        self.sessions.get(&session).map(|s| (s.org, s.user))
     }
 
     /// `Ok` if `bearer` may act for `org` (any org when `None`), else the status.
@@ -79,17 +189,60 @@ mod tests {
     use super::*;
     use crate::seed::rng_for;
 
+    fn service() -> (Tokens, SimRng) {
+        (
+            Tokens::new(TokenConfig {
+                access_token_ttl_ms: 1000,
+                ..TokenConfig::default()
+            }),
+            rng_for(1, "tokens"),
+        )
+    }
+
     #[test]
     fn verify_distinguishes_missing_expired_and_foreign() {
-        let mut t = Tokens::new(TokenConfig {
-            access_token_ttl_ms: 1000,
-        });
-        let mut rng = rng_for(1, "tokens");
-        let (tok, _) = t.issue(SimTime(0), 7, 1, &mut rng);
+        let (mut t, mut rng) = service();
+        let tok = t.login(SimTime(0), 7, 1, &mut rng).token;
         assert_eq!(t.verify(SimTime(10), Some(&tok), Some(7)), Ok(()));
         assert_eq!(t.verify(SimTime(10), Some(&tok), Some(8)), Err(403));
         assert_eq!(t.verify(SimTime(10), None, Some(7)), Err(401));
+        assert_eq!(t.verify(SimTime(10), Some(""), Some(7)), Err(401));
         assert_eq!(t.verify(SimTime(10), Some("forged"), Some(7)), Err(401));
         assert_eq!(t.verify(SimTime(1000), Some(&tok), Some(7)), Err(401));
+    }
+
+    #[test]
+    fn refresh_extends_the_session_and_logout_revokes_all_of_it() {
+        let (mut t, mut rng) = service();
+        let first = t.login(SimTime(0), 7, 1, &mut rng);
+        let second = t
+            .refresh(SimTime(900), &first.refresh_token, &mut rng)
+            .unwrap();
+        assert_eq!(second.session, first.session);
+        assert_ne!(second.token, first.token);
+        assert_eq!(
+            t.verify(SimTime(1500), Some(&second.token), Some(7)),
+            Ok(())
+        );
+        assert_eq!(t.logout(&first.refresh_token), Some((7, 1, first.session)));
+        assert_eq!(
+            t.verify(SimTime(1500), Some(&second.token), Some(7)),
+            Err(401)
+        );
+        assert_eq!(
+            t.refresh(SimTime(1500), &first.refresh_token, &mut rng),
+            Err(401)
+        );
+        assert_eq!(t.logout(&first.refresh_token), None, "idempotent");
+    }
+
+    #[test]
+    fn expire_user_ends_only_that_users_tokens_now() {
+        let (mut t, mut rng) = service();
+        let a = t.login(SimTime(0), 7, 1, &mut rng).token;
+        let b = t.login(SimTime(0), 7, 2, &mut rng).token;
+        assert_eq!(t.expire_user(SimTime(5), 7, 1), 1);
+        assert_eq!(t.verify(SimTime(5), Some(&a), Some(7)), Err(401));
+        assert_eq!(t.verify(SimTime(5), Some(&b), Some(7)), Ok(()));
     }
 }

@@ -249,12 +249,13 @@ impl<'a> Express<'a> {
                     self.links[b].fixed_latency_ms = start.then_some(*ms);
                 }
             }
-            FaultKind::ServerRestart if start => {
-                let down_ms = fault
-                    .for_ms
-                    .unwrap_or(0)
-                    .min(self.scenario.duration.since(fault.at));
-                self.server_input(ServerInput::Restart { down_ms });
+            FaultKind::ServerRestart
+            | FaultKind::Burst { .. }
+            | FaultKind::TokenExpire
+            | FaultKind::Refresh(_) => {
+                for input in super::nemesis::server_inputs(self.scenario, fault, start) {
+                    self.server_input(input);
+                }
             }
             FaultKind::ResetConnections if start => {
                 let open: Vec<(u64, (usize, u64))> =
@@ -273,11 +274,6 @@ impl<'a> Express<'a> {
                             result: Err(NetError::Reset),
                         }),
                     );
-                }
-            }
-            FaultKind::Burst { count } if start => {
-                if let Target::Org(org) = fault.target {
-                    self.server_input(ServerInput::Burst { org, count: *count });
                 }
             }
             FaultKind::Tab(_) => {
@@ -299,6 +295,9 @@ impl<'a> Express<'a> {
         for i in 0..self.browsers.len() {
             self.browser_input(i, None);
         }
+        // A machine whose timer stays due without acting would spin here forever.
+        const MAX_STEPS_AT_ONE_INSTANT: u64 = 10_000_000;
+        let mut steps_now = (SimTime::ZERO, 0u64);
         loop {
             let next_action = actions.front().map(|(t, _)| *t);
             let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
@@ -314,6 +313,16 @@ impl<'a> Express<'a> {
                 break;
             }
             self.now = t;
+            steps_now = if steps_now.0 == t {
+                (t, steps_now.1 + 1)
+            } else {
+                (t, 1)
+            };
+            assert!(
+                steps_now.1 < MAX_STEPS_AT_ONE_INSTANT,
+                "livelock: simulated time stuck at {t} ({} seed {seed}): a machine's timer is due but does nothing",
+                self.scenario.name
+            );
             // At one instant: the nemesis first, then what the network delivers, then deadlines.
             if next_action == Some(t) {
                 let (_, action) = actions.pop_front().expect("an action is due");

@@ -2,7 +2,9 @@
 //! (start a fault, undo it after `for_s`, heal everything at the end of the
 //! fault phase), which a driver applies to its network and nodes.
 
-use crate::scenario::{Fault, FaultKind, Scenario};
+use crate::scenario::{Fault, FaultKind, Scenario, Target};
+use crate::server::tokens::RefreshMode;
+use crate::server::ServerInput;
 use crate::time::SimTime;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -19,11 +21,13 @@ pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     let mut actions = Vec::new();
     for f in &scenario.faults {
         actions.push((f.at, 1, Action::Start(f.clone())));
-        // A restart manages its own downtime inside the server node; bursts and resets are instants.
+        // A restart manages its own downtime inside the server node; bursts, resets
+        // and token expiries are instants.
         let lasting = match f.kind {
-            FaultKind::Burst { .. } | FaultKind::ResetConnections | FaultKind::ServerRestart => {
-                false
-            }
+            FaultKind::Burst { .. }
+            | FaultKind::ResetConnections
+            | FaultKind::ServerRestart
+            | FaultKind::TokenExpire => false,
             FaultKind::Tab(_) => f.undo_action().is_some(),
             _ => true,
         };
@@ -39,10 +43,38 @@ pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     actions.into_iter().map(|(t, _, a)| (t, a)).collect()
 }
 
+/// The server inputs that start (or, `start = false`, undo) a fault the server node applies.
+pub fn server_inputs(scenario: &Scenario, fault: &Fault, start: bool) -> Vec<ServerInput> {
+    match (&fault.kind, start) {
+        (FaultKind::ServerRestart, true) => {
+            let down_ms = fault
+                .for_ms
+                .unwrap_or(0)
+                .min(scenario.duration.since(fault.at));
+            vec![ServerInput::Restart { down_ms }]
+        }
+        (FaultKind::Burst { count }, true) => match fault.target {
+            Target::Org(org) => vec![ServerInput::Burst { org, count: *count }],
+            _ => vec![],
+        },
+        (FaultKind::TokenExpire, true) => fault
+            .target
+            .browsers(&scenario.topology)
+            .into_iter()
+            .map(|(org, user)| ServerInput::ExpireTokens { org, user })
+            .collect(),
+        (FaultKind::Refresh(mode), _) => vec![ServerInput::SetRefreshMode(if start {
+            *mode
+        } else {
+            RefreshMode::Normal
+        })],
+        _ => vec![],
+    }
+}
+
 /// The browser input that starts (or, `start = false`, undoes) a tab fault.
 pub fn tab_input(fault: &Fault, start: bool) -> Option<crate::browser::BrowserInput> {
     use crate::browser::{BrowserInput, TabSel};
-    use crate::scenario::Target;
     let FaultKind::Tab(action) = fault.kind else {
         return None;
     };

@@ -366,13 +366,13 @@ impl Network<'_> {
                     }
                 }
             }
-            FaultKind::ServerRestart if start => {
-                let down_ms = fault
-                    .for_ms
-                    .unwrap_or(0)
-                    .min(self.scenario.duration.since(fault.at));
-                self.server_mail
-                    .post(Control::Server(ServerInput::Restart { down_ms }));
+            FaultKind::ServerRestart
+            | FaultKind::Burst { .. }
+            | FaultKind::TokenExpire
+            | FaultKind::Refresh(_) => {
+                for input in super::nemesis::server_inputs(self.scenario, fault, start) {
+                    self.server_mail.post(Control::Server(input));
+                }
             }
             FaultKind::ResetConnections if start => match fault.target {
                 Target::Server => self.server_mail.post(Control::ResetConnections),
@@ -382,12 +382,6 @@ impl Network<'_> {
                     }
                 }
             },
-            FaultKind::Burst { count } if start => {
-                if let Target::Org(org) = fault.target {
-                    self.server_mail
-                        .post(Control::Server(ServerInput::Burst { org, count: *count }));
-                }
-            }
             FaultKind::Tab(_) => {
                 if let Some(input) = super::nemesis::tab_input(fault, start) {
                     for (o, b) in fault.target.browsers(&self.scenario.topology) {

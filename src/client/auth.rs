@@ -1,0 +1,660 @@
+//! The auth lifecycle of one tab (SPEC A1-A5, C7), sans-IO.
+//!
+//! Every tab of a session holds the same access token. When it runs out (a
+//! 401, or the pre-expiry timer), exactly one tab must refresh it (A1): a
+//! tab takes the session's refresh mutex (the `navigator.locks` lock, else a
+//! localStorage lease with a short TTL, claimed by write-then-recheck as the
+//! leader lease is), then re-reads the shared token, since another tab may
+//! have refreshed while it waited, and only then calls `POST /auth/refresh`.
+//! It announces `refresh-started`, `refresh-success {token}` or
+//! `refresh-failed` on the `auth-refresh` channel (A2), and writes the token
+//! and the backoff to localStorage, which is how tabs without a
+//! BroadcastChannel learn them. Failures back off 2, 4, 8 ... 60 s, shared
+//! by every tab, with the expired banner up (A3, A5). A logout is announced
+//! on `auth-control` and in localStorage `auth-logout` (A4); every tab that
+//! hears it drops the session at once.
+
+use super::leader::TabEnv;
+use crate::mutant::Mutant;
+use crate::time::{earliest, SimTime};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthConfig {
+    /// C15: refresh this long before the token expires.
+    pub pre_expiry_refresh_ms: u64,
+    pub refresh_request_timeout_ms: u64,
+    /// A1: the localStorage mutex's lease lasts this long...
+    pub refresh_lease_ttl_ms: u64,
+    /// ...and a tab that took the mutex (lock or lease) re-reads the claim and the
+    /// shared token after this long, longer than storage propagation.
+    pub refresh_lease_recheck_ms: u64,
+    /// A2: a tab paused by another's `refresh-started` waits at most this long for the result.
+    pub refresh_wait_ms: u64,
+    /// A3: backoff after a failed refresh: base, doubling, capped.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            pre_expiry_refresh_ms: 60_000,
+            refresh_request_timeout_ms: 10_000,
+            refresh_lease_ttl_ms: 15_000,
+            refresh_lease_recheck_ms: 100,
+            refresh_wait_ms: 15_000,
+            backoff_base_ms: 2_000,
+            backoff_max_ms: 60_000,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// A3: the pause after the `failures`-th failed refresh in a row.
+    pub fn backoff_ms(&self, failures: u32) -> u64 {
+        let doublings = failures.saturating_sub(1).min(32);
+        self.backoff_base_ms
+            .saturating_mul(1u64 << doublings)
+            .min(self.backoff_max_ms)
+    }
+}
+
+/// A5: the global banner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Banner {
+    None,
+    /// The transport cannot reach the server; it resumes by itself.
+    Offline,
+    /// The session could not be refreshed: log in again (writes paused, reads kept).
+    Expired,
+}
+
+/// A session as a tab holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub session: u64,
+    pub token: String,
+    pub refresh_token: String,
+    pub expires_at: SimTime,
+}
+
+/// What tabs tell each other on `auth-refresh` and `auth-control` (A2, A4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMessage {
+    RefreshStarted {
+        session: u64,
+    },
+    RefreshSuccess {
+        session: u64,
+        token: String,
+        expires_at: SimTime,
+    },
+    RefreshFailed {
+        session: u64,
+        failures: u32,
+        retry_at: SimTime,
+    },
+    Logout {
+        session: u64,
+    },
+}
+
+pub const REFRESH_CHANNEL: &str = "auth-refresh";
+pub const CONTROL_CHANNEL: &str = "auth-control";
+/// localStorage: the session's latest token, its backoff, and the logout fallback.
+const TOKEN_KEY: &str = "auth-token";
+const BACKOFF_KEY: &str = "auth-backoff";
+const LOGOUT_KEY: &str = "auth-logout";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct SharedToken {
+    session: u64,
+    token: String,
+    expires_at: SimTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct SharedBackoff {
+    session: u64,
+    failures: u32,
+    retry_at: SimTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RefreshLease {
+    tab: u32,
+    expires_at: SimTime,
+}
+
+/// A1: where this tab is with the session's refresh mutex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mutex {
+    Free,
+    /// Asked `navigator.locks`; the grant comes as an event.
+    Waiting,
+    /// Holds the lock, or wrote its lease claim (`lease`); at `check_at` it
+    /// re-reads the claim and the shared token. The wait outlasts storage
+    /// propagation, so a token the previous holder wrote has arrived by then.
+    Settling {
+        check_at: SimTime,
+        lease: bool,
+    },
+    Held,
+}
+
+/// What the tab must do for its auth machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthEffect {
+    /// Call `POST /auth/refresh` with this refresh token.
+    Refresh {
+        refresh_token: String,
+    },
+    /// The session ended in this tab (`cause`): drop everything that belongs to it.
+    SignedOut {
+        cause: &'static str,
+    },
+    Banner(Banner),
+}
+
+pub struct Auth {
+    config: AuthConfig,
+    mutant: Option<Mutant>,
+    me: u32,
+    creds: Option<Credentials>,
+    epoch: u64,
+    /// The current token was refused (401/403); no request until a new one.
+    refused: bool,
+    /// A refresh is wanted (refused, due, or retrying after a failure).
+    wanted: bool,
+    mutex: Mutex,
+    /// This tab's refresh call is out.
+    refreshing: bool,
+    /// Another tab announced a refresh: pause until its result, or until then.
+    other_refreshing_until: Option<SimTime>,
+    /// The storage lease is another tab's until then.
+    lease_busy_until: Option<SimTime>,
+    failures: u32,
+    retry_at: Option<SimTime>,
+    offline: bool,
+    banner: Banner,
+    out: VecDeque<AuthEffect>,
+}
+
+impl Auth {
+    pub fn new(config: AuthConfig, me: u32, mutant: Option<Mutant>) -> Self {
+        Auth {
+            config,
+            mutant,
+            me,
+            creds: None,
+            epoch: 0,
+            refused: false,
+            wanted: false,
+            mutex: Mutex::Free,
+            refreshing: false,
+            other_refreshing_until: None,
+            lease_busy_until: None,
+            failures: 0,
+            retry_at: None,
+            offline: false,
+            banner: Banner::None,
+            out: VecDeque::new(),
+        }
+    }
+
+    pub fn session(&self) -> Option<u64> {
+        self.creds.as_ref().map(|c| c.session)
+    }
+
+    pub fn signed_in(&self) -> bool {
+        self.creds.is_some()
+    }
+
+    /// Which token the tab holds: it changes with every new one, so an answer
+    /// refusing an older token is not taken for a refusal of the current one.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The bearer for a request now, if the tab may send one (C7): signed in,
+    /// the token not refused, and no other tab mid-refresh. A token past its
+    /// expiry goes out all the same (the pre-expiry refresh should have
+    /// replaced it); the server's 401 then starts a refresh.
+    pub fn bearer(&self) -> Option<String> {
+        let c = self.creds.as_ref()?;
+        let usable = !self.refused && self.other_refreshing_until.is_none();
+        if usable {
+            Some(c.token.clone())
+        } else if self.mutant == Some(Mutant::EmptyBearer) {
+            // The bug: the pause is skipped and the header goes out with nothing in it.
+            Some(String::new())
+        } else {
+            None
+        }
+    }
+
+    /// The refresh token, for a logout call.
+    pub fn refresh_token(&self) -> Option<String> {
+        self.creds.as_ref().map(|c| c.refresh_token.clone())
+    }
+
+    fn refresh_lock(&self) -> String {
+        format!("auth-refresh:{}", self.session().unwrap_or(0))
+    }
+
+    fn lease_key(&self) -> String {
+        format!("auth-refresh-lease:{}", self.session().unwrap_or(0))
+    }
+
+    fn set_banner(&mut self) {
+        let banner = if self.creds.is_some() && self.failures > 0 {
+            Banner::Expired
+        } else if self.creds.is_some() && self.offline {
+            Banner::Offline
+        } else {
+            Banner::None
+        };
+        if banner != self.banner {
+            self.banner = banner;
+            self.out.push_back(AuthEffect::Banner(banner));
+        }
+    }
+
+    /// A5: whether the transport reaches the server.
+    pub fn set_offline(&mut self, offline: bool) {
+        self.offline = offline;
+        self.set_banner();
+    }
+
+    /// The user signed in (or the tab opened in a signed-in browser). A token
+    /// another tab refreshed since, found in localStorage, replaces the given one.
+    pub fn sign_in(&mut self, now: SimTime, creds: Credentials, env: &mut dyn TabEnv) {
+        let me = self.me;
+        let (config, mutant) = (self.config.clone(), self.mutant);
+        let epoch = self.epoch + 1;
+        *self = Auth::new(config, me, mutant);
+        self.epoch = epoch;
+        self.creds = Some(creds);
+        if let Some(shared) = read::<SharedToken>(env, TOKEN_KEY) {
+            self.adopt(now, shared.session, shared.token, shared.expires_at);
+        }
+        self.handle_timeout(now, env);
+    }
+
+    /// Take a token another tab refreshed, if it is this session's and newer.
+    fn adopt(&mut self, _now: SimTime, session: u64, token: String, expires_at: SimTime) {
+        let Some(c) = self.creds.as_mut() else { return };
+        if c.session != session || c.token == token || expires_at < c.expires_at {
+            return;
+        }
+        c.token = token;
+        c.expires_at = expires_at;
+        self.epoch += 1;
+        self.refused = false;
+        self.wanted = false;
+        self.failures = 0;
+        self.retry_at = None;
+        self.other_refreshing_until = None;
+        self.set_banner();
+    }
+
+    /// A call made with the token of `epoch` came back 401/403 (C7: pause, refresh).
+    pub fn on_refused(&mut self, now: SimTime, epoch: u64, env: &mut dyn TabEnv) {
+        if self.creds.is_none() || epoch != self.epoch {
+            return;
+        }
+        self.refused = true;
+        self.wanted = true;
+        self.handle_timeout(now, env);
+    }
+
+    pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        let Some(c) = self.creds.as_ref() else { return };
+        if !self.wanted && now.as_ms() + self.config.pre_expiry_refresh_ms >= c.expires_at.as_ms() {
+            self.wanted = true;
+        }
+        if self.other_refreshing_until.is_some_and(|t| t <= now) {
+            self.other_refreshing_until = None;
+        }
+        if self.lease_busy_until.is_some_and(|t| t <= now) {
+            self.lease_busy_until = None;
+        }
+        if let Mutex::Settling { check_at, lease } = self.mutex {
+            if check_at <= now {
+                match read::<RefreshLease>(env, &self.lease_key()) {
+                    Some(l) if lease && l.tab != self.me => {
+                        self.mutex = Mutex::Free;
+                        self.lease_busy_until = Some(l.expires_at);
+                    }
+                    None if lease => self.mutex = Mutex::Free,
+                    _ => {
+                        self.mutex = Mutex::Held;
+                        self.proceed(now, env);
+                    }
+                }
+            }
+        }
+        let ready = self.wanted
+            && self.mutex == Mutex::Free
+            && !self.refreshing
+            && self.other_refreshing_until.is_none()
+            && self.lease_busy_until.is_none()
+            && self.retry_at.is_none_or(|t| t <= now);
+        if ready {
+            self.acquire(now, env);
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        let c = self.creds.as_ref()?;
+        let mut next = None;
+        if !self.wanted {
+            next = Some(SimTime(
+                c.expires_at
+                    .as_ms()
+                    .saturating_sub(self.config.pre_expiry_refresh_ms),
+            ));
+        }
+        if let Mutex::Settling { check_at, .. } = self.mutex {
+            next = earliest(next, Some(check_at));
+        }
+        next = earliest(next, self.other_refreshing_until);
+        if self.wanted && self.mutex == Mutex::Free && !self.refreshing {
+            // A refresh may start once nothing holds it back any more.
+            let ready_at = [
+                self.retry_at,
+                self.lease_busy_until,
+                self.other_refreshing_until,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(SimTime::ZERO);
+            next = earliest(next, Some(ready_at));
+        }
+        next
+    }
+
+    /// A1: take the session's refresh mutex.
+    fn acquire(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        if self.mutant == Some(Mutant::RefreshNoMutex) {
+            self.mutex = Mutex::Held;
+            return self.proceed(now, env);
+        }
+        if env.lock_request(now, &self.refresh_lock()) {
+            self.mutex = Mutex::Waiting;
+            return;
+        }
+        let key = self.lease_key();
+        match read::<RefreshLease>(env, &key) {
+            Some(l) if l.tab != self.me && l.expires_at > now => {
+                self.lease_busy_until = Some(l.expires_at)
+            }
+            _ => {
+                let lease = RefreshLease {
+                    tab: self.me,
+                    expires_at: now + self.config.refresh_lease_ttl_ms,
+                };
+                write(env, now, &key, Some(&lease));
+                self.mutex = Mutex::Settling {
+                    check_at: now + self.config.refresh_lease_recheck_ms,
+                    lease: true,
+                };
+            }
+        }
+    }
+
+    /// B3: a lock this tab asked for is its own now.
+    pub fn on_lock_granted(&mut self, now: SimTime, name: &str, env: &mut dyn TabEnv) {
+        if self.mutex == Mutex::Waiting && name == self.refresh_lock() {
+            self.mutex = Mutex::Settling {
+                check_at: now + self.config.refresh_lease_recheck_ms,
+                lease: false,
+            };
+            self.handle_timeout(now, env);
+        }
+    }
+
+    fn release(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        match self.mutex {
+            Mutex::Waiting => env.lock_release(now, &self.refresh_lock()),
+            Mutex::Held | Mutex::Settling { .. } => {
+                env.lock_release(now, &self.refresh_lock());
+                let key = self.lease_key();
+                if read::<RefreshLease>(env, &key).is_some_and(|l| l.tab == self.me) {
+                    write::<RefreshLease>(env, now, &key, None);
+                }
+            }
+            Mutex::Free => {}
+        }
+        self.mutex = Mutex::Free;
+    }
+
+    /// Holding the mutex: refresh unless another tab already did (or failed and backs off).
+    fn proceed(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        let Some(session) = self.session() else {
+            return self.release(now, env);
+        };
+        if let Some(shared) = read::<SharedToken>(env, TOKEN_KEY) {
+            self.adopt(now, shared.session, shared.token, shared.expires_at);
+        }
+        if let Some(b) = read::<SharedBackoff>(env, BACKOFF_KEY) {
+            self.heard_failure(b.session, b.failures, b.retry_at);
+        }
+        if !self.wanted || self.retry_at.is_some_and(|t| t > now) {
+            return self.release(now, env);
+        }
+        let msg = AuthMessage::RefreshStarted { session };
+        env.broadcast(now, REFRESH_CHANNEL, to_json(&msg));
+        self.refreshing = true;
+        let refresh_token = self.refresh_token().expect("signed in");
+        self.out.push_back(AuthEffect::Refresh { refresh_token });
+    }
+
+    /// The refresh call's result: the new token and its expiry, or a failure.
+    pub fn on_refresh_result(
+        &mut self,
+        now: SimTime,
+        result: Result<(String, SimTime), ()>,
+        env: &mut dyn TabEnv,
+    ) {
+        if !self.refreshing {
+            return;
+        }
+        self.refreshing = false;
+        let Some(session) = self.session() else {
+            return self.release(now, env);
+        };
+        match result {
+            Ok((token, expires_at)) => {
+                let shared = SharedToken {
+                    session,
+                    token: token.clone(),
+                    expires_at,
+                };
+                write(env, now, TOKEN_KEY, Some(&shared));
+                write::<SharedBackoff>(env, now, BACKOFF_KEY, None);
+                let msg = AuthMessage::RefreshSuccess {
+                    session,
+                    token: token.clone(),
+                    expires_at,
+                };
+                env.broadcast(now, REFRESH_CHANNEL, to_json(&msg));
+                self.adopt(now, session, token, expires_at);
+            }
+            Err(()) => {
+                let failures = self.failures + 1;
+                let delay = if self.mutant == Some(Mutant::NoBackoff) {
+                    self.config.backoff_base_ms
+                } else {
+                    self.config.backoff_ms(failures)
+                };
+                let retry_at = now + delay;
+                let backoff = SharedBackoff {
+                    session,
+                    failures,
+                    retry_at,
+                };
+                write(env, now, BACKOFF_KEY, Some(&backoff));
+                let msg = AuthMessage::RefreshFailed {
+                    session,
+                    failures,
+                    retry_at,
+                };
+                env.broadcast(now, REFRESH_CHANNEL, to_json(&msg));
+                self.heard_failure(session, failures, retry_at);
+            }
+        }
+        self.release(now, env);
+        self.handle_timeout(now, env);
+    }
+
+    /// A3: a refresh of this session failed; back off with every other tab, banner up.
+    fn heard_failure(&mut self, session: u64, failures: u32, retry_at: SimTime) {
+        if self.session() != Some(session) || failures < self.failures {
+            return;
+        }
+        self.failures = failures;
+        self.retry_at = Some(self.retry_at.map_or(retry_at, |t| t.max(retry_at)));
+        self.wanted = true;
+        self.other_refreshing_until = None;
+        self.set_banner();
+    }
+
+    /// A message on `auth-refresh` or `auth-control`.
+    pub fn on_message(&mut self, now: SimTime, msg: AuthMessage, env: &mut dyn TabEnv) {
+        if self.session() != Some(msg_session(&msg)) {
+            return;
+        }
+        match msg {
+            AuthMessage::RefreshStarted { .. } => {
+                if !self.refreshing {
+                    self.other_refreshing_until = Some(now + self.config.refresh_wait_ms);
+                }
+            }
+            AuthMessage::RefreshSuccess {
+                session,
+                token,
+                expires_at,
+            } => self.adopt(now, session, token, expires_at),
+            AuthMessage::RefreshFailed {
+                session,
+                failures,
+                retry_at,
+            } => self.heard_failure(session, failures, retry_at),
+            AuthMessage::Logout { .. } => return self.sign_out(now, "logout broadcast", env),
+        }
+        self.handle_timeout(now, env);
+    }
+
+    /// A localStorage write of another tab: the fallback for every message.
+    pub fn on_storage(
+        &mut self,
+        now: SimTime,
+        key: &str,
+        value: Option<&str>,
+        env: &mut dyn TabEnv,
+    ) {
+        match key {
+            TOKEN_KEY => {
+                if let Some(s) = parse::<SharedToken>(value) {
+                    self.adopt(now, s.session, s.token, s.expires_at);
+                }
+            }
+            BACKOFF_KEY => {
+                if let Some(b) = parse::<SharedBackoff>(value) {
+                    self.heard_failure(b.session, b.failures, b.retry_at);
+                }
+            }
+            LOGOUT_KEY => {
+                if let Some(session) = parse::<u64>(value) {
+                    if self.session() == Some(session) {
+                        return self.sign_out(now, "logout in storage", env);
+                    }
+                }
+            }
+            k if k == self.lease_key() && value.is_none() => self.lease_busy_until = None,
+            _ => return,
+        }
+        self.handle_timeout(now, env);
+    }
+
+    /// A4: the user logs out in this tab. Tell every tab (channel and storage),
+    /// then drop the session here. Returns the refresh token for the server call.
+    pub fn logout(&mut self, now: SimTime, env: &mut dyn TabEnv) -> Option<String> {
+        let session = self.session()?;
+        let refresh_token = self.refresh_token();
+        if self.mutant != Some(Mutant::LogoutNoBroadcast) {
+            env.broadcast(
+                now,
+                CONTROL_CHANNEL,
+                to_json(&AuthMessage::Logout { session }),
+            );
+            write(env, now, LOGOUT_KEY, Some(&session));
+        }
+        write::<SharedToken>(env, now, TOKEN_KEY, None);
+        self.sign_out(now, "logged out here", env);
+        refresh_token
+    }
+
+    /// Drop the session: idempotent; a tab signed out already does nothing.
+    fn sign_out(&mut self, now: SimTime, cause: &'static str, env: &mut dyn TabEnv) {
+        if self.creds.is_none() {
+            return;
+        }
+        self.release(now, env);
+        let (config, mutant, me) = (self.config.clone(), self.mutant, self.me);
+        let (banner, epoch) = (self.banner, self.epoch);
+        *self = Auth::new(config, me, mutant);
+        self.banner = banner;
+        self.epoch = epoch;
+        self.set_banner();
+        self.out.push_back(AuthEffect::SignedOut { cause });
+    }
+
+    pub fn poll_effect(&mut self) -> Option<AuthEffect> {
+        self.out.pop_front()
+    }
+}
+
+fn msg_session(msg: &AuthMessage) -> u64 {
+    match msg {
+        AuthMessage::RefreshStarted { session }
+        | AuthMessage::RefreshSuccess { session, .. }
+        | AuthMessage::RefreshFailed { session, .. }
+        | AuthMessage::Logout { session } => *session,
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("auth records serialise")
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(value: Option<&str>) -> Option<T> {
+    value.and_then(|v| serde_json::from_str(v).ok())
+}
+
+fn read<T: for<'de> Deserialize<'de>>(env: &dyn TabEnv, key: &str) -> Option<T> {
+    parse(env.storage_get(key).as_deref())
+}
+
+fn write<T: Serialize>(env: &mut dyn TabEnv, now: SimTime, key: &str, value: Option<&T>) {
+    env.storage_set(now, key, value.map(to_json));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_two_seconds_to_a_minute() {
+        let c = AuthConfig::default();
+        let got: Vec<u64> = (1..=8).map(|k| c.backoff_ms(k) / 1000).collect();
+        assert_eq!(got, vec![2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(c.backoff_ms(1000), 60_000);
+    }
+}
