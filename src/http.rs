@@ -92,6 +92,11 @@ pub enum Body {
         rows: Vec<Row>,
         as_of_seq: u64,
     },
+    /// U3: a derived aggregate (profit-loss: the sum of the rows' amounts).
+    Aggregate {
+        total_cents: i64,
+        as_of_seq: u64,
+    },
     Metrics(BufferMetrics),
     Error {
         message: String,
@@ -109,6 +114,11 @@ pub enum Route {
     },
     /// The list query a cache refetches: `GET /v1/finance/revenues?orgId=&propertyId=`
     ListRows {
+        org: OrgId,
+        property: Option<PropertyId>,
+    },
+    /// The aggregate a page shows: `GET /v1/finance/profit-loss?orgId=&propertyId=`
+    ProfitLoss {
         org: OrgId,
         property: Option<PropertyId>,
     },
@@ -164,6 +174,13 @@ impl Route {
                     ("propertyId", property.map(u64::from))
                 ])
             ),
+            Route::ProfitLoss { org, property } => format!(
+                "/v1/finance/profit-loss{}",
+                query(&[
+                    ("orgId", Some(*org as u64)),
+                    ("propertyId", property.map(u64::from))
+                ])
+            ),
             Route::Metrics => "/finance/realtime/metrics".to_string(),
             Route::LegacySubscribe => "/finance/events/subscribe".to_string(),
             Route::Login => "/auth/login".to_string(),
@@ -189,6 +206,10 @@ impl Route {
                 last_event_id: params.get("lastEventId").copied(),
             }),
             (Method::Get, "/v1/finance/revenues") => Ok(Route::ListRows {
+                org: org()?,
+                property,
+            }),
+            (Method::Get, "/v1/finance/profit-loss") => Ok(Route::ProfitLoss {
                 org: org()?,
                 property,
             }),
@@ -230,6 +251,10 @@ mod tests {
             Route::ListRows {
                 org: 2,
                 property: None,
+            },
+            Route::ProfitLoss {
+                org: 1,
+                property: Some(2),
             },
             Route::Metrics,
             Route::LegacySubscribe,

@@ -237,6 +237,13 @@ fn print_summary(r: &RunReport) {
         "auth: {} refresh requests for {} expiries (at most {} per expiry, {} retries after failures), {silence}",
         s.refresh_requests, s.token_expiries, s.max_refreshes_per_expiry, s.refresh_retries
     );
+    let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
+    println!(
+        "ui: event-to-UI latency p50 {} p99 {}, {} aggregate refetches",
+        ms(s.ui_latency_p50_ms),
+        ms(s.ui_latency_p99_ms),
+        s.aggregate_refetches
+    );
 }
 
 /// The scenario files `paths` name, and each loaded (the first bad one is the error).

@@ -37,10 +37,12 @@ pub enum Mutant {
     EmptyBearer,
     /// Auth: a failed refresh is retried every 2 s, without the doubling backoff.
     NoBackoff,
+    /// UI: every applied batch refetches the aggregates at once, without the throttle.
+    NoDebounce,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 15] = [
+    pub const ALL: [Mutant; 16] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
@@ -56,6 +58,7 @@ impl Mutant {
         Mutant::LogoutNoBroadcast,
         Mutant::EmptyBearer,
         Mutant::NoBackoff,
+        Mutant::NoDebounce,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +78,7 @@ impl Mutant {
             Mutant::LogoutNoBroadcast => "logout-no-broadcast",
             Mutant::EmptyBearer => "empty-bearer",
             Mutant::NoBackoff => "no-backoff",
+            Mutant::NoDebounce => "no-debounce",
         }
     }
 
@@ -91,6 +95,7 @@ impl Mutant {
             | Mutant::LogoutNoBroadcast
             | Mutant::EmptyBearer
             | Mutant::NoBackoff => "auth lifecycle",
+            Mutant::NoDebounce => "UI cache",
         }
     }
 
@@ -127,6 +132,7 @@ impl Mutant {
                 "C7: a refused tab calls with `Authorization: Bearer ` and no token"
             }
             Mutant::NoBackoff => "refresh backoff (A3): a failing refresh is retried every 2 s",
+            Mutant::NoDebounce => "derived debounce (U3, O9): aggregates refetched on every batch",
         }
     }
 

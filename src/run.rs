@@ -39,6 +39,11 @@ pub struct Summary {
     pub refresh_retries: u64,
     /// O6: the longest time from a logout to the last call of its browser, in ms (max over tabs).
     pub logout_silence_ms: Option<u64>,
+    /// O11: event-to-UI latency over every realtime apply, in ms.
+    pub ui_latency_p50_ms: Option<u64>,
+    pub ui_latency_p99_ms: Option<u64>,
+    /// U3/C10: aggregate refetches (derived invalidations), all tabs.
+    pub aggregate_refetches: u64,
     pub failed_oracles: Vec<String>,
 }
 
@@ -148,7 +153,10 @@ pub fn finish(
     let trace_hash = crate::trace::hash_lines(&trace);
 
     let auth = crate::check::o6_auth::audit(&evidence);
+    let latencies = crate::check::o11_latency::latencies(&evidence);
     let mut s = Summary {
+        ui_latency_p50_ms: crate::check::o11_latency::percentile(&latencies, 50.0),
+        ui_latency_p99_ms: crate::check::o11_latency::percentile(&latencies, 99.0),
         refresh_requests: auth.refresh_requests,
         token_expiries: auth.expiries,
         max_refreshes_per_expiry: auth.max_refreshes_per_expiry,
@@ -170,6 +178,7 @@ pub fn finish(
                 match what {
                     RequestKind::Poll => s.polls += 1,
                     RequestKind::Refetch => s.refetches += 1,
+                    RequestKind::Aggregate => s.aggregate_refetches += 1,
                     RequestKind::Login | RequestKind::Refresh | RequestKind::Logout => {}
                 }
             }

@@ -49,7 +49,9 @@ pub const ORACLES: [&str; 11] = [
     "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11",
 ];
 /// The oracles the walking skeleton checks; `hold = ["all"]` means these.
-pub const CHECKED_ORACLES: [&str; 9] = ["O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O10"];
+/// O11 is not among them: a scenario on a healthy network opts in by listing it.
+pub const CHECKED_ORACLES: [&str; 10] =
+    ["O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topology {
@@ -330,6 +332,11 @@ impl SimConfig {
         "auth_backoff_base_ms",
         "auth_backoff_max_ms",
         "logout_silence_bound_ms",
+        "aggregates",
+        "derived_debounce_ms",
+        "reconcile_ms",
+        "derived_min_gap_ms",
+        "ui_latency_p99_bound_ms",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -427,6 +434,11 @@ impl SimConfig {
             "auth_backoff_base_ms" => self.provider.auth.backoff_base_ms = int(v)?,
             "auth_backoff_max_ms" => self.provider.auth.backoff_max_ms = int(v)?,
             "logout_silence_bound_ms" => self.check.logout_silence_bound_ms = int(v)?,
+            "aggregates" => self.provider.derived.enabled = boolean(v)?,
+            "derived_debounce_ms" => self.provider.derived.debounce_ms = int(v)?,
+            "reconcile_ms" => self.provider.derived.reconcile_ms = int(v)?,
+            "derived_min_gap_ms" => self.check.derived_min_gap_ms = int(v)?,
+            "ui_latency_p99_bound_ms" => self.check.ui_latency_p99_bound_ms = int(v)?,
             "leader_bound_ms" => self.check.leader_bound_ms = int(v)?,
             _ => {
                 return Err(format!(
@@ -546,6 +558,18 @@ impl SimConfig {
         limit("login_retry_ms", self.login_retry_ms, 1, hour)?;
         limit("crowd_hosts", self.crowd_hosts, 0, 64)?;
         limit("heartbeat_ms", self.provider.leader.heartbeat_ms, 1, hour)?;
+        limit(
+            "derived_debounce_ms",
+            self.provider.derived.debounce_ms,
+            1,
+            hour,
+        )?;
+        limit(
+            "reconcile_ms",
+            self.provider.derived.reconcile_ms,
+            10,
+            24 * hour,
+        )?;
         let auth = &self.provider.auth;
         limit("refresh_slow_ms", self.tokens.refresh_slow_ms, 0, hour)?;
         limit(

@@ -53,6 +53,8 @@ pub enum RequestKind {
     Refetch,
     Refresh,
     Logout,
+    /// U3/C10: an aggregate refetch (a derived invalidation).
+    Aggregate,
 }
 
 /// One event as a tab received it in a batch, before dedup and filtering.
@@ -158,6 +160,12 @@ pub enum Observation {
         as_of_seq: u64,
         rows: usize,
     },
+    /// U3: the page now shows this aggregate.
+    AggregateShown {
+        tab: String,
+        total_cents: i64,
+        as_of_seq: u64,
+    },
     Gap {
         tab: String,
         cursor: u64,
@@ -251,4 +259,6 @@ pub struct TabFinal {
     pub org: OrgId,
     pub property: Option<PropertyId>,
     pub rows: Vec<Row>,
+    /// The aggregate the page shows, if it shows one.
+    pub aggregate: Option<i64>,
 }

@@ -4,6 +4,7 @@
 
 pub mod history;
 mod o10_recovery;
+pub mod o11_latency;
 mod o1_exactly_once;
 mod o2_convergence;
 mod o3_order;
@@ -12,6 +13,7 @@ mod o5_isolation;
 pub mod o6_auth;
 mod o7_pacing;
 mod o8_server_bounds;
+mod o9_debounce;
 
 use crate::scenario::Scenario;
 use crate::time::SimTime;
@@ -28,6 +30,10 @@ pub struct CheckConfig {
     pub leader_bound_ms: u64,
     /// O6: every tab of a session is silent this long after its logout (A4).
     pub logout_silence_bound_ms: u64,
+    /// O9: a tab refetches its aggregates at most once per this long.
+    pub derived_min_gap_ms: u64,
+    /// O11: the event-to-UI latency p99 stays under this on a healthy network.
+    pub ui_latency_p99_bound_ms: u64,
 }
 
 impl Default for CheckConfig {
@@ -37,6 +43,8 @@ impl Default for CheckConfig {
             split_brain_bound_ms: 3_000,
             leader_bound_ms: 45_000,
             logout_silence_bound_ms: 200,
+            derived_min_gap_ms: 1_000,
+            ui_latency_p99_bound_ms: 2_000,
         }
     }
 }
@@ -82,7 +90,9 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o6_auth::check(ev),
         o7_pacing::check(ev),
         o8_server_bounds::check(ev),
+        o9_debounce::check(ev),
         o10_recovery::check(ev),
+        o11_latency::check(ev),
     ] {
         found.truncate(PER_ORACLE_LIMIT);
         all.extend(found);

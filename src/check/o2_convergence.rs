@@ -1,5 +1,6 @@
 //! O2: after the last fault heals and the settle window passes, every live
-//! tab's list cache equals the store's rows for its query.
+//! tab's list cache equals the store's rows for its query, and the aggregate
+//! it shows (if any) equals the store's (U3).
 
 use super::{Evidence, Violation};
 use std::collections::BTreeMap;
@@ -24,6 +25,17 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             .iter()
             .map(|r| (r.id, r.version, r.amount_cents))
             .collect();
+        let truth_total: i64 = truth.iter().map(|r| r.2).sum();
+        if let Some(total) = tab.aggregate.filter(|t| *t != truth_total) {
+            out.push(Violation {
+                oracle: "O2",
+                t: end,
+                subject: tab.name.clone(),
+                detail: format!(
+                    "aggregate shows {total} cents after settle, the store's rows sum to {truth_total}"
+                ),
+            });
+        }
         if truth != shown {
             let missing = truth.iter().filter(|r| !shown.contains(r)).count();
             let extra = shown.iter().filter(|r| !truth.contains(r)).count();

@@ -1,7 +1,9 @@
 //! O7: breaker and pacing. After `breaker_failures` consecutive failed polls a
 //! tab makes no poll for `breaker_open_ms` (C4); after a fast-empty answer it
-//! waits at least the minimum backoff (C5); and no tab sends more than the
-//! configured number of requests in any 60 s window.
+//! waits at least the minimum backoff (C5), except after the handshake (a
+//! poll without `lastEventId`, which the server answers at once with its
+//! cursor); and no tab sends more than the configured number of requests in
+//! any 60 s window.
 
 use super::history::{Observation, RequestKind};
 use super::{Evidence, Violation};
@@ -10,7 +12,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Default)]
 struct TabPace {
-    sent: BTreeMap<u64, (SimTime, RequestKind)>,
+    /// Requests in flight: when sent, what for, and whether a handshake.
+    sent: BTreeMap<u64, (SimTime, RequestKind, bool)>,
     consecutive_failures: u32,
     quiet_until: Option<(SimTime, &'static str)>,
     window: VecDeque<SimTime>,
@@ -25,9 +28,16 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     for step in &ev.history.steps {
         let t = step.t;
         match &step.obs {
-            Observation::Request { tab, req, what, .. } => {
+            Observation::Request {
+                tab,
+                req,
+                what,
+                path,
+                ..
+            } => {
                 let pace = tabs.entry(tab.as_str()).or_default();
-                pace.sent.insert(*req, (t, *what));
+                let handshake = !path.contains("lastEventId=");
+                pace.sent.insert(*req, (t, *what, handshake));
                 if *what == RequestKind::Poll {
                     if let Some((until, why)) = pace.quiet_until {
                         if t < until {
@@ -70,7 +80,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 let Some(pace) = tabs.get_mut(tab.as_str()) else {
                     continue;
                 };
-                let Some((sent_at, RequestKind::Poll)) = pace.sent.remove(req) else {
+                let Some((sent_at, RequestKind::Poll, handshake)) = pace.sent.remove(req) else {
                     continue;
                 };
                 if outcome.is_failure() {
@@ -81,7 +91,8 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     }
                 } else {
                     pace.consecutive_failures = 0;
-                    let fast_empty = *events == 0 && t.since(sent_at) < p.fast_empty_ms;
+                    let fast_empty =
+                        !handshake && *events == 0 && t.since(sent_at) < p.fast_empty_ms;
                     if fast_empty && *outcome == super::history::Outcome::Status(200) {
                         pace.quiet_until =
                             Some((t + p.fast_empty_backoff_min_ms, "the fast-empty backoff"));

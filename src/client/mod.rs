@@ -4,6 +4,7 @@ pub mod auth;
 pub mod breaker;
 pub mod cache;
 pub mod dedup;
+pub mod derived;
 pub mod leader;
 pub mod provider;
 

@@ -16,6 +16,7 @@ use super::auth::{
 use super::breaker::{Breaker, BreakerConfig};
 use super::cache::ListCache;
 use super::dedup::{Dedup, DedupConfig};
+use super::derived::{Aggregate, Derived, DerivedConfig};
 use super::leader::{ChannelMessage, Leader, LeaderConfig, Role, TabEnv};
 use crate::check::history::{Delivered, Observation, Outcome, RequestKind};
 use crate::event::{application_order, Event, OrgId, PropertyId};
@@ -46,6 +47,7 @@ pub struct ProviderConfig {
     pub breaker: BreakerConfig,
     pub leader: LeaderConfig,
     pub auth: AuthConfig,
+    pub derived: DerivedConfig,
 }
 
 impl Default for ProviderConfig {
@@ -63,6 +65,7 @@ impl Default for ProviderConfig {
             breaker: BreakerConfig::default(),
             leader: LeaderConfig::default(),
             auth: AuthConfig::default(),
+            derived: DerivedConfig::default(),
         }
     }
 }
@@ -122,6 +125,9 @@ pub struct Tab {
     auth: Auth,
     /// The refresh call, when this tab makes it (A1).
     refresh_call: Option<InFlight>,
+    /// The page's aggregates (U3, C10) and their refetch in flight.
+    derived: Derived,
+    aggregate_call: Option<InFlight>,
     cursor: Option<u64>,
     poll: Option<InFlight>,
     next_poll_at: Option<SimTime>,
@@ -168,6 +174,8 @@ impl Tab {
             cache: ListCache::new(id.org, property),
             auth: Auth::new(config.auth.clone(), id.tab, mutant),
             refresh_call: None,
+            derived: Derived::new(config.derived.clone(), mutant),
+            aggregate_call: None,
             config,
             mutant,
             rng,
@@ -209,6 +217,7 @@ impl Tab {
     ) {
         self.auth.sign_in(now, creds, env);
         if self.leader.is_none() {
+            self.derived.start(now, &mut self.rng);
             let index = self.id.tab;
             let rng = crate::seed::SimRng::clone(&self.rng);
             self.scope = scope.clone();
@@ -368,7 +377,9 @@ impl Tab {
             self.poll.take(),
             self.refetch.take().map(|(r, _)| r),
             self.refresh_call.take(),
+            self.aggregate_call.take(),
         ];
+        self.derived.stop();
         for call in calls.into_iter().flatten() {
             self.out.push_back(TabOutput::Abort { req: call.req });
             self.record_response(call.req, Outcome::Aborted, 0);
@@ -422,6 +433,10 @@ impl Tab {
             self.out.push_back(TabOutput::Abort { req: call.req });
             self.on_refresh_result(now, call.req, Err(Outcome::Timeout), env);
         }
+        if let Some(call) = self.aggregate_call.filter(|c| c.deadline <= now) {
+            self.out.push_back(TabOutput::Abort { req: call.req });
+            self.on_aggregate_result(now, call.req, Err(Outcome::Timeout), env);
+        }
         self.auth.handle_timeout(now, env);
         self.drain_auth(now, env);
         let cursor = self.cursor;
@@ -474,6 +489,19 @@ impl Tab {
                 self.refetch = Some((f, owed));
             }
         }
+        // U3/C10: the aggregates, throttled.
+        if self.aggregate_call.is_none() && self.derived.fire(now, &mut self.rng) {
+            let route = Route::ProfitLoss {
+                org: self.id.org,
+                property: self.cache.property,
+            };
+            self.aggregate_call = self.send(
+                now,
+                RequestKind::Aggregate,
+                route,
+                self.config.refetch_request_timeout_ms,
+            );
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
@@ -483,10 +511,14 @@ impl Tab {
             self.poll.map(|p| p.deadline),
             self.refetch.map(|(r, _)| r.deadline),
             self.refresh_call.map(|c| c.deadline),
+            self.aggregate_call.map(|c| c.deadline),
         ]
         .into_iter()
         .fold(None, earliest);
         if self.auth.bearer().is_some() {
+            if self.aggregate_call.is_none() {
+                next = earliest(next, self.derived.poll_timeout());
+            }
             if self.poll.is_none() && self.polls() {
                 next = earliest(next, self.next_poll_at);
             }
@@ -512,6 +544,8 @@ impl Tab {
             self.on_refetch_result(now, req, result, env);
         } else if self.refresh_call.is_some_and(|c| c.req == req) {
             self.on_refresh_result(now, req, result, env);
+        } else if self.aggregate_call.is_some_and(|c| c.req == req) {
+            self.on_aggregate_result(now, req, result, env);
         }
         // Anything else was aborted already; its late answer is ignored.
         self.handle_timeout(now, env);
@@ -546,8 +580,13 @@ impl Tab {
             }) => {
                 self.record_response(req, Outcome::Status(200), batch.events.len());
                 self.breaker.on_success();
-                let fast_empty =
-                    batch.events.is_empty() && now.since(sent_at) < self.config.fast_empty_ms;
+                // C5 is for an idle loop. The handshake (no cursor yet) is answered at
+                // once by design; backing off after it would hold the page's first
+                // events back 2-5 s (O11 found that).
+                let handshake = self.cursor.is_none();
+                let fast_empty = !handshake
+                    && batch.events.is_empty()
+                    && now.since(sent_at) < self.config.fast_empty_ms;
                 self.on_batch(now, batch, env);
                 self.next_poll_at = Some(if fast_empty {
                     now + jitter_ms(
@@ -706,6 +745,7 @@ impl Tab {
                     event_id: event.event_id,
                 });
                 self.cache.apply(event);
+                self.derived.invalidate();
                 self.applied_through
                     .insert(event.org_id, event.sequence.max(applied));
             }
@@ -803,6 +843,7 @@ impl Tab {
         let calls = [
             self.refetch.take().map(|(r, _)| r),
             self.refresh_call.take(),
+            self.aggregate_call.take(),
         ];
         for call in calls.into_iter().flatten() {
             self.out.push_back(TabOutput::Abort { req: call.req });
@@ -832,6 +873,56 @@ impl Tab {
         });
         self.auth.on_refused(now, epoch, env);
         self.drain_auth(now, env);
+    }
+
+    fn on_aggregate_result(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, Outcome>,
+        env: &mut dyn TabEnv,
+    ) {
+        let Some(call) = self.aggregate_call.take() else {
+            return;
+        };
+        let outcome = match &result {
+            Ok(r) => Outcome::Status(r.status),
+            Err(o) => o.clone(),
+        };
+        self.record_response(req, outcome, 0);
+        match result {
+            Ok(Response {
+                status: 200,
+                body:
+                    Body::Aggregate {
+                        total_cents,
+                        as_of_seq,
+                    },
+            }) => {
+                self.derived.on_result(Some(Aggregate {
+                    total_cents,
+                    as_of_seq,
+                }));
+                self.observe(Observation::AggregateShown {
+                    tab: self.name.clone(),
+                    total_cents,
+                    as_of_seq,
+                });
+            }
+            Ok(Response {
+                status: status @ (401 | 403),
+                ..
+            }) => {
+                self.derived.on_result(None);
+                self.refused(now, status, call.epoch, env);
+            }
+            _ => self.derived.on_result(None),
+        }
+    }
+
+    /// The aggregate the page shows, if it shows one.
+    pub fn aggregate(&self) -> Option<i64> {
+        self.derived.shown().map(|a| a.total_cents)
     }
 
     fn on_refresh_result(
@@ -889,6 +980,7 @@ impl Tab {
                     rows: rows.len(),
                 });
                 self.cache.merge_snapshot(rows, as_of_seq);
+                self.derived.invalidate();
                 self.loaded = true;
                 if as_of_seq >= self.refetch_owed_through.max(owed) {
                     self.refetch_needed = false;

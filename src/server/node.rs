@@ -249,6 +249,22 @@ impl ServerNode {
                 ),
                 Err(status) => Response::error(status, "unauthorized"),
             },
+            Route::ProfitLoss { org, property } => match self.tokens.verify(now, bearer, Some(org))
+            {
+                Ok(()) => Response::new(
+                    200,
+                    Body::Aggregate {
+                        total_cents: self
+                            .store
+                            .rows(org, property)
+                            .iter()
+                            .map(|r| r.amount_cents)
+                            .sum(),
+                        as_of_seq: self.store.head_seq(org),
+                    },
+                ),
+                Err(status) => Response::error(status, "unauthorized"),
+            },
             Route::Subscribe {
                 org,
                 property,

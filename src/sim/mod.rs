@@ -27,6 +27,7 @@ pub fn final_state<'a>(
                 org: t.cache.org,
                 property: t.cache.property,
                 rows: t.cache.rows(),
+                aggregate: t.aggregate(),
             })
             .collect(),
     }

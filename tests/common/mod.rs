@@ -44,4 +44,5 @@ pub const CATCHES: &[(Mutant, &str, &str)] = &[
     (Mutant::LogoutNoBroadcast, "auth_logout_broadcast", "O6"),
     (Mutant::EmptyBearer, "auth_expiry_partitioned", "O6"),
     (Mutant::NoBackoff, "auth_refresh_failing", "O6"),
+    (Mutant::NoDebounce, "ui_burst_writes", "O9"),
 ];
