@@ -4,7 +4,11 @@
 //! other. What must agree is therefore:
 //!
 //! - with no mutant, every seed: both pass, or both fail the same oracles;
-//! - with a mutant, over a range of seeds: both catch it, or neither does.
+//! - with a mutant, over a range of seeds: both catch it at rates that do not
+//!   differ significantly (Fisher's exact test, p >= 0.01). A mutant one
+//!   driver catches at every seed and the other never is a disagreement; one
+//!   caught at 2 seeds of 50 under one driver and none under the other is
+//!   chance (p = 0.5), which "both or neither" would have called a failure.
 //!
 //! Per-seed agreement is reported as well, as a figure.
 
@@ -32,6 +36,27 @@ pub fn run_pair(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> SeedP
         turmoil: verdict_of(&run_with(scenario, seed, mutant, Driver::Turmoil)),
         express: verdict_of(&run_with(scenario, seed, mutant, Driver::Express)),
     }
+}
+
+/// Catch rates this different under the two drivers are a disagreement.
+pub const RATE_DIFFERENCE_P: f64 = 0.01;
+
+/// Fisher's exact test, two-sided, for the 2x2 table [[a, b], [c, d]]: the
+/// probability, with the margins fixed, of a table at most as likely as this one.
+pub fn fisher_two_sided(a: u64, b: u64, c: u64, d: u64) -> f64 {
+    let ln_fact = |n: u64| (1..=n).map(|k| (k as f64).ln()).sum::<f64>();
+    let ln_choose = |n: u64, k: u64| ln_fact(n) - ln_fact(k) - ln_fact(n - k);
+    let (r1, r2, k) = (a + b, c + d, a + c);
+    let total = ln_choose(r1 + r2, k);
+    let prob = |x: u64| (ln_choose(r1, x) + ln_choose(r2, k - x) - total).exp();
+    let observed = prob(a);
+    let lo = k.saturating_sub(r2);
+    let hi = k.min(r1);
+    (lo..=hi)
+        .map(prob)
+        .filter(|p| *p <= observed * (1.0 + 1e-9))
+        .sum::<f64>()
+        .min(1.0)
 }
 
 /// The verdict of a (scenario, mutant) over its seeds.
@@ -67,8 +92,12 @@ pub fn compare(scenario: &Scenario, mutant: Option<Mutant>, pairs: &[SeedPair]) 
                     .collect()
             };
             let (t, e) = (caught(&|p| &p.turmoil), caught(&|p| &p.express));
-            (t.is_empty() != e.is_empty())
-                .then(|| format!("caught by turmoil with {t:?} in {turmoil_failing} seeds, by express with {e:?} in {express_failing}"))
+            let n = pairs.len() as u64;
+            let (tf, ef) = (turmoil_failing as u64, express_failing as u64);
+            let p = fisher_two_sided(tf, n - tf, ef, n - ef);
+            (p < RATE_DIFFERENCE_P).then(|| {
+                format!("caught by turmoil with {t:?} in {tf}/{n} seeds, by express with {e:?} in {ef}/{n} (Fisher p = {p:.2e})")
+            })
         }
     };
     Comparison {
@@ -79,5 +108,23 @@ pub fn compare(scenario: &Scenario, mutant: Option<Mutant>, pairs: &[SeedPair]) 
         turmoil_failing,
         express_failing,
         disagreement,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fisher_two_sided;
+
+    #[test]
+    fn fisher_separates_chance_from_a_real_difference() {
+        // 2 of 50 against 0 of 50: chance.
+        let p = fisher_two_sided(2, 48, 0, 50);
+        assert!((p - 0.4949).abs() < 1e-3, "{p}");
+        // Identical rates: certain.
+        assert!((fisher_two_sided(3, 2, 3, 2) - 1.0).abs() < 1e-9);
+        // Every seed against none: a real difference.
+        assert!(fisher_two_sided(50, 0, 0, 50) < 1e-20);
+        // The textbook tea-tasting table, two-sided p = 0.4857.
+        assert!((fisher_two_sided(3, 1, 1, 3) - 0.4857).abs() < 1e-3);
     }
 }
