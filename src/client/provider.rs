@@ -288,8 +288,7 @@ impl Tab {
         } else {
             // A follower never calls the backend for events (L5).
             if let Some(p) = self.poll.take() {
-                self.out.push_back(TabOutput::Abort { req: p.req });
-                self.record_response(p.req, Outcome::Aborted, 0);
+                self.abort(p);
             }
             self.next_poll_at = None;
         }
@@ -381,8 +380,7 @@ impl Tab {
         ];
         self.derived.stop();
         for call in calls.into_iter().flatten() {
-            self.out.push_back(TabOutput::Abort { req: call.req });
-            self.record_response(call.req, Outcome::Aborted, 0);
+            self.abort(call);
         }
         if let Some(l) = self.leader.as_mut() {
             l.close(now, env);
@@ -551,6 +549,12 @@ impl Tab {
         self.handle_timeout(now, env);
     }
 
+    /// Give a call up for the tab's own reasons (it stopped polling, closed, signed out).
+    fn abort(&mut self, call: InFlight) {
+        self.out.push_back(TabOutput::Abort { req: call.req });
+        self.record_response(call.req, Outcome::Aborted, 0);
+    }
+
     fn record_response(&mut self, req: u64, outcome: Outcome, events: usize) {
         self.observe(Observation::Response {
             tab: self.name.clone(),
@@ -607,10 +611,7 @@ impl Tab {
                 self.refused(now, status, call.epoch, env);
             }
             other => {
-                let outcome = match other {
-                    Ok(r) => Outcome::Status(r.status),
-                    Err(o) => o,
-                };
+                let outcome = outcome_of(&other);
                 self.record_response(req, outcome, 0);
                 if let Some(until) = self.breaker.on_failure(now) {
                     self.observe(Observation::BreakerOpen {
@@ -846,8 +847,7 @@ impl Tab {
             self.aggregate_call.take(),
         ];
         for call in calls.into_iter().flatten() {
-            self.out.push_back(TabOutput::Abort { req: call.req });
-            self.record_response(call.req, Outcome::Aborted, 0);
+            self.abort(call);
         }
         self.refetch_needed = false;
     }
@@ -885,11 +885,7 @@ impl Tab {
         let Some(call) = self.aggregate_call.take() else {
             return;
         };
-        let outcome = match &result {
-            Ok(r) => Outcome::Status(r.status),
-            Err(o) => o.clone(),
-        };
-        self.record_response(req, outcome, 0);
+        self.record_response(req, outcome_of(&result), 0);
         match result {
             Ok(Response {
                 status: 200,
@@ -935,11 +931,7 @@ impl Tab {
         if self.refresh_call.take().is_none() {
             return;
         }
-        let outcome = match &result {
-            Ok(r) => Outcome::Status(r.status),
-            Err(o) => o.clone(),
-        };
-        self.record_response(req, outcome, 0);
+        self.record_response(req, outcome_of(&result), 0);
         let issued = match result {
             Ok(Response {
                 status: 200,
@@ -995,10 +987,7 @@ impl Tab {
                 self.refused(now, status, call.epoch, env);
             }
             other => {
-                let outcome = match other {
-                    Ok(r) => Outcome::Status(r.status),
-                    Err(o) => o,
-                };
+                let outcome = outcome_of(&other);
                 self.record_response(req, outcome, 0);
                 self.next_refetch_at = now + self.config.refetch_retry_ms;
             }
@@ -1007,5 +996,13 @@ impl Tab {
 
     pub fn poll_output(&mut self) -> Option<TabOutput> {
         self.out.pop_front()
+    }
+}
+
+/// How a call ended, as the trace records it.
+fn outcome_of(result: &Result<Response, Outcome>) -> Outcome {
+    match result {
+        Ok(r) => Outcome::Status(r.status),
+        Err(o) => o.clone(),
     }
 }
