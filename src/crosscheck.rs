@@ -11,11 +11,17 @@
 //!   chance (p = 0.5), which "both or neither" would have called a failure.
 //!
 //! Per-seed agreement is reported as well, as a figure.
+//!
+//! Most mutants never come into play in most runs: an auth bug in a scenario
+//! whose tokens never expire, a leader bug with one tab. A run with a mutant
+//! whose fork (`mutant::fires`) the run without it never reached is that same
+//! run, trace for trace, so `matrix` gives it that run's verdict instead of
+//! running it again. tests/crosscheck.rs holds the instrumentation to this.
 
 use crate::mutant::Mutant;
 use crate::run::{run_with, Driver, RunReport};
 use crate::scenario::Scenario;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The part of a report both drivers must agree on.
 pub fn verdict_of(r: &RunReport) -> (bool, Vec<String>) {
@@ -28,6 +34,8 @@ pub struct SeedPair {
     pub seed: u64,
     pub turmoil: (bool, Vec<String>),
     pub express: (bool, Vec<String>),
+    /// How many of the two verdicts were read off the no-mutant run (0..=2).
+    pub derived: usize,
 }
 
 pub fn run_pair(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> SeedPair {
@@ -35,7 +43,77 @@ pub fn run_pair(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> SeedP
         seed,
         turmoil: verdict_of(&run_with(scenario, seed, mutant, Driver::Turmoil)),
         express: verdict_of(&run_with(scenario, seed, mutant, Driver::Express)),
+        derived: 0,
     }
+}
+
+/// The whole cross-check: every scenario, with no mutant and with each of
+/// `mutants`, at seeds `from..from + seeds`, under both drivers, on `jobs`
+/// threads. Comparisons come scenario by scenario, no mutant first.
+pub fn matrix(
+    scenarios: &[Scenario],
+    mutants: &[Mutant],
+    from: u64,
+    seeds: u64,
+    jobs: usize,
+) -> Vec<Comparison> {
+    const DRIVERS: [Driver; 2] = [Driver::Turmoil, Driver::Express];
+    let seed_list: Vec<u64> = (0..seeds).map(|k| from.wrapping_add(k)).collect();
+    // First every run without a mutant; they tell which mutants each one reached.
+    let base_work: Vec<(usize, u64, usize)> = (0..scenarios.len())
+        .flat_map(|i| {
+            seed_list
+                .iter()
+                .flat_map(move |&s| (0..2).map(move |d| (i, s, d)))
+        })
+        .collect();
+    let base = crate::parallel::map(jobs, &base_work, |&(i, seed, d)| {
+        let r = run_with(&scenarios[i], seed, None, DRIVERS[d]);
+        (verdict_of(&r), r.reached)
+    });
+    let base: BTreeMap<(usize, u64, usize), _> = base_work.into_iter().zip(base).collect();
+    // Then only the mutant runs that can differ.
+    let mutant_work: Vec<(usize, u64, usize, Mutant)> = base
+        .iter()
+        .flat_map(|(&(i, s, d), (_, reached))| {
+            mutants
+                .iter()
+                .filter(|m| reached.contains(m))
+                .map(move |&m| (i, s, d, m))
+        })
+        .collect();
+    let ran = crate::parallel::map(jobs, &mutant_work, |&(i, seed, d, m)| {
+        verdict_of(&run_with(&scenarios[i], seed, Some(m), DRIVERS[d]))
+    });
+    let ran: BTreeMap<_, _> = mutant_work.into_iter().zip(ran).collect();
+    let verdict = |i: usize, s: u64, d: usize, m: Option<Mutant>| {
+        let own = m.and_then(|m| ran.get(&(i, s, d, m)));
+        let derived = m.is_some() && own.is_none();
+        (own.unwrap_or(&base[&(i, s, d)].0).clone(), derived)
+    };
+    let variants: Vec<Option<Mutant>> = std::iter::once(None)
+        .chain(mutants.iter().copied().map(Some))
+        .collect();
+    let mut out = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        for &m in &variants {
+            let pairs: Vec<SeedPair> = seed_list
+                .iter()
+                .map(|&seed| {
+                    let (turmoil, dt) = verdict(i, seed, 0, m);
+                    let (express, de) = verdict(i, seed, 1, m);
+                    SeedPair {
+                        seed,
+                        turmoil,
+                        express,
+                        derived: usize::from(dt) + usize::from(de),
+                    }
+                })
+                .collect();
+            out.push(compare(scenario, m, &pairs));
+        }
+    }
+    out
 }
 
 /// Catch rates this different under the two drivers are a disagreement.
@@ -68,6 +146,8 @@ pub struct Comparison {
     pub agreeing_seeds: usize,
     pub turmoil_failing: usize,
     pub express_failing: usize,
+    /// Verdicts read off the no-mutant run rather than run (see the module doc).
+    pub derived_runs: usize,
     /// Why the drivers disagree, if they do.
     pub disagreement: Option<String>,
 }
@@ -107,6 +187,7 @@ pub fn compare(scenario: &Scenario, mutant: Option<Mutant>, pairs: &[SeedPair]) 
         agreeing_seeds: agreeing,
         turmoil_failing,
         express_failing,
+        derived_runs: pairs.iter().map(|p| p.derived).sum(),
         disagreement,
     }
 }

@@ -363,53 +363,44 @@ fn cmd_crosscheck(
     jobs: Option<usize>,
 ) -> Result<bool, InputError> {
     let (_, scenarios) = load_scenarios(paths)?;
-    let mutants: Vec<Option<Mutant>> = std::iter::once(None)
-        .chain(Mutant::ALL.into_iter().map(Some))
-        .collect();
-    let work: Vec<(usize, Option<Mutant>, u64)> = (0..scenarios.len())
-        .flat_map(|i| {
-            mutants
-                .iter()
-                .flat_map(move |m| (0..seeds).map(move |k| (i, *m, from.wrapping_add(k))))
-        })
-        .collect();
     let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
-    let pairs = rtsim::parallel::map(jobs, &work, |&(i, m, seed)| {
-        rtsim::crosscheck::run_pair(&scenarios[i], seed, m)
-    });
-    let mut disagreements = 0;
-    let (mut agreeing, mut total) = (0, 0);
+    let comparisons = rtsim::crosscheck::matrix(&scenarios, &Mutant::ALL, from, seeds, jobs);
+    let (mut disagreements, mut agreeing, mut total, mut derived) = (0, 0, 0, 0);
+    let mutant_runs: usize = comparisons
+        .iter()
+        .filter(|c| c.mutant.is_some())
+        .map(|c| 2 * c.seeds)
+        .sum();
     println!(
-        "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8}  verdict",
-        "scenario", "mutant", "seeds", "agree", "turmoil", "express"
+        "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8} {:>8}  verdict",
+        "scenario", "mutant", "seeds", "agree", "turmoil", "express", "derived"
     );
-    for (i, s) in scenarios.iter().enumerate() {
-        for m in &mutants {
-            let these: Vec<_> = work
-                .iter()
-                .zip(&pairs)
-                .filter(|((wi, wm, _), _)| *wi == i && wm == m)
-                .map(|(_, p)| p.clone())
-                .collect();
-            let c = rtsim::crosscheck::compare(s, *m, &these);
-            agreeing += c.agreeing_seeds;
-            total += c.seeds;
-            let verdict = match &c.disagreement {
-                Some(d) => {
-                    disagreements += 1;
-                    format!("DISAGREE: {d}")
-                }
-                None => "agree".to_string(),
-            };
-            let name = m.map_or("none".to_string(), |m| m.to_string());
-            println!(
-                "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8}  {verdict}",
-                c.scenario, name, c.seeds, c.agreeing_seeds, c.turmoil_failing, c.express_failing
-            );
-        }
+    for c in &comparisons {
+        agreeing += c.agreeing_seeds;
+        total += c.seeds;
+        derived += c.derived_runs;
+        let verdict = match &c.disagreement {
+            Some(d) => {
+                disagreements += 1;
+                format!("DISAGREE: {d}")
+            }
+            None => "agree".to_string(),
+        };
+        let name = c.mutant.map_or("none".to_string(), |m| m.to_string());
+        println!(
+            "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8} {:>8}  {verdict}",
+            c.scenario,
+            name,
+            c.seeds,
+            c.agreeing_seeds,
+            c.turmoil_failing,
+            c.express_failing,
+            c.derived_runs
+        );
     }
     println!(
-        "crosscheck: {disagreements} disagreements; same verdict at {agreeing} of {total} seeds"
+        "crosscheck: {disagreements} disagreements; same verdict at {agreeing} of {total} seeds; \
+         {derived} of {mutant_runs} mutant runs read off a run that never reached the mutant"
     );
     Ok(disagreements == 0)
 }

@@ -3,7 +3,40 @@
 //! that breaks what it guards. When no mutant is on, no code path changes.
 
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::collections::BTreeSet;
 use std::fmt;
+
+thread_local! {
+    /// The mutants whose fork the current run has reached, one bit each. A run
+    /// is one thread's business under both drivers, so a thread-local will do.
+    static REACHED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether `m` is the active mutant, asked at the exact point where the buggy
+/// and the correct behaviour part. Every mutant site asks here and nowhere
+/// else, and only once its branch would make a difference; so the sites a run
+/// reaches are recorded even with no mutant on. A mutant whose fork a run never
+/// reached would have given that run's trace unchanged, and the cross-check
+/// need not run it (see `crosscheck`).
+pub fn fires(active: Option<Mutant>, m: Mutant) -> bool {
+    REACHED.with(|r| r.set(r.get() | 1 << m as u64));
+    active == Some(m)
+}
+
+/// Forget what earlier runs on this thread reached; call before a run.
+pub fn reset_reached() {
+    REACHED.with(|r| r.set(0));
+}
+
+/// The mutants whose fork this thread reached since the last reset.
+pub fn reached() -> BTreeSet<Mutant> {
+    let bits = REACHED.with(|r| r.get());
+    Mutant::ALL
+        .into_iter()
+        .filter(|m| bits & (1 << *m as u64) != 0)
+        .collect()
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Mutant {

@@ -5,6 +5,7 @@ use crate::check::Violation;
 use crate::mutant::Mutant;
 use crate::scenario::Scenario;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// The figures an insta snapshot keeps for a scenario at a seed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -59,6 +60,9 @@ pub struct RunReport {
     pub trace: Vec<String>,
     pub trace_hash: u64,
     pub summary: Summary,
+    /// The mutants whose fork this run reached (`mutant::fires`). Any other
+    /// mutant, switched on, would have left this run's trace as it is.
+    pub reached: BTreeSet<Mutant>,
 }
 
 impl RunReport {
@@ -106,10 +110,13 @@ pub fn run_with(
     mutant: Option<Mutant>,
     driver: Driver,
 ) -> RunReport {
-    match driver {
+    crate::mutant::reset_reached();
+    let mut report = match driver {
         Driver::Turmoil => crate::sim::turmoil_driver::run(scenario, seed, mutant),
         Driver::Express => crate::sim::express::run(scenario, seed, mutant),
-    }
+    };
+    report.reached = crate::mutant::reached();
+    report
 }
 
 /// Run `scenario` at `seed` with `mutant` on the turmoil driver.
@@ -227,5 +234,6 @@ pub fn finish(
         trace,
         trace_hash,
         summary: s,
+        reached: BTreeSet::new(),
     }
 }

@@ -6,7 +6,48 @@
 mod common;
 
 use rtsim::crosscheck::{compare, run_pair};
+use rtsim::mutant::Mutant;
 use rtsim::run::{run_with, Driver};
+
+/// What lets the cross-check skip runs: a mutant whose fork a run never reached
+/// leaves that run's trace unchanged. A mutant site that forgot to ask
+/// `mutant::fires`, or asked too late, fails here.
+#[test]
+fn unreached_mutants_leave_the_trace_unchanged() {
+    let mut checked = 0;
+    for (i, scenario) in common::shipped().iter().enumerate() {
+        let seed = 1 + (i % 3) as u64;
+        let base = run_with(scenario, seed, None, Driver::Express);
+        for m in Mutant::ALL
+            .into_iter()
+            .filter(|m| !base.reached.contains(m))
+        {
+            let with = run_with(scenario, seed, Some(m), Driver::Express);
+            assert_eq!(
+                with.trace_hex(),
+                base.trace_hex(),
+                "{m} on {} seed {seed}: never reached, yet the trace changed",
+                scenario.name
+            );
+            assert!(!with.reached.contains(&m), "{m} reached only when on");
+            checked += 1;
+        }
+    }
+    // The test is only as good as the number of pairs it compares.
+    assert!(
+        checked > 100,
+        "only {checked} unreached (scenario, mutant) pairs"
+    );
+}
+
+/// ...and the record is not empty: each mutant's own scenario reaches it.
+#[test]
+fn every_mutant_is_reached_by_the_scenario_that_catches_it() {
+    for &(mutant, name, _) in common::CATCHES {
+        let r = run_with(&common::load(name), 1, None, Driver::Express);
+        assert!(r.reached.contains(&mutant), "{name} never reaches {mutant}");
+    }
+}
 
 #[test]
 fn both_drivers_pass_every_scenario_without_a_mutant() {

@@ -367,7 +367,7 @@ fn check_breaker(case: &BreakerCase, never_opens: bool) -> Result<(), TestCaseEr
             breaker_failures: case.failures,
             breaker_open_ms: case.open_ms,
         },
-        never_opens,
+        never_opens.then_some(Mutant::BreakerNeverOpens),
     );
     let mut m = M::Closed(0);
     let mut now = 0u64;
@@ -429,7 +429,7 @@ fn check_never_opens(case: &BreakerCase, never_opens: bool) -> Result<(), TestCa
             breaker_failures: case.failures,
             breaker_open_ms: case.open_ms,
         },
-        never_opens,
+        never_opens.then_some(Mutant::BreakerNeverOpens),
     );
     let mut now = 0u64;
     for op in &case.ops {

@@ -15,7 +15,7 @@
 //! hears it drops the session at once.
 
 use super::leader::TabEnv;
-use crate::mutant::Mutant;
+use crate::mutant::{fires, Mutant};
 use crate::time::{earliest, SimTime};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -229,7 +229,7 @@ impl Auth {
         let usable = !self.refused && self.other_refreshing_until.is_none();
         if usable {
             Some(c.token.clone())
-        } else if self.mutant == Some(Mutant::EmptyBearer) {
+        } else if fires(self.mutant, Mutant::EmptyBearer) {
             // The bug: the pause is skipped and the header goes out with nothing in it.
             Some(String::new())
         } else {
@@ -381,7 +381,7 @@ impl Auth {
 
     /// A1: take the session's refresh mutex.
     fn acquire(&mut self, now: SimTime, env: &mut dyn TabEnv) {
-        if self.mutant == Some(Mutant::RefreshNoMutex) {
+        if fires(self.mutant, Mutant::RefreshNoMutex) {
             self.mutex = Mutex::Held;
             return self.proceed(now, env);
         }
@@ -488,7 +488,7 @@ impl Auth {
             }
             Err(()) => {
                 let failures = self.failures + 1;
-                let delay = if self.mutant == Some(Mutant::NoBackoff) {
+                let delay = if fires(self.mutant, Mutant::NoBackoff) {
                     self.config.backoff_base_ms
                 } else {
                     self.config.backoff_ms(failures)
@@ -588,7 +588,7 @@ impl Auth {
     pub fn logout(&mut self, now: SimTime, env: &mut dyn TabEnv) -> Option<String> {
         let session = self.session()?;
         let refresh_token = self.refresh_token();
-        if self.mutant != Some(Mutant::LogoutNoBroadcast) {
+        if !fires(self.mutant, Mutant::LogoutNoBroadcast) {
             env.broadcast(
                 now,
                 CONTROL_CHANNEL,

@@ -2,6 +2,7 @@
 //! consecutive failures open it for `breaker_open_ms`; then one half-open
 //! trial is allowed: success closes it, failure reopens it.
 
+use crate::mutant::{fires, Mutant};
 use crate::time::SimTime;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -30,16 +31,16 @@ pub enum BreakerState {
 pub struct Breaker {
     config: BreakerConfig,
     state: BreakerState,
-    /// The `breaker-never-opens` mutant: failures are counted but never trip it.
-    never_opens: bool,
+    /// `breaker-never-opens`: failures are counted but never trip it.
+    mutant: Option<Mutant>,
 }
 
 impl Breaker {
-    pub fn new(config: BreakerConfig, never_opens: bool) -> Self {
+    pub fn new(config: BreakerConfig, mutant: Option<Mutant>) -> Self {
         Breaker {
             config,
             state: BreakerState::Closed { failures: 0 },
-            never_opens,
+            mutant,
         }
     }
 
@@ -70,7 +71,9 @@ impl Breaker {
             BreakerState::HalfOpen => self.config.breaker_failures,
             BreakerState::Open { .. } => self.config.breaker_failures,
         };
-        if failures >= self.config.breaker_failures && !self.never_opens {
+        if failures >= self.config.breaker_failures
+            && !fires(self.mutant, Mutant::BreakerNeverOpens)
+        {
             let until = now + self.config.breaker_open_ms;
             self.state = BreakerState::Open { until };
             Some(until)
@@ -87,7 +90,7 @@ mod tests {
 
     #[test]
     fn opens_after_three_failures_and_half_opens_after_thirty_seconds() {
-        let mut b = Breaker::new(BreakerConfig::default(), false);
+        let mut b = Breaker::new(BreakerConfig::default(), None);
         assert_eq!(b.on_failure(SimTime(0)), None);
         assert_eq!(b.on_failure(SimTime(1)), None);
         assert_eq!(b.on_failure(SimTime(2)), Some(SimTime(30_002)));
@@ -106,7 +109,7 @@ mod tests {
 
     #[test]
     fn the_mutant_never_opens() {
-        let mut b = Breaker::new(BreakerConfig::default(), true);
+        let mut b = Breaker::new(BreakerConfig::default(), Some(Mutant::BreakerNeverOpens));
         for t in 0..10 {
             assert_eq!(b.on_failure(SimTime(t)), None);
             assert_eq!(b.ready_at(SimTime(t)), SimTime(t));

@@ -9,7 +9,7 @@
 //! Every ~`reconcile_ms` the aggregate is reconciled anyway (C10), through the
 //! same throttle.
 
-use crate::mutant::Mutant;
+use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
 
@@ -98,8 +98,8 @@ impl Derived {
 
     /// When the next refetch may go out (the throttle's window after the last one).
     fn ready_at(&self) -> SimTime {
-        match (self.last_fired, self.mutant == Some(Mutant::NoDebounce)) {
-            (Some(t), false) => t + self.config.debounce_ms,
+        match self.last_fired {
+            Some(t) if !fires(self.mutant, Mutant::NoDebounce) => t + self.config.debounce_ms,
             _ => SimTime::ZERO,
         }
     }

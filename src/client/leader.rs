@@ -13,7 +13,7 @@
 //! Without a BroadcastChannel every tab polls on its own (L6 fallback), which
 //! is declared, so the one-stream oracle does not count it.
 
-use crate::mutant::Mutant;
+use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
@@ -196,7 +196,7 @@ impl Leader {
     pub fn polls(&self) -> bool {
         match self.role {
             Role::Leader | Role::Solo => true,
-            Role::Follower | Role::Claiming => self.mutant == Some(Mutant::FollowerPolls),
+            Role::Follower | Role::Claiming => fires(self.mutant, Mutant::FollowerPolls),
             Role::Closed => false,
         }
     }
@@ -274,7 +274,7 @@ impl Leader {
             lease => {
                 self.seq = lease.map_or(0, |l| l.seq).max(self.highest_heard.0) + 1;
                 self.write_lease(now, env);
-                if self.mutant == Some(Mutant::LeaseNoRecheck) {
+                if fires(self.mutant, Mutant::LeaseNoRecheck) {
                     self.become_leader(now, "lease taken");
                 } else {
                     self.set_role(Role::Claiming, "lease free");
@@ -350,7 +350,7 @@ impl Leader {
                     self.set_role(Role::Solo, "broadcast channel gone");
                     self.next_timer = Some(now + self.config.heartbeat_ms);
                 } else if now.since(self.last_heard) >= self.takeover_after_ms {
-                    if self.mutant == Some(Mutant::NoTakeover) {
+                    if fires(self.mutant, Mutant::NoTakeover) {
                         // The bug: a silent leader is presumed alive; the follower waits again.
                         self.last_heard = now;
                         self.next_timer = Some(now + self.takeover_after_ms);
@@ -425,7 +425,7 @@ impl Leader {
     fn yields_to(&self, seq: u64, tab: u32) -> bool {
         tab != self.me
             && (seq, tab) > (self.seq, self.me)
-            && self.mutant != Some(Mutant::NoYieldOnHigherSeq)
+            && !fires(self.mutant, Mutant::NoYieldOnHigherSeq)
     }
 
     fn step_down(&mut self, now: SimTime, cause: &'static str) {
@@ -457,7 +457,7 @@ impl Leader {
             && value.is_none()
             && self.role == Role::Follower
             && self.config.mechanism == Mechanism::Lease
-            && self.mutant != Some(Mutant::NoTakeover)
+            && !fires(self.mutant, Mutant::NoTakeover)
         {
             self.try_claim(now, env);
         }

@@ -21,7 +21,7 @@ use super::leader::{ChannelMessage, Leader, LeaderConfig, Role, TabEnv};
 use crate::check::history::{Delivered, Observation, Outcome, RequestKind};
 use crate::event::{application_order, Event, OrgId, PropertyId};
 use crate::http::{Batch, Body, Request, Response, Route};
-use crate::mutant::Mutant;
+use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
 use std::collections::VecDeque;
@@ -167,10 +167,7 @@ impl Tab {
             name: id.to_string(),
             id,
             dedup: Dedup::new(config.dedup.clone()),
-            breaker: Breaker::new(
-                config.breaker.clone(),
-                mutant == Some(Mutant::BreakerNeverOpens),
-            ),
+            breaker: Breaker::new(config.breaker.clone(), mutant),
             cache: ListCache::new(id.org, property),
             auth: Auth::new(config.auth.clone(), id.tab, mutant),
             refresh_call: None,
@@ -260,7 +257,10 @@ impl Tab {
                 // leader shared. Without one, it starts afresh and reloads the page once
                 // the new cursor is known.
                 let handoff = self.leader.as_ref().and_then(|l| l.shared_cursor());
-                if self.mutant == Some(Mutant::NoCursorHandoff) {
+                // The bug only differs from the fix where there is a cursor to
+                // ignore or a loaded page to keep.
+                let differs = handoff.is_some() || self.loaded;
+                if differs && fires(self.mutant, Mutant::NoCursorHandoff) {
                     self.cursor = None;
                 } else if let Some(c) = handoff {
                     self.cursor = Some(self.cursor.map_or(c, |own| own.max(c)));
@@ -734,10 +734,10 @@ impl Tab {
             if event.sequence < applied {
                 continue;
             }
-            let fresh = self.mutant == Some(Mutant::NoDedup)
-                || self
-                    .dedup
-                    .first_sighting(now, event.org_id, event.dedup_key());
+            let fresh = self
+                .dedup
+                .first_sighting(now, event.org_id, event.dedup_key())
+                || fires(self.mutant, Mutant::NoDedup);
             if fresh {
                 self.observe(Observation::Applied {
                     tab: self.name.clone(),
@@ -854,15 +854,12 @@ impl Tab {
 
     /// C9: a loss below the server's floor, or a hole in the org sequence.
     fn detects_gap(&self, cursor: u64, batch: &Batch) -> bool {
-        if self.mutant == Some(Mutant::NoGapDetect) {
-            return false;
-        }
         let hole = batch
             .org_sequences
             .iter()
             .zip(cursor + 1..)
             .any(|(&seq, expected)| seq != expected);
-        hole || batch.floor > cursor
+        (hole || batch.floor > cursor) && !fires(self.mutant, Mutant::NoGapDetect)
     }
 
     /// C7: a 401/403 pauses the tab's calls until its auth machine has a new token.

@@ -11,7 +11,7 @@
 use crate::check::history::{DropReason, Observation};
 use crate::event::{Event, OrgId, PropertyId};
 use crate::http::{Batch, BufferMetrics};
-use crate::mutant::Mutant;
+use crate::mutant::{fires, Mutant};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -100,13 +100,14 @@ fn batch_for(
     floor: u64,
     property: Option<PropertyId>,
     cursor: u64,
-    filter_property: bool,
+    mutant: Option<Mutant>,
 ) -> Batch {
     let mut events = Vec::new();
     let mut org_sequences = BTreeSet::new();
     for e in entries.iter().filter(|e| e.event.sequence > cursor) {
         org_sequences.insert(e.event.sequence);
-        if !filter_property || property.is_none() || e.event.property_id == property {
+        let other = property.is_some() && e.event.property_id != property;
+        if !other || fires(mutant, Mutant::NoPropertyFilter) {
             events.push(e.event.clone());
         }
     }
@@ -151,7 +152,7 @@ impl Buffers {
     }
 
     fn ttl_ms(&self) -> u64 {
-        if self.mutant == Some(Mutant::EarlyExpiry) {
+        if fires(self.mutant, Mutant::EarlyExpiry) {
             self.config.event_ttl_ms / 5
         } else {
             self.config.event_ttl_ms
@@ -239,8 +240,7 @@ impl Buffers {
             self.reschedule(org);
             return;
         };
-        let filter = self.mutant != Some(Mutant::NoPropertyFilter);
-        let batch = batch_for(&buf.entries, buf.floor, property, cursor, filter);
+        let batch = batch_for(&buf.entries, buf.floor, property, cursor, self.mutant);
         if !batch.events.is_empty() || batch.floor > cursor {
             self.respond(org, conn, batch);
         } else if buf.waiters.len() >= self.config.max_waiters_per_org {
@@ -287,13 +287,13 @@ impl Buffers {
 
     /// Answer every waiter of `org` that now has something to see.
     fn wake(&mut self, org: OrgId) {
-        let filter = self.mutant != Some(Mutant::NoPropertyFilter);
+        let mutant = self.mutant;
         let Some(buf) = self.orgs.get_mut(&org) else {
             return;
         };
         let mut ready = Vec::new();
         buf.waiters.retain(|w| {
-            let batch = batch_for(&buf.entries, buf.floor, w.property, w.cursor, filter);
+            let batch = batch_for(&buf.entries, buf.floor, w.property, w.cursor, mutant);
             if !batch.events.is_empty() || batch.floor > w.cursor {
                 ready.push((w.conn, batch));
                 false
@@ -308,14 +308,14 @@ impl Buffers {
 
     /// Drop expired entries of `org` (S2).
     fn expire(&mut self, now: SimTime, org: OrgId) {
-        let silent = self.mutant == Some(Mutant::EarlyExpiry);
+        let mutant = self.mutant;
         let Some(buf) = self.orgs.get_mut(&org) else {
             return;
         };
         let mut dropped = Vec::new();
         while buf.entries.front().is_some_and(|e| e.expires_at <= now) {
             let e = buf.entries.pop_front().expect("front exists");
-            if !silent {
+            if !fires(mutant, Mutant::EarlyExpiry) {
                 buf.floor = buf.floor.max(e.event.sequence);
                 dropped.push(e.event.sequence);
             }
@@ -336,14 +336,14 @@ impl Buffers {
                 break;
             }
             self.expire(now, org);
-            let filter = self.mutant != Some(Mutant::NoPropertyFilter);
+            let mutant = self.mutant;
             let buf = self.orgs.get_mut(&org).expect("scheduled orgs exist");
             let mut timed_out = Vec::new();
             buf.waiters.retain(|w| {
                 if w.deadline <= now {
                     timed_out.push((
                         w.conn,
-                        batch_for(&buf.entries, buf.floor, w.property, w.cursor, filter),
+                        batch_for(&buf.entries, buf.floor, w.property, w.cursor, mutant),
                     ));
                     false
                 } else {
@@ -359,7 +359,7 @@ impl Buffers {
             let idle_ms = self.config.org_idle_evict_ms;
             let buf = self.orgs.get_mut(&org).expect("scheduled orgs exist");
             let idle = buf.waiters.is_empty() && buf.last_activity + idle_ms <= now;
-            if idle && self.mutant == Some(Mutant::NoIdleEvict) {
+            if idle && fires(self.mutant, Mutant::NoIdleEvict) {
                 // The bug: the sweep that should free the org counts as activity on it.
                 buf.last_activity = now;
             } else if idle {
