@@ -12,6 +12,9 @@ use std::fmt;
 pub type OrgId = u32;
 pub type PropertyId = u32;
 pub type RowId = u64;
+/// A tab's own id for one of its mutations: it names the optimistic row, and
+/// the committed row and its event carry it back (the echo).
+pub type MutationId = u64;
 
 /// A 128-bit publish id, printed like a uuid.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -80,6 +83,10 @@ pub struct Row {
     pub version: u64,
     pub amount_cents: i64,
     pub last_seq: u64,
+    /// The tab mutation that created the row, if a tab did (U2 matches an
+    /// optimistic row to it). Absent from traces when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<MutationId>,
 }
 
 /// E1. `metadata` is the row as committed (for a delete, as it was removed).
@@ -95,6 +102,9 @@ pub struct Event {
     pub entity_type: EntityType,
     pub action: Action,
     pub metadata: Row,
+    /// The tab mutation this event publishes, if a tab made it: the echo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation: Option<MutationId>,
 }
 
 impl Event {

@@ -3,7 +3,7 @@
 //! the simulator frames these values on TCP, which costs a fraction of a real
 //! HTTP stack and checks the same behaviour.
 
-use crate::event::{Event, OrgId, PropertyId, Row};
+use crate::event::{Event, MutationId, OrgId, PropertyId, Row, RowId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -97,10 +97,30 @@ pub enum Body {
         total_cents: i64,
         as_of_seq: u64,
     },
+    /// `POST /v1/finance/revenues`: a tab's write (U2).
+    Mutation(MutationRequest),
+    /// Its answer: the committed row, as the event that publishes it.
+    Committed(Box<Event>),
     Metrics(BufferMetrics),
     Error {
         message: String,
     },
+}
+
+/// One write from a tab. `mutation` comes back on the committed row and on
+/// its event, so the tab can match both to its optimistic row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutationRequest {
+    pub mutation: MutationId,
+    pub property: PropertyId,
+    pub op: WriteOp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteOp {
+    Add { amount_cents: i64 },
+    Update { row: RowId, amount_cents: i64 },
+    Delete { row: RowId },
 }
 
 /// The routes the server knows, parsed from and printed to paths.
@@ -122,6 +142,8 @@ pub enum Route {
         org: OrgId,
         property: Option<PropertyId>,
     },
+    /// U2: `POST /v1/finance/revenues?orgId=`: add, update or delete a row.
+    Mutate { org: OrgId },
     /// S7: `GET /finance/realtime/metrics`
     Metrics,
     /// S8: `GET /finance/events/subscribe`, gone.
@@ -137,7 +159,7 @@ pub enum Route {
 impl Route {
     pub fn method(&self) -> Method {
         match self {
-            Route::Login | Route::Refresh | Route::Logout => Method::Post,
+            Route::Login | Route::Refresh | Route::Logout | Route::Mutate { .. } => Method::Post,
             _ => Method::Get,
         }
     }
@@ -174,6 +196,10 @@ impl Route {
                     ("propertyId", property.map(u64::from))
                 ])
             ),
+            Route::Mutate { org } => format!(
+                "/v1/finance/revenues{}",
+                query(&[("orgId", Some(*org as u64))])
+            ),
             Route::ProfitLoss { org, property } => format!(
                 "/v1/finance/profit-loss{}",
                 query(&[
@@ -209,6 +235,7 @@ impl Route {
                 org: org()?,
                 property,
             }),
+            (Method::Post, "/v1/finance/revenues") => Ok(Route::Mutate { org: org()? }),
             (Method::Get, "/v1/finance/profit-loss") => Ok(Route::ProfitLoss {
                 org: org()?,
                 property,
@@ -220,11 +247,7 @@ impl Route {
             (Method::Post, "/auth/logout") => Ok(Route::Logout),
             (
                 _,
-                "/v1/finance/realtime/subscribe"
-                | "/v1/finance/revenues"
-                | "/auth/login"
-                | "/auth/refresh"
-                | "/auth/logout",
+                "/v1/finance/realtime/subscribe" | "/auth/login" | "/auth/refresh" | "/auth/logout",
             ) => Err(405),
             _ => Err(404),
         }
@@ -256,6 +279,7 @@ mod tests {
                 org: 1,
                 property: Some(2),
             },
+            Route::Mutate { org: 4 },
             Route::Metrics,
             Route::LegacySubscribe,
             Route::Login,
@@ -284,8 +308,9 @@ mod tests {
             Err(400)
         );
         assert_eq!(
-            Route::parse(Method::Post, "/v1/finance/revenues?orgId=1"),
+            Route::parse(Method::Post, "/v1/finance/realtime/subscribe?orgId=1"),
             Err(405)
         );
+        assert_eq!(Route::parse(Method::Post, "/v1/finance/revenues"), Err(400));
     }
 }

@@ -72,10 +72,14 @@ pub enum Mutant {
     NoBackoff,
     /// UI: every applied batch refetches the aggregates at once, without the throttle.
     NoDebounce,
+    /// UI: the echo of an optimistic write adds the committed row beside the optimistic one.
+    OptimisticDoubleInsert,
+    /// UI: a write whose echo never comes is never followed by a refetch.
+    NoEchoTimeout,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 16] = [
+    pub const ALL: [Mutant; 18] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
@@ -92,6 +96,8 @@ impl Mutant {
         Mutant::EmptyBearer,
         Mutant::NoBackoff,
         Mutant::NoDebounce,
+        Mutant::OptimisticDoubleInsert,
+        Mutant::NoEchoTimeout,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +118,8 @@ impl Mutant {
             Mutant::EmptyBearer => "empty-bearer",
             Mutant::NoBackoff => "no-backoff",
             Mutant::NoDebounce => "no-debounce",
+            Mutant::OptimisticDoubleInsert => "optimistic-double-insert",
+            Mutant::NoEchoTimeout => "no-echo-timeout",
         }
     }
 
@@ -128,7 +136,9 @@ impl Mutant {
             | Mutant::LogoutNoBroadcast
             | Mutant::EmptyBearer
             | Mutant::NoBackoff => "auth lifecycle",
-            Mutant::NoDebounce => "UI cache",
+            Mutant::NoDebounce | Mutant::OptimisticDoubleInsert | Mutant::NoEchoTimeout => {
+                "UI cache"
+            }
         }
     }
 
@@ -166,6 +176,12 @@ impl Mutant {
             }
             Mutant::NoBackoff => "refresh backoff (A3): a failing refresh is retried every 2 s",
             Mutant::NoDebounce => "derived debounce (U3, O9): aggregates refetched on every batch",
+            Mutant::OptimisticDoubleInsert => {
+                "optimistic rows (U2, O1): the echo shows the row twice until a refetch"
+            }
+            Mutant::NoEchoTimeout => {
+                "echo timeout (U2, O1): a write whose echo is lost stays optimistic"
+            }
         }
     }
 

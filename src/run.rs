@@ -45,6 +45,11 @@ pub struct Summary {
     pub ui_latency_p99_ms: Option<u64>,
     /// U3/C10: aggregate refetches (derived invalidations), all tabs.
     pub aggregate_refetches: u64,
+    /// U2: the tabs' own writes, and how many were shown optimistically.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub writes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub optimistic_writes: u64,
     pub failed_oracles: Vec<String>,
 }
 
@@ -69,6 +74,10 @@ impl RunReport {
     pub fn trace_hex(&self) -> String {
         format!("{:016x}", self.trace_hash)
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Which driver moves the nodes.
@@ -186,10 +195,14 @@ pub fn finish(
                     RequestKind::Poll => s.polls += 1,
                     RequestKind::Refetch => s.refetches += 1,
                     RequestKind::Aggregate => s.aggregate_refetches += 1,
+                    RequestKind::Mutate => s.writes += 1,
                     RequestKind::Login | RequestKind::Refresh | RequestKind::Logout => {}
                 }
             }
             Observation::Committed { .. } => s.events_published += 1,
+            Observation::Mutation {
+                optimistic: true, ..
+            } => s.optimistic_writes += 1,
             Observation::BufferInsert {
                 redelivery: true, ..
             } => s.redeliveries += 1,

@@ -121,6 +121,10 @@ pub enum FaultKind {
     TokenExpire,
     /// S9: `POST /auth/refresh` fails (503) or is slow while the fault lasts.
     Refresh(RefreshMode),
+    /// U2: the next tab write on an org commits but its event is never published.
+    EchoDrop,
+    /// U2: writes commit at once but are answered `mutate_slow_ms` late while it lasts.
+    MutateSlow,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +156,8 @@ impl Fault {
             FaultKind::TokenExpire => "token_expire".to_string(),
             FaultKind::Refresh(RefreshMode::Slow) => "refresh_slow".to_string(),
             FaultKind::Refresh(_) => "refresh_fail".to_string(),
+            FaultKind::EchoDrop => "echo_drop".to_string(),
+            FaultKind::MutateSlow => "mutate_slow".to_string(),
         };
         match self.for_ms {
             Some(ms) => format!("{kind} {} for {}ms", self.target, ms),
@@ -242,6 +248,8 @@ pub struct SimConfig {
     pub filter_odd_browsers: bool,
     /// turmoil only: run the browsers inside this many crowd hosts (0: a host per browser).
     pub crowd_hosts: u64,
+    /// The `mutate_slow` fault answers writes this late.
+    pub mutate_slow_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -259,6 +267,7 @@ impl Default for SimConfig {
             login_retry_ms: 2_000,
             filter_odd_browsers: true,
             crowd_hosts: 0,
+            mutate_slow_ms: 12_000,
         }
     }
 }
@@ -337,6 +346,14 @@ impl SimConfig {
         "reconcile_ms",
         "derived_min_gap_ms",
         "ui_latency_p99_bound_ms",
+        "writes_per_min",
+        "optimistic_pct",
+        "write_add_pct",
+        "write_delete_pct",
+        "echo_timeout_ms",
+        "write_request_timeout_ms",
+        "mutate_slow_ms",
+        "optimistic_resolve_bound_ms",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -440,6 +457,20 @@ impl SimConfig {
             "derived_min_gap_ms" => self.check.derived_min_gap_ms = int(v)?,
             "ui_latency_p99_bound_ms" => self.check.ui_latency_p99_bound_ms = int(v)?,
             "leader_bound_ms" => self.check.leader_bound_ms = int(v)?,
+            "writes_per_min" => {
+                self.provider.writes.per_min = match v {
+                    Float(f) if f >= 0.0 => f,
+                    Int(i) => i as f64,
+                    _ => return Err("expected a non-negative number".to_string()),
+                }
+            }
+            "optimistic_pct" => self.provider.writes.optimistic_pct = int(v)? as u32,
+            "write_add_pct" => self.provider.writes.add_pct = int(v)? as u32,
+            "write_delete_pct" => self.provider.writes.delete_pct = int(v)? as u32,
+            "echo_timeout_ms" => self.provider.writes.echo_timeout_ms = int(v)?,
+            "write_request_timeout_ms" => self.provider.writes.request_timeout_ms = int(v)?,
+            "mutate_slow_ms" => self.mutate_slow_ms = int(v)?,
+            "optimistic_resolve_bound_ms" => self.check.optimistic_resolve_bound_ms = int(v)?,
             _ => {
                 return Err(format!(
                     "unknown parameter; known: {}",
@@ -570,6 +601,24 @@ impl SimConfig {
             10,
             24 * hour,
         )?;
+        let writes = &self.provider.writes;
+        limit("writes_per_min", writes.per_min.ceil() as u64, 0, 6_000)?;
+        limit("optimistic_pct", writes.optimistic_pct as u64, 0, 100)?;
+        limit("write_add_pct", writes.add_pct as u64, 0, 100)?;
+        limit(
+            "write_delete_pct",
+            writes.delete_pct as u64,
+            0,
+            100 - writes.add_pct as u64,
+        )?;
+        limit("echo_timeout_ms", writes.echo_timeout_ms, 1, hour)?;
+        limit(
+            "write_request_timeout_ms",
+            writes.request_timeout_ms,
+            1,
+            hour,
+        )?;
+        limit("mutate_slow_ms", self.mutate_slow_ms, 0, hour)?;
         let auth = &self.provider.auth;
         limit("refresh_slow_ms", self.tokens.refresh_slow_ms, 0, hour)?;
         limit(
@@ -699,7 +748,12 @@ impl Scenario {
             property,
             login_timeout_ms: self.config.login_timeout_ms,
             login_retry_ms: self.config.login_retry_ms,
-            provider: self.config.provider.clone(),
+            provider: {
+                // Users stop writing when the fault phase ends, so the settle window is quiet.
+                let mut p = self.config.provider.clone();
+                p.writes.until = self.duration;
+                p
+            },
             platform: self.config.platform.clone(),
         }
     }
@@ -877,7 +931,7 @@ impl Scenario {
             };
             let kind = match f.kind.get_ref().as_str() {
                 "partition" | "server_restart" | "reset_connections" | "token_expire"
-                | "refresh_fail" | "refresh_slow" => {
+                | "refresh_fail" | "refresh_slow" | "echo_drop" | "mutate_slow" => {
                     unexpected("direction", f.direction.is_some())?;
                     unexpected("ms", f.ms.is_some())?;
                     unexpected("count", f.count.is_some())?;
@@ -887,6 +941,8 @@ impl Scenario {
                         "token_expire" => FaultKind::TokenExpire,
                         "refresh_fail" => FaultKind::Refresh(RefreshMode::Fail),
                         "refresh_slow" => FaultKind::Refresh(RefreshMode::Slow),
+                        "echo_drop" => FaultKind::EchoDrop,
+                        "mutate_slow" => FaultKind::MutateSlow,
                         _ => FaultKind::ResetConnections,
                     }
                 }
@@ -950,13 +1006,20 @@ impl Scenario {
                     }
                     None => {
                         let tab_kinds: Vec<&str> = TAB_FAULTS.iter().map(|(n, _)| *n).collect();
-                        return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst, token_expire, refresh_fail, refresh_slow, {}", tab_kinds.join(", "))));
+                        return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst, token_expire, refresh_fail, refresh_slow, echo_drop, mutate_slow, {}", tab_kinds.join(", "))));
                     }
                 },
             };
             let target_ok = match (&kind, &target) {
-                (FaultKind::ServerRestart | FaultKind::Refresh(_), Target::Server) => true,
-                (FaultKind::ServerRestart | FaultKind::Refresh(_), _) => false,
+                (
+                    FaultKind::ServerRestart | FaultKind::Refresh(_) | FaultKind::MutateSlow,
+                    Target::Server,
+                ) => true,
+                (FaultKind::ServerRestart | FaultKind::Refresh(_) | FaultKind::MutateSlow, _) => {
+                    false
+                }
+                (FaultKind::EchoDrop, Target::Org(_)) => true,
+                (FaultKind::EchoDrop, _) => false,
                 (FaultKind::TokenExpire, Target::Browser(..)) => true,
                 (FaultKind::TokenExpire, _) => false,
                 (FaultKind::Burst { .. }, Target::Org(_)) => true,
@@ -970,8 +1033,10 @@ impl Scenario {
             if !target_ok {
                 let t = f.target.as_ref().map(|t| t.span());
                 let want = match kind {
-                    FaultKind::Burst { .. } => "org<i>",
-                    FaultKind::ServerRestart | FaultKind::Refresh(_) => "server",
+                    FaultKind::Burst { .. } | FaultKind::EchoDrop => "org<i>",
+                    FaultKind::ServerRestart | FaultKind::Refresh(_) | FaultKind::MutateSlow => {
+                        "server"
+                    }
                     FaultKind::Tab(a) if browser_wide(a) => "org<i>/browser<j>",
                     FaultKind::TokenExpire => "org<i>/browser<j>",
                     FaultKind::Tab(_) => "org<i>/browser<j>/tab<k> or leader:org<i>/browser<j>",

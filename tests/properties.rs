@@ -68,7 +68,9 @@ fn event(id: u128, sequence: u64, timestamp_ms: u64, org: u32, property: Option<
             version: 1,
             amount_cents: 100,
             last_seq: sequence,
+            created_by: None,
         },
+        mutation: None,
     }
 }
 

@@ -5,7 +5,7 @@
 //! never the machines' internals, so a bug in a machine cannot hide itself by
 //! also fooling the checker. The history serialised in order is the trace.
 
-use crate::event::{Action, EventId, OrgId, PropertyId, Row};
+use crate::event::{Action, EventId, MutationId, OrgId, PropertyId, Row};
 use crate::time::SimTime;
 use serde::Serialize;
 
@@ -55,6 +55,8 @@ pub enum RequestKind {
     Logout,
     /// U3/C10: an aggregate refetch (a derived invalidation).
     Aggregate,
+    /// U2: a tab's own write.
+    Mutate,
 }
 
 /// One event as a tab received it in a batch, before dedup and filtering.
@@ -63,6 +65,20 @@ pub struct Delivered {
     pub org: OrgId,
     pub property: Option<PropertyId>,
     pub seq: u64,
+}
+
+/// How an optimistic row left the list (U2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The echo event replaced it with the committed row.
+    Echo,
+    /// A refetched list had the committed row.
+    Refetch,
+    /// The write failed, or the row is gone: taken back.
+    RolledBack,
+    /// The page was cleared (logout) or closed.
+    Cleared,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -76,6 +92,16 @@ pub enum Observation {
         property: PropertyId,
         action: Action,
         row: u64,
+        /// The tab mutation this commits, if a tab made it (U2).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mutation: Option<MutationId>,
+    },
+    /// The `echo_drop` fault: this tab mutation's event is committed but never
+    /// published, so no subscriber sees it (its sequence is a hole).
+    EchoDropped {
+        org: OrgId,
+        seq: u64,
+        mutation: MutationId,
     },
     BufferInsert {
         org: OrgId,
@@ -159,6 +185,25 @@ pub enum Observation {
         property: Option<PropertyId>,
         as_of_seq: u64,
         rows: usize,
+    },
+    /// U2: the tab writes; with `optimistic`, its list shows the row at once.
+    Mutation {
+        tab: String,
+        mutation: MutationId,
+        op: String,
+        optimistic: bool,
+    },
+    /// U2: the list of `tab` starts or stops showing a row of a tab mutation:
+    /// its optimistic row (`row` absent) or the committed row `row`. `how`
+    /// says how an optimistic row went.
+    ListRow {
+        tab: String,
+        mutation: MutationId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        row: Option<u64>,
+        shown: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        how: Option<Resolution>,
     },
     /// U3: the page now shows this aggregate.
     AggregateShown {

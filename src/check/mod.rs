@@ -6,6 +6,7 @@ pub mod history;
 mod o10_recovery;
 pub mod o11_latency;
 mod o1_exactly_once;
+mod o1_ui;
 mod o2_convergence;
 mod o3_order;
 pub mod o4_one_leader;
@@ -34,6 +35,9 @@ pub struct CheckConfig {
     pub derived_min_gap_ms: u64,
     /// O11: the event-to-UI latency p99 stays under this on a healthy network.
     pub ui_latency_p99_bound_ms: u64,
+    /// O1 (U2): an optimistic row is settled within this long (the echo
+    /// timeout plus one refetch) while the tab's calls go through.
+    pub optimistic_resolve_bound_ms: u64,
 }
 
 impl Default for CheckConfig {
@@ -45,6 +49,7 @@ impl Default for CheckConfig {
             logout_silence_bound_ms: 200,
             derived_min_gap_ms: 1_000,
             ui_latency_p99_bound_ms: 2_000,
+            optimistic_resolve_bound_ms: 8_000,
         }
     }
 }
@@ -83,6 +88,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
     let mut all = Vec::new();
     for mut found in [
         o1_exactly_once::check(ev),
+        o1_ui::check(ev),
         o2_convergence::check(ev),
         o3_order::check(ev),
         o4_one_leader::check(ev),

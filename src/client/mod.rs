@@ -9,3 +9,4 @@ pub mod leader;
 pub mod provider;
 
 pub use provider::{NetError, ProviderConfig, Tab, TabId, TabOutput};
+pub mod writes;

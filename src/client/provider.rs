@@ -18,9 +18,10 @@ use super::cache::ListCache;
 use super::dedup::{Dedup, DedupConfig};
 use super::derived::{Aggregate, Derived, DerivedConfig};
 use super::leader::{ChannelMessage, Leader, LeaderConfig, Role, TabEnv};
+use super::writes::WriteConfig;
 use crate::check::history::{Delivered, Observation, Outcome, RequestKind};
-use crate::event::{application_order, Event, OrgId, PropertyId};
-use crate::http::{Batch, Body, Request, Response, Route};
+use crate::event::{application_order, Event, MutationId, OrgId, PropertyId};
+use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
 use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
@@ -48,6 +49,7 @@ pub struct ProviderConfig {
     pub leader: LeaderConfig,
     pub auth: AuthConfig,
     pub derived: DerivedConfig,
+    pub writes: WriteConfig,
 }
 
 impl Default for ProviderConfig {
@@ -66,6 +68,7 @@ impl Default for ProviderConfig {
             leader: LeaderConfig::default(),
             auth: AuthConfig::default(),
             derived: DerivedConfig::default(),
+            writes: WriteConfig::default(),
         }
     }
 }
@@ -116,6 +119,13 @@ struct InFlight {
     epoch: u64,
 }
 
+#[derive(Clone, Copy, Debug)]
+struct Write {
+    call: InFlight,
+    mutation: MutationId,
+    optimistic: bool,
+}
+
 pub struct Tab {
     pub id: TabId,
     name: String,
@@ -128,6 +138,10 @@ pub struct Tab {
     /// The page's aggregates (U3, C10) and their refetch in flight.
     derived: Derived,
     aggregate_call: Option<InFlight>,
+    /// U2: the tab's writes in flight, the next one due, and the echoes awaited.
+    writes: Vec<Write>,
+    next_write_at: Option<SimTime>,
+    echo_due: std::collections::BTreeMap<MutationId, SimTime>,
     cursor: Option<u64>,
     poll: Option<InFlight>,
     next_poll_at: Option<SimTime>,
@@ -168,11 +182,14 @@ impl Tab {
             id,
             dedup: Dedup::new(config.dedup.clone()),
             breaker: Breaker::new(config.breaker.clone(), mutant),
-            cache: ListCache::new(id.org, property),
+            cache: ListCache::new(id.org, property, mutant),
             auth: Auth::new(config.auth.clone(), id.tab, mutant),
             refresh_call: None,
             derived: Derived::new(config.derived.clone(), mutant),
             aggregate_call: None,
+            writes: Vec::new(),
+            next_write_at: None,
+            echo_due: Default::default(),
             config,
             mutant,
             rng,
@@ -215,6 +232,7 @@ impl Tab {
         self.auth.sign_in(now, creds, env);
         if self.leader.is_none() {
             self.derived.start(now, &mut self.rng);
+            self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
             let index = self.id.tab;
             let rng = crate::seed::SimRng::clone(&self.rng);
             self.scope = scope.clone();
@@ -302,8 +320,19 @@ impl Tab {
         route: Route,
         timeout_ms: u64,
     ) -> Option<InFlight> {
+        self.send_body(now, kind, route, Body::Empty, timeout_ms)
+    }
+
+    fn send_body(
+        &mut self,
+        now: SimTime,
+        kind: RequestKind,
+        route: Route,
+        body: Body,
+        timeout_ms: u64,
+    ) -> Option<InFlight> {
         let bearer = self.auth.bearer()?;
-        Some(self.send_raw(now, kind, route, Body::Empty, Some(bearer), timeout_ms))
+        Some(self.send_raw(now, kind, route, body, Some(bearer), timeout_ms))
     }
 
     fn send_raw(
@@ -382,6 +411,7 @@ impl Tab {
         for call in calls.into_iter().flatten() {
             self.abort(call);
         }
+        self.stop_writes();
         if let Some(l) = self.leader.as_mut() {
             l.close(now, env);
         }
@@ -397,6 +427,95 @@ impl Tab {
         self.applied_through.clear();
         self.cache.clear();
         self.out.push_back(TabOutput::SignedOut);
+    }
+
+    /// Give up every write in flight and stop writing (sign-out, close).
+    fn stop_writes(&mut self) {
+        for w in std::mem::take(&mut self.writes) {
+            self.abort(w.call);
+        }
+        self.next_write_at = None;
+        self.echo_due.clear();
+    }
+
+    /// U2: the user writes. An optimistic add shows at once.
+    fn write(&mut self, now: SimTime) {
+        let rows: Vec<&crate::event::Row> = self.cache.committed_rows().collect();
+        let (req, optimistic) =
+            self.config
+                .writes
+                .choose(&mut self.rng, self.cache.property, &rows);
+        let MutationRequest {
+            mutation,
+            property,
+            op,
+        } = req.clone();
+        let route = Route::Mutate { org: self.id.org };
+        let timeout = self.config.writes.request_timeout_ms;
+        let Some(call) = self.send_body(
+            now,
+            RequestKind::Mutate,
+            route,
+            Body::Mutation(req),
+            timeout,
+        ) else {
+            return;
+        };
+        self.observe(Observation::Mutation {
+            tab: self.name.clone(),
+            mutation,
+            op: format!("{op:?}"),
+            optimistic,
+        });
+        if optimistic {
+            if let crate::http::WriteOp::Add { amount_cents } = op {
+                self.cache
+                    .insert_optimistic(mutation, property, amount_cents);
+            }
+        }
+        self.writes.push(Write {
+            call,
+            mutation,
+            optimistic,
+        });
+        self.echo_due
+            .insert(mutation, now + self.config.writes.echo_timeout_ms);
+    }
+
+    fn on_write_result(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, Outcome>,
+        env: &mut dyn TabEnv,
+    ) {
+        let Some(i) = self.writes.iter().position(|w| w.call.req == req) else {
+            return;
+        };
+        let w = self.writes.remove(i);
+        self.record_response(req, outcome_of(&result), 0);
+        match result {
+            Ok(Response {
+                status: 200,
+                body: Body::Committed(event),
+            }) => {
+                if w.optimistic {
+                    self.cache.write_committed(w.mutation, event.sequence);
+                } else {
+                    // Shown from the answer, unless realtime already brought it (or newer).
+                    self.cache.apply(&event);
+                }
+            }
+            Ok(Response {
+                status: status @ (401 | 403),
+                ..
+            }) => {
+                self.cache.write_failed(w.mutation, true);
+                self.refused(now, status, w.call.epoch, env);
+            }
+            Ok(_) => self.cache.write_failed(w.mutation, true),
+            Err(_) => self.cache.write_failed(w.mutation, false),
+        }
     }
 
     /// The user clicks "log out" in this tab (A4).
@@ -450,8 +569,23 @@ impl Tab {
             self.out.push_back(TabOutput::Abort { req: r.req });
             self.on_refetch_result(now, r.req, Err(Outcome::Timeout), env);
         }
+        while let Some(w) = self.writes.iter().find(|w| w.call.deadline <= now).copied() {
+            self.out.push_back(TabOutput::Abort { req: w.call.req });
+            self.on_write_result(now, w.call.req, Err(Outcome::Timeout), env);
+        }
+        // U2: no echo in time; the list may miss the write (or more), so refetch it.
+        while let Some((&m, _)) = self.echo_due.iter().find(|(_, due)| **due <= now) {
+            self.echo_due.remove(&m);
+            if !fires(self.mutant, Mutant::NoEchoTimeout) {
+                self.owe_refetch(0);
+            }
+        }
         if self.auth.bearer().is_none() {
             return;
+        }
+        if self.loaded && self.next_write_at.is_some_and(|t| t <= now) {
+            self.write(now);
+            self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
         }
         if self.polls() && self.poll.is_none() && self.next_poll_at.is_some_and(|t| t <= now) {
             let ready = self.breaker.ready_at(now);
@@ -510,6 +644,8 @@ impl Tab {
             self.refetch.map(|(r, _)| r.deadline),
             self.refresh_call.map(|c| c.deadline),
             self.aggregate_call.map(|c| c.deadline),
+            self.writes.iter().map(|w| w.call.deadline).min(),
+            self.echo_due.values().min().copied(),
         ]
         .into_iter()
         .fold(None, earliest);
@@ -522,6 +658,9 @@ impl Tab {
             }
             if self.refetch_needed && self.refetch.is_none() {
                 next = earliest(next, Some(self.next_refetch_at));
+            }
+            if self.loaded {
+                next = earliest(next, self.next_write_at);
             }
         }
         next
@@ -544,6 +683,8 @@ impl Tab {
             self.on_refresh_result(now, req, result, env);
         } else if self.aggregate_call.is_some_and(|c| c.req == req) {
             self.on_aggregate_result(now, req, result, env);
+        } else if self.writes.iter().any(|w| w.call.req == req) {
+            self.on_write_result(now, req, result, env);
         }
         // Anything else was aborted already; its late answer is ignored.
         self.handle_timeout(now, env);
@@ -723,6 +864,9 @@ impl Tab {
         });
         events.sort_by(application_order);
         for event in &events {
+            if let Some(m) = event.mutation {
+                self.echo_due.remove(&m);
+            }
             // O3 across batches: an event older than one already applied (a late copy
             // from a second source, after a leader change) is skipped; the hole it
             // belongs to was seen as a gap, and the refetch that follows covers it.
@@ -849,6 +993,8 @@ impl Tab {
         for call in calls.into_iter().flatten() {
             self.abort(call);
         }
+        self.stop_writes();
+        self.cache.clear_optimistic();
         self.refetch_needed = false;
     }
 
@@ -992,6 +1138,15 @@ impl Tab {
     }
 
     pub fn poll_output(&mut self) -> Option<TabOutput> {
+        for c in self.cache.take_changes() {
+            self.observe(Observation::ListRow {
+                tab: self.name.clone(),
+                mutation: c.mutation,
+                row: c.row,
+                shown: c.shown,
+                how: c.how,
+            });
+        }
         self.out.pop_front()
     }
 }

@@ -5,11 +5,12 @@ use super::pubsub::{PubSub, PubSubConfig};
 use super::store::Store;
 use super::tokens::{Issued, RefreshMode, TokenConfig, Tokens};
 use crate::check::history::Observation;
-use crate::event::{OrgId, Row};
+use crate::event::{Event, EventId, OrgId, Row};
 use crate::http::{Body, Request, Response, Route};
 use crate::mutant::Mutant;
 use crate::seed::{jitter_ms, rng_for, SimRng};
 use crate::time::{earliest, SimTime};
+use rand::Rng;
 use std::collections::{BTreeSet, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +52,15 @@ pub enum ServerInput {
     },
     /// The `refresh_fail` / `refresh_slow` faults and their undo.
     SetRefreshMode(RefreshMode),
+    /// The `echo_drop` fault: the next tab mutation on `org` is never published.
+    DropEcho {
+        org: OrgId,
+    },
+    /// The `mutate_slow` fault (and its undo, 0): writes commit at once but
+    /// are answered this late.
+    SetWriteDelay {
+        ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -78,7 +88,10 @@ pub struct ServerNode {
     mean_interval_ms: u64,
     down_until: Option<SimTime>,
     refresh_mode: RefreshMode,
-    /// Answers held back by a slow refresh: (due, order) -> (conn, response).
+    /// Orgs whose next tab mutation loses its publish (`echo_drop`).
+    drop_echo: BTreeSet<OrgId>,
+    write_delay_ms: u64,
+    /// Answers held back by a slow refresh or write: (due, order) -> (conn, response).
     delayed: std::collections::BTreeMap<(SimTime, u64), (ConnId, Response)>,
     next_delayed: u64,
     out: VecDeque<ServerOutput>,
@@ -108,6 +121,8 @@ impl ServerNode {
             mean_interval_ms,
             down_until: None,
             refresh_mode: RefreshMode::Normal,
+            drop_echo: BTreeSet::new(),
+            write_delay_ms: 0,
             delayed: Default::default(),
             next_delayed: 0,
             out: VecDeque::new(),
@@ -158,6 +173,10 @@ impl ServerNode {
                     }));
             }
             ServerInput::SetRefreshMode(mode) => self.refresh_mode = mode,
+            ServerInput::DropEcho { org } => {
+                self.drop_echo.insert(org);
+            }
+            ServerInput::SetWriteDelay { ms } => self.write_delay_ms = ms,
         }
         self.drain_buffers();
     }
@@ -166,6 +185,12 @@ impl ServerNode {
         let event =
             self.store
                 .mutate_random(now, org, self.config.properties_per_org, &mut self.rng);
+        self.publish(now, event);
+    }
+
+    /// Record a commit and publish its event (unless `echo_drop` takes it).
+    fn publish(&mut self, now: SimTime, event: Event) {
+        let org = event.org_id;
         self.out
             .push_back(ServerOutput::Observe(Observation::Committed {
                 org,
@@ -174,8 +199,28 @@ impl ServerNode {
                 property: event.metadata.property_id,
                 action: event.action,
                 row: event.metadata.id,
+                mutation: event.mutation,
             }));
+        if let Some(mutation) = event.mutation.filter(|_| self.drop_echo.remove(&org)) {
+            self.out
+                .push_back(ServerOutput::Observe(Observation::EchoDropped {
+                    org,
+                    seq: event.sequence,
+                    mutation,
+                }));
+            return;
+        }
         self.pubsub.publish(now, event, &mut self.rng);
+    }
+
+    /// Answer `conn` now, or as late as a slow-path fault says.
+    fn respond_after(&mut self, now: SimTime, conn: ConnId, delay_ms: u64, resp: Response) {
+        if delay_ms == 0 {
+            return self.respond(conn, resp);
+        }
+        self.next_delayed += 1;
+        self.delayed
+            .insert((now + delay_ms, self.next_delayed), (conn, resp));
     }
 
     fn serve(&mut self, now: SimTime, conn: ConnId, req: Request) {
@@ -213,13 +258,28 @@ impl ServerNode {
                         Err(status) => Response::error(status, "session gone"),
                     },
                 };
-                if self.refresh_mode == RefreshMode::Slow {
-                    self.next_delayed += 1;
-                    let due = now + self.config.tokens.refresh_slow_ms;
-                    self.delayed.insert((due, self.next_delayed), (conn, resp));
-                    return;
-                }
-                resp
+                let delay = match self.refresh_mode {
+                    RefreshMode::Slow => self.config.tokens.refresh_slow_ms,
+                    _ => 0,
+                };
+                return self.respond_after(now, conn, delay, resp);
+            }
+            Route::Mutate { org } => {
+                let resp = match (self.tokens.verify(now, bearer, Some(org)), req.body) {
+                    (Err(status), _) => Response::error(status, "unauthorized"),
+                    (Ok(()), Body::Mutation(m)) => {
+                        let id = EventId(self.rng.gen());
+                        match self.store.mutate(now, org, &m, id) {
+                            Ok(event) => {
+                                self.publish(now, event.clone());
+                                Response::new(200, Body::Committed(Box::new(event)))
+                            }
+                            Err(why) => Response::error(409, why),
+                        }
+                    }
+                    (Ok(()), _) => Response::error(400, "a write needs a mutation body"),
+                };
+                return self.respond_after(now, conn, self.write_delay_ms, resp);
             }
             Route::Logout => {
                 match req.body {

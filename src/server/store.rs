@@ -4,7 +4,10 @@
 //! the org's next sequence. The store survives a server restart (it is the
 //! database, not the realtime process).
 
-use crate::event::{Action, EntityType, Event, EventId, OrgId, PropertyId, Row, RowId, Service};
+use crate::event::{
+    Action, EntityType, Event, EventId, MutationId, OrgId, PropertyId, Row, RowId, Service,
+};
+use crate::http::{MutationRequest, WriteOp};
 use crate::seed::SimRng;
 use crate::time::SimTime;
 use rand::Rng;
@@ -24,6 +27,7 @@ struct Change {
     target: Option<RowId>,
     amount_cents: i64,
     event_id: EventId,
+    mutation: Option<MutationId>,
 }
 
 #[derive(Debug, Default)]
@@ -96,8 +100,40 @@ impl Store {
             target,
             amount_cents,
             event_id: EventId(rng.gen()),
+            mutation: None,
         };
         self.commit(now, org, change)
+    }
+
+    /// Commit a tab's write (U2). An update or delete of a row that is gone,
+    /// or not in the named property, is refused (the HTTP 409 of a lost race).
+    pub fn mutate(
+        &mut self,
+        now: SimTime,
+        org: OrgId,
+        req: &MutationRequest,
+        event_id: EventId,
+    ) -> Result<Event, &'static str> {
+        let (action, target, amount_cents) = match req.op {
+            WriteOp::Add { amount_cents } => (Action::Added, None, amount_cents),
+            WriteOp::Update { row, amount_cents } => (Action::Updated, Some(row), amount_cents),
+            WriteOp::Delete { row } => (Action::Deleted, Some(row), 0),
+        };
+        if let Some(id) = target {
+            let current = self.orgs.get(&org).and_then(|o| o.rows.get(&id));
+            if current.is_none_or(|r| r.property_id != req.property) {
+                return Err("the row is gone");
+            }
+        }
+        let change = Change {
+            property: req.property,
+            action,
+            target,
+            amount_cents,
+            event_id,
+            mutation: Some(req.mutation),
+        };
+        Ok(self.commit(now, org, change))
     }
 
     fn commit(&mut self, now: SimTime, org: OrgId, change: Change) -> Event {
@@ -107,6 +143,7 @@ impl Store {
             target,
             amount_cents,
             event_id,
+            mutation,
         } = change;
         let org_rows = self.orgs.entry(org).or_default();
         org_rows.head_seq += 1;
@@ -122,6 +159,7 @@ impl Store {
                     version: 1,
                     amount_cents,
                     last_seq: seq,
+                    created_by: mutation,
                 };
                 org_rows.rows.insert(row.id, row.clone());
                 row
@@ -158,6 +196,7 @@ impl Store {
             entity_type: EntityType::Revenue,
             action,
             metadata: row,
+            mutation,
         }
     }
 }

@@ -252,7 +252,9 @@ impl<'a> Express<'a> {
             FaultKind::ServerRestart
             | FaultKind::Burst { .. }
             | FaultKind::TokenExpire
-            | FaultKind::Refresh(_) => {
+            | FaultKind::Refresh(_)
+            | FaultKind::EchoDrop
+            | FaultKind::MutateSlow => {
                 for input in super::nemesis::server_inputs(self.scenario, fault, start) {
                     self.server_input(input);
                 }

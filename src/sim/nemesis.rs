@@ -27,7 +27,8 @@ pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
             FaultKind::Burst { .. }
             | FaultKind::ResetConnections
             | FaultKind::ServerRestart
-            | FaultKind::TokenExpire => false,
+            | FaultKind::TokenExpire
+            | FaultKind::EchoDrop => false,
             FaultKind::Tab(_) => f.undo_action().is_some(),
             _ => true,
         };
@@ -63,6 +64,17 @@ pub fn server_inputs(scenario: &Scenario, fault: &Fault, start: bool) -> Vec<Ser
             .into_iter()
             .map(|(org, user)| ServerInput::ExpireTokens { org, user })
             .collect(),
+        (FaultKind::EchoDrop, true) => match fault.target {
+            Target::Org(org) => vec![ServerInput::DropEcho { org }],
+            _ => vec![],
+        },
+        (FaultKind::MutateSlow, _) => vec![ServerInput::SetWriteDelay {
+            ms: if start {
+                scenario.config.mutate_slow_ms
+            } else {
+                0
+            },
+        }],
         (FaultKind::Refresh(mode), _) => vec![ServerInput::SetRefreshMode(if start {
             *mode
         } else {

@@ -369,7 +369,9 @@ impl Network<'_> {
             FaultKind::ServerRestart
             | FaultKind::Burst { .. }
             | FaultKind::TokenExpire
-            | FaultKind::Refresh(_) => {
+            | FaultKind::Refresh(_)
+            | FaultKind::EchoDrop
+            | FaultKind::MutateSlow => {
                 for input in super::nemesis::server_inputs(self.scenario, fault, start) {
                     self.server_mail.post(Control::Server(input));
                 }

@@ -45,4 +45,10 @@ pub const CATCHES: &[(Mutant, &str, &str)] = &[
     (Mutant::EmptyBearer, "auth_expiry_partitioned", "O6"),
     (Mutant::NoBackoff, "auth_refresh_failing", "O6"),
     (Mutant::NoDebounce, "ui_burst_writes", "O9"),
+    (
+        Mutant::OptimisticDoubleInsert,
+        "ui_echo_before_response",
+        "O1",
+    ),
+    (Mutant::NoEchoTimeout, "ui_echo_lost", "O1"),
 ];

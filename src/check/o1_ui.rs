@@ -1,0 +1,99 @@
+//! O1 on the screen (U2): the row of a tab's write is never shown twice in a
+//! list, not even for a moment (its optimistic row beside its committed row),
+//! and every optimistic row is settled (replaced by its committed row, or
+//! rolled back) within `optimistic_resolve_bound_ms`: the echo timeout plus
+//! one refetch. A tab whose calls failed, or that was frozen, in that time is
+//! excused the bound (its refetch could not go through), not the duplicate.
+
+use super::history::{Observation, Outcome};
+use super::{Evidence, Violation};
+use crate::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub fn check(ev: &Evidence) -> Vec<Violation> {
+    let bound = ev.scenario.config.check.optimistic_resolve_bound_ms;
+    let mut out = Vec::new();
+    // (tab, mutation) -> when its optimistic row appeared.
+    let mut optimistic: BTreeMap<(&str, u64), SimTime> = BTreeMap::new();
+    // (tab, mutation) -> the committed row the list shows.
+    let mut committed: BTreeMap<(&str, u64), u64> = BTreeMap::new();
+    // When each tab's calls failed or the tab froze.
+    let mut troubled: BTreeMap<&str, BTreeSet<SimTime>> = BTreeMap::new();
+    let mut settled: Vec<(&str, u64, SimTime, SimTime)> = Vec::new();
+    let twice = |t: SimTime, tab: &str, m: u64, row: u64| Violation {
+        oracle: "O1",
+        t,
+        subject: tab.to_string(),
+        detail: format!("row {row} shown twice: beside the optimistic row of write {m:016x}"),
+    };
+    for step in &ev.history.steps {
+        match &step.obs {
+            Observation::ListRow {
+                tab,
+                mutation,
+                row,
+                shown,
+                ..
+            } => {
+                let key = (tab.as_str(), *mutation);
+                match (row, shown) {
+                    (None, true) => {
+                        if let Some(&r) = committed.get(&key) {
+                            out.push(twice(step.t, tab, *mutation, r));
+                        }
+                        optimistic.insert(key, step.t);
+                    }
+                    (None, false) => {
+                        if let Some(t0) = optimistic.remove(&key) {
+                            settled.push((tab.as_str(), *mutation, t0, step.t));
+                        }
+                    }
+                    (Some(r), true) => {
+                        if optimistic.contains_key(&key) {
+                            out.push(twice(step.t, tab, *mutation, *r));
+                        }
+                        committed.insert(key, *r);
+                    }
+                    (Some(_), false) => {
+                        committed.remove(&key);
+                    }
+                }
+            }
+            Observation::Response { tab, outcome, .. }
+                if matches!(outcome, Outcome::NetError | Outcome::Timeout)
+                    || matches!(outcome, Outcome::Status(s) if *s >= 500) =>
+            {
+                troubled.entry(tab.as_str()).or_default().insert(step.t);
+            }
+            Observation::Lifecycle { tab, what } if what == "freeze" => {
+                troubled.entry(tab.as_str()).or_default().insert(step.t);
+            }
+            _ => {}
+        }
+    }
+    let end = ev.scenario.end();
+    settled.extend(optimistic.iter().map(|(&(tab, m), &t0)| (tab, m, t0, end)));
+    for (tab, m, t0, t1) in settled {
+        let due = t0 + bound;
+        let excused = troubled
+            .get(tab)
+            .is_some_and(|ts| ts.range(t0..=due).next().is_some());
+        if t1 > due && !excused {
+            let how = if t1 == end && optimistic.contains_key(&(tab, m)) {
+                "never settled".to_string()
+            } else {
+                format!("settled after {} ms", t1.since(t0))
+            };
+            out.push(Violation {
+                oracle: "O1",
+                t: due,
+                subject: tab.to_string(),
+                detail: format!(
+                    "optimistic row of write {m:016x} {how}, past the {bound} ms bound"
+                ),
+            });
+        }
+    }
+    out.sort_by_key(|v| v.t);
+    out
+}
