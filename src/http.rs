@@ -99,6 +99,10 @@ pub enum Body {
     },
     /// `POST /v1/finance/revenues`: a tab's write (U2).
     Mutation(MutationRequest),
+    /// C14: `POST /telemetry/client`, one sampled client event as JSON.
+    Telemetry {
+        payload: String,
+    },
     /// Its answer: the committed row, as the event that publishes it.
     Committed(Box<Event>),
     Metrics(BufferMetrics),
@@ -144,6 +148,8 @@ pub enum Route {
     },
     /// U2: `POST /v1/finance/revenues?orgId=`: add, update or delete a row.
     Mutate { org: OrgId },
+    /// C14: `POST /telemetry/client`: a sampled client event (no auth).
+    Telemetry,
     /// S7: `GET /finance/realtime/metrics`
     Metrics,
     /// S8: `GET /finance/events/subscribe`, gone.
@@ -159,7 +165,11 @@ pub enum Route {
 impl Route {
     pub fn method(&self) -> Method {
         match self {
-            Route::Login | Route::Refresh | Route::Logout | Route::Mutate { .. } => Method::Post,
+            Route::Login
+            | Route::Refresh
+            | Route::Logout
+            | Route::Mutate { .. }
+            | Route::Telemetry => Method::Post,
             _ => Method::Get,
         }
     }
@@ -207,6 +217,7 @@ impl Route {
                     ("propertyId", property.map(u64::from))
                 ])
             ),
+            Route::Telemetry => "/telemetry/client".to_string(),
             Route::Metrics => "/finance/realtime/metrics".to_string(),
             Route::LegacySubscribe => "/finance/events/subscribe".to_string(),
             Route::Login => "/auth/login".to_string(),
@@ -242,6 +253,7 @@ impl Route {
             }),
             (Method::Get, "/finance/realtime/metrics") => Ok(Route::Metrics),
             (Method::Get, "/finance/events/subscribe") => Ok(Route::LegacySubscribe),
+            (Method::Post, "/telemetry/client") => Ok(Route::Telemetry),
             (Method::Post, "/auth/login") => Ok(Route::Login),
             (Method::Post, "/auth/refresh") => Ok(Route::Refresh),
             (Method::Post, "/auth/logout") => Ok(Route::Logout),
@@ -280,6 +292,7 @@ mod tests {
                 property: Some(2),
             },
             Route::Mutate { org: 4 },
+            Route::Telemetry,
             Route::Metrics,
             Route::LegacySubscribe,
             Route::Login,

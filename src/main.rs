@@ -239,12 +239,13 @@ fn print_summary(r: &RunReport) {
     );
     let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
     println!(
-        "ui: event-to-UI latency p50 {} p99 {}, {} aggregate refetches, {} writes ({} optimistic)",
+        "ui: event-to-UI latency p50 {} p99 {}, {} aggregate refetches, {} writes ({} optimistic), {} telemetry events",
         ms(s.ui_latency_p50_ms),
         ms(s.ui_latency_p99_ms),
         s.aggregate_refetches,
         s.writes,
-        s.optimistic_writes
+        s.optimistic_writes,
+        s.telemetry_events
     );
 }
 

@@ -76,10 +76,14 @@ pub enum Mutant {
     OptimisticDoubleInsert,
     /// UI: a write whose echo never comes is never followed by a refetch.
     NoEchoTimeout,
+    /// Flags: shadow mode applies the events to the page after all.
+    ShadowApplies,
+    /// Telemetry: the sampled event carries the tab's bearer token.
+    TelemetryLeaksToken,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 18] = [
+    pub const ALL: [Mutant; 20] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
@@ -98,6 +102,8 @@ impl Mutant {
         Mutant::NoDebounce,
         Mutant::OptimisticDoubleInsert,
         Mutant::NoEchoTimeout,
+        Mutant::ShadowApplies,
+        Mutant::TelemetryLeaksToken,
     ];
 
     pub fn name(self) -> &'static str {
@@ -120,6 +126,8 @@ impl Mutant {
             Mutant::NoDebounce => "no-debounce",
             Mutant::OptimisticDoubleInsert => "optimistic-double-insert",
             Mutant::NoEchoTimeout => "no-echo-timeout",
+            Mutant::ShadowApplies => "shadow-applies",
+            Mutant::TelemetryLeaksToken => "telemetry-leaks-token",
         }
     }
 
@@ -139,6 +147,7 @@ impl Mutant {
             Mutant::NoDebounce | Mutant::OptimisticDoubleInsert | Mutant::NoEchoTimeout => {
                 "UI cache"
             }
+            Mutant::ShadowApplies | Mutant::TelemetryLeaksToken => "client provider",
         }
     }
 
@@ -182,6 +191,10 @@ impl Mutant {
             Mutant::NoEchoTimeout => {
                 "echo timeout (U2, O1): a write whose echo is lost stays optimistic"
             }
+            Mutant::ShadowApplies => {
+                "shadow mode (C13, O12): the page applies what it should only log"
+            }
+            Mutant::TelemetryLeaksToken => "telemetry (C14, O6): a sampled event carries the token",
         }
     }
 

@@ -50,6 +50,9 @@ pub struct Summary {
     pub writes: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub optimistic_writes: u64,
+    /// C14: sampled telemetry events sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub telemetry_events: u64,
     pub failed_oracles: Vec<String>,
 }
 
@@ -196,6 +199,7 @@ pub fn finish(
                     RequestKind::Refetch => s.refetches += 1,
                     RequestKind::Aggregate => s.aggregate_refetches += 1,
                     RequestKind::Mutate => s.writes += 1,
+                    RequestKind::Telemetry => s.telemetry_events += 1,
                     RequestKind::Login | RequestKind::Refresh | RequestKind::Logout => {}
                 }
             }

@@ -45,13 +45,14 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-pub const ORACLES: [&str; 11] = [
-    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11",
+pub const ORACLES: [&str; 12] = [
+    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11", "O12",
 ];
 /// The oracles the walking skeleton checks; `hold = ["all"]` means these.
 /// O11 is not among them: a scenario on a healthy network opts in by listing it.
-pub const CHECKED_ORACLES: [&str; 10] =
-    ["O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10"];
+pub const CHECKED_ORACLES: [&str; 11] = [
+    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O12",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topology {
@@ -125,6 +126,9 @@ pub enum FaultKind {
     EchoDrop,
     /// U2: writes commit at once but are answered `mutate_slow_ms` late while it lasts.
     MutateSlow,
+    /// C11: a realtime outage: the subscribe endpoint answers 503 while it
+    /// lasts; the rest of the API works.
+    StreamDown,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -158,6 +162,7 @@ impl Fault {
             FaultKind::Refresh(_) => "refresh_fail".to_string(),
             FaultKind::EchoDrop => "echo_drop".to_string(),
             FaultKind::MutateSlow => "mutate_slow".to_string(),
+            FaultKind::StreamDown => "stream_down".to_string(),
         };
         match self.for_ms {
             Some(ms) => format!("{kind} {} for {}ms", self.target, ms),
@@ -166,7 +171,7 @@ impl Fault {
     }
 }
 
-const TAB_FAULTS: [(&str, TabAction); 11] = [
+const TAB_FAULTS: [(&str, TabAction); 13] = [
     ("crash_tab", TabAction::Crash),
     ("close_tab", TabAction::Close),
     ("open_tab", TabAction::Open),
@@ -178,6 +183,8 @@ const TAB_FAULTS: [(&str, TabAction); 11] = [
     ("locks_off", TabAction::LocksOff),
     ("logout", TabAction::Logout),
     ("login", TabAction::Login),
+    ("focus_tab", TabAction::Focus),
+    ("blur_tab", TabAction::Blur),
 ];
 
 /// Tab faults that act on the whole browser rather than one tab.
@@ -354,6 +361,15 @@ impl SimConfig {
         "write_request_timeout_ms",
         "mutate_slow_ms",
         "optimistic_resolve_bound_ms",
+        "realtime_master",
+        "realtime_shadow",
+        "rollout_pct",
+        "disabled_orgs",
+        "degraded_polling",
+        "degraded_refetch_min_ms",
+        "degraded_refetch_max_ms",
+        "list_stale_ms",
+        "telemetry_sample_pct",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -471,6 +487,26 @@ impl SimConfig {
             "write_request_timeout_ms" => self.provider.writes.request_timeout_ms = int(v)?,
             "mutate_slow_ms" => self.mutate_slow_ms = int(v)?,
             "optimistic_resolve_bound_ms" => self.check.optimistic_resolve_bound_ms = int(v)?,
+            "realtime_master" => self.provider.flags.master = boolean(v)?,
+            "realtime_shadow" => self.provider.flags.shadow = boolean(v)?,
+            "rollout_pct" => self.provider.flags.rollout_pct = int(v)? as u32,
+            "disabled_orgs" => {
+                // REALTIME_DISABLED_ORGS: a comma list of org ids.
+                self.provider.flags.disabled_orgs = match v {
+                    Str(s) => s
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|p| p.parse().map_err(|_| format!("{p:?} is not an org id")))
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err("expected a comma list of org ids, like \"1,3\"".to_string()),
+                }
+            }
+            "degraded_polling" => self.provider.degraded_polling = boolean(v)?,
+            "degraded_refetch_min_ms" => self.provider.degraded_refetch_min_ms = int(v)?,
+            "degraded_refetch_max_ms" => self.provider.degraded_refetch_max_ms = int(v)?,
+            "list_stale_ms" => self.provider.list_stale_ms = int(v)?,
+            "telemetry_sample_pct" => self.provider.telemetry_sample_pct = int(v)? as u32,
             _ => {
                 return Err(format!(
                     "unknown parameter; known: {}",
@@ -600,6 +636,30 @@ impl SimConfig {
             self.provider.derived.reconcile_ms,
             10,
             24 * hour,
+        )?;
+        limit(
+            "rollout_pct",
+            self.provider.flags.rollout_pct as u64,
+            0,
+            100,
+        )?;
+        limit(
+            "telemetry_sample_pct",
+            self.provider.telemetry_sample_pct as u64,
+            0,
+            100,
+        )?;
+        limit(
+            "degraded_refetch_min_ms",
+            self.provider.degraded_refetch_min_ms,
+            1,
+            hour,
+        )?;
+        limit(
+            "degraded_refetch_max_ms",
+            self.provider.degraded_refetch_max_ms,
+            self.provider.degraded_refetch_min_ms,
+            hour,
         )?;
         let writes = &self.provider.writes;
         limit("writes_per_min", writes.per_min.ceil() as u64, 0, 6_000)?;
@@ -931,7 +991,7 @@ impl Scenario {
             };
             let kind = match f.kind.get_ref().as_str() {
                 "partition" | "server_restart" | "reset_connections" | "token_expire"
-                | "refresh_fail" | "refresh_slow" | "echo_drop" | "mutate_slow" => {
+                | "refresh_fail" | "refresh_slow" | "echo_drop" | "mutate_slow" | "stream_down" => {
                     unexpected("direction", f.direction.is_some())?;
                     unexpected("ms", f.ms.is_some())?;
                     unexpected("count", f.count.is_some())?;
@@ -943,6 +1003,7 @@ impl Scenario {
                         "refresh_slow" => FaultKind::Refresh(RefreshMode::Slow),
                         "echo_drop" => FaultKind::EchoDrop,
                         "mutate_slow" => FaultKind::MutateSlow,
+                        "stream_down" => FaultKind::StreamDown,
                         _ => FaultKind::ResetConnections,
                     }
                 }
@@ -1006,18 +1067,25 @@ impl Scenario {
                     }
                     None => {
                         let tab_kinds: Vec<&str> = TAB_FAULTS.iter().map(|(n, _)| *n).collect();
-                        return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst, token_expire, refresh_fail, refresh_slow, echo_drop, mutate_slow, {}", tab_kinds.join(", "))));
+                        return Err(err_at(kind_span, &field("kind"), format!("unknown fault kind {other:?}; known: partition, partition_oneway, latency, server_restart, reset_connections, burst, token_expire, refresh_fail, refresh_slow, echo_drop, mutate_slow, stream_down, {}", tab_kinds.join(", "))));
                     }
                 },
             };
             let target_ok = match (&kind, &target) {
                 (
-                    FaultKind::ServerRestart | FaultKind::Refresh(_) | FaultKind::MutateSlow,
+                    FaultKind::ServerRestart
+                    | FaultKind::Refresh(_)
+                    | FaultKind::MutateSlow
+                    | FaultKind::StreamDown,
                     Target::Server,
                 ) => true,
-                (FaultKind::ServerRestart | FaultKind::Refresh(_) | FaultKind::MutateSlow, _) => {
-                    false
-                }
+                (
+                    FaultKind::ServerRestart
+                    | FaultKind::Refresh(_)
+                    | FaultKind::MutateSlow
+                    | FaultKind::StreamDown,
+                    _,
+                ) => false,
                 (FaultKind::EchoDrop, Target::Org(_)) => true,
                 (FaultKind::EchoDrop, _) => false,
                 (FaultKind::TokenExpire, Target::Browser(..)) => true,
@@ -1034,9 +1102,10 @@ impl Scenario {
                 let t = f.target.as_ref().map(|t| t.span());
                 let want = match kind {
                     FaultKind::Burst { .. } | FaultKind::EchoDrop => "org<i>",
-                    FaultKind::ServerRestart | FaultKind::Refresh(_) | FaultKind::MutateSlow => {
-                        "server"
-                    }
+                    FaultKind::ServerRestart
+                    | FaultKind::Refresh(_)
+                    | FaultKind::MutateSlow
+                    | FaultKind::StreamDown => "server",
                     FaultKind::Tab(a) if browser_wide(a) => "org<i>/browser<j>",
                     FaultKind::TokenExpire => "org<i>/browser<j>",
                     FaultKind::Tab(_) => "org<i>/browser<j>/tab<k> or leader:org<i>/browser<j>",

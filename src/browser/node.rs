@@ -57,6 +57,9 @@ pub enum TabAction {
     Logout,
     /// The user signs in again (browser-wide: every open tab gets the session).
     Login,
+    /// U4: the tab's window gains focus (refetch what is stale), or loses it.
+    Focus,
+    Blur,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -417,6 +420,7 @@ impl BrowserNode {
             TabAction::Show => self.platform.show(now, index),
             TabAction::Freeze => self.platform.freeze(now, index),
             TabAction::Logout => self.with_tab(index, |t, now, env| t.logout(now, env), now),
+            TabAction::Focus => self.with_tab(index, |t, now, env| t.on_focus(now, env), now),
             TabAction::Thaw => {
                 self.platform.thaw(now, index);
                 for (req, result) in self.held.remove(&index).unwrap_or_default() {

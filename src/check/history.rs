@@ -57,6 +57,8 @@ pub enum RequestKind {
     Aggregate,
     /// U2: a tab's own write.
     Mutate,
+    /// C14: a sampled telemetry event.
+    Telemetry,
 }
 
 /// One event as a tab received it in a batch, before dedup and filtering.
@@ -204,6 +206,22 @@ pub enum Observation {
         shown: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         how: Option<Resolution>,
+    },
+    /// C13: shadow mode: the batch went to diagnostics only.
+    ShadowEvents {
+        tab: String,
+        events: usize,
+    },
+    /// C11: the page starts or stops keeping its list fresh by polling.
+    Degraded {
+        tab: String,
+        on: bool,
+    },
+    /// C14: the server received a sampled telemetry event; `leaks_token` if
+    /// it carries any token the server ever issued.
+    Telemetry {
+        payload: String,
+        leaks_token: bool,
     },
     /// U3: the page now shows this aggregate.
     AggregateShown {

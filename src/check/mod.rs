@@ -1,10 +1,11 @@
-//! Oracles (SPEC O1-O11): one checker per concern, each reading only the
+//! Oracles (SPEC O1-O11, and O12 for the rollout flags of C13): one checker per concern, each reading only the
 //! history and the final state. Safety checkers walk every step; liveness
 //! checkers (convergence) look at the state after the settle window.
 
 pub mod history;
 mod o10_recovery;
 pub mod o11_latency;
+mod o12_flags;
 mod o1_exactly_once;
 mod o1_ui;
 mod o2_convergence;
@@ -99,6 +100,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o9_debounce::check(ev),
         o10_recovery::check(ev),
         o11_latency::check(ev),
+        o12_flags::check(ev),
     ] {
         found.truncate(PER_ORACLE_LIMIT);
         all.extend(found);

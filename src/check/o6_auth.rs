@@ -10,6 +10,8 @@
 //! - After a logout, no tab of the browser sends a request later than
 //!   `logout_silence_bound_ms`, and every call in flight at the logout has
 //!   ended by then, until the user signs in again (A4).
+//! - No telemetry payload carries a token (C14); the server, which knows
+//!   every token it issued, witnesses each one it receives.
 //!
 //! `audit` also yields the figures the summary reports.
 
@@ -155,6 +157,14 @@ pub fn audit(ev: &Evidence) -> AuthAudit {
                     quiet_from: t,
                 });
             }
+            Observation::Telemetry {
+                payload,
+                leaks_token: true,
+            } => out.push(violation(
+                t,
+                "telemetry",
+                format!("a telemetry payload carries a token (C14): {payload}"),
+            )),
             Observation::Request {
                 tab,
                 req,

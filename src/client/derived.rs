@@ -96,6 +96,13 @@ impl Derived {
         }
     }
 
+    /// U4: refetch on focus what was last fetched more than `stale_ms` ago.
+    pub fn invalidate_if_older(&mut self, now: SimTime, stale_ms: u64) {
+        if self.last_fired.is_none_or(|t| now.since(t) > stale_ms) {
+            self.invalidate();
+        }
+    }
+
     /// When the next refetch may go out (the throttle's window after the last one).
     fn ready_at(&self) -> SimTime {
         match self.last_fired {

@@ -1,4 +1,4 @@
-//! The browser client (SPEC C1-C9, U1), sans-IO: one provider and cache per tab.
+//! The browser client (SPEC C1-C14, U1-U4), sans-IO: one provider and cache per tab.
 
 pub mod auth;
 pub mod breaker;
@@ -9,4 +9,5 @@ pub mod leader;
 pub mod provider;
 
 pub use provider::{NetError, ProviderConfig, Tab, TabId, TabOutput};
+pub mod flags;
 pub mod writes;

@@ -1,4 +1,4 @@
-//! The realtime provider of one tab (SPEC C2-C9) with its list cache (U1).
+//! The realtime provider of one tab (SPEC C2-C14) with its list cache (U1-U4).
 //!
 //! The tab that leads its scope (L1-L6, `leader.rs`) runs the transport: it
 //! long-polls from its cursor, dedups (C2) and orders (C3) each batch, patches
@@ -9,6 +9,12 @@
 //! idle transport from hammering the server. A 401/403 pauses every call
 //! until the tab's auth machine (`auth.rs`, A1-A5) has a new token (C7); a
 //! logout, here or in another tab, stops everything and clears the cache (A4).
+//!
+//! The page around it: the user's writes with their optimistic rows and echo
+//! timeout (U2, `writes.rs`, `cache.rs`), the aggregates (U3, `derived.rs`),
+//! degraded polling while the stream is not live, with its health shared on
+//! `finance-stream-health` (C11, C12), refetch on focus (U4), the rollout
+//! flags (C13, `flags.rs`) and sampled telemetry (C14).
 
 use super::auth::{
     Auth, AuthConfig, AuthEffect, AuthMessage, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL,
@@ -17,6 +23,7 @@ use super::breaker::{Breaker, BreakerConfig};
 use super::cache::ListCache;
 use super::dedup::{Dedup, DedupConfig};
 use super::derived::{Aggregate, Derived, DerivedConfig};
+use super::flags::{Flags, Realtime};
 use super::leader::{ChannelMessage, Leader, LeaderConfig, Role, TabEnv};
 use super::writes::WriteConfig;
 use crate::check::history::{Delivered, Observation, Outcome, RequestKind};
@@ -25,6 +32,7 @@ use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
 use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
+use rand::Rng;
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -50,6 +58,29 @@ pub struct ProviderConfig {
     pub auth: AuthConfig,
     pub derived: DerivedConfig,
     pub writes: WriteConfig,
+    pub flags: Flags,
+    /// C11: while the page has no live stream, refetch the list every
+    /// min..max ms (jittered).
+    pub degraded_polling: bool,
+    pub degraded_refetch_min_ms: u64,
+    pub degraded_refetch_max_ms: u64,
+    /// U4: on focus, a list older than this is refetched...
+    pub list_stale_ms: u64,
+    /// ...and an aggregate older than this (live) or that (not live).
+    pub aggregate_stale_live_ms: u64,
+    pub aggregate_stale_offline_ms: u64,
+    /// C14: the share of telemetry-worthy events reported, in percent.
+    pub telemetry_sample_pct: u32,
+}
+
+/// C12: the stream's health, as the tab that runs it tells the others.
+pub const HEALTH_CHANNEL: &str = "finance-stream-health";
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Health {
+    is_live: bool,
+    last_success_at: Option<u64>,
+    failures: u32,
 }
 
 impl Default for ProviderConfig {
@@ -69,6 +100,14 @@ impl Default for ProviderConfig {
             auth: AuthConfig::default(),
             derived: DerivedConfig::default(),
             writes: WriteConfig::default(),
+            flags: Flags::default(),
+            degraded_polling: true,
+            degraded_refetch_min_ms: 12_000,
+            degraded_refetch_max_ms: 18_000,
+            list_stale_ms: 5_000,
+            aggregate_stale_live_ms: 25_000,
+            aggregate_stale_offline_ms: 10_000,
+            telemetry_sample_pct: 2,
         }
     }
 }
@@ -142,6 +181,19 @@ pub struct Tab {
     writes: Vec<Write>,
     next_write_at: Option<SimTime>,
     echo_due: std::collections::BTreeMap<MutationId, SimTime>,
+    /// C13: what realtime does for this page.
+    realtime: Realtime,
+    /// C12: whether the scope's stream is live, as this tab last knew it.
+    stream_live: bool,
+    poll_failures: u32,
+    /// C11: degraded polling, on since and next due.
+    degraded: bool,
+    next_degraded_refetch: Option<SimTime>,
+    /// U4: when the list last changed from the server (snapshot or event).
+    list_updated_at: SimTime,
+    /// C14: its own stream of randomness, so sampling moves no other draw.
+    telemetry_rng: SimRng,
+    telemetry_calls: Vec<InFlight>,
     cursor: Option<u64>,
     poll: Option<InFlight>,
     next_poll_at: Option<SimTime>,
@@ -150,6 +202,8 @@ pub struct Tab {
     /// A refetch must cover the org up to this sequence; 0 when none is owed.
     refetch_owed_through: u64,
     refetch_needed: bool,
+    /// The refetch owed is only C11's periodic one: a failure waits for the next tick.
+    refetch_periodic: bool,
     next_refetch_at: SimTime,
     /// The page's list has been loaded once (a snapshot after the first contact).
     loaded: bool,
@@ -190,6 +244,18 @@ impl Tab {
             writes: Vec::new(),
             next_write_at: None,
             echo_due: Default::default(),
+            realtime: config.flags.realtime_for(id.org),
+            stream_live: true,
+            poll_failures: 0,
+            degraded: false,
+            next_degraded_refetch: None,
+            list_updated_at: SimTime::ZERO,
+            telemetry_rng: {
+                let mut r = rng.clone();
+                r.set_stream(1);
+                r
+            },
+            telemetry_calls: Vec::new(),
             config,
             mutant,
             rng,
@@ -200,6 +266,7 @@ impl Tab {
             refetch: None,
             refetch_owed_through: 0,
             refetch_needed: false,
+            refetch_periodic: false,
             next_refetch_at: SimTime::ZERO,
             loaded: false,
             next_req: 0,
@@ -249,9 +316,49 @@ impl Tab {
         self.handle_timeout(now, env);
     }
 
-    /// Whether this tab runs the transport now.
+    /// Whether this tab runs the transport now (never where realtime is off, C13).
     fn polls(&self) -> bool {
-        self.leader.as_ref().is_some_and(Leader::polls)
+        self.realtime != Realtime::Off && self.leader.as_ref().is_some_and(Leader::polls)
+    }
+
+    /// C11: the page has no live stream to keep its list fresh.
+    fn wants_degraded(&self) -> bool {
+        self.config.degraded_polling && (self.realtime != Realtime::Live || !self.stream_live)
+    }
+
+    /// C12: the poller's view of its stream changed; tell the other tabs.
+    fn set_stream_live(&mut self, now: SimTime, live: bool, env: &mut dyn TabEnv) {
+        if live == self.stream_live {
+            return;
+        }
+        self.stream_live = live;
+        let health = Health {
+            is_live: live,
+            last_success_at: self.last_success.map(SimTime::as_ms),
+            failures: self.poll_failures,
+        };
+        env.broadcast(
+            now,
+            HEALTH_CHANNEL,
+            serde_json::to_string(&health).expect("health serialises"),
+        );
+    }
+
+    /// U4: the window gets focus: refetch what is stale.
+    pub fn on_focus(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        if !self.auth.signed_in() {
+            return;
+        }
+        if now.since(self.list_updated_at) > self.config.list_stale_ms {
+            self.owe_refetch(0);
+        }
+        let stale_ms = if self.stream_live && self.realtime == Realtime::Live {
+            self.config.aggregate_stale_live_ms
+        } else {
+            self.config.aggregate_stale_offline_ms
+        };
+        self.derived.invalidate_if_older(now, stale_ms);
+        self.handle_timeout(now, env);
     }
 
     pub fn role(&self) -> Option<Role> {
@@ -269,6 +376,14 @@ impl Tab {
                 cause: change.cause.to_string(),
             });
             let polled = matches!(self.last_role, Some(Role::Leader | Role::Solo));
+            if change.role == Role::Leader {
+                let kind = if self.last_role == Some(Role::Follower) {
+                    "leader_takeover"
+                } else {
+                    "leader_acquired"
+                };
+                self.telemetry(now, kind, change.cause);
+            }
             self.last_role = Some(change.role);
             if matches!(change.role, Role::Leader | Role::Solo) && !polled {
                 // L5: a tab that takes the transport over resumes from the cursor the last
@@ -412,6 +527,8 @@ impl Tab {
             self.abort(call);
         }
         self.stop_writes();
+        self.degraded = false;
+        self.next_degraded_refetch = None;
         if let Some(l) = self.leader.as_mut() {
             l.close(now, env);
         }
@@ -429,10 +546,61 @@ impl Tab {
         self.out.push_back(TabOutput::SignedOut);
     }
 
+    fn degraded_pause(&mut self) -> u64 {
+        jitter_ms(
+            &mut self.rng,
+            self.config.degraded_refetch_min_ms,
+            self.config.degraded_refetch_max_ms,
+        )
+    }
+
+    /// C14: report `kind`, sampled at `telemetry_sample_pct`, with no auth
+    /// and never the token (the `telemetry-leaks-token` mutant adds it).
+    fn telemetry(&mut self, now: SimTime, kind: &str, detail: &str) {
+        if self.telemetry_rng.gen_range(0..100) >= self.config.telemetry_sample_pct {
+            return;
+        }
+        let mut payload = serde_json::json!({
+            "type": kind,
+            "org": self.id.org,
+            "tab": self.name,
+            "at_ms": now.as_ms(),
+            "detail": detail,
+        });
+        if let Some(b) = self
+            .auth
+            .bearer()
+            .filter(|_| fires(self.mutant, Mutant::TelemetryLeaksToken))
+        {
+            payload["authorization"] = b.into();
+        }
+        let body = Body::Telemetry {
+            payload: payload.to_string(),
+        };
+        let timeout = self.config.refetch_request_timeout_ms;
+        let call = self.send_raw(
+            now,
+            RequestKind::Telemetry,
+            Route::Telemetry,
+            body,
+            None,
+            timeout,
+        );
+        self.telemetry_calls.push(call);
+    }
+
+    fn on_telemetry_result(&mut self, req: u64, result: Result<Response, Outcome>) {
+        self.telemetry_calls.retain(|c| c.req != req);
+        self.record_response(req, outcome_of(&result), 0);
+    }
+
     /// Give up every write in flight and stop writing (sign-out, close).
     fn stop_writes(&mut self) {
         for w in std::mem::take(&mut self.writes) {
             self.abort(w.call);
+        }
+        for call in std::mem::take(&mut self.telemetry_calls) {
+            self.abort(call);
         }
         self.next_write_at = None;
         self.echo_due.clear();
@@ -569,6 +737,15 @@ impl Tab {
             self.out.push_back(TabOutput::Abort { req: r.req });
             self.on_refetch_result(now, r.req, Err(Outcome::Timeout), env);
         }
+        while let Some(c) = self
+            .telemetry_calls
+            .iter()
+            .find(|c| c.deadline <= now)
+            .copied()
+        {
+            self.out.push_back(TabOutput::Abort { req: c.req });
+            self.on_telemetry_result(c.req, Err(Outcome::Timeout));
+        }
         while let Some(w) = self.writes.iter().find(|w| w.call.deadline <= now).copied() {
             self.out.push_back(TabOutput::Abort { req: w.call.req });
             self.on_write_result(now, w.call.req, Err(Outcome::Timeout), env);
@@ -582,6 +759,22 @@ impl Tab {
         }
         if self.auth.bearer().is_none() {
             return;
+        }
+        let degraded = self.wants_degraded();
+        if degraded != self.degraded {
+            self.degraded = degraded;
+            self.observe(Observation::Degraded {
+                tab: self.name.clone(),
+                on: degraded,
+            });
+            self.next_degraded_refetch = degraded.then(|| now + self.degraded_pause());
+        }
+        if self.next_degraded_refetch.is_some_and(|t| t <= now) {
+            if !self.refetch_needed {
+                self.refetch_needed = true;
+                self.refetch_periodic = true;
+            }
+            self.next_degraded_refetch = Some(now + self.degraded_pause());
         }
         if self.loaded && self.next_write_at.is_some_and(|t| t <= now) {
             self.write(now);
@@ -645,6 +838,7 @@ impl Tab {
             self.refresh_call.map(|c| c.deadline),
             self.aggregate_call.map(|c| c.deadline),
             self.writes.iter().map(|w| w.call.deadline).min(),
+            self.telemetry_calls.iter().map(|c| c.deadline).min(),
             self.echo_due.values().min().copied(),
         ]
         .into_iter()
@@ -662,6 +856,7 @@ impl Tab {
             if self.loaded {
                 next = earliest(next, self.next_write_at);
             }
+            next = earliest(next, self.next_degraded_refetch);
         }
         next
     }
@@ -685,6 +880,8 @@ impl Tab {
             self.on_aggregate_result(now, req, result, env);
         } else if self.writes.iter().any(|w| w.call.req == req) {
             self.on_write_result(now, req, result, env);
+        } else if self.telemetry_calls.iter().any(|c| c.req == req) {
+            self.on_telemetry_result(req, result);
         }
         // Anything else was aborted already; its late answer is ignored.
         self.handle_timeout(now, env);
@@ -725,6 +922,7 @@ impl Tab {
             }) => {
                 self.record_response(req, Outcome::Status(200), batch.events.len());
                 self.breaker.on_success();
+                self.poll_failures = 0;
                 // C5 is for an idle loop. The handshake (no cursor yet) is answered at
                 // once by design; backing off after it would hold the page's first
                 // events back 2-5 s (O11 found that).
@@ -733,6 +931,10 @@ impl Tab {
                     && batch.events.is_empty()
                     && now.since(sent_at) < self.config.fast_empty_ms;
                 self.on_batch(now, batch, env);
+                self.set_stream_live(now, true, env);
+                if fast_empty {
+                    self.telemetry(now, "fast_empty", "");
+                }
                 self.next_poll_at = Some(if fast_empty {
                     now + jitter_ms(
                         &mut self.rng,
@@ -749,11 +951,18 @@ impl Tab {
             }) => {
                 self.record_response(req, Outcome::Status(status), 0);
                 self.next_poll_at = Some(now);
+                self.telemetry(now, "auth_error", &status.to_string());
                 self.refused(now, status, call.epoch, env);
             }
             other => {
                 let outcome = outcome_of(&other);
+                let network = matches!(outcome, Outcome::NetError | Outcome::Timeout);
                 self.record_response(req, outcome, 0);
+                self.poll_failures += 1;
+                self.set_stream_live(now, false, env);
+                if network {
+                    self.telemetry(now, "network_error", "0");
+                }
                 if let Some(until) = self.breaker.on_failure(now) {
                     self.observe(Observation::BreakerOpen {
                         tab: self.name.clone(),
@@ -767,6 +976,7 @@ impl Tab {
 
     fn owe_refetch(&mut self, through: u64) {
         self.refetch_needed = true;
+        self.refetch_periodic = false;
         self.refetch_owed_through = self.refetch_owed_through.max(through);
     }
 
@@ -862,6 +1072,16 @@ impl Tab {
             tab: self.name.clone(),
             events: delivered,
         });
+        if self.realtime == Realtime::Shadow
+            && !events.is_empty()
+            && !fires(self.mutant, Mutant::ShadowApplies)
+        {
+            // C13: diagnostics only (`finance-shadow-events`); the page is untouched.
+            return self.observe(Observation::ShadowEvents {
+                tab: self.name.clone(),
+                events: events.len(),
+            });
+        }
         events.sort_by(application_order);
         for event in &events {
             if let Some(m) = event.mutation {
@@ -890,6 +1110,7 @@ impl Tab {
                     event_id: event.event_id,
                 });
                 self.cache.apply(event);
+                self.list_updated_at = now;
                 self.derived.invalidate();
                 self.applied_through
                     .insert(event.org_id, event.sequence.max(applied));
@@ -899,6 +1120,12 @@ impl Tab {
 
     /// A BroadcastChannel message from another tab of the scope.
     pub fn on_message(&mut self, now: SimTime, channel: &str, data: &str, env: &mut dyn TabEnv) {
+        if channel == HEALTH_CHANNEL {
+            if let (false, Ok(h)) = (self.polls(), serde_json::from_str::<Health>(data)) {
+                self.stream_live = h.is_live;
+            }
+            return self.handle_timeout(now, env);
+        }
         if channel == REFRESH_CHANNEL || channel == CONTROL_CHANNEL {
             if let Ok(msg) = serde_json::from_str::<AuthMessage>(data) {
                 self.auth.on_message(now, msg, env);
@@ -1115,6 +1342,7 @@ impl Tab {
                     rows: rows.len(),
                 });
                 self.cache.merge_snapshot(rows, as_of_seq);
+                self.list_updated_at = now;
                 self.derived.invalidate();
                 self.loaded = true;
                 if as_of_seq >= self.refetch_owed_through.max(owed) {
@@ -1132,7 +1360,12 @@ impl Tab {
             other => {
                 let outcome = outcome_of(&other);
                 self.record_response(req, outcome, 0);
-                self.next_refetch_at = now + self.config.refetch_retry_ms;
+                if self.refetch_periodic {
+                    // C11's poll failed; its next tick tries again.
+                    self.refetch_needed = false;
+                } else {
+                    self.next_refetch_at = now + self.config.refetch_retry_ms;
+                }
             }
         }
     }

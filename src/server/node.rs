@@ -61,6 +61,8 @@ pub enum ServerInput {
     SetWriteDelay {
         ms: u64,
     },
+    /// The `stream_down` fault and its undo: subscribe answers 503.
+    SetStreamDown(bool),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -91,6 +93,7 @@ pub struct ServerNode {
     /// Orgs whose next tab mutation loses its publish (`echo_drop`).
     drop_echo: BTreeSet<OrgId>,
     write_delay_ms: u64,
+    stream_down: bool,
     /// Answers held back by a slow refresh or write: (due, order) -> (conn, response).
     delayed: std::collections::BTreeMap<(SimTime, u64), (ConnId, Response)>,
     next_delayed: u64,
@@ -123,6 +126,7 @@ impl ServerNode {
             refresh_mode: RefreshMode::Normal,
             drop_echo: BTreeSet::new(),
             write_delay_ms: 0,
+            stream_down: false,
             delayed: Default::default(),
             next_delayed: 0,
             out: VecDeque::new(),
@@ -177,6 +181,7 @@ impl ServerNode {
                 self.drop_echo.insert(org);
             }
             ServerInput::SetWriteDelay { ms } => self.write_delay_ms = ms,
+            ServerInput::SetStreamDown(down) => self.stream_down = down,
         }
         self.drain_buffers();
     }
@@ -264,6 +269,18 @@ impl ServerNode {
                 };
                 return self.respond_after(now, conn, delay, resp);
             }
+            Route::Telemetry => match req.body {
+                Body::Telemetry { payload } => {
+                    let leaks_token = self.tokens.mentions_a_token(&payload);
+                    self.out
+                        .push_back(ServerOutput::Observe(Observation::Telemetry {
+                            payload,
+                            leaks_token,
+                        }));
+                    Response::new(204, Body::Empty)
+                }
+                _ => Response::error(400, "telemetry needs a payload"),
+            },
             Route::Mutate { org } => {
                 let resp = match (self.tokens.verify(now, bearer, Some(org)), req.body) {
                     (Err(status), _) => Response::error(status, "unauthorized"),
@@ -330,6 +347,7 @@ impl ServerNode {
                 property,
                 last_event_id,
             } => match self.tokens.verify(now, bearer, Some(org)) {
+                Ok(()) if self.stream_down => Response::error(503, "realtime unavailable"),
                 Ok(()) => {
                     let head = self.store.head_seq(org);
                     self.buffers

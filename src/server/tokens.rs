@@ -68,6 +68,8 @@ pub struct Tokens {
     /// Live sessions; a logout removes its session.
     sessions: BTreeMap<u64, Session>,
     next_session: u64,
+    /// Every token and refresh token ever handed out, for `mentions_a_token`.
+    ever_issued: std::collections::BTreeSet<String>,
 }
 
 impl Tokens {
@@ -76,6 +78,7 @@ impl Tokens {
             config,
             grants: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            ever_issued: Default::default(),
             next_session: 0,
         }
     }
@@ -91,6 +94,8 @@ impl Tokens {
             expires_at,
         };
         let org = s.org;
+        self.ever_issued.insert(issued.token.clone());
+        self.ever_issued.insert(issued.refresh_token.clone());
         self.grants.insert(
             token,
             Grant {
@@ -159,6 +164,12 @@ impl Tokens {
             }
         }
         n
+    }
+
+    /// C14's witness: whether `text` contains any token or refresh token this
+    /// server ever issued (live, expired or revoked).
+    pub fn mentions_a_token(&self, text: &str) -> bool {
+        self.ever_issued.iter().any(|t| text.contains(t.as_str()))
     }
 
     /// The (org, user) a session belongs to, while it is live.

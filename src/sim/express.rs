@@ -254,7 +254,8 @@ impl<'a> Express<'a> {
             | FaultKind::TokenExpire
             | FaultKind::Refresh(_)
             | FaultKind::EchoDrop
-            | FaultKind::MutateSlow => {
+            | FaultKind::MutateSlow
+            | FaultKind::StreamDown => {
                 for input in super::nemesis::server_inputs(self.scenario, fault, start) {
                     self.server_input(input);
                 }

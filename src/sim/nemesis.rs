@@ -68,6 +68,7 @@ pub fn server_inputs(scenario: &Scenario, fault: &Fault, start: bool) -> Vec<Ser
             Target::Org(org) => vec![ServerInput::DropEcho { org }],
             _ => vec![],
         },
+        (FaultKind::StreamDown, _) => vec![ServerInput::SetStreamDown(start)],
         (FaultKind::MutateSlow, _) => vec![ServerInput::SetWriteDelay {
             ms: if start {
                 scenario.config.mutate_slow_ms

@@ -371,7 +371,8 @@ impl Network<'_> {
             | FaultKind::TokenExpire
             | FaultKind::Refresh(_)
             | FaultKind::EchoDrop
-            | FaultKind::MutateSlow => {
+            | FaultKind::MutateSlow
+            | FaultKind::StreamDown => {
                 for input in super::nemesis::server_inputs(self.scenario, fault, start) {
                     self.server_mail.post(Control::Server(input));
                 }

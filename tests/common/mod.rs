@@ -51,4 +51,6 @@ pub const CATCHES: &[(Mutant, &str, &str)] = &[
         "O1",
     ),
     (Mutant::NoEchoTimeout, "ui_echo_lost", "O1"),
+    (Mutant::ShadowApplies, "ui_shadow_mode", "O12"),
+    (Mutant::TelemetryLeaksToken, "ui_telemetry_cohort", "O6"),
 ];
