@@ -80,10 +80,12 @@ pub enum Mutant {
     ShadowApplies,
     /// Telemetry: the sampled event carries the tab's bearer token.
     TelemetryLeaksToken,
+    /// UI: a page without a live stream never polls its list (C11).
+    NoDegradedPolling,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 20] = [
+    pub const ALL: [Mutant; 21] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
@@ -104,6 +106,7 @@ impl Mutant {
         Mutant::NoEchoTimeout,
         Mutant::ShadowApplies,
         Mutant::TelemetryLeaksToken,
+        Mutant::NoDegradedPolling,
     ];
 
     pub fn name(self) -> &'static str {
@@ -128,6 +131,7 @@ impl Mutant {
             Mutant::NoEchoTimeout => "no-echo-timeout",
             Mutant::ShadowApplies => "shadow-applies",
             Mutant::TelemetryLeaksToken => "telemetry-leaks-token",
+            Mutant::NoDegradedPolling => "no-degraded-polling",
         }
     }
 
@@ -147,7 +151,9 @@ impl Mutant {
             Mutant::NoDebounce | Mutant::OptimisticDoubleInsert | Mutant::NoEchoTimeout => {
                 "UI cache"
             }
-            Mutant::ShadowApplies | Mutant::TelemetryLeaksToken => "client provider",
+            Mutant::ShadowApplies | Mutant::TelemetryLeaksToken | Mutant::NoDegradedPolling => {
+                "client provider"
+            }
         }
     }
 
@@ -195,6 +201,9 @@ impl Mutant {
                 "shadow mode (C13, O12): the page applies what it should only log"
             }
             Mutant::TelemetryLeaksToken => "telemetry (C14, O6): a sampled event carries the token",
+            Mutant::NoDegradedPolling => {
+                "degraded mode (C11, O12): a page without a live stream goes stale"
+            }
         }
     }
 

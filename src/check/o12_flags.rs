@@ -1,10 +1,16 @@
-//! O12: the rollout flags (C13) hold. A page in shadow mode applies nothing
-//! (events reach diagnostics only), and a page of an org that is killed or
-//! outside the rollout makes no stream call at all.
+//! O12: the page's freshness policies without a live stream. The rollout
+//! flags (C13) hold: a page in shadow mode applies nothing (events reach
+//! diagnostics only), and a page of an org that is killed or outside the
+//! rollout makes no stream call at all. And a page in degraded mode (C11)
+//! refetches its list at least every `degraded_refetch_max_ms`, plus one
+//! request timeout, unless something else held it: a lifecycle change, an
+//! auth pause or sign-out, or a failed call.
 
-use super::history::{Observation, RequestKind};
+use super::history::{Observation, Outcome, RequestKind};
 use super::{Evidence, Violation};
 use crate::client::flags::Realtime;
+use crate::time::SimTime;
+use std::collections::BTreeMap;
 
 /// The org in a tab's name, `org<i>/browser<j>/tab<k>`.
 fn org_of(tab: &str) -> Option<u32> {
@@ -39,6 +45,84 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             subject: tab.clone(),
             detail,
         });
+    }
+    out.extend(degraded_polling(ev));
+    out.sort_by_key(|v| v.t);
+    out
+}
+
+/// C11: while degraded, the list is refetched at least every bound.
+fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
+    let p = &ev.scenario.config.provider;
+    if !p.degraded_polling {
+        return vec![];
+    }
+    let bound = p.degraded_refetch_max_ms + p.refetch_request_timeout_ms;
+    // Per tab: since when the current gap runs (degraded and not excused).
+    let mut since: BTreeMap<&str, SimTime> = BTreeMap::new();
+    let mut out = Vec::new();
+    let mut check = |tab: &str, t: SimTime, since: &BTreeMap<&str, SimTime>| {
+        if let Some(&s) = since.get(tab) {
+            if t.since(s) > bound {
+                out.push(Violation {
+                    oracle: "O12",
+                    t: s + bound,
+                    subject: tab.to_string(),
+                    detail: format!(
+                        "degraded for {} ms without a list refetch (C11: every {} ms at most)",
+                        t.since(s),
+                        p.degraded_refetch_max_ms
+                    ),
+                });
+            }
+        }
+    };
+    for step in &ev.history.steps {
+        let t = step.t;
+        match &step.obs {
+            Observation::Degraded { tab, on } => {
+                check(tab, t, &since);
+                if *on {
+                    since.insert(tab, t);
+                } else {
+                    since.remove(tab.as_str());
+                }
+            }
+            Observation::Request {
+                tab,
+                what: RequestKind::Refetch,
+                ..
+            } => {
+                check(tab, t, &since);
+                if let Some(s) = since.get_mut(tab.as_str()) {
+                    *s = t;
+                }
+            }
+            // Whatever holds a tab's calls back restarts its clock.
+            Observation::Lifecycle { tab, .. }
+            | Observation::AuthPaused { tab, .. }
+            | Observation::SignedOut { tab, .. }
+            | Observation::Banner { tab, .. } => {
+                if let Some(s) = since.get_mut(tab.as_str()) {
+                    *s = t;
+                }
+            }
+            Observation::Response {
+                tab,
+                outcome: Outcome::NetError | Outcome::Timeout,
+                ..
+            } => {
+                if let Some(s) = since.get_mut(tab.as_str()) {
+                    *s = t;
+                }
+            }
+            _ => {}
+        }
+    }
+    let end = ev.scenario.end();
+    let open: Vec<&str> = since.keys().copied().collect();
+    for tab in open {
+        check(tab, end, &since);
     }
     out
 }

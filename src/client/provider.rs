@@ -770,7 +770,7 @@ impl Tab {
             self.next_degraded_refetch = degraded.then(|| now + self.degraded_pause());
         }
         if self.next_degraded_refetch.is_some_and(|t| t <= now) {
-            if !self.refetch_needed {
+            if !self.refetch_needed && !fires(self.mutant, Mutant::NoDegradedPolling) {
                 self.refetch_needed = true;
                 self.refetch_periodic = true;
             }

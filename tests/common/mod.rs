@@ -53,4 +53,5 @@ pub const CATCHES: &[(Mutant, &str, &str)] = &[
     (Mutant::NoEchoTimeout, "ui_echo_lost", "O1"),
     (Mutant::ShadowApplies, "ui_shadow_mode", "O12"),
     (Mutant::TelemetryLeaksToken, "ui_telemetry_cohort", "O6"),
+    (Mutant::NoDegradedPolling, "ui_realtime_outage", "O12"),
 ];
