@@ -526,7 +526,7 @@ impl Tab {
         for call in calls.into_iter().flatten() {
             self.abort(call);
         }
-        self.stop_writes();
+        self.stop_page_calls();
         self.degraded = false;
         self.next_degraded_refetch = None;
         if let Some(l) = self.leader.as_mut() {
@@ -594,8 +594,9 @@ impl Tab {
         self.record_response(req, outcome_of(&result), 0);
     }
 
-    /// Give up every write in flight and stop writing (sign-out, close).
-    fn stop_writes(&mut self) {
+    /// Give up the page's own calls in flight (writes, telemetry) and stop
+    /// writing (sign-out, close).
+    fn stop_page_calls(&mut self) {
         for w in std::mem::take(&mut self.writes) {
             self.abort(w.call);
         }
@@ -1220,7 +1221,7 @@ impl Tab {
         for call in calls.into_iter().flatten() {
             self.abort(call);
         }
-        self.stop_writes();
+        self.stop_page_calls();
         self.cache.clear_optimistic();
         self.refetch_needed = false;
     }
