@@ -42,7 +42,7 @@ impl fmt::Debug for EventId {
     }
 }
 
-/// The services of E1; rtsim's workload drives `finance` for now.
+/// The services of E1; rtsim's workload drives `finance` and `tasks`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
@@ -62,6 +62,25 @@ pub enum Service {
 pub enum EntityType {
     Revenue,
     Expense,
+    Task,
+}
+
+impl EntityType {
+    /// The service whose domain the entity belongs to (E1).
+    pub fn service(self) -> Service {
+        match self {
+            EntityType::Revenue | EntityType::Expense => Service::Finance,
+            EntityType::Task => Service::Tasks,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityType::Revenue => "revenue",
+            EntityType::Expense => "expense",
+            EntityType::Task => "task",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -87,6 +106,17 @@ pub struct Row {
     /// optimistic row to it). Absent from traces when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<MutationId>,
+    /// The day the row is dated, in days before today (0..=6): what a report
+    /// range and today's pending count look at. Absent from traces when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub days_ago: u32,
+    /// An expense awaiting approval, or a task still open. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// E1. `metadata` is the row as committed (for a delete, as it was removed).
@@ -110,10 +140,7 @@ pub struct Event {
 impl Event {
     /// `{entity}_{action}`, e.g. `revenue_added`.
     pub fn event_type(&self) -> String {
-        let entity = match self.entity_type {
-            EntityType::Revenue => "revenue",
-            EntityType::Expense => "expense",
-        };
+        let entity = self.entity_type.name();
         let action = match self.action {
             Action::Added => "added",
             Action::Updated => "updated",
@@ -136,4 +163,40 @@ impl Event {
 /// E2: the order a batch is applied in: sequence, then timestamp, then id.
 pub fn application_order(a: &Event, b: &Event) -> Ordering {
     (a.sequence, a.timestamp_ms, a.event_id).cmp(&(b.sequence, b.timestamp_ms, b.event_id))
+}
+
+/// An event of org 0, property 0, at `seq`, about row `id` at `version`
+/// (amount 100 cents per version), for the machines' unit tests.
+#[cfg(test)]
+pub(crate) fn sample_event(
+    seq: u64,
+    id: RowId,
+    entity_type: EntityType,
+    action: Action,
+    version: u64,
+) -> Event {
+    Event {
+        event_id: EventId(seq as u128),
+        sequence: seq,
+        timestamp_ms: seq,
+        org_id: 0,
+        property_id: Some(0),
+        user_id: None,
+        service: entity_type.service(),
+        entity_type,
+        action,
+        metadata: Row {
+            id,
+            org_id: 0,
+            property_id: 0,
+            entity_type,
+            version,
+            amount_cents: 100 * version as i64,
+            last_seq: seq,
+            created_by: None,
+            days_ago: 0,
+            pending: false,
+        },
+        mutation: None,
+    }
 }

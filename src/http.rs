@@ -4,6 +4,7 @@
 //! HTTP stack and checks the same behaviour.
 
 use crate::event::{Event, MutationId, OrgId, PropertyId, Row, RowId};
+use crate::query::{AggregateKind, ListKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -92,9 +93,9 @@ pub enum Body {
         rows: Vec<Row>,
         as_of_seq: u64,
     },
-    /// U3: a derived aggregate (profit-loss: the sum of the rows' amounts).
+    /// U3: a derived aggregate (`query::AggregateKind::value`: cents or a count).
     Aggregate {
-        total_cents: i64,
+        value: i64,
         as_of_seq: u64,
     },
     /// `POST /v1/finance/revenues`: a tab's write (U2).
@@ -136,15 +137,21 @@ pub enum Route {
         property: Option<PropertyId>,
         last_event_id: Option<u64>,
     },
-    /// The list query a cache refetches: `GET /v1/finance/revenues?orgId=&propertyId=`
+    /// The list queries a page refetches, together, as one snapshot:
+    /// `GET /v1/finance/revenues?orgId=&propertyId=` for the revenues alone,
+    /// else `GET /v1/queries/lists?orgId=&propertyId=&lists=revenues,tasks`.
     ListRows {
         org: OrgId,
         property: Option<PropertyId>,
+        lists: Vec<ListKind>,
     },
-    /// The aggregate a page shows: `GET /v1/finance/profit-loss?orgId=&propertyId=`
-    ProfitLoss {
+    /// An aggregate a page shows (U3): `GET /v1/finance/profit-loss`,
+    /// `/v1/finance/daily-approval`, `/v1/tasks/today-pending` or
+    /// `/v1/reports/daily-report?..&from=&to=`, each `?orgId=&propertyId=`.
+    Aggregate {
         org: OrgId,
         property: Option<PropertyId>,
+        kind: AggregateKind,
     },
     /// U2: `POST /v1/finance/revenues?orgId=`: add, update or delete a row.
     Mutate { org: OrgId },
@@ -175,10 +182,10 @@ impl Route {
     }
 
     pub fn to_path(&self) -> String {
-        fn query(pairs: &[(&str, Option<u64>)]) -> String {
+        fn query(pairs: &[(&str, Option<String>)]) -> String {
             let parts: Vec<String> = pairs
                 .iter()
-                .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
                 .collect();
             if parts.is_empty() {
                 String::new()
@@ -186,37 +193,57 @@ impl Route {
                 format!("?{}", parts.join("&"))
             }
         }
+        let scoped = |org: &OrgId, property: &Option<PropertyId>| {
+            vec![
+                ("orgId", Some(org.to_string())),
+                ("propertyId", property.map(|p| p.to_string())),
+            ]
+        };
         match self {
             Route::Subscribe {
                 org,
                 property,
                 last_event_id,
-            } => format!(
-                "/v1/finance/realtime/subscribe{}",
-                query(&[
-                    ("orgId", Some(*org as u64)),
-                    ("propertyId", property.map(u64::from)),
-                    ("lastEventId", *last_event_id)
-                ])
-            ),
-            Route::ListRows { org, property } => format!(
-                "/v1/finance/revenues{}",
-                query(&[
-                    ("orgId", Some(*org as u64)),
-                    ("propertyId", property.map(u64::from))
-                ])
-            ),
+            } => {
+                let mut q = scoped(org, property);
+                q.push(("lastEventId", last_event_id.map(|c| c.to_string())));
+                format!("/v1/finance/realtime/subscribe{}", query(&q))
+            }
+            Route::ListRows {
+                org,
+                property,
+                lists,
+            } => {
+                let mut q = scoped(org, property);
+                if lists.as_slice() == [ListKind::Revenues] {
+                    return format!("/v1/finance/revenues{}", query(&q));
+                }
+                let names: Vec<&str> = lists.iter().map(|l| l.name()).collect();
+                q.push(("lists", Some(names.join(","))));
+                format!("/v1/queries/lists{}", query(&q))
+            }
             Route::Mutate { org } => format!(
                 "/v1/finance/revenues{}",
-                query(&[("orgId", Some(*org as u64))])
+                query(&[("orgId", Some(org.to_string()))])
             ),
-            Route::ProfitLoss { org, property } => format!(
-                "/v1/finance/profit-loss{}",
-                query(&[
-                    ("orgId", Some(*org as u64)),
-                    ("propertyId", property.map(u64::from))
-                ])
-            ),
+            Route::Aggregate {
+                org,
+                property,
+                kind,
+            } => {
+                let mut q = scoped(org, property);
+                let base = match kind {
+                    AggregateKind::ProfitLoss => "/v1/finance/profit-loss",
+                    AggregateKind::DailyApproval => "/v1/finance/daily-approval",
+                    AggregateKind::TodayPending => "/v1/tasks/today-pending",
+                    AggregateKind::Report { from, to } => {
+                        q.push(("from", Some(from.to_string())));
+                        q.push(("to", Some(to.to_string())));
+                        "/v1/reports/daily-report"
+                    }
+                };
+                format!("{base}{}", query(&q))
+            }
             Route::Telemetry => "/telemetry/client".to_string(),
             Route::Metrics => "/finance/realtime/metrics".to_string(),
             Route::LegacySubscribe => "/finance/events/subscribe".to_string(),
@@ -229,28 +256,59 @@ impl Route {
     /// Parse a request line; `Err` carries the status to answer with.
     pub fn parse(method: Method, path: &str) -> Result<Route, u16> {
         let (base, query) = path.split_once('?').unwrap_or((path, ""));
-        let mut params: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut params: BTreeMap<&str, &str> = BTreeMap::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').ok_or(400u16)?;
-            params.insert(k, v.parse().map_err(|_| 400u16)?);
+            params.insert(k, v);
         }
-        let org = || params.get("orgId").map(|&v| v as OrgId).ok_or(400u16);
-        let property = params.get("propertyId").map(|&v| v as PropertyId);
+        let number = |k: &str| -> Result<Option<u64>, u16> {
+            params
+                .get(k)
+                .map(|v| v.parse().map_err(|_| 400u16))
+                .transpose()
+        };
+        let org = || number("orgId")?.map(|v| v as OrgId).ok_or(400u16);
+        let property = number("propertyId")?.map(|v| v as PropertyId);
+        let aggregate = |kind: AggregateKind| -> Result<Route, u16> {
+            Ok(Route::Aggregate {
+                org: org()?,
+                property,
+                kind,
+            })
+        };
         match (method, base) {
             (Method::Get, "/v1/finance/realtime/subscribe") => Ok(Route::Subscribe {
                 org: org()?,
                 property,
-                last_event_id: params.get("lastEventId").copied(),
+                last_event_id: number("lastEventId")?,
             }),
             (Method::Get, "/v1/finance/revenues") => Ok(Route::ListRows {
                 org: org()?,
                 property,
+                lists: vec![ListKind::Revenues],
             }),
+            (Method::Get, "/v1/queries/lists") => {
+                let names = params.get("lists").ok_or(400u16)?;
+                let lists = names
+                    .split(',')
+                    .map(ListKind::parse)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| 400u16)?;
+                Ok(Route::ListRows {
+                    org: org()?,
+                    property,
+                    lists,
+                })
+            }
             (Method::Post, "/v1/finance/revenues") => Ok(Route::Mutate { org: org()? }),
-            (Method::Get, "/v1/finance/profit-loss") => Ok(Route::ProfitLoss {
-                org: org()?,
-                property,
-            }),
+            (Method::Get, "/v1/finance/profit-loss") => aggregate(AggregateKind::ProfitLoss),
+            (Method::Get, "/v1/finance/daily-approval") => aggregate(AggregateKind::DailyApproval),
+            (Method::Get, "/v1/tasks/today-pending") => aggregate(AggregateKind::TodayPending),
+            (Method::Get, "/v1/reports/daily-report") => {
+                let day = |k: &str| number(k)?.map(|d| d as u32).ok_or(400u16);
+                let name = format!("report:{}-{}", day("from")?, day("to")?);
+                aggregate(AggregateKind::parse(&name).map_err(|_| 400u16)?)
+            }
             (Method::Get, "/finance/realtime/metrics") => Ok(Route::Metrics),
             (Method::Get, "/finance/events/subscribe") => Ok(Route::LegacySubscribe),
             (Method::Post, "/telemetry/client") => Ok(Route::Telemetry),
@@ -286,10 +344,27 @@ mod tests {
             Route::ListRows {
                 org: 2,
                 property: None,
+                lists: vec![ListKind::Revenues],
             },
-            Route::ProfitLoss {
+            Route::ListRows {
+                org: 2,
+                property: Some(1),
+                lists: vec![ListKind::Expenses, ListKind::Tasks],
+            },
+            Route::Aggregate {
                 org: 1,
                 property: Some(2),
+                kind: AggregateKind::ProfitLoss,
+            },
+            Route::Aggregate {
+                org: 1,
+                property: None,
+                kind: AggregateKind::TodayPending,
+            },
+            Route::Aggregate {
+                org: 1,
+                property: Some(0),
+                kind: AggregateKind::Report { from: 6, to: 1 },
             },
             Route::Mutate { org: 4 },
             Route::Telemetry,
@@ -311,19 +386,21 @@ mod tests {
 
     #[test]
     fn bad_paths_get_client_errors() {
-        assert_eq!(Route::parse(Method::Get, "/nope"), Err(404));
-        assert_eq!(
-            Route::parse(Method::Get, "/v1/finance/realtime/subscribe"),
-            Err(400)
-        );
-        assert_eq!(
-            Route::parse(Method::Get, "/v1/finance/revenues?orgId=x"),
-            Err(400)
-        );
-        assert_eq!(
-            Route::parse(Method::Post, "/v1/finance/realtime/subscribe?orgId=1"),
-            Err(405)
-        );
-        assert_eq!(Route::parse(Method::Post, "/v1/finance/revenues"), Err(400));
+        let cases = [
+            (Method::Get, "/nope", 404),
+            (Method::Get, "/v1/finance/realtime/subscribe", 400),
+            (Method::Get, "/v1/finance/revenues?orgId=x", 400),
+            (Method::Post, "/v1/finance/realtime/subscribe?orgId=1", 405),
+            (Method::Post, "/v1/finance/revenues", 400),
+            (Method::Get, "/v1/queries/lists?orgId=1&lists=staff", 400),
+            (
+                Method::Get,
+                "/v1/reports/daily-report?orgId=1&from=0&to=6",
+                400,
+            ),
+        ];
+        for (method, path, status) in cases {
+            assert_eq!(Route::parse(method, path), Err(status), "{path}");
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod http;
 pub mod leader_table;
 pub mod mutant;
 pub mod parallel;
+pub mod query;
 pub mod run;
 pub mod scenario;
 pub mod seed;

@@ -82,10 +82,12 @@ pub enum Mutant {
     TelemetryLeaksToken,
     /// UI: a page without a live stream never polls its list (C11).
     NoDegradedPolling,
+    /// UI: an event patches every list query of the org, not only its entity's (U1).
+    QueryKeyIgnoresEntity,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 21] = [
+    pub const ALL: [Mutant; 22] = [
         Mutant::NoDedup,
         Mutant::NoGapDetect,
         Mutant::NoPropertyFilter,
@@ -107,6 +109,7 @@ impl Mutant {
         Mutant::ShadowApplies,
         Mutant::TelemetryLeaksToken,
         Mutant::NoDegradedPolling,
+        Mutant::QueryKeyIgnoresEntity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -132,6 +135,7 @@ impl Mutant {
             Mutant::ShadowApplies => "shadow-applies",
             Mutant::TelemetryLeaksToken => "telemetry-leaks-token",
             Mutant::NoDegradedPolling => "no-degraded-polling",
+            Mutant::QueryKeyIgnoresEntity => "query-key-ignores-entity",
         }
     }
 
@@ -148,9 +152,10 @@ impl Mutant {
             | Mutant::LogoutNoBroadcast
             | Mutant::EmptyBearer
             | Mutant::NoBackoff => "auth lifecycle",
-            Mutant::NoDebounce | Mutant::OptimisticDoubleInsert | Mutant::NoEchoTimeout => {
-                "UI cache"
-            }
+            Mutant::NoDebounce
+            | Mutant::OptimisticDoubleInsert
+            | Mutant::NoEchoTimeout
+            | Mutant::QueryKeyIgnoresEntity => "UI cache",
             Mutant::ShadowApplies | Mutant::TelemetryLeaksToken | Mutant::NoDegradedPolling => {
                 "client provider"
             }
@@ -203,6 +208,9 @@ impl Mutant {
             Mutant::TelemetryLeaksToken => "telemetry (C14, O6): a sampled event carries the token",
             Mutant::NoDegradedPolling => {
                 "degraded mode (C11, O12): a page without a live stream goes stale"
+            }
+            Mutant::QueryKeyIgnoresEntity => {
+                "query keys (U1, O2): an expense or task event lands in every list of the org"
             }
         }
     }

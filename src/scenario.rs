@@ -10,6 +10,7 @@ use crate::browser::{BrowserConfig, TabAction};
 use crate::check::CheckConfig;
 use crate::client::leader::{Fallback, Mechanism, Scope};
 use crate::client::ProviderConfig;
+use crate::event::EntityType;
 use crate::server::buffer::BufferConfig;
 use crate::server::pubsub::PubSubConfig;
 use crate::server::tokens::{RefreshMode, TokenConfig};
@@ -286,6 +287,25 @@ enum ParamValue {
     Str(String),
 }
 
+/// A comma list of names, like `"revenues,tasks"`, each parsed by `parse`; no repeats.
+fn comma_list<T: PartialEq>(
+    v: ParamValue,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let ParamValue::Str(s) = v else {
+        return Err("expected a comma list of names, like \"revenues,tasks\"".to_string());
+    };
+    let mut out = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let item = parse(name)?;
+        if out.contains(&item) {
+            return Err(format!("{name:?} is named twice"));
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
 impl SimConfig {
     /// Every parameter name a scenario may set, for error messages.
     pub const PARAMS: &'static [&'static str] = &[
@@ -370,6 +390,8 @@ impl SimConfig {
         "degraded_refetch_max_ms",
         "list_stale_ms",
         "telemetry_sample_pct",
+        "page_lists",
+        "page_aggregates",
     ];
 
     fn set(&mut self, name: &str, v: ParamValue) -> Result<(), String> {
@@ -467,7 +489,23 @@ impl SimConfig {
             "auth_backoff_base_ms" => self.provider.auth.backoff_base_ms = int(v)?,
             "auth_backoff_max_ms" => self.provider.auth.backoff_max_ms = int(v)?,
             "logout_silence_bound_ms" => self.check.logout_silence_bound_ms = int(v)?,
-            "aggregates" => self.provider.derived.enabled = boolean(v)?,
+            "aggregates" => {
+                // The finance page's profit-loss; `page_aggregates` names any set.
+                self.provider.page.aggregates = if boolean(v)? {
+                    vec![crate::query::AggregateKind::ProfitLoss]
+                } else {
+                    Vec::new()
+                }
+            }
+            "page_lists" => {
+                self.provider.page.lists = comma_list(v, crate::query::ListKind::parse)?;
+                if self.provider.page.lists.is_empty() {
+                    return Err("a page shows at least one list".to_string());
+                }
+            }
+            "page_aggregates" => {
+                self.provider.page.aggregates = comma_list(v, crate::query::AggregateKind::parse)?
+            }
             "derived_debounce_ms" => self.provider.derived.debounce_ms = int(v)?,
             "reconcile_ms" => self.provider.derived.reconcile_ms = int(v)?,
             "derived_min_gap_ms" => self.check.derived_min_gap_ms = int(v)?,
@@ -663,6 +701,17 @@ impl SimConfig {
         )?;
         let writes = &self.provider.writes;
         limit("writes_per_min", writes.per_min.ceil() as u64, 0, 6_000)?;
+        let revenues_shown = self
+            .provider
+            .page
+            .lists
+            .contains(&crate::query::ListKind::Revenues);
+        if writes.per_min > 0.0 && !revenues_shown {
+            return Err((
+                "writes_per_min",
+                "the tab writes revenues, so page_lists must include \"revenues\"".to_string(),
+            ));
+        }
         limit("optimistic_pct", writes.optimistic_pct as u64, 0, 100)?;
         limit("write_add_pct", writes.add_pct as u64, 0, 100)?;
         limit(
@@ -759,6 +808,8 @@ pub struct Scenario {
     pub settle_ms: u64,
     pub topology: Topology,
     pub mutations_per_s: f64,
+    /// The entities the workload writes (`[workload] entities`).
+    pub entities: Vec<EntityType>,
     pub faults: Vec<Fault>,
     pub expect: Expect,
     pub config: SimConfig,
@@ -794,6 +845,7 @@ impl Scenario {
             orgs: self.topology.orgs,
             properties_per_org: self.topology.properties_per_org,
             mutations_per_s: self.mutations_per_s,
+            entities: self.entities.clone(),
             workload_until: self.duration,
         }
     }
@@ -942,6 +994,36 @@ impl Scenario {
                 format!("{rate} is out of range 0..=1000"),
             ));
         }
+
+        let entities = match &raw.workload.entities {
+            None => vec![EntityType::Revenue],
+            Some(list) => {
+                let mut out = Vec::new();
+                for name in list.get_ref() {
+                    let e = [EntityType::Revenue, EntityType::Expense, EntityType::Task]
+                        .into_iter()
+                        .find(|e| e.name() == name)
+                        .ok_or_else(|| {
+                            err_at(
+                                span(list),
+                                "workload.entities",
+                                format!("unknown entity {name:?}; known: revenue, expense, task"),
+                            )
+                        })?;
+                    if !out.contains(&e) {
+                        out.push(e);
+                    }
+                }
+                if out.is_empty() {
+                    return Err(err_at(
+                        span(list),
+                        "workload.entities",
+                        "names no entity".to_string(),
+                    ));
+                }
+                out
+            }
+        };
 
         let mut faults = Vec::new();
         for (i, f) in raw.fault.iter().enumerate() {
@@ -1165,6 +1247,7 @@ impl Scenario {
             settle_ms,
             topology,
             mutations_per_s: rate,
+            entities,
             faults,
             expect,
             config,
@@ -1272,6 +1355,9 @@ struct RawTopology {
 #[serde(deny_unknown_fields)]
 struct RawWorkload {
     mutations_per_s: Spanned<f64>,
+    /// "revenue", "expense", "task"; revenues alone when absent.
+    #[serde(default)]
+    entities: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]

@@ -119,6 +119,42 @@ fn bad_scenarios_exit_2_naming_file_line_and_field() {
             11,
         ),
         (
+            "page_list.toml",
+            GOOD.replace(
+                "[workload]",
+                "[params]\npage_lists = \"revenues,staff\"\n[workload]",
+            ),
+            "params.page_lists",
+            11,
+        ),
+        (
+            "page_aggregate.toml",
+            GOOD.replace(
+                "[workload]",
+                "[params]\npage_aggregates = \"profit-loss,report:0-6\"\n[workload]",
+            ),
+            "params.page_aggregates",
+            11,
+        ),
+        (
+            "writes_without_revenues.toml",
+            GOOD.replace(
+                "[workload]",
+                "[params]\npage_lists = \"tasks\"\nwrites_per_min = 2\n[workload]",
+            ),
+            "writes_per_min",
+            12,
+        ),
+        (
+            "entity.toml",
+            GOOD.replace(
+                "mutations_per_s = 1.0",
+                "mutations_per_s = 1.0\nentities = [\"revenue\", \"invoice\"]",
+            ),
+            "workload.entities",
+            12,
+        ),
+        (
             "oracle.toml",
             format!("{GOOD}[expect]\nhold = [\"O99\"]\n"),
             "expect.hold",

@@ -69,6 +69,8 @@ fn event(id: u128, sequence: u64, timestamp_ms: u64, org: u32, property: Option<
             amount_cents: 100,
             last_seq: sequence,
             created_by: None,
+            days_ago: 0,
+            pending: false,
         },
         mutation: None,
     }

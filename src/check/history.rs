@@ -6,6 +6,7 @@
 //! also fooling the checker. The history serialised in order is the trace.
 
 use crate::event::{Action, EventId, MutationId, OrgId, PropertyId, Row};
+use crate::query::{AggregateKind, ListKind};
 use crate::time::SimTime;
 use serde::Serialize;
 
@@ -226,6 +227,10 @@ pub enum Observation {
     /// U3: the page now shows this aggregate.
     AggregateShown {
         tab: String,
+        /// Which aggregate; absent from traces for the finance page's profit-loss.
+        #[serde(skip_serializing_if = "AggregateKind::is_profit_loss")]
+        aggregate: AggregateKind,
+        /// Its value: cents, or a count (`AggregateKind::value`).
         total_cents: i64,
         as_of_seq: u64,
     },
@@ -321,7 +326,8 @@ pub struct TabFinal {
     pub name: String,
     pub org: OrgId,
     pub property: Option<PropertyId>,
-    pub rows: Vec<Row>,
-    /// The aggregate the page shows, if it shows one.
-    pub aggregate: Option<i64>,
+    /// What each list query of the page shows.
+    pub lists: Vec<(ListKind, Vec<Row>)>,
+    /// The aggregates the page shows, with their values (those loaded).
+    pub aggregates: Vec<(AggregateKind, i64)>,
 }

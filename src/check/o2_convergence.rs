@@ -1,8 +1,9 @@
 //! O2: after the last fault heals and the settle window passes, every live
-//! tab's list cache equals the store's rows for its query, and the aggregate
-//! it shows (if any) equals the store's (U3).
+//! tab's list queries equal the store's rows for their keys, and every
+//! aggregate it shows equals the store's (U3).
 
 use super::{Evidence, Violation};
+use crate::query::list_key;
 use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
@@ -12,45 +13,53 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let mut out = Vec::new();
     for tab in &ev.last.tabs {
         let empty = Vec::new();
-        let truth: Vec<_> = store
+        let scope: Vec<_> = store
             .get(&tab.org)
             .copied()
             .unwrap_or(&empty)
             .iter()
             .filter(|r| tab.property.is_none_or(|p| p == r.property_id))
-            .map(|r| (r.id, r.version, r.amount_cents))
             .collect();
-        let shown: Vec<_> = tab
-            .rows
-            .iter()
-            .map(|r| (r.id, r.version, r.amount_cents))
-            .collect();
-        let truth_total: i64 = truth.iter().map(|r| r.2).sum();
-        if let Some(total) = tab.aggregate.filter(|t| *t != truth_total) {
-            out.push(Violation {
-                oracle: "O2",
-                t: end,
-                subject: tab.name.clone(),
-                detail: format!(
-                    "aggregate shows {total} cents after settle, the store's rows sum to {truth_total}"
-                ),
-            });
+        for (kind, value) in &tab.aggregates {
+            let truth = kind.value(scope.iter().copied());
+            if *value != truth {
+                out.push(Violation {
+                    oracle: "O2",
+                    t: end,
+                    subject: tab.name.clone(),
+                    detail: format!(
+                        "aggregate {kind} shows {value} after settle, the store's rows give {truth}"
+                    ),
+                });
+            }
         }
-        if truth != shown {
-            let missing = truth.iter().filter(|r| !shown.contains(r)).count();
-            let extra = shown.iter().filter(|r| !truth.contains(r)).count();
-            let first = truth
+        for (kind, rows) in &tab.lists {
+            let truth: Vec<_> = scope
                 .iter()
-                .find(|r| !shown.contains(r))
-                .or_else(|| shown.iter().find(|r| !truth.contains(r)));
-            out.push(Violation {
-                oracle: "O2",
-                t: end,
-                subject: tab.name.clone(),
-                detail: format!(
-                    "cache differs from the store after settle: {missing} rows missing or stale, {extra} extra or stale; first (row, version, amount) = {first:?}"
-                ),
-            });
+                .filter(|r| r.entity_type == kind.entity())
+                .map(|r| (r.id, r.version, r.amount_cents))
+                .collect();
+            let shown: Vec<_> = rows
+                .iter()
+                .map(|r| (r.id, r.version, r.amount_cents))
+                .collect();
+            if truth != shown {
+                let missing = truth.iter().filter(|r| !shown.contains(r)).count();
+                let extra = shown.iter().filter(|r| !truth.contains(r)).count();
+                let first = truth
+                    .iter()
+                    .find(|r| !shown.contains(r))
+                    .or_else(|| shown.iter().find(|r| !truth.contains(r)));
+                out.push(Violation {
+                    oracle: "O2",
+                    t: end,
+                    subject: tab.name.clone(),
+                    detail: format!(
+                        "{} differs from the store after settle: {missing} rows missing or stale, {extra} extra or stale; first (row, version, amount) = {first:?}",
+                        list_key(*kind, tab.org, tab.property)
+                    ),
+                });
+            }
         }
     }
     out

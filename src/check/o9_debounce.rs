@@ -1,5 +1,6 @@
 //! O9: derived invalidations (aggregate refetches) at most one per
-//! `derived_min_gap_ms` (a second by default) per tab (U3).
+//! `derived_min_gap_ms` (a second by default) per tab (U3). The refetches a
+//! tab sends at one instant are one invalidation of several aggregates.
 
 use super::history::{Observation, RequestKind};
 use super::{Evidence, Violation};
@@ -17,7 +18,8 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             ..
         } = &step.obs
         {
-            if let Some(prev) = last.insert(tab, step.t) {
+            // One invalidation refetches every stale aggregate at one instant.
+            if let Some(prev) = last.insert(tab, step.t).filter(|p| *p != step.t) {
                 if step.t.since(prev) < gap {
                     out.push(Violation {
                         oracle: "O9",

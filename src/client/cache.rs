@@ -108,6 +108,8 @@ impl ListCache {
             amount_cents: amount,
             last_seq: 0,
             created_by: Some(mutation),
+            days_ago: 0,
+            pending: false,
         };
         self.optimistic.insert(
             mutation,
@@ -269,31 +271,10 @@ impl ListCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EntityType, EventId, Service};
+    use crate::event::{sample_event, EntityType};
 
     fn ev(seq: u64, id: RowId, action: Action, version: u64) -> Event {
-        Event {
-            event_id: EventId(seq as u128),
-            sequence: seq,
-            timestamp_ms: seq,
-            org_id: 0,
-            property_id: Some(0),
-            user_id: None,
-            service: Service::Finance,
-            entity_type: EntityType::Revenue,
-            action,
-            metadata: Row {
-                id,
-                org_id: 0,
-                property_id: 0,
-                entity_type: EntityType::Revenue,
-                version,
-                amount_cents: 100 * version as i64,
-                last_seq: seq,
-                created_by: None,
-            },
-            mutation: None,
-        }
+        sample_event(seq, id, EntityType::Revenue, action, version)
     }
 
     #[test]

@@ -1,22 +1,25 @@
 //! Derived aggregates of one tab (SPEC U3, C10), sans-IO.
 //!
-//! A page shows aggregates (here profit-loss: the sum of the amounts of its
-//! rows) that no event patches row by row; an applied event only marks them
-//! stale. Refetching on every event would hammer the server during a burst,
-//! so invalidations are throttled: the first after a quiet spell refetches at
-//! once (the aggregate follows a lone write within a round trip), later ones
-//! coalesce into at most one refetch per `derived_debounce_ms` (U3, O9).
-//! Every ~`reconcile_ms` the aggregate is reconciled anyway (C10), through the
-//! same throttle.
+//! A page shows aggregates (`query::AggregateKind`: profit-loss, approvals,
+//! today's pending tasks, report ranges) that no event patches row by row; an
+//! applied event only marks stale the ones it can change. Refetching on every
+//! event would hammer the server during a burst, so invalidations are
+//! throttled: the first after a quiet spell refetches at once (the aggregate
+//! follows a lone write within a round trip), later ones coalesce into at most
+//! one refetch per `derived_debounce_ms` (U3, O9). A refetch is one
+//! invalidation: every stale aggregate goes out at that instant. Every
+//! ~`reconcile_ms` all of them are reconciled anyway (C10), through the same
+//! throttle.
 
+use crate::event::Row;
 use crate::mutant::{fires, Mutant};
+use crate::query::AggregateKind;
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DerivedConfig {
-    /// Whether the page shows aggregates at all.
-    pub enabled: bool,
     /// U3: at most one derived invalidation per this window.
     pub debounce_ms: u64,
     /// C10: reconcile every this long, jittered by a tenth either way.
@@ -26,57 +29,64 @@ pub struct DerivedConfig {
 impl Default for DerivedConfig {
     fn default() -> Self {
         DerivedConfig {
-            enabled: false,
             debounce_ms: 1_000,
             reconcile_ms: 60_000,
         }
     }
 }
 
-/// The aggregate as the page shows it.
+/// An aggregate as the page shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Aggregate {
-    pub total_cents: i64,
+    pub value: i64,
     pub as_of_seq: u64,
 }
 
 pub struct Derived {
     config: DerivedConfig,
     mutant: Option<Mutant>,
-    shown: Option<Aggregate>,
-    /// Marked stale and not yet refetched.
-    stale: bool,
+    /// What the page shows; none means no aggregate, nothing scheduled.
+    kinds: Vec<AggregateKind>,
+    shown: BTreeMap<AggregateKind, Aggregate>,
+    /// Marked stale and not yet refetched...
+    stale: BTreeSet<AggregateKind>,
+    /// ...only because their refetch failed: a retry, which goes through the
+    /// throttle even where the `no-debounce` bug skips it for new invalidations
+    /// (else a refused call would be retried at the same instant forever).
+    retry_only: bool,
     last_fired: Option<SimTime>,
     next_reconcile: Option<SimTime>,
 }
 
 impl Derived {
-    pub fn new(config: DerivedConfig, mutant: Option<Mutant>) -> Self {
+    pub fn new(config: DerivedConfig, kinds: Vec<AggregateKind>, mutant: Option<Mutant>) -> Self {
         Derived {
             config,
             mutant,
-            shown: None,
-            stale: false,
+            kinds,
+            shown: BTreeMap::new(),
+            stale: BTreeSet::new(),
+            retry_only: false,
             last_fired: None,
             next_reconcile: None,
         }
     }
 
-    pub fn shown(&self) -> Option<Aggregate> {
-        self.shown
+    pub fn shown(&self) -> &BTreeMap<AggregateKind, Aggregate> {
+        &self.shown
     }
 
-    /// The page loaded (or reloaded): show the aggregate, reconcile from now on.
+    /// The page loaded (or reloaded): show the aggregates, reconcile from now on.
     pub fn start(&mut self, now: SimTime, rng: &mut SimRng) {
-        if self.config.enabled {
-            self.stale = true;
+        if !self.kinds.is_empty() {
+            self.invalidate_all();
             self.schedule_reconcile(now, rng);
         }
     }
 
     /// The session ended: nothing shown, nothing scheduled.
     pub fn stop(&mut self) {
-        *self = Derived::new(self.config.clone(), self.mutant);
+        *self = Derived::new(self.config.clone(), self.kinds.clone(), self.mutant);
     }
 
     fn schedule_reconcile(&mut self, now: SimTime, rng: &mut SimRng) {
@@ -89,56 +99,76 @@ impl Derived {
         self.next_reconcile = Some(now + ms);
     }
 
-    /// Rows changed under the aggregate (an applied event or a snapshot).
-    pub fn invalidate(&mut self) {
-        if self.config.enabled {
-            self.stale = true;
+    /// Every aggregate may have changed (a snapshot, a reconciliation).
+    pub fn invalidate_all(&mut self) {
+        self.mark(self.kinds.clone());
+    }
+
+    /// An event changed `row`: the aggregates that count it are stale.
+    pub fn invalidate_for(&mut self, row: &Row) {
+        let hit = self.kinds.iter().filter(|k| k.depends_on(row)).copied();
+        self.mark(hit.collect());
+    }
+
+    fn mark(&mut self, kinds: Vec<AggregateKind>) {
+        if !kinds.is_empty() {
+            self.retry_only = false;
+            self.stale.extend(kinds);
         }
     }
 
     /// U4: refetch on focus what was last fetched more than `stale_ms` ago.
     pub fn invalidate_if_older(&mut self, now: SimTime, stale_ms: u64) {
         if self.last_fired.is_none_or(|t| now.since(t) > stale_ms) {
-            self.invalidate();
+            self.invalidate_all();
         }
     }
 
     /// When the next refetch may go out (the throttle's window after the last one).
     fn ready_at(&self) -> SimTime {
         match self.last_fired {
-            Some(t) if !fires(self.mutant, Mutant::NoDebounce) => t + self.config.debounce_ms,
+            Some(t) if self.retry_only || !fires(self.mutant, Mutant::NoDebounce) => {
+                t + self.config.debounce_ms
+            }
             _ => SimTime::ZERO,
         }
     }
 
-    /// Whether to refetch now; if so, the refetch counts as fired.
-    pub fn fire(&mut self, now: SimTime, rng: &mut SimRng) -> bool {
+    /// The aggregates to refetch now (none, or every stale one); they count as fired.
+    pub fn fire(&mut self, now: SimTime, rng: &mut SimRng) -> Vec<AggregateKind> {
         if self.next_reconcile.is_some_and(|t| t <= now) {
-            self.stale = true;
+            self.invalidate_all();
             self.schedule_reconcile(now, rng);
         }
-        if !self.stale || self.ready_at() > now {
-            return false;
+        if self.stale.is_empty() || self.ready_at() > now {
+            return Vec::new();
         }
-        self.stale = false;
         self.last_fired = Some(now);
-        true
+        std::mem::take(&mut self.stale).into_iter().collect()
     }
 
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let refetch = self.stale.then(|| self.ready_at());
+        let refetch = (!self.stale.is_empty()).then(|| self.ready_at());
         earliest(refetch, self.next_reconcile)
     }
 
-    /// The refetch answered with `aggregate`, or failed (`None`: try again at the next turn).
-    pub fn on_result(&mut self, aggregate: Option<Aggregate>) {
+    /// The refetch of `kind` answered with `aggregate`, or failed (`None`: try again at the next turn).
+    pub fn on_result(&mut self, kind: AggregateKind, aggregate: Option<Aggregate>) {
         match aggregate {
             // An answer older than what is shown (two refetches crossed) is dropped.
-            Some(a) if self.shown.is_none_or(|s| s.as_of_seq <= a.as_of_seq) => {
-                self.shown = Some(a)
+            Some(a)
+                if self
+                    .shown
+                    .get(&kind)
+                    .is_none_or(|s| s.as_of_seq <= a.as_of_seq) =>
+            {
+                self.shown.insert(kind, a);
             }
             Some(_) => {}
-            None => self.stale = true,
+            None => {
+                self.retry_only = self.retry_only || self.stale.is_empty();
+                self.stale.insert(kind);
+            }
         }
     }
 }
@@ -149,13 +179,8 @@ mod tests {
     use crate::seed::rng_for;
 
     fn on() -> Derived {
-        Derived::new(
-            DerivedConfig {
-                enabled: true,
-                ..DerivedConfig::default()
-            },
-            None,
-        )
+        let kinds = vec![AggregateKind::ProfitLoss];
+        Derived::new(DerivedConfig::default(), kinds, None)
     }
 
     #[test]
@@ -164,8 +189,8 @@ mod tests {
         let mut rng = rng_for(1, "derived");
         let mut fired = Vec::new();
         for ms in (0..3_000).step_by(50) {
-            d.invalidate();
-            if d.fire(SimTime(ms), &mut rng) {
+            d.invalidate_all();
+            if !d.fire(SimTime(ms), &mut rng).is_empty() {
                 fired.push(ms);
             }
         }
@@ -182,28 +207,63 @@ mod tests {
         let mut d = on();
         let mut rng = rng_for(1, "derived");
         d.start(SimTime(0), &mut rng);
-        assert!(d.fire(SimTime(0), &mut rng));
+        assert!(!d.fire(SimTime(0), &mut rng).is_empty());
         let next = d.poll_timeout().expect("a reconciliation is scheduled");
         assert!((54_000..=66_000).contains(&next.as_ms()), "{next}");
-        assert!(d.fire(next, &mut rng));
-        d.on_result(Some(Aggregate {
-            total_cents: 5,
-            as_of_seq: 9,
-        }));
-        d.on_result(Some(Aggregate {
-            total_cents: 4,
-            as_of_seq: 8,
-        }));
-        assert_eq!(d.shown().map(|a| a.total_cents), Some(5));
+        assert!(!d.fire(next, &mut rng).is_empty());
+        let pl = AggregateKind::ProfitLoss;
+        d.on_result(
+            pl,
+            Some(Aggregate {
+                value: 5,
+                as_of_seq: 9,
+            }),
+        );
+        d.on_result(
+            pl,
+            Some(Aggregate {
+                value: 4,
+                as_of_seq: 8,
+            }),
+        );
+        assert_eq!(d.shown().get(&pl).map(|a| a.value), Some(5));
     }
 
     #[test]
     fn off_means_no_refetch() {
-        let mut d = Derived::new(DerivedConfig::default(), None);
+        let mut d = Derived::new(DerivedConfig::default(), Vec::new(), None);
         let mut rng = rng_for(1, "derived");
         d.start(SimTime(0), &mut rng);
-        d.invalidate();
-        assert!(!d.fire(SimTime(0), &mut rng));
+        d.invalidate_all();
+        assert!(d.fire(SimTime(0), &mut rng).is_empty());
         assert_eq!(d.poll_timeout(), None);
+    }
+
+    #[test]
+    fn an_event_invalidates_only_the_aggregates_that_count_its_row() {
+        let kinds = vec![
+            AggregateKind::ProfitLoss,
+            AggregateKind::TodayPending,
+            AggregateKind::Report { from: 0, to: 0 },
+        ];
+        let mut d = Derived::new(DerivedConfig::default(), kinds, None);
+        let mut rng = rng_for(1, "derived");
+        let revenue_of_last_week = Row {
+            id: 1,
+            org_id: 0,
+            property_id: 0,
+            entity_type: crate::event::EntityType::Revenue,
+            version: 1,
+            amount_cents: 10,
+            last_seq: 1,
+            created_by: None,
+            days_ago: 4,
+            pending: false,
+        };
+        d.invalidate_for(&revenue_of_last_week);
+        assert_eq!(
+            d.fire(SimTime(0), &mut rng),
+            vec![AggregateKind::ProfitLoss]
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod dedup;
 pub mod derived;
 pub mod leader;
 pub mod provider;
+pub mod query_cache;
 
 pub use provider::{NetError, ProviderConfig, Tab, TabId, TabOutput};
 pub mod flags;

@@ -1,4 +1,4 @@
-//! The realtime provider of one tab (SPEC C2-C14) with its list cache (U1-U4).
+//! The realtime provider of one tab (SPEC C2-C14) with its query cache (U1-U4).
 //!
 //! The tab that leads its scope (L1-L6, `leader.rs`) runs the transport: it
 //! long-polls from its cursor, dedups (C2) and orders (C3) each batch, patches
@@ -20,16 +20,17 @@ use super::auth::{
     Auth, AuthConfig, AuthEffect, AuthMessage, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL,
 };
 use super::breaker::{Breaker, BreakerConfig};
-use super::cache::ListCache;
 use super::dedup::{Dedup, DedupConfig};
 use super::derived::{Aggregate, Derived, DerivedConfig};
 use super::flags::{Flags, Realtime};
 use super::leader::{ChannelMessage, Leader, LeaderConfig, Role, TabEnv};
+use super::query_cache::QueryCache;
 use super::writes::WriteConfig;
 use crate::check::history::{Delivered, Observation, Outcome, RequestKind};
 use crate::event::{application_order, Event, MutationId, OrgId, PropertyId};
 use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
 use crate::mutant::{fires, Mutant};
+use crate::query::{AggregateKind, Page};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
 use rand::Rng;
@@ -57,6 +58,8 @@ pub struct ProviderConfig {
     pub leader: LeaderConfig,
     pub auth: AuthConfig,
     pub derived: DerivedConfig,
+    /// The queries the page shows (U1, U3).
+    pub page: Page,
     pub writes: WriteConfig,
     pub flags: Flags,
     /// C11: while the page has no live stream, refetch the list every
@@ -99,6 +102,7 @@ impl Default for ProviderConfig {
             leader: LeaderConfig::default(),
             auth: AuthConfig::default(),
             derived: DerivedConfig::default(),
+            page: Page::default(),
             writes: WriteConfig::default(),
             flags: Flags::default(),
             degraded_polling: true,
@@ -174,9 +178,9 @@ pub struct Tab {
     auth: Auth,
     /// The refresh call, when this tab makes it (A1).
     refresh_call: Option<InFlight>,
-    /// The page's aggregates (U3, C10) and their refetch in flight.
+    /// The page's aggregates (U3, C10) and their refetches in flight.
     derived: Derived,
-    aggregate_call: Option<InFlight>,
+    aggregate_calls: Vec<(InFlight, AggregateKind)>,
     /// U2: the tab's writes in flight, the next one due, and the echoes awaited.
     writes: Vec<Write>,
     next_write_at: Option<SimTime>,
@@ -219,7 +223,7 @@ pub struct Tab {
     scope: String,
     dedup: Dedup,
     breaker: Breaker,
-    pub cache: ListCache,
+    pub cache: QueryCache,
     out: VecDeque<TabOutput>,
 }
 
@@ -236,11 +240,15 @@ impl Tab {
             id,
             dedup: Dedup::new(config.dedup.clone()),
             breaker: Breaker::new(config.breaker.clone(), mutant),
-            cache: ListCache::new(id.org, property, mutant),
+            cache: QueryCache::new(id.org, property, &config.page.lists, mutant),
             auth: Auth::new(config.auth.clone(), id.tab, mutant),
             refresh_call: None,
-            derived: Derived::new(config.derived.clone(), mutant),
-            aggregate_call: None,
+            derived: Derived::new(
+                config.derived.clone(),
+                config.page.aggregates.clone(),
+                mutant,
+            ),
+            aggregate_calls: Vec::new(),
             writes: Vec::new(),
             next_write_at: None,
             echo_due: Default::default(),
@@ -520,12 +528,12 @@ impl Tab {
             self.poll.take(),
             self.refetch.take().map(|(r, _)| r),
             self.refresh_call.take(),
-            self.aggregate_call.take(),
         ];
         self.derived.stop();
         for call in calls.into_iter().flatten() {
             self.abort(call);
         }
+        self.abort_aggregates();
         self.stop_page_calls();
         self.degraded = false;
         self.next_degraded_refetch = None;
@@ -609,7 +617,7 @@ impl Tab {
 
     /// U2: the user writes. An optimistic add shows at once.
     fn write(&mut self, now: SimTime) {
-        let rows: Vec<&crate::event::Row> = self.cache.committed_rows().collect();
+        let rows = self.cache.editable_rows();
         let (req, optimistic) =
             self.config
                 .writes
@@ -637,9 +645,10 @@ impl Tab {
             optimistic,
         });
         if optimistic {
-            if let crate::http::WriteOp::Add { amount_cents } = op {
-                self.cache
-                    .insert_optimistic(mutation, property, amount_cents);
+            if let (crate::http::WriteOp::Add { amount_cents }, Some(list)) =
+                (op, self.cache.revenues())
+            {
+                list.insert_optimistic(mutation, property, amount_cents);
             }
         }
         self.writes.push(Write {
@@ -668,8 +677,8 @@ impl Tab {
                 status: 200,
                 body: Body::Committed(event),
             }) => {
-                if w.optimistic {
-                    self.cache.write_committed(w.mutation, event.sequence);
+                if let Some(list) = self.cache.revenues().filter(|_| w.optimistic) {
+                    list.write_committed(w.mutation, event.sequence);
                 } else {
                     // Shown from the answer, unless realtime already brought it (or newer).
                     self.cache.apply(&event);
@@ -679,11 +688,17 @@ impl Tab {
                 status: status @ (401 | 403),
                 ..
             }) => {
-                self.cache.write_failed(w.mutation, true);
+                self.write_failed(w.mutation, true);
                 self.refused(now, status, w.call.epoch, env);
             }
-            Ok(_) => self.cache.write_failed(w.mutation, true),
-            Err(_) => self.cache.write_failed(w.mutation, false),
+            Ok(_) => self.write_failed(w.mutation, true),
+            Err(_) => self.write_failed(w.mutation, false),
+        }
+    }
+
+    fn write_failed(&mut self, mutation: MutationId, refused: bool) {
+        if let Some(list) = self.cache.revenues() {
+            list.write_failed(mutation, refused);
         }
     }
 
@@ -719,7 +734,12 @@ impl Tab {
             self.out.push_back(TabOutput::Abort { req: call.req });
             self.on_refresh_result(now, call.req, Err(Outcome::Timeout), env);
         }
-        if let Some(call) = self.aggregate_call.filter(|c| c.deadline <= now) {
+        while let Some((call, _)) = self
+            .aggregate_calls
+            .iter()
+            .find(|(c, _)| c.deadline <= now)
+            .copied()
+        {
             self.out.push_back(TabOutput::Abort { req: call.req });
             self.on_aggregate_result(now, call.req, Err(Outcome::Timeout), env);
         }
@@ -804,6 +824,7 @@ impl Tab {
             let route = Route::ListRows {
                 org: self.id.org,
                 property: self.cache.property,
+                lists: self.cache.kinds(),
             };
             let owed = self.refetch_owed_through;
             if let Some(f) = self.send(
@@ -815,18 +836,19 @@ impl Tab {
                 self.refetch = Some((f, owed));
             }
         }
-        // U3/C10: the aggregates, throttled.
-        if self.aggregate_call.is_none() && self.derived.fire(now, &mut self.rng) {
-            let route = Route::ProfitLoss {
-                org: self.id.org,
-                property: self.cache.property,
-            };
-            self.aggregate_call = self.send(
-                now,
-                RequestKind::Aggregate,
-                route,
-                self.config.refetch_request_timeout_ms,
-            );
+        // U3/C10: the aggregates, throttled; one invalidation refetches every stale one.
+        if self.aggregate_calls.is_empty() {
+            for kind in self.derived.fire(now, &mut self.rng) {
+                let route = Route::Aggregate {
+                    org: self.id.org,
+                    property: self.cache.property,
+                    kind,
+                };
+                let timeout = self.config.refetch_request_timeout_ms;
+                if let Some(call) = self.send(now, RequestKind::Aggregate, route, timeout) {
+                    self.aggregate_calls.push((call, kind));
+                }
+            }
         }
     }
 
@@ -837,7 +859,7 @@ impl Tab {
             self.poll.map(|p| p.deadline),
             self.refetch.map(|(r, _)| r.deadline),
             self.refresh_call.map(|c| c.deadline),
-            self.aggregate_call.map(|c| c.deadline),
+            self.aggregate_calls.iter().map(|(c, _)| c.deadline).min(),
             self.writes.iter().map(|w| w.call.deadline).min(),
             self.telemetry_calls.iter().map(|c| c.deadline).min(),
             self.echo_due.values().min().copied(),
@@ -845,7 +867,7 @@ impl Tab {
         .into_iter()
         .fold(None, earliest);
         if self.auth.bearer().is_some() {
-            if self.aggregate_call.is_none() {
+            if self.aggregate_calls.is_empty() {
                 next = earliest(next, self.derived.poll_timeout());
             }
             if self.poll.is_none() && self.polls() {
@@ -877,7 +899,7 @@ impl Tab {
             self.on_refetch_result(now, req, result, env);
         } else if self.refresh_call.is_some_and(|c| c.req == req) {
             self.on_refresh_result(now, req, result, env);
-        } else if self.aggregate_call.is_some_and(|c| c.req == req) {
+        } else if self.aggregate_calls.iter().any(|(c, _)| c.req == req) {
             self.on_aggregate_result(now, req, result, env);
         } else if self.writes.iter().any(|w| w.call.req == req) {
             self.on_write_result(now, req, result, env);
@@ -1112,7 +1134,7 @@ impl Tab {
                 });
                 self.cache.apply(event);
                 self.list_updated_at = now;
-                self.derived.invalidate();
+                self.derived.invalidate_for(&event.metadata);
                 self.applied_through
                     .insert(event.org_id, event.sequence.max(applied));
             }
@@ -1216,11 +1238,11 @@ impl Tab {
         let calls = [
             self.refetch.take().map(|(r, _)| r),
             self.refresh_call.take(),
-            self.aggregate_call.take(),
         ];
         for call in calls.into_iter().flatten() {
             self.abort(call);
         }
+        self.abort_aggregates();
         self.stop_page_calls();
         self.cache.clear_optimistic();
         self.refetch_needed = false;
@@ -1253,26 +1275,22 @@ impl Tab {
         result: Result<Response, Outcome>,
         env: &mut dyn TabEnv,
     ) {
-        let Some(call) = self.aggregate_call.take() else {
+        let Some(i) = self.aggregate_calls.iter().position(|(c, _)| c.req == req) else {
             return;
         };
+        let (call, kind) = self.aggregate_calls.remove(i);
         self.record_response(req, outcome_of(&result), 0);
         match result {
             Ok(Response {
                 status: 200,
-                body:
-                    Body::Aggregate {
-                        total_cents,
-                        as_of_seq,
-                    },
+                body: Body::Aggregate { value, as_of_seq },
             }) => {
-                self.derived.on_result(Some(Aggregate {
-                    total_cents,
-                    as_of_seq,
-                }));
+                self.derived
+                    .on_result(kind, Some(Aggregate { value, as_of_seq }));
                 self.observe(Observation::AggregateShown {
                     tab: self.name.clone(),
-                    total_cents,
+                    aggregate: kind,
+                    total_cents: value,
                     as_of_seq,
                 });
             }
@@ -1280,16 +1298,24 @@ impl Tab {
                 status: status @ (401 | 403),
                 ..
             }) => {
-                self.derived.on_result(None);
+                self.derived.on_result(kind, None);
                 self.refused(now, status, call.epoch, env);
             }
-            _ => self.derived.on_result(None),
+            _ => self.derived.on_result(kind, None),
         }
     }
 
-    /// The aggregate the page shows, if it shows one.
-    pub fn aggregate(&self) -> Option<i64> {
-        self.derived.shown().map(|a| a.total_cents)
+    /// Give up every aggregate refetch in flight.
+    fn abort_aggregates(&mut self) {
+        for (call, _) in std::mem::take(&mut self.aggregate_calls) {
+            self.abort(call);
+        }
+    }
+
+    /// The aggregates the page shows, with their values.
+    pub fn aggregates(&self) -> Vec<(AggregateKind, i64)> {
+        let shown = self.derived.shown().iter();
+        shown.map(|(k, a)| (*k, a.value)).collect()
     }
 
     fn on_refresh_result(
@@ -1344,7 +1370,7 @@ impl Tab {
                 });
                 self.cache.merge_snapshot(rows, as_of_seq);
                 self.list_updated_at = now;
-                self.derived.invalidate();
+                self.derived.invalidate_all();
                 self.loaded = true;
                 if as_of_seq >= self.refetch_owed_through.max(owed) {
                     self.refetch_needed = false;

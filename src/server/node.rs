@@ -20,8 +20,10 @@ pub struct ServerConfig {
     pub tokens: TokenConfig,
     pub orgs: u32,
     pub properties_per_org: u32,
-    /// Domain writes per org per second while the workload runs.
+    /// Domain writes per org per second while the workload runs...
     pub mutations_per_s: f64,
+    /// ...each of an entity drawn from these (revenues alone by default).
+    pub entities: Vec<crate::event::EntityType>,
     /// The workload stops here (the end of the fault phase), so the settle window is quiet.
     pub workload_until: SimTime,
 }
@@ -187,9 +189,13 @@ impl ServerNode {
     }
 
     fn mutate(&mut self, now: SimTime, org: OrgId) {
-        let event =
-            self.store
-                .mutate_random(now, org, self.config.properties_per_org, &mut self.rng);
+        let event = self.store.mutate_random(
+            now,
+            org,
+            self.config.properties_per_org,
+            &self.config.entities,
+            &mut self.rng,
+        );
         self.publish(now, event);
     }
 
@@ -316,27 +322,33 @@ impl ServerNode {
                 Ok(()) => Response::new(200, Body::Metrics(self.buffers.metrics())),
                 Err(status) => Response::error(status, "unauthorized"),
             },
-            Route::ListRows { org, property } => match self.tokens.verify(now, bearer, Some(org)) {
-                Ok(()) => Response::new(
-                    200,
-                    Body::Rows {
-                        rows: self.store.rows(org, property),
-                        as_of_seq: self.store.head_seq(org),
-                    },
-                ),
+            Route::ListRows {
+                org,
+                property,
+                lists,
+            } => match self.tokens.verify(now, bearer, Some(org)) {
+                Ok(()) => {
+                    let mut rows = self.store.rows(org, property);
+                    rows.retain(|r| lists.iter().any(|l| l.entity() == r.entity_type));
+                    Response::new(
+                        200,
+                        Body::Rows {
+                            rows,
+                            as_of_seq: self.store.head_seq(org),
+                        },
+                    )
+                }
                 Err(status) => Response::error(status, "unauthorized"),
             },
-            Route::ProfitLoss { org, property } => match self.tokens.verify(now, bearer, Some(org))
-            {
+            Route::Aggregate {
+                org,
+                property,
+                kind,
+            } => match self.tokens.verify(now, bearer, Some(org)) {
                 Ok(()) => Response::new(
                     200,
                     Body::Aggregate {
-                        total_cents: self
-                            .store
-                            .rows(org, property)
-                            .iter()
-                            .map(|r| r.amount_cents)
-                            .sum(),
+                        value: kind.value(&self.store.rows(org, property)),
                         as_of_seq: self.store.head_seq(org),
                     },
                 ),

@@ -4,10 +4,9 @@
 //! the org's next sequence. The store survives a server restart (it is the
 //! database, not the realtime process).
 
-use crate::event::{
-    Action, EntityType, Event, EventId, MutationId, OrgId, PropertyId, Row, RowId, Service,
-};
+use crate::event::{Action, EntityType, Event, EventId, MutationId, OrgId, PropertyId, Row, RowId};
 use crate::http::{MutationRequest, WriteOp};
+use crate::query::OLDEST_DAY;
 use crate::seed::SimRng;
 use crate::time::SimTime;
 use rand::Rng;
@@ -21,11 +20,15 @@ struct OrgRows {
 
 /// One mutation of one row, as decided before it is committed.
 struct Change {
+    entity: EntityType,
     property: PropertyId,
     action: Action,
     /// The row an update or delete targets; `None` for an add.
     target: Option<RowId>,
     amount_cents: i64,
+    /// The day of an added row (days ago); an update keeps the row's day.
+    days_ago: u32,
+    pending: bool,
     event_id: EventId,
     mutation: Option<MutationId>,
 }
@@ -62,14 +65,23 @@ impl Store {
     }
 
     /// Commit one random mutation on `org` (add, update or delete a row of a
-    /// random property) and return the event that publishes it.
+    /// random property, of an entity drawn from `entities`) and return the
+    /// event that publishes it. With revenues alone, rows are undated, as the
+    /// finance page first had them, and the draws are those it always made.
     pub fn mutate_random(
         &mut self,
         now: SimTime,
         org: OrgId,
         properties: u32,
+        entities: &[EntityType],
         rng: &mut SimRng,
     ) -> Event {
+        let dated = entities != [EntityType::Revenue];
+        let entity = if entities.len() > 1 {
+            entities[rng.gen_range(0..entities.len())]
+        } else {
+            entities.first().copied().unwrap_or(EntityType::Revenue)
+        };
         let property = rng.gen_range(0..properties.max(1));
         let existing: Vec<RowId> = self
             .orgs
@@ -77,7 +89,7 @@ impl Store {
             .map(|o| {
                 o.rows
                     .values()
-                    .filter(|r| r.property_id == property)
+                    .filter(|r| r.property_id == property && r.entity_type == entity)
                     .map(|r| r.id)
                     .collect()
             })
@@ -94,11 +106,21 @@ impl Store {
             Some(existing[rng.gen_range(0..existing.len())])
         };
         let amount_cents = rng.gen_range(100..1_000_000);
+        // Dated rows: an entry's day, and whether an expense waits for approval
+        // or a task is open (an update approves, completes or reopens it).
+        let (days_ago, pending) = match (dated, action) {
+            (false, _) => (0, false),
+            (true, Action::Added) => (rng.gen_range(0..=OLDEST_DAY), entity != EntityType::Revenue),
+            (true, _) => (0, entity != EntityType::Revenue && rng.gen_range(0..2) == 0),
+        };
         let change = Change {
+            entity,
             property,
             action,
             target,
             amount_cents,
+            days_ago,
+            pending,
             event_id: EventId(rng.gen()),
             mutation: None,
         };
@@ -121,15 +143,20 @@ impl Store {
         };
         if let Some(id) = target {
             let current = self.orgs.get(&org).and_then(|o| o.rows.get(&id));
-            if current.is_none_or(|r| r.property_id != req.property) {
+            let revenue =
+                |r: &Row| r.property_id == req.property && r.entity_type == EntityType::Revenue;
+            if !current.is_some_and(revenue) {
                 return Err("the row is gone");
             }
         }
         let change = Change {
+            entity: EntityType::Revenue,
             property: req.property,
             action,
             target,
             amount_cents,
+            days_ago: 0,
+            pending: false,
             event_id,
             mutation: Some(req.mutation),
         };
@@ -138,10 +165,13 @@ impl Store {
 
     fn commit(&mut self, now: SimTime, org: OrgId, change: Change) -> Event {
         let Change {
+            entity,
             property,
             action,
             target,
             amount_cents,
+            days_ago,
+            pending,
             event_id,
             mutation,
         } = change;
@@ -155,11 +185,13 @@ impl Store {
                     id: self.next_row_id,
                     org_id: org,
                     property_id: property,
-                    entity_type: EntityType::Revenue,
+                    entity_type: entity,
                     version: 1,
                     amount_cents,
                     last_seq: seq,
                     created_by: mutation,
+                    days_ago,
+                    pending,
                 };
                 org_rows.rows.insert(row.id, row.clone());
                 row
@@ -171,6 +203,7 @@ impl Store {
                     .expect("update targets an existing row");
                 row.version += 1;
                 row.amount_cents = amount_cents;
+                row.pending = pending;
                 row.last_seq = seq;
                 row.clone()
             }
@@ -192,8 +225,8 @@ impl Store {
             org_id: org,
             property_id: Some(property),
             user_id: None,
-            service: Service::Finance,
-            entity_type: EntityType::Revenue,
+            service: row.entity_type.service(),
+            entity_type: row.entity_type,
             action,
             metadata: row,
             mutation,
@@ -213,7 +246,7 @@ mod tests {
         for i in 0..200u64 {
             let org = (i % 3) as OrgId;
             let before = store.head_seq(org);
-            let ev = store.mutate_random(SimTime(i), org, 2, &mut rng);
+            let ev = store.mutate_random(SimTime(i), org, 2, &[EntityType::Revenue], &mut rng);
             assert_eq!(ev.sequence, before + 1);
             let present = store.rows(org, None).iter().any(|r| r.id == ev.metadata.id);
             assert_eq!(present, ev.action != Action::Deleted);

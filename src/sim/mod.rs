@@ -26,8 +26,8 @@ pub fn final_state<'a>(
                 name: t.name().to_string(),
                 org: t.cache.org,
                 property: t.cache.property,
-                rows: t.cache.rows(),
-                aggregate: t.aggregate(),
+                lists: t.cache.shown(),
+                aggregates: t.aggregates(),
             })
             .collect(),
     }

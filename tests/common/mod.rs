@@ -54,4 +54,5 @@ pub const CATCHES: &[(Mutant, &str, &str)] = &[
     (Mutant::ShadowApplies, "ui_shadow_mode", "O12"),
     (Mutant::TelemetryLeaksToken, "ui_telemetry_cohort", "O6"),
     (Mutant::NoDegradedPolling, "ui_realtime_outage", "O12"),
+    (Mutant::QueryKeyIgnoresEntity, "ui_query_keys", "O2"),
 ];

@@ -1,0 +1,234 @@
+//! Query keys (SPEC U1, U3): what a page shows, named as React Query names it,
+//! and the one projection of the store behind each, which the server answers
+//! with and O2 checks against.
+//!
+//! A page shows list queries (`['revenues', org, property]`, `['expenses', ..]`,
+//! `['tasks', ..]`), each patched row by row from the events of its entity,
+//! and derived aggregates (`['profit-loss', ..]`, `['daily-approval', ..]`,
+//! `['today-pending', ..]`, `['daily-report', property, from, to]`) that no
+//! event patches: an event only invalidates the aggregates it can change, so
+//! a revenue dated last Monday leaves today's report alone (seed 001:
+//! "only refresh open report ranges that intersect affectedReportDates").
+//!
+//! Rows are dated `days_ago` 0..=6: the last week, today first. Tasks belong to
+//! the tasks service and ride the same app-level transport as finance (the
+//! seeds' "single channel, generalised event mappings"); the provider hands
+//! each event to the queries of its entity.
+
+use crate::event::{EntityType, Row};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The oldest a row may be dated: rows cover the last seven days.
+pub const OLDEST_DAY: u32 = 6;
+
+/// A list query of a page, by its top-level key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    Revenues,
+    Expenses,
+    Tasks,
+}
+
+impl ListKind {
+    pub const ALL: [ListKind; 3] = [ListKind::Revenues, ListKind::Expenses, ListKind::Tasks];
+
+    /// The entity whose rows (and events) the list shows.
+    pub fn entity(self) -> EntityType {
+        match self {
+            ListKind::Revenues => EntityType::Revenue,
+            ListKind::Expenses => EntityType::Expense,
+            ListKind::Tasks => EntityType::Task,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ListKind::Revenues => "revenues",
+            ListKind::Expenses => "expenses",
+            ListKind::Tasks => "tasks",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<ListKind, String> {
+        ListKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| format!("unknown list {name:?}; known: revenues, expenses, tasks"))
+    }
+}
+
+/// A derived aggregate of a page (U3), for the page's org and property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateKind {
+    /// Revenues less expenses, in cents.
+    ProfitLoss,
+    /// How many expenses wait for approval.
+    DailyApproval,
+    /// How many tasks due today are still open.
+    TodayPending,
+    /// A report range: revenues less expenses dated `to`..=`from` days ago.
+    Report { from: u32, to: u32 },
+}
+
+impl AggregateKind {
+    /// The name a scenario uses: `profit-loss`, `daily-approval`,
+    /// `today-pending`, `report:<from>-<to>` (days ago, oldest first).
+    pub fn parse(name: &str) -> Result<AggregateKind, String> {
+        let bad = || {
+            format!(
+                "unknown aggregate {name:?}; known: profit-loss, daily-approval, today-pending, \
+                 report:<from>-<to> (days ago, {OLDEST_DAY} down to 0)"
+            )
+        };
+        Ok(match name {
+            "profit-loss" => AggregateKind::ProfitLoss,
+            "daily-approval" => AggregateKind::DailyApproval,
+            "today-pending" => AggregateKind::TodayPending,
+            _ => {
+                let range = name.strip_prefix("report:").ok_or_else(bad)?;
+                let (from, to) = range.split_once('-').ok_or_else(bad)?;
+                let day = |s: &str| s.parse::<u32>().ok().filter(|d| *d <= OLDEST_DAY);
+                match (day(from), day(to)) {
+                    (Some(from), Some(to)) if from >= to => AggregateKind::Report { from, to },
+                    _ => return Err(bad()),
+                }
+            }
+        })
+    }
+
+    pub fn is_profit_loss(&self) -> bool {
+        *self == AggregateKind::ProfitLoss
+    }
+
+    /// The aggregate over `rows` (the store's rows of one org and property).
+    pub fn value<'a>(self, rows: impl IntoIterator<Item = &'a Row>) -> i64 {
+        let signed = |r: &Row| match r.entity_type {
+            EntityType::Revenue => r.amount_cents,
+            EntityType::Expense => -r.amount_cents,
+            EntityType::Task => 0,
+        };
+        rows.into_iter()
+            .filter(|r| self.depends_on(r))
+            .map(|r| match self {
+                AggregateKind::ProfitLoss | AggregateKind::Report { .. } => signed(r),
+                AggregateKind::DailyApproval | AggregateKind::TodayPending => i64::from(r.pending),
+            })
+            .sum()
+    }
+
+    /// Whether `row` (as an event leaves it, or as it was) counts in this
+    /// aggregate; an event about such a row invalidates it.
+    pub fn depends_on(self, row: &Row) -> bool {
+        let money = matches!(row.entity_type, EntityType::Revenue | EntityType::Expense);
+        match self {
+            AggregateKind::ProfitLoss => money,
+            AggregateKind::DailyApproval => row.entity_type == EntityType::Expense,
+            AggregateKind::TodayPending => row.entity_type == EntityType::Task && row.days_ago == 0,
+            AggregateKind::Report { from, to } => money && (to..=from).contains(&row.days_ago),
+        }
+    }
+}
+
+impl fmt::Display for AggregateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AggregateKind::ProfitLoss => f.write_str("profit-loss"),
+            AggregateKind::DailyApproval => f.write_str("daily-approval"),
+            AggregateKind::TodayPending => f.write_str("today-pending"),
+            AggregateKind::Report { from, to } => write!(f, "report:{from}-{to}"),
+        }
+    }
+}
+
+/// The queries a page shows. The default is the finance page as the seeds
+/// first shipped it: the revenues list, and no aggregate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub lists: Vec<ListKind>,
+    pub aggregates: Vec<AggregateKind>,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            lists: vec![ListKind::Revenues],
+            aggregates: Vec::new(),
+        }
+    }
+}
+
+/// A query key as React Query prints it, e.g. `['revenues', 3, 1]`.
+pub fn list_key(kind: ListKind, org: u32, property: Option<u32>) -> String {
+    match property {
+        Some(p) => format!("['{}', {org}, {p}]", kind.name()),
+        None => format!("['{}', {org}]", kind.name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(entity_type: EntityType, days_ago: u32, pending: bool, amount_cents: i64) -> Row {
+        Row {
+            id: 1,
+            org_id: 0,
+            property_id: 0,
+            entity_type,
+            version: 1,
+            amount_cents,
+            last_seq: 1,
+            created_by: None,
+            days_ago,
+            pending,
+        }
+    }
+
+    #[test]
+    fn aggregates_project_the_rows_they_depend_on() {
+        let rows = [
+            row(EntityType::Revenue, 0, false, 500),
+            row(EntityType::Revenue, 3, false, 200),
+            row(EntityType::Expense, 0, true, 120),
+            row(EntityType::Expense, 5, false, 30),
+            row(EntityType::Task, 0, true, 0),
+            row(EntityType::Task, 1, true, 0),
+            row(EntityType::Task, 0, false, 0),
+        ];
+        assert_eq!(AggregateKind::ProfitLoss.value(&rows), 500 + 200 - 120 - 30);
+        assert_eq!(AggregateKind::DailyApproval.value(&rows), 1);
+        assert_eq!(AggregateKind::TodayPending.value(&rows), 1);
+        let today = AggregateKind::Report { from: 0, to: 0 };
+        assert_eq!(today.value(&rows), 500 - 120);
+        assert!(
+            !today.depends_on(&rows[1]),
+            "a row of three days ago is not today's"
+        );
+        assert!(AggregateKind::Report { from: 6, to: 0 }.depends_on(&rows[3]));
+    }
+
+    #[test]
+    fn names_round_trip_and_bad_ones_are_refused() {
+        for name in [
+            "profit-loss",
+            "daily-approval",
+            "today-pending",
+            "report:6-0",
+            "report:0-0",
+        ] {
+            assert_eq!(AggregateKind::parse(name).unwrap().to_string(), name);
+        }
+        for bad in ["report:0-6", "report:9-0", "report:", "loss"] {
+            assert!(AggregateKind::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ListKind::parse("tasks"), Ok(ListKind::Tasks));
+        assert!(ListKind::parse("staff").is_err());
+        assert_eq!(
+            list_key(ListKind::Revenues, 3, Some(1)),
+            "['revenues', 3, 1]"
+        );
+    }
+}
