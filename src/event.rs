@@ -74,6 +74,10 @@ impl EntityType {
         }
     }
 
+    pub fn is_revenue(&self) -> bool {
+        *self == EntityType::Revenue
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             EntityType::Revenue => "revenue",

@@ -13,23 +13,32 @@ fn every_shipped_scenario_passes_its_first_seeds() {
         scenarios.len() >= 6,
         "the skeleton ships at least six scenarios"
     );
-    for s in &scenarios {
-        for seed in 1..=3 {
+    // Runs are independent and deterministic: spread them over every core.
+    let work: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|i| (1..=3).map(move |seed| (i, seed)))
+        .collect();
+    let failures: Vec<String> =
+        rtsim::parallel::map(rtsim::parallel::all_cores(), &work, |&(i, seed)| {
+            let s = &scenarios[i];
             let r = run(s, seed, None);
-            assert!(
-                r.pass,
-                "{} seed {seed} failed: {:?} {:?}\nreplay: rtsim run {} --seed {seed}",
-                s.name,
-                r.unmet,
-                r.violations
-                    .iter()
-                    .take(5)
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>(),
-                s.path.display()
-            );
-        }
-    }
+            (!r.pass).then(|| {
+                format!(
+                    "{} seed {seed} failed: {:?} {:?}\nreplay: rtsim run {} --seed {seed}",
+                    s.name,
+                    r.unmet,
+                    r.violations
+                        .iter()
+                        .take(5)
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>(),
+                    s.path.display()
+                )
+            })
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

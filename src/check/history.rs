@@ -5,7 +5,7 @@
 //! never the machines' internals, so a bug in a machine cannot hide itself by
 //! also fooling the checker. The history serialised in order is the trace.
 
-use crate::event::{Action, EventId, MutationId, OrgId, PropertyId, Row};
+use crate::event::{Action, EntityType, EventId, MutationId, OrgId, PropertyId, Row};
 use crate::query::{AggregateKind, ListKind};
 use crate::time::SimTime;
 use serde::Serialize;
@@ -93,6 +93,9 @@ pub enum Observation {
         seq: u64,
         event_id: EventId,
         property: PropertyId,
+        /// The row's entity; absent from traces for a revenue.
+        #[serde(skip_serializing_if = "EntityType::is_revenue")]
+        entity: EntityType,
         action: Action,
         row: u64,
         /// The tab mutation this commits, if a tab made it (U2).

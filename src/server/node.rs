@@ -208,6 +208,7 @@ impl ServerNode {
                 seq: event.sequence,
                 event_id: event.event_id,
                 property: event.metadata.property_id,
+                entity: event.entity_type,
                 action: event.action,
                 row: event.metadata.id,
                 mutation: event.mutation,
