@@ -146,11 +146,15 @@ impl ListCache {
     }
 
     /// Patch the row `event` carries: insert, update or remove it; the echo of
-    /// an optimistic write replaces its optimistic row. An event the list
-    /// already shows (the echo after the write's own answer) changes nothing.
+    /// an optimistic write replaces its optimistic row. So does any later event
+    /// about the row the write created: pub/sub may deliver another tab's update
+    /// of it before the echo (E4), and the row it brings is the write's own. An
+    /// event the list already shows (the echo after the write's own answer)
+    /// changes nothing.
     pub fn apply(&mut self, event: &Event) {
         let row = &event.metadata;
-        if let Some(m) = event.mutation.filter(|m| self.optimistic.contains_key(m)) {
+        let write = event.mutation.or(row.created_by);
+        if let Some(m) = write.filter(|m| self.optimistic.contains_key(m)) {
             // First the optimistic row goes, then the real one comes. The bug
             // adds the real row beside it.
             if !fires(self.mutant, Mutant::OptimisticDoubleInsert) {
@@ -335,6 +339,24 @@ mod tests {
         c.apply(&echo(1, 10, 7));
         assert_eq!(c.rows().len(), 1);
         assert!(c.take_changes().is_empty());
+    }
+
+    #[test]
+    fn an_update_before_the_echo_replaces_the_optimistic_row_too() {
+        let mut c = ListCache::new(0, None, None);
+        c.insert_optimistic(7, 0, 500);
+        // Another tab's update of the new row overtakes the echo (seq 1).
+        let mut update = ev(2, 10, Action::Updated, 2);
+        update.metadata.created_by = Some(7);
+        c.apply(&update);
+        let ids: Vec<RowId> = c.rows().iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            vec![10],
+            "the committed row alone, never beside its optimistic one"
+        );
+        c.apply(&echo(1, 10, 7));
+        assert_eq!(c.rows()[0].version, 2, "the late echo changes nothing");
     }
 
     #[test]
