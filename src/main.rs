@@ -151,7 +151,7 @@ fn main() -> ExitCode {
         Command::List { dir } => cmd_list(&dir),
         Command::Mutants => {
             for m in Mutant::ALL {
-                println!("{:<22} {:<16} {}", m.name(), m.machine(), m.breaks());
+                println!("{:<24} {:<16} {}", m.name(), m.machine(), m.breaks());
             }
             Ok(true)
         }
@@ -367,39 +367,44 @@ fn cmd_crosscheck(
 ) -> Result<bool, InputError> {
     let (_, scenarios) = load_scenarios(paths)?;
     let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
-    let comparisons = rtsim::crosscheck::matrix(&scenarios, &Mutant::ALL, from, seeds, jobs);
-    let (mut disagreements, mut agreeing, mut total, mut derived) = (0, 0, 0, 0);
-    let mutant_runs: usize = comparisons
-        .iter()
-        .filter(|c| c.mutant.is_some())
-        .map(|c| 2 * c.seeds)
-        .sum();
+    let (mut disagreements, mut agreeing, mut total, mut derived, mut mutant_runs) =
+        (0, 0, 0, 0, 0);
     println!(
         "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8} {:>8}  verdict",
         "scenario", "mutant", "seeds", "agree", "turmoil", "express", "derived"
     );
-    for c in &comparisons {
-        agreeing += c.agreeing_seeds;
-        total += c.seeds;
-        derived += c.derived_runs;
-        let verdict = match &c.disagreement {
-            Some(d) => {
-                disagreements += 1;
-                format!("DISAGREE: {d}")
+    // Scenario by scenario, each printed as soon as it is done: the whole
+    // matrix takes hours, and what finished survives an interrupted run.
+    for scenario in &scenarios {
+        let one = std::slice::from_ref(scenario);
+        for c in rtsim::crosscheck::matrix(one, &Mutant::ALL, from, seeds, jobs) {
+            agreeing += c.agreeing_seeds;
+            total += c.seeds;
+            derived += c.derived_runs;
+            if c.mutant.is_some() {
+                mutant_runs += 2 * c.seeds;
             }
-            None => "agree".to_string(),
-        };
-        let name = c.mutant.map_or("none".to_string(), |m| m.to_string());
-        println!(
-            "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8} {:>8}  {verdict}",
-            c.scenario,
-            name,
-            c.seeds,
-            c.agreeing_seeds,
-            c.turmoil_failing,
-            c.express_failing,
-            c.derived_runs
-        );
+            let verdict = match &c.disagreement {
+                Some(d) => {
+                    disagreements += 1;
+                    format!("DISAGREE: {d}")
+                }
+                None => "agree".to_string(),
+            };
+            let name = c.mutant.map_or("none".to_string(), |m| m.to_string());
+            println!(
+                "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8} {:>8}  {verdict}",
+                c.scenario,
+                name,
+                c.seeds,
+                c.agreeing_seeds,
+                c.turmoil_failing,
+                c.express_failing,
+                c.derived_runs
+            );
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
     }
     println!(
         "crosscheck: {disagreements} disagreements; same verdict at {agreeing} of {total} seeds; \
