@@ -1,6 +1,7 @@
 //! Query keys (SPEC U1, U3): what a page shows, named as React Query names it,
-//! and the one projection of the store behind each, which the server answers
-//! with and O2 checks against.
+//! and which rows each aggregate depends on (what the client invalidates). The
+//! server's projection (`Store::aggregate`) and O2's are written apart from it
+//! and from each other, so a dependency left out here shows as a stale value.
 //!
 //! A page shows list queries (`['revenues', org, property]`, `['expenses', ..]`,
 //! `['tasks', ..]`), each patched row by row from the events of its entity,
@@ -103,22 +104,6 @@ impl AggregateKind {
         *self == AggregateKind::ProfitLoss
     }
 
-    /// The aggregate over `rows` (the store's rows of one org and property).
-    pub fn value<'a>(self, rows: impl IntoIterator<Item = &'a Row>) -> i64 {
-        let signed = |r: &Row| match r.entity_type {
-            EntityType::Revenue => r.amount_cents,
-            EntityType::Expense => -r.amount_cents,
-            EntityType::Task => 0,
-        };
-        rows.into_iter()
-            .filter(|r| self.depends_on(r))
-            .map(|r| match self {
-                AggregateKind::ProfitLoss | AggregateKind::Report { .. } => signed(r),
-                AggregateKind::DailyApproval | AggregateKind::TodayPending => i64::from(r.pending),
-            })
-            .sum()
-    }
-
     /// Whether `row` (as an event leaves it, or as it was) counts in this
     /// aggregate; an event about such a row invalidates it.
     pub fn depends_on(self, row: &Row) -> bool {
@@ -188,26 +173,29 @@ mod tests {
     }
 
     #[test]
-    fn aggregates_project_the_rows_they_depend_on() {
-        let rows = [
-            row(EntityType::Revenue, 0, false, 500),
-            row(EntityType::Revenue, 3, false, 200),
-            row(EntityType::Expense, 0, true, 120),
-            row(EntityType::Expense, 5, false, 30),
-            row(EntityType::Task, 0, true, 0),
-            row(EntityType::Task, 1, true, 0),
-            row(EntityType::Task, 0, false, 0),
-        ];
-        assert_eq!(AggregateKind::ProfitLoss.value(&rows), 500 + 200 - 120 - 30);
-        assert_eq!(AggregateKind::DailyApproval.value(&rows), 1);
-        assert_eq!(AggregateKind::TodayPending.value(&rows), 1);
+    fn each_aggregate_depends_on_the_rows_it_counts() {
+        let revenue_today = row(EntityType::Revenue, 0, false, 500);
+        let revenue_3_days_ago = row(EntityType::Revenue, 3, false, 200);
+        let expense = row(EntityType::Expense, 5, false, 30);
+        let task_today = row(EntityType::Task, 0, true, 0);
+        let task_tomorrow = row(EntityType::Task, 1, true, 0);
         let today = AggregateKind::Report { from: 0, to: 0 };
-        assert_eq!(today.value(&rows), 500 - 120);
-        assert!(
-            !today.depends_on(&rows[1]),
-            "a row of three days ago is not today's"
-        );
-        assert!(AggregateKind::Report { from: 6, to: 0 }.depends_on(&rows[3]));
+        let week = AggregateKind::Report { from: 6, to: 0 };
+        let cases = [
+            (AggregateKind::ProfitLoss, &expense, true),
+            (AggregateKind::ProfitLoss, &task_today, false),
+            (AggregateKind::DailyApproval, &expense, true),
+            (AggregateKind::DailyApproval, &revenue_today, false),
+            (AggregateKind::TodayPending, &task_today, true),
+            (AggregateKind::TodayPending, &task_tomorrow, false),
+            (today, &revenue_today, true),
+            (today, &revenue_3_days_ago, false),
+            (week, &expense, true),
+            (week, &task_today, false),
+        ];
+        for (kind, r, depends) in cases {
+            assert_eq!(kind.depends_on(r), depends, "{kind} on {r:?}");
+        }
     }
 
     #[test]

@@ -5,34 +5,42 @@
 use super::history::{Observation, RequestKind};
 use super::{Evidence, Violation};
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let gap = ev.scenario.config.check.derived_min_gap_ms;
-    let mut last: BTreeMap<&str, SimTime> = BTreeMap::new();
+    // Per tab: the instant of its last invalidation, and the aggregates it refetched then.
+    let mut last: BTreeMap<&str, (SimTime, BTreeSet<&str>)> = BTreeMap::new();
     let mut out = Vec::new();
     for step in &ev.history.steps {
-        if let Observation::Request {
+        let Observation::Request {
             tab,
             what: RequestKind::Aggregate,
+            path,
             ..
         } = &step.obs
-        {
-            // One invalidation refetches every stale aggregate at one instant.
-            if let Some(prev) = last.insert(tab, step.t).filter(|p| *p != step.t) {
-                if step.t.since(prev) < gap {
-                    out.push(Violation {
-                        oracle: "O9",
-                        t: step.t,
-                        subject: tab.clone(),
-                        detail: format!(
-                            "aggregates refetched {} ms after the last refetch (at most one per {gap} ms)",
-                            step.t.since(prev)
-                        ),
-                    });
-                }
-            }
+        else {
+            continue;
+        };
+        let (at, paths) = last.entry(tab).or_insert((step.t, BTreeSet::new()));
+        // One invalidation refetches every stale aggregate at one instant, each once.
+        let same_invalidation = *at == step.t && !paths.contains(path.as_str());
+        if !paths.is_empty() && !same_invalidation && step.t.since(*at) < gap {
+            out.push(Violation {
+                oracle: "O9",
+                t: step.t,
+                subject: tab.clone(),
+                detail: format!(
+                    "aggregates refetched {} ms after the last refetch (at most one per {gap} ms)",
+                    step.t.since(*at)
+                ),
+            });
         }
+        if *at != step.t {
+            *at = step.t;
+            paths.clear();
+        }
+        paths.insert(path);
     }
     out
 }

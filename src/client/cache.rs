@@ -153,8 +153,13 @@ impl ListCache {
     /// changes nothing.
     pub fn apply(&mut self, event: &Event) {
         let row = &event.metadata;
-        let write = event.mutation.or(row.created_by);
-        if let Some(m) = write.filter(|m| self.optimistic.contains_key(m)) {
+        // The event's own write (the echo), or the write that created its row
+        // (another tab's update carries that tab's own mutation id).
+        let pending = [event.mutation, row.created_by]
+            .into_iter()
+            .flatten()
+            .find(|m| self.optimistic.contains_key(m));
+        if let Some(m) = pending {
             // First the optimistic row goes, then the real one comes. The bug
             // adds the real row beside it.
             if !fires(self.mutant, Mutant::OptimisticDoubleInsert) {
@@ -345,9 +350,10 @@ mod tests {
     fn an_update_before_the_echo_replaces_the_optimistic_row_too() {
         let mut c = ListCache::new(0, None, None);
         c.insert_optimistic(7, 0, 500);
-        // Another tab's update of the new row overtakes the echo (seq 1).
+        // Another tab's update of the new row (its own write, 9) overtakes the echo (seq 1).
         let mut update = ev(2, 10, Action::Updated, 2);
         update.metadata.created_by = Some(7);
+        update.mutation = Some(9);
         c.apply(&update);
         let ids: Vec<RowId> = c.rows().iter().map(|r| r.id).collect();
         assert_eq!(

@@ -349,7 +349,7 @@ impl ServerNode {
                 Ok(()) => Response::new(
                     200,
                     Body::Aggregate {
-                        value: kind.value(&self.store.rows(org, property)),
+                        value: self.store.aggregate(org, property, kind),
                         as_of_seq: self.store.head_seq(org),
                     },
                 ),

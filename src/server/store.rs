@@ -6,7 +6,7 @@
 
 use crate::event::{Action, EntityType, Event, EventId, MutationId, OrgId, PropertyId, Row, RowId};
 use crate::http::{MutationRequest, WriteOp};
-use crate::query::OLDEST_DAY;
+use crate::query::{AggregateKind, OLDEST_DAY};
 use crate::seed::SimRng;
 use crate::time::SimTime;
 use rand::Rng;
@@ -58,6 +58,27 @@ impl Store {
                 .cloned()
                 .collect()
         })
+    }
+
+    /// U3: an aggregate over the rows of `org` (and `property`): revenues
+    /// less expenses (all of them, or those dated in a report's range), the
+    /// expenses awaiting approval, or the open tasks due today.
+    pub fn aggregate(&self, org: OrgId, property: Option<PropertyId>, kind: AggregateKind) -> i64 {
+        use AggregateKind::*;
+        use EntityType::{Expense, Revenue, Task};
+        let in_range = |r: &Row, from: u32, to: u32| r.days_ago >= to && r.days_ago <= from;
+        self.rows(org, property)
+            .iter()
+            .map(|r| match (kind, r.entity_type) {
+                (ProfitLoss, Revenue) => r.amount_cents,
+                (ProfitLoss, Expense) => -r.amount_cents,
+                (Report { from, to }, Revenue) if in_range(r, from, to) => r.amount_cents,
+                (Report { from, to }, Expense) if in_range(r, from, to) => -r.amount_cents,
+                (DailyApproval, Expense) if r.pending => 1,
+                (TodayPending, Task) if r.pending && r.days_ago == 0 => 1,
+                _ => 0,
+            })
+            .sum()
     }
 
     pub fn orgs(&self) -> impl Iterator<Item = OrgId> + '_ {
@@ -255,5 +276,39 @@ mod tests {
             store.head_seq(0) + store.head_seq(1) + store.head_seq(2),
             200
         );
+    }
+
+    #[test]
+    fn aggregates_project_the_rows_of_the_org() {
+        let mut store = Store::new();
+        let row = |id, entity_type, days_ago, pending, amount_cents| Row {
+            id,
+            org_id: 0,
+            property_id: 0,
+            entity_type,
+            version: 1,
+            amount_cents,
+            last_seq: id,
+            created_by: None,
+            days_ago,
+            pending,
+        };
+        let rows = [
+            row(1, EntityType::Revenue, 0, false, 500),
+            row(2, EntityType::Revenue, 3, false, 200),
+            row(3, EntityType::Expense, 0, true, 120),
+            row(4, EntityType::Expense, 5, false, 30),
+            row(5, EntityType::Task, 0, true, 0),
+            row(6, EntityType::Task, 1, true, 0),
+            row(7, EntityType::Task, 0, false, 0),
+        ];
+        let org = store.orgs.entry(0).or_default();
+        org.rows = rows.into_iter().map(|r| (r.id, r)).collect();
+        let value = |kind| store.aggregate(0, None, kind);
+        assert_eq!(value(AggregateKind::ProfitLoss), 500 + 200 - 120 - 30);
+        assert_eq!(value(AggregateKind::DailyApproval), 1);
+        assert_eq!(value(AggregateKind::TodayPending), 1);
+        assert_eq!(value(AggregateKind::Report { from: 0, to: 0 }), 500 - 120);
+        assert_eq!(value(AggregateKind::Report { from: 6, to: 1 }), 200 - 30);
     }
 }
