@@ -78,6 +78,15 @@ impl EntityType {
         *self == EntityType::Revenue
     }
 
+    pub const ALL: [EntityType; 3] = [EntityType::Revenue, EntityType::Expense, EntityType::Task];
+
+    pub fn parse(name: &str) -> Result<EntityType, String> {
+        EntityType::ALL
+            .into_iter()
+            .find(|e| e.name() == name)
+            .ok_or_else(|| format!("unknown entity {name:?}; known: revenue, expense, task"))
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             EntityType::Revenue => "revenue",
@@ -190,17 +199,33 @@ pub(crate) fn sample_event(
         entity_type,
         action,
         metadata: Row {
-            id,
-            org_id: 0,
-            property_id: 0,
-            entity_type,
             version,
-            amount_cents: 100 * version as i64,
             last_seq: seq,
-            created_by: None,
-            days_ago: 0,
-            pending: false,
+            ..sample_row(id, entity_type, 0, false, 100 * version as i64)
         },
         mutation: None,
+    }
+}
+
+/// A row of org 0, property 0, version 1, for the machines' unit tests.
+#[cfg(test)]
+pub(crate) fn sample_row(
+    id: RowId,
+    entity_type: EntityType,
+    days_ago: u32,
+    pending: bool,
+    amount_cents: i64,
+) -> Row {
+    Row {
+        id,
+        org_id: 0,
+        property_id: 0,
+        entity_type,
+        version: 1,
+        amount_cents,
+        last_seq: id,
+        created_by: None,
+        days_ago,
+        pending,
     }
 }

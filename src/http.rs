@@ -93,7 +93,7 @@ pub enum Body {
         rows: Vec<Row>,
         as_of_seq: u64,
     },
-    /// U3: a derived aggregate (`query::AggregateKind::value`: cents or a count).
+    /// U3: a derived aggregate (`Store::aggregate`: cents or a count).
     Aggregate {
         value: i64,
         as_of_seq: u64,

@@ -158,18 +158,7 @@ mod tests {
     use super::*;
 
     fn row(entity_type: EntityType, days_ago: u32, pending: bool, amount_cents: i64) -> Row {
-        Row {
-            id: 1,
-            org_id: 0,
-            property_id: 0,
-            entity_type,
-            version: 1,
-            amount_cents,
-            last_seq: 1,
-            created_by: None,
-            days_ago,
-            pending,
-        }
+        crate::event::sample_row(1, entity_type, days_ago, pending, amount_cents)
     }
 
     #[test]

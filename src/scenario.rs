@@ -1000,16 +1000,8 @@ impl Scenario {
             Some(list) => {
                 let mut out = Vec::new();
                 for name in list.get_ref() {
-                    let e = [EntityType::Revenue, EntityType::Expense, EntityType::Task]
-                        .into_iter()
-                        .find(|e| e.name() == name)
-                        .ok_or_else(|| {
-                            err_at(
-                                span(list),
-                                "workload.entities",
-                                format!("unknown entity {name:?}; known: revenue, expense, task"),
-                            )
-                        })?;
+                    let e = EntityType::parse(name)
+                        .map_err(|m| err_at(span(list), "workload.entities", m))?;
                     if !out.contains(&e) {
                         out.push(e);
                     }

@@ -233,7 +233,7 @@ pub enum Observation {
         /// Which aggregate; absent from traces for the finance page's profit-loss.
         #[serde(skip_serializing_if = "AggregateKind::is_profit_loss")]
         aggregate: AggregateKind,
-        /// Its value: cents, or a count (`AggregateKind::value`).
+        /// Its value: cents, or a count (`Store::aggregate`).
         total_cents: i64,
         as_of_seq: u64,
     },

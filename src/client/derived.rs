@@ -248,18 +248,8 @@ mod tests {
         ];
         let mut d = Derived::new(DerivedConfig::default(), kinds, None);
         let mut rng = rng_for(1, "derived");
-        let revenue_of_last_week = Row {
-            id: 1,
-            org_id: 0,
-            property_id: 0,
-            entity_type: crate::event::EntityType::Revenue,
-            version: 1,
-            amount_cents: 10,
-            last_seq: 1,
-            created_by: None,
-            days_ago: 4,
-            pending: false,
-        };
+        let revenue_of_last_week =
+            crate::event::sample_row(1, crate::event::EntityType::Revenue, 4, false, 10);
         d.invalidate_for(&revenue_of_last_week);
         assert_eq!(
             d.fire(SimTime(0), &mut rng),

@@ -281,18 +281,7 @@ mod tests {
     #[test]
     fn aggregates_project_the_rows_of_the_org() {
         let mut store = Store::new();
-        let row = |id, entity_type, days_ago, pending, amount_cents| Row {
-            id,
-            org_id: 0,
-            property_id: 0,
-            entity_type,
-            version: 1,
-            amount_cents,
-            last_seq: id,
-            created_by: None,
-            days_ago,
-            pending,
-        };
+        let row = crate::event::sample_row;
         let rows = [
             row(1, EntityType::Revenue, 0, false, 500),
             row(2, EntityType::Revenue, 3, false, 200),
