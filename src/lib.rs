@@ -13,6 +13,7 @@
 //! `sim::turmoil_driver` is one such driver; `check` reads the history and
 //! decides the verdict; `run` ties a scenario, a seed and a mutant together.
 
+pub mod baseline;
 pub mod bench;
 pub mod browser;
 pub mod check;

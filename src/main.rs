@@ -108,6 +108,17 @@ enum Command {
     },
     /// List the mutants and what each breaks.
     Mutants,
+    /// Print the behaviour baseline: every scenario's verdict line (trace hash included) at
+    /// seeds 1..20 under express, 1..3 under turmoil, and 1..3 with each mutant
+    /// (`rtsim verdicts sims > tests/verdicts.txt` records it).
+    Verdicts {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -149,6 +160,15 @@ fn main() -> ExitCode {
             true
         }),
         Command::List { dir } => cmd_list(&dir),
+        Command::Verdicts { paths, jobs } => load_scenarios(&paths).map(|(_, scenarios)| {
+            let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
+            let (lines, _) =
+                rtsim::baseline::record(&scenarios, rtsim::baseline::Plan::STANDARD, jobs);
+            for l in lines {
+                println!("{l}");
+            }
+            true
+        }),
         Command::Mutants => {
             for m in Mutant::ALL {
                 println!("{:<24} {:<16} {}", m.name(), m.machine(), m.breaks());

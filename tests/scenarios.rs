@@ -1,44 +1,42 @@
-//! Every shipped scenario holds its expectations, and a seed replays to the
-//! same trace, in this process and in another.
+//! Every shipped scenario holds its expectations, its verdict lines match the
+//! recorded behaviour baseline, and a seed replays to the same trace, in this
+//! process and in another.
 
 mod common;
 
+use rtsim::baseline::{record, Plan};
 use rtsim::run::run;
 use std::process::Command;
 
+/// The baseline every refactor must leave as it is (see `src/baseline.rs`).
+const BASELINE: &str = include_str!("verdicts.txt");
+
 #[test]
-fn every_shipped_scenario_passes_its_first_seeds() {
+fn shipped_scenarios_pass_and_match_the_verdict_baseline() {
     let scenarios = common::shipped();
     assert!(
         scenarios.len() >= 6,
         "the skeleton ships at least six scenarios"
     );
     // Runs are independent and deterministic: spread them over every core.
-    let work: Vec<(usize, u64)> = (0..scenarios.len())
-        .flat_map(|i| (1..=3).map(move |seed| (i, seed)))
+    let (lines, broken) = record(&scenarios, Plan::STANDARD, rtsim::parallel::all_cores());
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+    let want: Vec<&str> = BASELINE.lines().collect();
+    let moved: Vec<String> = lines
+        .iter()
+        .zip(&want)
+        .filter(|(got, want)| got != *want)
+        .take(20)
+        .map(|(got, want)| format!("  was {want}\n  now {got}"))
         .collect();
-    let failures: Vec<String> =
-        rtsim::parallel::map(rtsim::parallel::all_cores(), &work, |&(i, seed)| {
-            let s = &scenarios[i];
-            let r = run(s, seed, None);
-            (!r.pass).then(|| {
-                format!(
-                    "{} seed {seed} failed: {:?} {:?}\nreplay: rtsim run {} --seed {seed}",
-                    s.name,
-                    r.unmet,
-                    r.violations
-                        .iter()
-                        .take(5)
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>(),
-                    s.path.display()
-                )
-            })
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        moved.is_empty() && lines.len() == want.len(),
+        "behaviour changed ({} lines now, {} recorded); first differences:\n{}\n\
+         if the change is intended, re-record with `cargo run --release -- verdicts sims > tests/verdicts.txt` and say why in the commit",
+        lines.len(),
+        want.len(),
+        moved.join("\n")
+    );
 }
 
 #[test]
