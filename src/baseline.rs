@@ -34,7 +34,7 @@ impl Plan {
         for i in 0..scenarios {
             runs.extend((1..=self.express_seeds).map(|s| (i, Driver::Express, None, s)));
             runs.extend((1..=self.turmoil_seeds).map(|s| (i, Driver::Turmoil, None, s)));
-            for m in Mutant::ALL {
+            for &m in Mutant::ALL {
                 runs.extend((1..=self.mutant_seeds).map(|s| (i, Driver::Express, Some(m), s)));
             }
         }

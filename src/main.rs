@@ -170,8 +170,8 @@ fn main() -> ExitCode {
             true
         }),
         Command::Mutants => {
-            for m in Mutant::ALL {
-                println!("{:<24} {:<16} {}", m.name(), m.machine(), m.breaks());
+            for &m in Mutant::ALL {
+                println!("{:<24} {:<16} {}", m.name(), m.machine().name(), m.breaks());
             }
             Ok(true)
         }
@@ -397,7 +397,7 @@ fn cmd_crosscheck(
     // matrix takes hours, and what finished survives an interrupted run.
     for scenario in &scenarios {
         let one = std::slice::from_ref(scenario);
-        for c in rtsim::crosscheck::matrix(one, &Mutant::ALL, from, seeds, jobs) {
+        for c in rtsim::crosscheck::matrix(one, Mutant::ALL, from, seeds, jobs) {
             agreeing += c.agreeing_seeds;
             total += c.seeds;
             derived += c.derived_runs;

@@ -1,16 +1,22 @@
 //! Mutants: small, real bugs in one machine each, switched on by name at run
 //! time. A checker is trusted only once a shipped scenario catches the mutant
 //! that breaks what it guards. When no mutant is on, no code path changes.
+//!
+//! Each mutant is one declaration in the `mutants!` list below: its name, the
+//! machine it lives in, what it breaks, and the shipped scenario and oracle
+//! that must catch it (`tests/mutants.rs` holds every one to that). The macro
+//! derives the enum, `ALL`, and the lookups from it, so nothing is kept twice
+//! and the compiler checks every match.
 
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
 
 thread_local! {
-    /// The mutants whose fork the current run has reached, one bit each. A run
+    /// The mutants whose fork the current run has reached, one flag each. A run
     /// is one thread's business under both drivers, so a thread-local will do.
-    static REACHED: Cell<u64> = const { Cell::new(0) };
+    static REACHED: RefCell<Vec<bool>> = RefCell::new(vec![false; Mutant::ALL.len()]);
 }
 
 /// Whether `m` is the active mutant, asked at the exact point where the buggy
@@ -20,204 +26,255 @@ thread_local! {
 /// reached would have given that run's trace unchanged, and the cross-check
 /// need not run it (see `crosscheck`).
 pub fn fires(active: Option<Mutant>, m: Mutant) -> bool {
-    REACHED.with(|r| r.set(r.get() | 1 << m as u64));
+    REACHED.with(|r| r.borrow_mut()[m as usize] = true);
     active == Some(m)
 }
 
 /// Forget what earlier runs on this thread reached; call before a run.
 pub fn reset_reached() {
-    REACHED.with(|r| r.set(0));
+    REACHED.with(|r| r.borrow_mut().fill(false));
 }
 
 /// The mutants whose fork this thread reached since the last reset.
 pub fn reached() -> BTreeSet<Mutant> {
-    let bits = REACHED.with(|r| r.get());
-    Mutant::ALL
-        .into_iter()
-        .filter(|m| bits & (1 << *m as u64) != 0)
-        .collect()
+    REACHED.with(|r| {
+        let r = r.borrow();
+        Mutant::ALL
+            .iter()
+            .copied()
+            .filter(|m| r[*m as usize])
+            .collect()
+    })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Mutant {
+/// The machine a mutant breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MutantMachine {
+    Provider,
+    ServerBuffer,
+    LeaderElection,
+    Auth,
+    UiCache,
+}
+
+impl MutantMachine {
+    pub fn name(self) -> &'static str {
+        match self {
+            MutantMachine::Provider => "client provider",
+            MutantMachine::ServerBuffer => "server buffer",
+            MutantMachine::LeaderElection => "leader election",
+            MutantMachine::Auth => "auth lifecycle",
+            MutantMachine::UiCache => "UI cache",
+        }
+    }
+}
+
+/// One declaration per mutant; see the module doc.
+macro_rules! mutants {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident {
+            name: $name:literal,
+            machine: $machine:ident,
+            breaks: $breaks:literal,
+            caught_by: ($scenario:literal, $oracle:literal),
+        },
+    )*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Mutant {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Mutant {
+            /// Every mutant, in declaration order.
+            pub const ALL: &'static [Mutant] = &[$(Mutant::$variant,)*];
+
+            /// The name `--mutant` takes.
+            pub fn name(self) -> &'static str {
+                match self { $(Mutant::$variant => $name,)* }
+            }
+
+            /// The machine it breaks.
+            pub fn machine(self) -> MutantMachine {
+                match self { $(Mutant::$variant => MutantMachine::$machine,)* }
+            }
+
+            /// What it breaks, with the SPEC ids.
+            pub fn breaks(self) -> &'static str {
+                match self { $(Mutant::$variant => $breaks,)* }
+            }
+
+            /// The shipped scenario (`sims/<name>.toml`) that catches it within
+            /// 20 seeds, and the oracle that fires there.
+            pub fn caught_by(self) -> (&'static str, &'static str) {
+                match self { $(Mutant::$variant => ($scenario, $oracle),)* }
+            }
+        }
+    };
+}
+
+mutants! {
     /// Client: the dedup LRU forgets every id, so a redelivered event is applied twice.
-    NoDedup,
+    NoDedup {
+        name: "no-dedup",
+        machine: Provider,
+        breaks: "dedup LRU (C2): a redelivered event is applied twice",
+        caught_by: ("partition_heal", "O1"),
+    },
     /// Client: sequence holes and the server's loss floor are ignored; no refetch follows a gap.
-    NoGapDetect,
+    NoGapDetect {
+        name: "no-gap-detect",
+        machine: Provider,
+        breaks: "gap detection (C9): lost events are never refetched",
+        caught_by: ("server_restart", "O1"),
+    },
     /// Server: the `propertyId` filter is ignored when serving a long-poll.
-    NoPropertyFilter,
+    NoPropertyFilter {
+        name: "no-property-filter",
+        machine: ServerBuffer,
+        breaks: "property filter (S6): a tab receives another property's events",
+        caught_by: ("delivery_steady", "O5"),
+    },
     /// Client: the circuit breaker never opens, so failures are retried at once.
-    BreakerNeverOpens,
+    BreakerNeverOpens {
+        name: "breaker-never-opens",
+        machine: Provider,
+        breaks: "circuit breaker (C4): failed calls are retried without the 30 s pause",
+        caught_by: ("partition_heal", "O7"),
+    },
     /// Server: events expire after a fifth of their TTL, uncounted and without raising the loss floor.
-    EarlyExpiry,
+    EarlyExpiry {
+        name: "early-expiry",
+        machine: ServerBuffer,
+        breaks: "event TTL (S2): unread events vanish after 5 s, uncounted",
+        caught_by: ("burst_overflow", "O8"),
+    },
     /// Server: the idle sweep touches an idle org instead of freeing it.
-    NoIdleEvict,
+    NoIdleEvict {
+        name: "no-idle-evict",
+        machine: ServerBuffer,
+        breaks: "idle eviction (S5): an idle org's buffer is never freed",
+        caught_by: ("idle_eviction", "O8"),
+    },
     /// Leader: a tab takes the lease without re-reading it after its own write.
-    LeaseNoRecheck,
+    LeaseNoRecheck {
+        name: "lease-no-recheck",
+        machine: LeaderElection,
+        breaks: "lease claim (L2, B1): two tabs racing for an empty lease both lead",
+        caught_by: ("leader_lease_race", "O4"),
+    },
     /// Leader: followers poll the backend as well as the leader.
-    FollowerPolls,
+    FollowerPolls {
+        name: "follower-polls",
+        machine: LeaderElection,
+        breaks: "one transport per scope (L5): followers call the backend too",
+        caught_by: ("leader_multitab", "O4"),
+    },
     /// Leader: a new leader ignores the cursor the old one shared and starts from now.
-    NoCursorHandoff,
+    NoCursorHandoff {
+        name: "no-cursor-handoff",
+        machine: LeaderElection,
+        breaks: "cursor handoff (L5): a new leader skips what happened during takeover",
+        caught_by: ("leader_crash_takeover", "O1"),
+    },
     /// Leader: a leader that hears a higher heartbeat sequence keeps leading.
-    NoYieldOnHigherSeq,
+    NoYieldOnHigherSeq {
+        name: "no-yield-on-higher-seq",
+        machine: LeaderElection,
+        breaks: "split-brain resolution (L4): an old leader never steps down",
+        caught_by: ("leader_frozen", "O4"),
+    },
     /// Leader: a follower never takes over from a silent leader.
-    NoTakeover,
+    NoTakeover {
+        name: "no-takeover",
+        machine: LeaderElection,
+        breaks: "takeover (L3, O10): a crashed leader is never replaced",
+        caught_by: ("leader_crash_takeover", "O10"),
+    },
     /// Auth: every tab that needs a new token refreshes it on its own, without the mutex.
-    RefreshNoMutex,
+    RefreshNoMutex {
+        name: "refresh-no-mutex",
+        machine: Auth,
+        breaks: "refresh mutex (A1): tabs whose token runs out together all refresh it",
+        caught_by: ("auth_expiry_multitab", "O6"),
+    },
     /// Auth: a logout is not announced to the other tabs (no `auth-control`, no `auth-logout`).
-    LogoutNoBroadcast,
+    LogoutNoBroadcast {
+        name: "logout-no-broadcast",
+        machine: Auth,
+        breaks: "logout broadcast (A4): the other tabs keep polling after a logout",
+        caught_by: ("auth_logout_broadcast", "O6"),
+    },
     /// Auth: a tab whose token was refused keeps calling, with an empty bearer.
-    EmptyBearer,
+    EmptyBearer {
+        name: "empty-bearer",
+        machine: Auth,
+        breaks: "C7: a refused tab calls with `Authorization: Bearer ` and no token",
+        caught_by: ("auth_expiry_partitioned", "O6"),
+    },
     /// Auth: a failed refresh is retried every 2 s, without the doubling backoff.
-    NoBackoff,
+    NoBackoff {
+        name: "no-backoff",
+        machine: Auth,
+        breaks: "refresh backoff (A3): a failing refresh is retried every 2 s",
+        caught_by: ("auth_refresh_failing", "O6"),
+    },
     /// UI: every applied batch refetches the aggregates at once, without the throttle.
-    NoDebounce,
+    NoDebounce {
+        name: "no-debounce",
+        machine: UiCache,
+        breaks: "derived debounce (U3, O9): aggregates refetched on every batch",
+        caught_by: ("ui_burst_writes", "O9"),
+    },
     /// UI: the echo of an optimistic write adds the committed row beside the optimistic one.
-    OptimisticDoubleInsert,
+    OptimisticDoubleInsert {
+        name: "optimistic-double-insert",
+        machine: UiCache,
+        breaks: "optimistic rows (U2, O1): the echo shows the row twice until a refetch",
+        caught_by: ("ui_echo_before_response", "O1"),
+    },
     /// UI: a write whose echo never comes is never followed by a refetch.
-    NoEchoTimeout,
+    NoEchoTimeout {
+        name: "no-echo-timeout",
+        machine: UiCache,
+        breaks: "echo timeout (U2, O1): a write whose echo is lost stays optimistic",
+        caught_by: ("ui_echo_lost", "O1"),
+    },
     /// Flags: shadow mode applies the events to the page after all.
-    ShadowApplies,
+    ShadowApplies {
+        name: "shadow-applies",
+        machine: Provider,
+        breaks: "shadow mode (C13, O12): the page applies what it should only log",
+        caught_by: ("ui_shadow_mode", "O12"),
+    },
     /// Telemetry: the sampled event carries the tab's bearer token.
-    TelemetryLeaksToken,
+    TelemetryLeaksToken {
+        name: "telemetry-leaks-token",
+        machine: Provider,
+        breaks: "telemetry (C14, O6): a sampled event carries the token",
+        caught_by: ("ui_telemetry_cohort", "O6"),
+    },
     /// UI: a page without a live stream never polls its list (C11).
-    NoDegradedPolling,
+    NoDegradedPolling {
+        name: "no-degraded-polling",
+        machine: Provider,
+        breaks: "degraded mode (C11, O12): a page without a live stream goes stale",
+        caught_by: ("ui_realtime_outage", "O12"),
+    },
     /// UI: an event patches every list query of the org, not only its entity's (U1).
-    QueryKeyIgnoresEntity,
+    QueryKeyIgnoresEntity {
+        name: "query-key-ignores-entity",
+        machine: UiCache,
+        breaks: "query keys (U1, O2): an expense or task event lands in every list of the org",
+        caught_by: ("ui_query_keys", "O2"),
+    },
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 22] = [
-        Mutant::NoDedup,
-        Mutant::NoGapDetect,
-        Mutant::NoPropertyFilter,
-        Mutant::BreakerNeverOpens,
-        Mutant::EarlyExpiry,
-        Mutant::NoIdleEvict,
-        Mutant::LeaseNoRecheck,
-        Mutant::FollowerPolls,
-        Mutant::NoCursorHandoff,
-        Mutant::NoYieldOnHigherSeq,
-        Mutant::NoTakeover,
-        Mutant::RefreshNoMutex,
-        Mutant::LogoutNoBroadcast,
-        Mutant::EmptyBearer,
-        Mutant::NoBackoff,
-        Mutant::NoDebounce,
-        Mutant::OptimisticDoubleInsert,
-        Mutant::NoEchoTimeout,
-        Mutant::ShadowApplies,
-        Mutant::TelemetryLeaksToken,
-        Mutant::NoDegradedPolling,
-        Mutant::QueryKeyIgnoresEntity,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Mutant::NoDedup => "no-dedup",
-            Mutant::NoGapDetect => "no-gap-detect",
-            Mutant::NoPropertyFilter => "no-property-filter",
-            Mutant::BreakerNeverOpens => "breaker-never-opens",
-            Mutant::EarlyExpiry => "early-expiry",
-            Mutant::NoIdleEvict => "no-idle-evict",
-            Mutant::LeaseNoRecheck => "lease-no-recheck",
-            Mutant::FollowerPolls => "follower-polls",
-            Mutant::NoCursorHandoff => "no-cursor-handoff",
-            Mutant::NoYieldOnHigherSeq => "no-yield-on-higher-seq",
-            Mutant::NoTakeover => "no-takeover",
-            Mutant::RefreshNoMutex => "refresh-no-mutex",
-            Mutant::LogoutNoBroadcast => "logout-no-broadcast",
-            Mutant::EmptyBearer => "empty-bearer",
-            Mutant::NoBackoff => "no-backoff",
-            Mutant::NoDebounce => "no-debounce",
-            Mutant::OptimisticDoubleInsert => "optimistic-double-insert",
-            Mutant::NoEchoTimeout => "no-echo-timeout",
-            Mutant::ShadowApplies => "shadow-applies",
-            Mutant::TelemetryLeaksToken => "telemetry-leaks-token",
-            Mutant::NoDegradedPolling => "no-degraded-polling",
-            Mutant::QueryKeyIgnoresEntity => "query-key-ignores-entity",
-        }
-    }
-
-    pub fn machine(self) -> &'static str {
-        match self {
-            Mutant::NoDedup | Mutant::NoGapDetect | Mutant::BreakerNeverOpens => "client provider",
-            Mutant::NoPropertyFilter | Mutant::EarlyExpiry | Mutant::NoIdleEvict => "server buffer",
-            Mutant::LeaseNoRecheck
-            | Mutant::FollowerPolls
-            | Mutant::NoCursorHandoff
-            | Mutant::NoYieldOnHigherSeq
-            | Mutant::NoTakeover => "leader election",
-            Mutant::RefreshNoMutex
-            | Mutant::LogoutNoBroadcast
-            | Mutant::EmptyBearer
-            | Mutant::NoBackoff => "auth lifecycle",
-            Mutant::NoDebounce
-            | Mutant::OptimisticDoubleInsert
-            | Mutant::NoEchoTimeout
-            | Mutant::QueryKeyIgnoresEntity => "UI cache",
-            Mutant::ShadowApplies | Mutant::TelemetryLeaksToken | Mutant::NoDegradedPolling => {
-                "client provider"
-            }
-        }
-    }
-
-    pub fn breaks(self) -> &'static str {
-        match self {
-            Mutant::NoDedup => "dedup LRU (C2): a redelivered event is applied twice",
-            Mutant::NoGapDetect => "gap detection (C9): lost events are never refetched",
-            Mutant::NoPropertyFilter => {
-                "property filter (S6): a tab receives another property's events"
-            }
-            Mutant::BreakerNeverOpens => {
-                "circuit breaker (C4): failed calls are retried without the 30 s pause"
-            }
-            Mutant::EarlyExpiry => "event TTL (S2): unread events vanish after 5 s, uncounted",
-            Mutant::NoIdleEvict => "idle eviction (S5): an idle org's buffer is never freed",
-            Mutant::LeaseNoRecheck => {
-                "lease claim (L2, B1): two tabs racing for an empty lease both lead"
-            }
-            Mutant::FollowerPolls => "one transport per scope (L5): followers call the backend too",
-            Mutant::NoCursorHandoff => {
-                "cursor handoff (L5): a new leader skips what happened during takeover"
-            }
-            Mutant::NoYieldOnHigherSeq => {
-                "split-brain resolution (L4): an old leader never steps down"
-            }
-            Mutant::NoTakeover => "takeover (L3, O10): a crashed leader is never replaced",
-            Mutant::RefreshNoMutex => {
-                "refresh mutex (A1): tabs whose token runs out together all refresh it"
-            }
-            Mutant::LogoutNoBroadcast => {
-                "logout broadcast (A4): the other tabs keep polling after a logout"
-            }
-            Mutant::EmptyBearer => {
-                "C7: a refused tab calls with `Authorization: Bearer ` and no token"
-            }
-            Mutant::NoBackoff => "refresh backoff (A3): a failing refresh is retried every 2 s",
-            Mutant::NoDebounce => "derived debounce (U3, O9): aggregates refetched on every batch",
-            Mutant::OptimisticDoubleInsert => {
-                "optimistic rows (U2, O1): the echo shows the row twice until a refetch"
-            }
-            Mutant::NoEchoTimeout => {
-                "echo timeout (U2, O1): a write whose echo is lost stays optimistic"
-            }
-            Mutant::ShadowApplies => {
-                "shadow mode (C13, O12): the page applies what it should only log"
-            }
-            Mutant::TelemetryLeaksToken => "telemetry (C14, O6): a sampled event carries the token",
-            Mutant::NoDegradedPolling => {
-                "degraded mode (C11, O12): a page without a live stream goes stale"
-            }
-            Mutant::QueryKeyIgnoresEntity => {
-                "query keys (U1, O2): an expense or task event lands in every list of the org"
-            }
-        }
-    }
-
     pub fn parse(name: &str) -> Result<Mutant, String> {
         Mutant::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|m| m.name() == name)
             .ok_or_else(|| {
                 let names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
