@@ -23,6 +23,7 @@ pub mod event;
 pub mod http;
 pub mod leader_table;
 pub mod mutant;
+pub mod observation;
 pub mod parallel;
 pub mod query;
 pub mod run;

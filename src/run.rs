@@ -123,10 +123,11 @@ pub fn run_with(
     driver: Driver,
 ) -> RunReport {
     crate::mutant::reset_reached();
-    let mut report = match driver {
+    let done = match driver {
         Driver::Turmoil => crate::sim::turmoil_driver::run(scenario, seed, mutant),
         Driver::Express => crate::sim::express::run(scenario, seed, mutant),
     };
+    let mut report = finish(scenario, seed, mutant, done.history, done.last);
     report.reached = crate::mutant::reached();
     report
 }
@@ -136,15 +137,15 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
     run_with(scenario, seed, mutant, Driver::Turmoil)
 }
 
-/// Check a finished run and build its report; shared by every driver.
-pub fn finish(
+/// Check a finished run and build its report; the same for every driver.
+fn finish(
     scenario: &Scenario,
     seed: u64,
     mutant: Option<Mutant>,
-    history: crate::check::history::History,
-    last: crate::check::history::FinalState,
+    history: crate::observation::History,
+    last: crate::observation::FinalState,
 ) -> RunReport {
-    use crate::check::history::{Observation, RequestKind};
+    use crate::observation::{Observation, RequestKind};
     let evidence = crate::check::Evidence {
         scenario,
         history: &history,

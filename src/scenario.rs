@@ -7,7 +7,6 @@
 
 use crate::browser::platform::PlatformConfig;
 use crate::browser::{BrowserConfig, TabAction};
-use crate::check::CheckConfig;
 use crate::client::leader::{Fallback, Mechanism, Scope};
 use crate::client::ProviderConfig;
 use crate::event::EntityType;
@@ -220,6 +219,40 @@ impl Fault {
 pub struct Expect {
     pub hold: Vec<String>,
     pub fail: Vec<String>,
+}
+
+/// The checkers' bounds (plain data: `check` reads them, and imports nothing from the machines to decide).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckConfig {
+    /// O7: at most this many requests from one tab in any 60 s window.
+    pub max_requests_per_tab_per_min: usize,
+    /// O4: the longest a split brain (two leaders, or two streams, in one scope) may last.
+    pub split_brain_bound_ms: u64,
+    /// O10: after the heal, every scope with live tabs has a leader within this long.
+    pub leader_bound_ms: u64,
+    /// O6: every tab of a session is silent this long after its logout (A4).
+    pub logout_silence_bound_ms: u64,
+    /// O9: a tab refetches its aggregates at most once per this long.
+    pub derived_min_gap_ms: u64,
+    /// O11: the event-to-UI latency p99 stays under this on a healthy network.
+    pub ui_latency_p99_bound_ms: u64,
+    /// O1 (U2): an optimistic row is settled within this long (the echo
+    /// timeout plus one refetch) while the tab's calls go through.
+    pub optimistic_resolve_bound_ms: u64,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            max_requests_per_tab_per_min: 300,
+            split_brain_bound_ms: 3_000,
+            leader_bound_ms: 45_000,
+            logout_silence_bound_ms: 200,
+            derived_min_gap_ms: 1_000,
+            ui_latency_p99_bound_ms: 2_000,
+            optimistic_resolve_bound_ms: 8_000,
+        }
+    }
 }
 
 /// Network model shared by the drivers.

@@ -12,11 +12,11 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use rtsim::check::history::Observation;
 use rtsim::client::breaker::{Breaker, BreakerConfig, BreakerState};
 use rtsim::client::dedup::{Dedup, DedupConfig};
 use rtsim::event::{application_order, Action, EntityType, Event, EventId, Row, Service};
 use rtsim::mutant::Mutant;
+use rtsim::observation::Observation;
 use rtsim::server::buffer::{BufferConfig, BufferOutput, Buffers};
 use rtsim::time::SimTime;
 

@@ -8,13 +8,13 @@
 //! messages) waits until it thaws; a hidden tab's timers are throttled.
 
 use super::platform::{Lifecycle, Platform, PlatformConfig, PlatformEvent, TabIndex};
-use crate::check::history::{Observation, Outcome, RequestKind};
 use crate::client::auth::Credentials;
 use crate::client::leader::{Fallback, Role, Scope, TabEnv};
 use crate::client::{NetError, ProviderConfig, Tab, TabId, TabOutput};
 use crate::event::{OrgId, PropertyId};
 use crate::http::{Body, Method, Request, Response, Route};
 use crate::mutant::Mutant;
+use crate::observation::{Observation, Outcome, RequestKind};
 use crate::seed::rng_for;
 use crate::time::{earliest, SimTime};
 use std::collections::{BTreeMap, VecDeque};

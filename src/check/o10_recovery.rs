@@ -3,9 +3,9 @@
 //! `leader_bound_ms`, and keeps one to the end. (Cache convergence within the
 //! settle window is O2's.)
 
-use super::history::Observation;
 use super::{Evidence, Violation};
-use crate::client::leader::Role;
+use crate::observation::Observation;
+use crate::observation::Role;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,8 +3,8 @@
 //! under `ui_latency_p99_bound_ms` (2 s) on a healthy network; a scenario
 //! opts in by listing O11, since under faults the latency is the fault's.
 
-use super::history::Observation;
 use super::{Evidence, Violation};
+use crate::observation::Observation;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 

@@ -6,9 +6,8 @@
 //! request timeout, unless something else held it: a lifecycle change, an
 //! auth pause or sign-out, or a failed call.
 
-use super::history::{Observation, Outcome, RequestKind};
 use super::{Evidence, Violation};
-use crate::client::flags::Realtime;
+use crate::observation::{Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -17,9 +16,35 @@ fn org_of(tab: &str) -> Option<u32> {
     tab.strip_prefix("org")?.split('/').next()?.parse().ok()
 }
 
+/// What C13 says realtime does for a page of an org.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Realtime {
+    Live,
+    Shadow,
+    Off,
+}
+
+/// C13's decision, made here on the SPEC's own terms rather than by the
+/// client's code, so a client that decides wrongly cannot agree with itself:
+/// the kill list beats everything, shadow beats the master switch, and the
+/// rollout admits an org whose stable bucket (xxh3-64 of its id, mod 100) is
+/// under the percentage.
+fn expected_mode(flags: &crate::client::flags::Flags, org: u32) -> Realtime {
+    let bucket = xxhash_rust::xxh3::xxh3_64(&org.to_le_bytes()) % 100;
+    if flags.disabled_orgs.contains(&org) {
+        Realtime::Off
+    } else if flags.shadow {
+        Realtime::Shadow
+    } else if flags.master && bucket < flags.rollout_pct as u64 {
+        Realtime::Live
+    } else {
+        Realtime::Off
+    }
+}
+
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let flags = &ev.scenario.config.provider.flags;
-    let mode = |tab: &str| org_of(tab).map(|o| flags.realtime_for(o));
+    let mode = |tab: &str| org_of(tab).map(|o| expected_mode(flags, o));
     let mut out = Vec::new();
     for step in &ev.history.steps {
         let (tab, detail) = match &step.obs {

@@ -1,8 +1,8 @@
 //! O1: each tab applies each event it may see at most once, and none is lost
 //! without a refetch (a snapshot at or after its sequence) that restores it.
 
-use super::history::Observation;
 use super::{Evidence, Violation};
+use crate::observation::Observation;
 use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {

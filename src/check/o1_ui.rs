@@ -5,8 +5,8 @@
 //! one refetch. A tab whose calls failed, or that was frozen, in that time is
 //! excused the bound (its refetch could not go through), not the duplicate.
 
-use super::history::{Observation, Outcome};
 use super::{Evidence, Violation};
+use crate::observation::{Observation, Outcome};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! O3: per tab and org, applied sequences strictly increase.
 
-use super::history::Observation;
 use super::{Evidence, Violation};
+use crate::observation::Observation;
 use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {

@@ -3,9 +3,9 @@
 //! window is recorded with its start, length and cause, and one longer than
 //! `split_brain_bound_ms` (or still open at the end) is a violation.
 
-use super::history::{Observation, RequestKind};
 use super::{Evidence, Violation};
-use crate::client::leader::Role;
+use crate::observation::Role;
+use crate::observation::{Observation, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,7 +1,7 @@
 //! O5: no tab receives an event of another org, or of a property it did not ask for.
 
-use super::history::Observation;
 use super::{Evidence, Violation};
+use crate::observation::Observation;
 use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {

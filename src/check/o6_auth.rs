@@ -15,8 +15,8 @@
 //!
 //! `audit` also yields the figures the summary reports.
 
-use super::history::{Observation, Outcome, RequestKind};
 use super::{Evidence, Violation};
+use crate::observation::{Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,8 +5,8 @@
 //! cursor); and no tab sends more than the configured number of requests in
 //! any 60 s window.
 
-use super::history::{Observation, RequestKind};
 use super::{Evidence, Violation};
+use crate::observation::{Observation, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -93,7 +93,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     pace.consecutive_failures = 0;
                     let fast_empty =
                         !handshake && *events == 0 && t.since(sent_at) < p.fast_empty_ms;
-                    if fast_empty && *outcome == super::history::Outcome::Status(200) {
+                    if fast_empty && *outcome == crate::observation::Outcome::Status(200) {
                         pace.quiet_until =
                             Some((t + p.fast_empty_backoff_min_ms, "the fast-empty backoff"));
                     }

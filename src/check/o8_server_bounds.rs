@@ -2,8 +2,8 @@
 //! the cap, idle orgs are evicted, and every event that leaves a buffer is
 //! counted (what went in = what was dropped + what is still there).
 
-use super::history::Observation;
 use super::{Evidence, Violation};
+use crate::observation::Observation;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 

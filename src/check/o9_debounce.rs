@@ -2,8 +2,8 @@
 //! `derived_min_gap_ms` (a second by default) per tab (U3). The refetches a
 //! tab sends at one instant are one invalidation of several aggregates.
 
-use super::history::{Observation, RequestKind};
 use super::{Evidence, Violation};
+use crate::observation::{Observation, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 

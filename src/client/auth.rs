@@ -16,6 +16,7 @@
 
 use super::leader::TabEnv;
 use crate::mutant::{fires, Mutant};
+pub use crate::observation::Banner;
 use crate::time::{earliest, SimTime};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -59,17 +60,6 @@ impl AuthConfig {
             .saturating_mul(1u64 << doublings)
             .min(self.backoff_max_ms)
     }
-}
-
-/// A5: the global banner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Banner {
-    None,
-    /// The transport cannot reach the server; it resumes by itself.
-    Offline,
-    /// The session could not be refreshed: log in again (writes paused, reads kept).
-    Expired,
 }
 
 /// A session as a tab holds it.

@@ -12,9 +12,9 @@
 //! back when the write fails or its row is gone. Every such change is recorded
 //! for the oracle (`ListRow` observations).
 
-use crate::check::history::Resolution;
 use crate::event::{Action, Event, MutationId, OrgId, PropertyId, Row, RowId};
 use crate::mutant::{fires, Mutant};
+use crate::observation::Resolution;
 use std::collections::BTreeMap;
 
 /// An optimistic row id never collides with a server id (those count from 1).

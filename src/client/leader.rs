@@ -14,6 +14,7 @@
 //! is declared, so the one-stream oracle does not count it.
 
 use crate::mutant::{fires, Mutant};
+pub use crate::observation::Role;
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
@@ -74,17 +75,6 @@ impl Default for LeaderConfig {
             mailbox_max_per_min: 100,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Follower,
-    Claiming,
-    Leader,
-    /// Declared fallback: no BroadcastChannel (or leadership disabled), so this tab polls on its own.
-    Solo,
-    Closed,
 }
 
 /// The lease as stored in localStorage.

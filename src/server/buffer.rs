@@ -8,10 +8,10 @@
 //! could have it raises the org's loss `floor`, which is what lets a client
 //! tell "nothing happened" from "something was lost" (C9).
 
-use crate::check::history::{DropReason, Observation};
 use crate::event::{Event, OrgId, PropertyId};
 use crate::http::{Batch, BufferMetrics};
 use crate::mutant::{fires, Mutant};
+use crate::observation::{DropReason, Observation};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

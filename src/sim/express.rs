@@ -10,18 +10,18 @@
 //! uniform in `[min_latency_ms, max_latency_ms]` per message, or fixed while a
 //! `latency` fault holds.
 
-use super::nemesis::{timeline, Action};
+use super::nemesis::{BrowserKey, Nemesis, World};
+use super::Finished;
 use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
-use crate::check::history::{History, Observation};
 use crate::client::NetError;
 use crate::http::{Request, Response};
 use crate::mutant::Mutant;
-use crate::run::RunReport;
-use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
+use crate::observation::{History, Observation};
+use crate::scenario::{Direction, Scenario};
 use crate::seed::{jitter_ms, rng_for, SimRng};
 use crate::server::{ServerInput, ServerNode, ServerOutput};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Node {
@@ -217,83 +217,9 @@ impl<'a> Express<'a> {
         }
     }
 
-    fn apply(&mut self, fault: &Fault, start: bool) {
-        let browsers: Vec<usize> = fault
-            .target
-            .browsers(&self.scenario.topology)
-            .iter()
-            .map(|k| self.index[k])
-            .collect();
-        let step = |count: &mut u32| {
-            if start {
-                *count += 1
-            } else {
-                *count = count.saturating_sub(1)
-            }
-        };
-        match &fault.kind {
-            FaultKind::Partition => {
-                for &b in &browsers {
-                    step(&mut self.links[b].to_server_cut);
-                    step(&mut self.links[b].from_server_cut);
-                }
-            }
-            FaultKind::PartitionOneway(Direction::ToServer) => browsers
-                .iter()
-                .for_each(|&b| step(&mut self.links[b].to_server_cut)),
-            FaultKind::PartitionOneway(Direction::FromServer) => browsers
-                .iter()
-                .for_each(|&b| step(&mut self.links[b].from_server_cut)),
-            FaultKind::Latency { ms } => {
-                for &b in &browsers {
-                    self.links[b].fixed_latency_ms = start.then_some(*ms);
-                }
-            }
-            FaultKind::ServerRestart
-            | FaultKind::Burst { .. }
-            | FaultKind::TokenExpire
-            | FaultKind::Refresh(_)
-            | FaultKind::EchoDrop
-            | FaultKind::MutateSlow
-            | FaultKind::StreamDown => {
-                for input in super::nemesis::server_inputs(self.scenario, fault, start) {
-                    self.server_input(input);
-                }
-            }
-            FaultKind::ResetConnections if start => {
-                let open: Vec<(u64, (usize, u64))> =
-                    self.conns.iter().map(|(c, v)| (*c, *v)).collect();
-                for (conn, (browser, req)) in open {
-                    if fault.target != Target::Server && !browsers.contains(&browser) {
-                        continue;
-                    }
-                    self.conns.remove(&conn);
-                    self.conn_of.remove(&(browser, req));
-                    self.server_input(ServerInput::Disconnect { conn });
-                    self.browser_input(
-                        browser,
-                        Some(BrowserInput::Response {
-                            req,
-                            result: Err(NetError::Reset),
-                        }),
-                    );
-                }
-            }
-            FaultKind::Tab(_) => {
-                if let Some(input) = super::nemesis::tab_input(fault, start) {
-                    for &b in &browsers {
-                        self.browser_input(b, Some(input.clone()));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn run(mut self, seed: u64, mutant: Option<Mutant>) -> RunReport {
+    fn run(mut self, seed: u64) -> Finished {
         let end = self.scenario.end();
-        let mut actions: VecDeque<(SimTime, Action)> = timeline(self.scenario).into();
-        let mut active: Vec<Fault> = Vec::new();
+        let mut nemesis = Nemesis::new(self.scenario);
         self.reschedule(Node::Server);
         for i in 0..self.browsers.len() {
             self.browser_input(i, None);
@@ -302,7 +228,7 @@ impl<'a> Express<'a> {
         const MAX_STEPS_AT_ONE_INSTANT: u64 = 10_000_000;
         let mut steps_now = (SimTime::ZERO, 0u64);
         loop {
-            let next_action = actions.front().map(|(t, _)| *t);
+            let next_action = nemesis.next_at();
             let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
             let next_timer = self.timers.first().map(|(t, _)| t);
             let Some(t) = [next_action, next_delivery, next_timer]
@@ -328,25 +254,7 @@ impl<'a> Express<'a> {
             );
             // At one instant: the nemesis first, then what the network delivers, then deadlines.
             if next_action == Some(t) {
-                let (_, action) = actions.pop_front().expect("an action is due");
-                match action {
-                    Action::Start(f) => {
-                        self.history
-                            .record(t, Observation::Fault { what: f.describe() });
-                        self.apply(&f, true);
-                        active.push(f);
-                    }
-                    Action::Undo(f) => {
-                        self.apply(&f, false);
-                        active.retain(|a| a != &f);
-                    }
-                    Action::HealAll => {
-                        for f in std::mem::take(&mut active).into_iter().rev() {
-                            self.apply(&f, false);
-                        }
-                        self.history.record(t, Observation::Heal);
-                    }
-                }
+                nemesis.act_due(t, &mut self);
             } else if next_delivery == Some(t) {
                 let key = *self.queue.keys().next().expect("a delivery is due");
                 let d = self.queue.remove(&key).expect("the key exists");
@@ -363,11 +271,80 @@ impl<'a> Express<'a> {
             }
         }
         self.now = end;
-        let last = super::final_state(&self.server, &self.browsers);
-        crate::run::finish(self.scenario, seed, mutant, self.history, last)
+        Finished {
+            last: super::final_state(&self.server, &self.browsers),
+            history: self.history,
+        }
+    }
+
+    /// The browser indices of these keys.
+    fn indices(&self, keys: &[BrowserKey]) -> Vec<usize> {
+        keys.iter().map(|k| self.index[k]).collect()
     }
 }
 
-pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport {
-    Express::new(scenario, seed, mutant).run(seed, mutant)
+/// A cut or a repair of one direction: cuts nest, so overlapping faults undo one by one.
+fn step_cut(count: &mut u32, cut: bool) {
+    if cut {
+        *count += 1
+    } else {
+        *count = count.saturating_sub(1)
+    }
+}
+
+impl World for Express<'_> {
+    fn record(&mut self, t: SimTime, obs: Observation) {
+        self.history.record(t, obs);
+    }
+
+    fn partition(&mut self, browsers: &[BrowserKey], cut: bool) {
+        for b in self.indices(browsers) {
+            step_cut(&mut self.links[b].to_server_cut, cut);
+            step_cut(&mut self.links[b].from_server_cut, cut);
+        }
+    }
+
+    fn partition_oneway(&mut self, browsers: &[BrowserKey], direction: Direction, cut: bool) {
+        for b in self.indices(browsers) {
+            let link = &mut self.links[b];
+            match direction {
+                Direction::ToServer => step_cut(&mut link.to_server_cut, cut),
+                Direction::FromServer => step_cut(&mut link.from_server_cut, cut),
+            }
+        }
+    }
+
+    fn set_latency(&mut self, browsers: &[BrowserKey], ms: Option<u64>) {
+        for b in self.indices(browsers) {
+            self.links[b].fixed_latency_ms = ms;
+        }
+    }
+
+    fn reset_connections(&mut self, browsers: Option<&[BrowserKey]>) {
+        let only = browsers.map(|keys| self.indices(keys));
+        let open: Vec<(u64, (usize, u64))> = self.conns.iter().map(|(c, v)| (*c, *v)).collect();
+        for (conn, (browser, req)) in open {
+            if only.as_ref().is_some_and(|o| !o.contains(&browser)) {
+                continue;
+            }
+            self.conns.remove(&conn);
+            self.conn_of.remove(&(browser, req));
+            self.server_input(ServerInput::Disconnect { conn });
+            let result = Err(NetError::Reset);
+            self.browser_input(browser, Some(BrowserInput::Response { req, result }));
+        }
+    }
+
+    fn server_input(&mut self, input: ServerInput) {
+        Express::server_input(self, input);
+    }
+
+    fn browser_input(&mut self, browser: BrowserKey, input: BrowserInput) {
+        let i = self.index[&browser];
+        Express::browser_input(self, i, Some(input));
+    }
+}
+
+pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
+    Express::new(scenario, seed, mutant).run(seed)
 }

@@ -6,10 +6,17 @@ pub mod turmoil_driver;
 pub mod wire;
 
 use crate::browser::BrowserNode;
-use crate::check::history::{FinalState, TabFinal};
+use crate::observation::{FinalState, History, TabFinal};
 use crate::server::ServerNode;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// What a driver hands back once a run ends: the history and the final
+/// state. Checking them is `run`'s business, not the driver's.
+pub struct Finished {
+    pub history: History,
+    pub last: FinalState,
+}
 
 /// What the checkers need from the nodes once a run ends; the same for every driver.
 pub fn final_state<'a>(

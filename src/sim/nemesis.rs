@@ -1,14 +1,121 @@
 //! The nemesis: a scenario's fault list turned into a timeline of actions
 //! (start a fault, undo it after `for_s`, heal everything at the end of the
-//! fault phase), which a driver applies to its network and nodes.
+//! fault phase), carried out on a driver's world. What each fault kind does is
+//! decided here, once; a driver only says how to cut a link, change a
+//! latency, reset connections and hand an input to a node (`World`).
 
-use crate::scenario::{Fault, FaultKind, Scenario, Target};
+use crate::browser::BrowserInput;
+use crate::observation::Observation;
+use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
 use crate::server::tokens::RefreshMode;
 use crate::server::ServerInput;
 use crate::time::SimTime;
+use std::collections::VecDeque;
+
+/// A browser by (org, browser index).
+pub type BrowserKey = (u32, u32);
+
+/// What a driver lets the nemesis do to its world. Each call names the
+/// browsers a fault lands on, in the order `Target::browsers` gives them.
+pub trait World {
+    /// Append a step to the history at `t`.
+    fn record(&mut self, t: SimTime, obs: Observation);
+    /// Cut (`cut = true`) or repair both directions between these browsers and the server.
+    fn partition(&mut self, browsers: &[BrowserKey], cut: bool);
+    /// Cut or repair one direction between these browsers and the server.
+    fn partition_oneway(&mut self, browsers: &[BrowserKey], direction: Direction, cut: bool);
+    /// Fix these browsers' link latency (`Some`), or give them back the network's own (`None`).
+    fn set_latency(&mut self, browsers: &[BrowserKey], ms: Option<u64>);
+    /// Reset every open connection of these browsers, or of everyone (`None`: the server's).
+    fn reset_connections(&mut self, browsers: Option<&[BrowserKey]>);
+    fn server_input(&mut self, input: ServerInput);
+    fn browser_input(&mut self, browser: BrowserKey, input: BrowserInput);
+}
+
+/// The timeline of one run and the faults in force, so they can be undone
+/// one by one and all at the heal.
+pub struct Nemesis<'a> {
+    scenario: &'a Scenario,
+    actions: VecDeque<(SimTime, Action)>,
+    active: Vec<Fault>,
+}
+
+impl<'a> Nemesis<'a> {
+    pub fn new(scenario: &'a Scenario) -> Self {
+        Nemesis {
+            scenario,
+            actions: timeline(scenario).into(),
+            active: Vec::new(),
+        }
+    }
+
+    /// When the next action is due.
+    pub fn next_at(&self) -> Option<SimTime> {
+        self.actions.front().map(|(t, _)| *t)
+    }
+
+    /// Carry out every action due at or before `now`, at `now`.
+    pub fn act_due(&mut self, now: SimTime, world: &mut impl World) {
+        while self.actions.front().is_some_and(|(at, _)| *at <= now) {
+            let (_, action) = self.actions.pop_front().expect("front exists");
+            match action {
+                Action::Start(f) => {
+                    world.record(now, Observation::Fault { what: f.describe() });
+                    apply(self.scenario, world, &f, true);
+                    self.active.push(f);
+                }
+                Action::Undo(f) => {
+                    apply(self.scenario, world, &f, false);
+                    self.active.retain(|a| a != &f);
+                }
+                Action::HealAll => {
+                    for f in std::mem::take(&mut self.active).into_iter().rev() {
+                        apply(self.scenario, world, &f, false);
+                    }
+                    world.record(now, Observation::Heal);
+                }
+            }
+        }
+    }
+}
+
+/// Start (or, `start = false`, undo) one fault on `world`.
+fn apply(scenario: &Scenario, world: &mut impl World, fault: &Fault, start: bool) {
+    let browsers = fault.target.browsers(&scenario.topology);
+    match &fault.kind {
+        FaultKind::Partition => world.partition(&browsers, start),
+        FaultKind::PartitionOneway(direction) => {
+            world.partition_oneway(&browsers, *direction, start)
+        }
+        FaultKind::Latency { ms } => world.set_latency(&browsers, start.then_some(*ms)),
+        FaultKind::ResetConnections if start => match fault.target {
+            Target::Server => world.reset_connections(None),
+            _ => world.reset_connections(Some(&browsers)),
+        },
+        FaultKind::ResetConnections => {}
+        FaultKind::Tab(_) => {
+            if let Some(input) = tab_input(fault, start) {
+                for &b in &browsers {
+                    world.browser_input(b, input.clone());
+                }
+            }
+        }
+        FaultKind::ServerRestart
+        | FaultKind::Burst { .. }
+        | FaultKind::TokenExpire
+        | FaultKind::Refresh(_)
+        | FaultKind::EchoDrop
+        | FaultKind::MutateSlow
+        | FaultKind::StreamDown => {
+            for input in server_inputs(scenario, fault, start) {
+                world.server_input(input);
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Action {
+enum Action {
     Start(Fault),
     Undo(Fault),
     /// The end of the fault phase: undo whatever is still in force.
@@ -17,7 +124,7 @@ pub enum Action {
 
 /// Every action in time order; at equal times, undos before starts, so a
 /// fault that ends as another begins does not cancel the new one.
-pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
+fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     let mut actions = Vec::new();
     for f in &scenario.faults {
         actions.push((f.at, 1, Action::Start(f.clone())));
@@ -45,7 +152,7 @@ pub fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
 }
 
 /// The server inputs that start (or, `start = false`, undo) a fault the server node applies.
-pub fn server_inputs(scenario: &Scenario, fault: &Fault, start: bool) -> Vec<ServerInput> {
+fn server_inputs(scenario: &Scenario, fault: &Fault, start: bool) -> Vec<ServerInput> {
     match (&fault.kind, start) {
         (FaultKind::ServerRestart, true) => {
             let down_ms = fault
@@ -86,8 +193,8 @@ pub fn server_inputs(scenario: &Scenario, fault: &Fault, start: bool) -> Vec<Ser
 }
 
 /// The browser input that starts (or, `start = false`, undoes) a tab fault.
-pub fn tab_input(fault: &Fault, start: bool) -> Option<crate::browser::BrowserInput> {
-    use crate::browser::{BrowserInput, TabSel};
+fn tab_input(fault: &Fault, start: bool) -> Option<BrowserInput> {
+    use crate::browser::TabSel;
     let FaultKind::Tab(action) = fault.kind else {
         return None;
     };

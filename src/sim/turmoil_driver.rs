@@ -6,15 +6,15 @@
 //! every `select!` is `biased;`, nodes see only sim time, and node state is
 //! shared through `Rc<RefCell<_>>` on turmoil's single thread.
 
-use super::nemesis::{timeline, Action};
+use super::nemesis::{BrowserKey, Nemesis, World};
 use super::wire::{read_frame, write_frame};
+use super::Finished;
 use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
-use crate::check::history::{History, Observation};
 use crate::client::NetError;
 use crate::http::{Request, Response};
 use crate::mutant::Mutant;
-use crate::run::RunReport;
-use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
+use crate::observation::{History, Observation};
+use crate::scenario::{Direction, Scenario};
 use crate::server::{ServerInput, ServerNode, ServerOutput};
 use crate::time::SimTime;
 use std::cell::RefCell;
@@ -307,101 +307,96 @@ async fn browser_host(
     }
 }
 
-/// The network faults in force, so they can be undone one by one and all at the heal.
-struct Network<'a> {
+/// What the nemesis acts on under turmoil: the simulation's links, and the
+/// hosts' mailboxes. A browser's fault lands on its host; with crowds, on its
+/// whole crowd.
+struct Network<'a, 'b> {
     scenario: &'a Scenario,
+    sim: &'a mut turmoil::Sim<'b>,
+    history: Shared<History>,
     server_mail: Rc<Mailbox>,
     host_mail: BTreeMap<String, Rc<Mailbox>>,
 }
 
-impl Network<'_> {
-    fn apply(&self, sim: &mut turmoil::Sim<'_>, fault: &Fault, start: bool) {
-        // The hosts a fault lands on; with crowds, a browser's fault lands on its whole crowd.
-        let hosts: BTreeSet<String> = fault
-            .target
-            .browsers(&self.scenario.topology)
-            .into_iter()
-            .map(|(o, b)| host_name(self.scenario, o, b))
-            .collect();
-        let net = &self.scenario.config.net;
-        match &fault.kind {
-            FaultKind::Partition => {
-                for h in &hosts {
-                    if start {
-                        sim.partition("server", h.as_str());
-                    } else {
-                        sim.repair("server", h.as_str());
-                    }
-                }
-            }
-            FaultKind::PartitionOneway(direction) => {
-                for h in &hosts {
-                    let (from, to) = match direction {
-                        Direction::ToServer => (h.as_str(), "server"),
-                        Direction::FromServer => ("server", h.as_str()),
-                    };
-                    if start {
-                        sim.partition_oneway(from, to);
-                    } else {
-                        sim.repair_oneway(from, to);
-                    }
-                }
-            }
-            FaultKind::Latency { ms } => {
-                for h in &hosts {
-                    let h = h.as_str();
-                    if start {
-                        sim.set_link_latency("server", h, Duration::from_millis(*ms));
-                    } else {
-                        sim.set_link_latency(
-                            "server",
-                            h,
-                            Duration::from_millis(net.min_latency_ms),
-                        );
-                        sim.set_link_max_message_latency(
-                            "server",
-                            h,
-                            Duration::from_millis(net.max_latency_ms),
-                        );
-                    }
-                }
-            }
-            FaultKind::ServerRestart
-            | FaultKind::Burst { .. }
-            | FaultKind::TokenExpire
-            | FaultKind::Refresh(_)
-            | FaultKind::EchoDrop
-            | FaultKind::MutateSlow
-            | FaultKind::StreamDown => {
-                for input in super::nemesis::server_inputs(self.scenario, fault, start) {
-                    self.server_mail.post(Control::Server(input));
-                }
-            }
-            FaultKind::ResetConnections if start => match fault.target {
-                Target::Server => self.server_mail.post(Control::ResetConnections),
-                _ => {
-                    for h in &hosts {
-                        self.host_mail[h].post(Control::ResetConnections);
-                    }
-                }
-            },
-            FaultKind::Tab(_) => {
-                if let Some(input) = super::nemesis::tab_input(fault, start) {
-                    for (o, b) in fault.target.browsers(&self.scenario.topology) {
-                        let host = host_name(self.scenario, o, b);
-                        self.host_mail[&host].post(Control::Browser {
-                            key: (o, b),
-                            input: input.clone(),
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
+impl Network<'_, '_> {
+    fn hosts(&self, browsers: &[BrowserKey]) -> BTreeSet<String> {
+        browsers
+            .iter()
+            .map(|&(o, b)| host_name(self.scenario, o, b))
+            .collect()
     }
 }
 
-pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport {
+impl World for Network<'_, '_> {
+    fn record(&mut self, t: SimTime, obs: Observation) {
+        self.history.borrow_mut().record(t, obs);
+    }
+
+    fn partition(&mut self, browsers: &[BrowserKey], cut: bool) {
+        for h in &self.hosts(browsers) {
+            if cut {
+                self.sim.partition("server", h.as_str());
+            } else {
+                self.sim.repair("server", h.as_str());
+            }
+        }
+    }
+
+    fn partition_oneway(&mut self, browsers: &[BrowserKey], direction: Direction, cut: bool) {
+        for h in &self.hosts(browsers) {
+            let (from, to) = match direction {
+                Direction::ToServer => (h.as_str(), "server"),
+                Direction::FromServer => ("server", h.as_str()),
+            };
+            if cut {
+                self.sim.partition_oneway(from, to);
+            } else {
+                self.sim.repair_oneway(from, to);
+            }
+        }
+    }
+
+    fn set_latency(&mut self, browsers: &[BrowserKey], ms: Option<u64>) {
+        let net = &self.scenario.config.net;
+        for h in &self.hosts(browsers) {
+            let h = h.as_str();
+            match ms {
+                Some(ms) => self
+                    .sim
+                    .set_link_latency("server", h, Duration::from_millis(ms)),
+                None => {
+                    let (min, max) = (net.min_latency_ms, net.max_latency_ms);
+                    self.sim
+                        .set_link_latency("server", h, Duration::from_millis(min));
+                    self.sim
+                        .set_link_max_message_latency("server", h, Duration::from_millis(max));
+                }
+            }
+        }
+    }
+
+    fn reset_connections(&mut self, browsers: Option<&[BrowserKey]>) {
+        match browsers {
+            None => self.server_mail.post(Control::ResetConnections),
+            Some(browsers) => {
+                for h in &self.hosts(browsers) {
+                    self.host_mail[h].post(Control::ResetConnections);
+                }
+            }
+        }
+    }
+
+    fn server_input(&mut self, input: ServerInput) {
+        self.server_mail.post(Control::Server(input));
+    }
+
+    fn browser_input(&mut self, key: BrowserKey, input: BrowserInput) {
+        let host = host_name(self.scenario, key.0, key.1);
+        self.host_mail[&host].post(Control::Browser { key, input });
+    }
+}
+
+pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
     let cfg = &scenario.config;
     let end = scenario.end();
     let mut sim = turmoil::Builder::new()
@@ -449,44 +444,24 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
             browser_host(nodes.clone(), history.clone(), mail.clone())
         });
     }
-    let network = Network {
+    let mut nemesis = Nemesis::new(scenario);
+    let mut network = Network {
         scenario,
+        sim: &mut sim,
+        history: history.clone(),
         server_mail,
         host_mail,
     };
-
-    let mut actions: VecDeque<(SimTime, Action)> = timeline(scenario).into();
-    let mut active: Vec<Fault> = Vec::new();
     loop {
-        let t = SimTime(sim.elapsed().as_millis() as u64);
-        while actions.front().is_some_and(|(at, _)| *at <= t) {
-            let (_, action) = actions.pop_front().expect("front exists");
-            match action {
-                Action::Start(f) => {
-                    history
-                        .borrow_mut()
-                        .record(t, Observation::Fault { what: f.describe() });
-                    network.apply(&mut sim, &f, true);
-                    active.push(f);
-                }
-                Action::Undo(f) => {
-                    network.apply(&mut sim, &f, false);
-                    active.retain(|a| a != &f);
-                }
-                Action::HealAll => {
-                    for f in active.drain(..).rev() {
-                        network.apply(&mut sim, &f, false);
-                    }
-                    history.borrow_mut().record(t, Observation::Heal);
-                }
-            }
-        }
+        let t = SimTime(network.sim.elapsed().as_millis() as u64);
+        nemesis.act_due(t, &mut network);
         if t >= end {
             break;
         }
         // A host that returns an error (a bind failure) is a driver bug, not a finding.
-        sim.step().expect("the simulation steps");
+        network.sim.step().expect("the simulation steps");
     }
+    drop(network);
     drop(sim);
 
     let browser_refs: Vec<_> = browsers.iter().map(|b| b.borrow()).collect();
@@ -495,5 +470,5 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
     let history = Rc::try_unwrap(history)
         .map(RefCell::into_inner)
         .unwrap_or_else(|h| h.borrow().clone());
-    crate::run::finish(scenario, seed, mutant, history, last)
+    Finished { history, last }
 }

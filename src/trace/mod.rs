@@ -3,8 +3,8 @@
 //! ordered, so the same run gives the same bytes on any machine; the hash is
 //! xxh3-64, a fixed function, of exactly those bytes.
 
-use crate::check::history::{Observation, Step};
 use crate::check::Violation;
+use crate::observation::{Observation, Step};
 
 pub fn canonical_lines(steps: &[Step], violations: &[Violation]) -> Vec<String> {
     let mut lines: Vec<String> = steps

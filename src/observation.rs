@@ -1,4 +1,6 @@
-//! The history: every observable step of a run, with its sim time.
+//! Observations and the history: every observable step of a run, with its
+//! sim time. A neutral layer: machines write it, checkers read it, and it
+//! imports neither.
 //!
 //! Machines emit `Observation`s as outputs; a driver stamps them with the time
 //! and appends them here. Checkers read only the history and the final state,
@@ -9,6 +11,29 @@ use crate::event::{Action, EntityType, EventId, MutationId, OrgId, PropertyId, R
 use crate::query::{AggregateKind, ListKind};
 use crate::time::SimTime;
 use serde::Serialize;
+
+/// A5: the global banner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Banner {
+    None,
+    /// The transport cannot reach the server; it resumes by itself.
+    Offline,
+    /// The session could not be refreshed: log in again (writes paused, reads kept).
+    Expired,
+}
+
+/// A tab's part in the leader election of its scope (L1-L6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Follower,
+    Claiming,
+    Leader,
+    /// Declared fallback: no BroadcastChannel (or leadership disabled), so this tab polls on its own.
+    Solo,
+    Closed,
+}
 
 /// Why an event left a server buffer before every reader had it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -268,13 +293,13 @@ pub enum Observation {
     /// A5: the banner the tab shows changed.
     Banner {
         tab: String,
-        banner: crate::client::auth::Banner,
+        banner: Banner,
     },
     // ---- leader election (L1-L7) and tab lifecycle (B4) ----
     Role {
         tab: String,
         scope: String,
-        role: crate::client::leader::Role,
+        role: Role,
         seq: u64,
         cause: String,
     },
