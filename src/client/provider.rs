@@ -227,6 +227,10 @@ pub struct Tab {
     out: VecDeque<TabOutput>,
 }
 
+/// ChaCha streams of a tab's generator: the tab's own draws use stream 0.
+const TELEMETRY_STREAM: u64 = 1;
+const LEADER_STREAM: u64 = 2;
+
 impl Tab {
     pub fn new(
         id: TabId,
@@ -260,7 +264,7 @@ impl Tab {
             list_updated_at: SimTime::ZERO,
             telemetry_rng: {
                 let mut r = rng.clone();
-                r.set_stream(1);
+                r.set_stream(TELEMETRY_STREAM);
                 r
             },
             telemetry_calls: Vec::new(),
@@ -309,7 +313,11 @@ impl Tab {
             self.derived.start(now, &mut self.rng);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
             let index = self.id.tab;
-            let rng = crate::seed::SimRng::clone(&self.rng);
+            // The election draws from a stream of its own: a clone of the tab's
+            // generator on the same stream would repeat the tab's next draws as
+            // takeover jitter, correlating the two.
+            let mut rng = crate::seed::SimRng::clone(&self.rng);
+            rng.set_stream(LEADER_STREAM);
             self.scope = scope.clone();
             let mut leader =
                 Leader::new(self.config.leader.clone(), index, &scope, rng, self.mutant);
