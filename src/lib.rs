@@ -25,6 +25,7 @@ pub mod leader_table;
 pub mod mutant;
 pub mod observation;
 pub mod parallel;
+pub mod params;
 pub mod query;
 pub mod run;
 pub mod scenario;

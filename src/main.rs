@@ -108,6 +108,8 @@ enum Command {
     },
     /// List the mutants and what each breaks.
     Mutants,
+    /// Print the parameter table (name, type, default, range, doc) as README's markdown.
+    Params,
     /// Print the behaviour baseline: every scenario's verdict line (trace hash included) at
     /// seeds 1..20 under express, 1..3 under turmoil, and 1..3 with each mutant
     /// (`rtsim verdicts sims > tests/verdicts.txt` records it).
@@ -169,6 +171,10 @@ fn main() -> ExitCode {
             }
             true
         }),
+        Command::Params => {
+            print!("{}", rtsim::params::SimConfig::markdown_table());
+            Ok(true)
+        }
         Command::Mutants => {
             for &m in Mutant::ALL {
                 println!("{:<24} {:<16} {}", m.name(), m.machine().name(), m.breaks());

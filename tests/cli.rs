@@ -236,3 +236,19 @@ fn subcommands_have_help_and_list_shows_every_scenario() {
         rtsim::mutant::Mutant::ALL.len()
     );
 }
+
+/// README's parameter table is the one `rtsim params` prints from the declarations.
+#[test]
+fn readme_lists_every_parameter_as_declared() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
+    let begin = "<!-- params:begin (rtsim params) -->\n";
+    let start = readme.find(begin).expect("README has the params block") + begin.len();
+    let end = readme.find("<!-- params:end -->").expect("the block ends");
+    assert_eq!(
+        &readme[start..end],
+        rtsim::params::SimConfig::markdown_table(),
+        "README's parameter table is stale: paste `cargo run --release -- params` between the markers"
+    );
+}
