@@ -20,6 +20,7 @@ pub mod check;
 pub mod client;
 pub mod crosscheck;
 pub mod event;
+pub mod faults;
 pub mod http;
 pub mod leader_table;
 pub mod mutant;

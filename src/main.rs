@@ -110,6 +110,8 @@ enum Command {
     Mutants,
     /// Print the parameter table (name, type, default, range, doc) as README's markdown.
     Params,
+    /// Print the fault kinds (name, targets, fields, whether `for_s` undoes it, doc) as README's markdown.
+    Faults,
     /// Print the behaviour baseline: every scenario's verdict line (trace hash included) at
     /// seeds 1..20 under express, 1..3 under turmoil, and 1..3 with each mutant
     /// (`rtsim verdicts sims > tests/verdicts.txt` records it).
@@ -173,6 +175,10 @@ fn main() -> ExitCode {
         }),
         Command::Params => {
             print!("{}", rtsim::params::SimConfig::markdown_table());
+            Ok(true)
+        }
+        Command::Faults => {
+            print!("{}", rtsim::faults::markdown_table());
             Ok(true)
         }
         Command::Mutants => {

@@ -237,18 +237,32 @@ fn subcommands_have_help_and_list_shows_every_scenario() {
     );
 }
 
-/// README's parameter table is the one `rtsim params` prints from the declarations.
+/// The block of README between `<!-- NAME:begin (rtsim NAME) -->` and `<!-- NAME:end -->`.
+fn readme_block(name: &str) -> String {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+    )
+    .expect("README.md");
+    let begin = format!("<!-- {name}:begin (rtsim {name}) -->\n");
+    let start = readme.find(&begin).expect("README has the block") + begin.len();
+    let end = readme
+        .find(&format!("<!-- {name}:end -->"))
+        .expect("the block ends");
+    readme[start..end].to_string()
+}
+
+/// README's parameter and fault-kind tables are the ones `rtsim params` and
+/// `rtsim faults` print from the declarations.
 #[test]
-fn readme_lists_every_parameter_as_declared() {
-    let readme =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .expect("README.md");
-    let begin = "<!-- params:begin (rtsim params) -->\n";
-    let start = readme.find(begin).expect("README has the params block") + begin.len();
-    let end = readme.find("<!-- params:end -->").expect("the block ends");
+fn readme_lists_every_parameter_and_fault_kind_as_declared() {
     assert_eq!(
-        &readme[start..end],
+        readme_block("params"),
         rtsim::params::SimConfig::markdown_table(),
         "README's parameter table is stale: paste `cargo run --release -- params` between the markers"
+    );
+    assert_eq!(
+        readme_block("faults"),
+        rtsim::faults::markdown_table(),
+        "README's fault table is stale: paste `cargo run --release -- faults` between the markers"
     );
 }

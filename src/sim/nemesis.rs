@@ -129,16 +129,8 @@ fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     for f in &scenario.faults {
         actions.push((f.at, 1, Action::Start(f.clone())));
         // A restart manages its own downtime inside the server node; bursts, resets
-        // and token expiries are instants.
-        let lasting = match f.kind {
-            FaultKind::Burst { .. }
-            | FaultKind::ResetConnections
-            | FaultKind::ServerRestart
-            | FaultKind::TokenExpire
-            | FaultKind::EchoDrop => false,
-            FaultKind::Tab(_) => f.undo_action().is_some(),
-            _ => true,
-        };
+        // and token expiries are instants (`FAULT_KINDS` says which kinds last).
+        let lasting = f.lasts();
         if let (Some(ms), true) = (f.for_ms, lasting) {
             let end = f.at + ms;
             if end < scenario.duration {
