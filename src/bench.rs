@@ -57,33 +57,61 @@ fn lasting(s: &Scenario, total_s: u64) -> Scenario {
     s
 }
 
-/// Run every benchmark, handing each figure to `emit` as soon as it is measured.
-pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
-    let mut fig = |name: &str, value: f64, unit: &'static str| {
-        emit(Figure {
+/// Hands figures to the caller as they are measured.
+struct Emit<'a>(&'a mut dyn FnMut(Figure));
+
+impl Emit<'_> {
+    fn fig(&mut self, name: &str, value: f64, unit: &'static str) {
+        (self.0)(Figure {
             name: name.to_string(),
             value,
             unit,
         })
-    };
+    }
+}
+
+/// Run every benchmark, handing each figure to `emit` as soon as it is measured.
+pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
+    let mut out = Emit(emit);
     let steady = load(&cfg.sims, "delivery_steady.toml");
     let sim_s = if cfg.quick { 120 } else { 600 };
     let long = lasting(&steady, sim_s);
+    drivers(&long, sim_s, &mut out);
+    shipped_under_turmoil(cfg, &mut out);
 
-    // Speed on steady delivery: simulated seconds per wall second, one core.
-    let (express_report, express_wall) = timed(|| run_with(&long, 1, None, Driver::Express));
-    fig(
+    // Sweep throughput: a 5-minute scenario on every core, express.
+    let runs = if cfg.quick { 40 } else { 400 };
+    let five = lasting(&steady, 300);
+    let seeds: Vec<u64> = (1..=runs).collect();
+    let (_, wall) = timed(|| {
+        crate::parallel::map(cfg.jobs, &seeds, |&seed| {
+            run_with(&five, seed, None, Driver::Express).pass
+        })
+    });
+    out.fig(
+        "sweep_runs_per_min",
+        runs as f64 * 60.0 / wall,
+        "runs_per_min",
+    );
+    scale(cfg, &mut out);
+}
+
+/// Speed on steady delivery under both drivers, bare turmoil, and coarser ticks.
+fn drivers(long: &Scenario, sim_s: u64, out: &mut Emit) {
+    // Simulated seconds per wall second, one core.
+    let (express_report, express_wall) = timed(|| run_with(long, 1, None, Driver::Express));
+    out.fig(
         "express_speedup",
         sim_s as f64 / express_wall,
         "x_real_time",
     );
-    let (turmoil_report, turmoil_wall) = timed(|| run_with(&long, 1, None, Driver::Turmoil));
-    fig(
+    let (turmoil_report, turmoil_wall) = timed(|| run_with(long, 1, None, Driver::Turmoil));
+    out.fig(
         "turmoil_speedup",
         sim_s as f64 / turmoil_wall,
         "x_real_time",
     );
-    fig("express_over_turmoil", turmoil_wall / express_wall, "ratio");
+    out.fig("express_over_turmoil", turmoil_wall / express_wall, "ratio");
     assert!(
         express_report.pass && turmoil_report.pass,
         "steady delivery must pass while benchmarked"
@@ -92,32 +120,34 @@ pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
     // Our turmoil driver against bare turmoil: same hosts, tick, duration and message count.
     let hosts = 1 + (long.topology.orgs * long.topology.browsers_per_org) as usize;
     let messages = turmoil_report.summary.requests;
-    let bare_wall = bare_turmoil(hosts, &long, messages);
-    fig(
+    let bare_wall = bare_turmoil(hosts, long, messages);
+    out.fig(
         "turmoil_bare_speedup",
         sim_s as f64 / bare_wall,
         "x_real_time",
     );
-    fig("turmoil_overhead", turmoil_wall / bare_wall, "ratio");
+    out.fig("turmoil_overhead", turmoil_wall / bare_wall, "ratio");
 
     // What the tick costs and buys: the same run at coarser ticks.
     for tick_ms in [5, 10] {
         let mut coarse = long.clone();
         coarse.config.tick_ms = tick_ms;
         let (r, wall) = timed(|| run_with(&coarse, 1, None, Driver::Turmoil));
-        fig(
+        out.fig(
             &format!("turmoil_tick_{tick_ms}ms_speedup"),
             sim_s as f64 / wall,
             "x_real_time",
         );
-        fig(
+        out.fig(
             &format!("turmoil_tick_{tick_ms}ms_pass"),
             if r.pass { 1.0 } else { 0.0 },
             "bool",
         );
     }
+}
 
-    // Every shipped scenario under turmoil, as shipped.
+/// Every shipped scenario under turmoil, as shipped.
+fn shipped_under_turmoil(cfg: &BenchConfig, out: &mut Emit) {
     let mut shipped: Vec<PathBuf> = std::fs::read_dir(&cfg.sims)
         .map(|d| {
             d.filter_map(|e| e.ok().map(|e| e.path()))
@@ -131,29 +161,17 @@ pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
             continue;
         };
         let (_, wall) = timed(|| run_with(&s, 1, None, Driver::Turmoil));
-        fig(
+        out.fig(
             &format!("turmoil_speedup_{}", s.name),
             s.end().as_ms() as f64 / 1000.0 / wall,
             "x_real_time",
         );
     }
+}
 
-    // Sweep throughput: a 5-minute scenario on every core, express.
-    let runs = if cfg.quick { 40 } else { 400 };
-    let five = lasting(&steady, 300);
-    let seeds: Vec<u64> = (1..=runs).collect();
-    let (_, wall) = timed(|| {
-        crate::parallel::map(cfg.jobs, &seeds, |&seed| {
-            run_with(&five, seed, None, Driver::Express).pass
-        })
-    });
-    fig(
-        "sweep_runs_per_min",
-        runs as f64 * 60.0 / wall,
-        "runs_per_min",
-    );
-
-    // Scale: the seeds' planned shape (25 tabs per org) at growing tab counts, express, each a child process.
+/// Scale: the seeds' planned shape (25 tabs per org) at growing tab counts,
+/// express, each a child process; then turmoil with crowd hosts.
+fn scale(cfg: &BenchConfig, out: &mut Emit) {
     let scale_file = cfg.sims.join("scale/scale_50k.toml");
     let counts: &[u64] = if cfg.quick {
         &[100, 1_000, 10_000]
@@ -162,11 +180,11 @@ pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
     };
     for &tabs in counts {
         let (wall, peak_mb) = child_run(&cfg.exe, &scale_file, tabs / 25, &[], "express");
-        fig(&format!("scale_{}_wall_s", label(tabs)), wall, "s");
-        fig(&format!("scale_{}_peak_mb", label(tabs)), peak_mb, "MB");
+        out.fig(&format!("scale_{}_wall_s", label(tabs)), wall, "s");
+        out.fig(&format!("scale_{}_peak_mb", label(tabs)), peak_mb, "MB");
     }
 
-    // turmoil with crowd hosts: the largest tab count that runs 5 simulated minutes within the budget.
+    // The largest tab count that runs 5 simulated minutes within the budget.
     let budget_s = if cfg.quick { 10.0 } else { 60.0 };
     let mut best = 0;
     for tabs in [500u64, 1_000, 2_500, 5_000, 10_000, 20_000, 40_000] {
@@ -177,13 +195,13 @@ pub fn run_all(cfg: &BenchConfig, emit: &mut dyn FnMut(Figure)) {
             &[("crowd_hosts", 4)],
             "turmoil",
         );
-        fig(&format!("turmoil_crowd_{}_wall_s", label(tabs)), wall, "s");
+        out.fig(&format!("turmoil_crowd_{}_wall_s", label(tabs)), wall, "s");
         if wall > budget_s {
             break;
         }
         best = tabs;
     }
-    fig(
+    out.fig(
         &format!("turmoil_crowd_max_tabs_in_{budget_s:.0}s"),
         best as f64,
         "tabs",

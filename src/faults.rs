@@ -7,9 +7,9 @@
 //! behaviour in `sim::nemesis::apply` (or the node it reaches).
 
 use crate::browser::TabAction;
-use crate::scenario::Topology;
 use crate::server::tokens::RefreshMode;
 use crate::time::SimTime;
+use crate::topology::Topology;
 use std::fmt;
 
 /// Where a fault lands.

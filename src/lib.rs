@@ -34,4 +34,5 @@ pub mod seed;
 pub mod server;
 pub mod sim;
 pub mod time;
+pub mod topology;
 pub mod trace;

@@ -3,6 +3,7 @@
 
 use crate::check::Violation;
 use crate::mutant::Mutant;
+use crate::observation::{Observation, RequestKind};
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -145,7 +146,6 @@ fn finish(
     history: crate::observation::History,
     last: crate::observation::FinalState,
 ) -> RunReport {
-    use crate::observation::{Observation, RequestKind};
     let evidence = crate::check::Evidence {
         scenario,
         history: &history,
@@ -172,8 +172,35 @@ fn finish(
     let trace = crate::trace::canonical_lines(&history.steps, &violations);
     let trace_hash = crate::trace::hash_lines(&trace);
 
-    let auth = crate::check::o6_auth::audit(&evidence);
-    let latencies = crate::check::o11_latency::latencies(&evidence);
+    let summary = summarise(
+        scenario, seed, &evidence, pass, trace_hash, &failed, &windows,
+    );
+    RunReport {
+        pass,
+        seed,
+        mutant,
+        violations,
+        unmet,
+        trace,
+        trace_hash,
+        summary,
+        reached: BTreeSet::new(),
+    }
+}
+
+/// The figures of a checked run, for the summary line and its snapshot.
+fn summarise(
+    scenario: &Scenario,
+    seed: u64,
+    evidence: &crate::check::Evidence,
+    pass: bool,
+    trace_hash: u64,
+    failed: &BTreeSet<&str>,
+    windows: &[crate::check::o4_one_leader::SplitBrain],
+) -> Summary {
+    let history = evidence.history;
+    let auth = crate::check::o6_auth::audit(evidence);
+    let latencies = crate::check::o11_latency::latencies(evidence);
     let mut s = Summary {
         ui_latency_p50_ms: crate::check::o11_latency::percentile(&latencies, 50.0),
         ui_latency_p99_ms: crate::check::o11_latency::percentile(&latencies, 99.0),
@@ -222,13 +249,23 @@ fn finish(
             }
             Observation::WaiterCapHit { .. } => s.waiter_cap_hits += 1,
             Observation::Role {
-                role: crate::client::leader::Role::Leader,
+                role: crate::observation::Role::Leader,
                 ..
             } => s.leader_elections += 1,
             _ => {}
         }
     }
-    let tabs: std::collections::BTreeSet<&str> = history
+    s.leader_churn_per_tab_per_day = churn_per_tab_per_day(scenario, history, s.leader_elections);
+    s
+}
+
+/// L7: leader elections per tab that took part, per simulated day.
+fn churn_per_tab_per_day(
+    scenario: &Scenario,
+    history: &crate::observation::History,
+    elections: u64,
+) -> String {
+    let tabs: BTreeSet<&str> = history
         .steps
         .iter()
         .filter_map(|st| match &st.obs {
@@ -240,18 +277,7 @@ fn finish(
     let churn = if tabs.is_empty() {
         0.0
     } else {
-        s.leader_elections as f64 / tabs.len() as f64 / days
+        elections as f64 / tabs.len() as f64 / days
     };
-    s.leader_churn_per_tab_per_day = format!("{churn:.1}");
-    RunReport {
-        pass,
-        seed,
-        mutant,
-        violations,
-        unmet,
-        trace,
-        trace_hash,
-        summary: s,
-        reached: BTreeSet::new(),
-    }
+    format!("{churn:.1}")
 }

@@ -13,6 +13,7 @@ use crate::params::ParamValue;
 pub use crate::params::{CheckConfig, NetConfig, SimConfig};
 use crate::server::ServerConfig;
 use crate::time::SimTime;
+pub use crate::topology::Topology;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -51,14 +52,6 @@ pub const ORACLES: [&str; 12] = [
 pub const CHECKED_ORACLES: [&str; 11] = [
     "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O12",
 ];
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Topology {
-    pub orgs: u32,
-    pub properties_per_org: u32,
-    pub browsers_per_org: u32,
-    pub tabs_per_browser: u32,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expect {

@@ -239,10 +239,9 @@ fn subcommands_have_help_and_list_shows_every_scenario() {
 
 /// The block of README between `<!-- NAME:begin (rtsim NAME) -->` and `<!-- NAME:end -->`.
 fn readme_block(name: &str) -> String {
-    let readme = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
-    )
-    .expect("README.md");
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md");
     let begin = format!("<!-- {name}:begin (rtsim {name}) -->\n");
     let start = readme.find(&begin).expect("README has the block") + begin.len();
     let end = readme

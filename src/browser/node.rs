@@ -343,48 +343,8 @@ impl BrowserNode {
             (None, TabSel::Leader) => self.leader_tab(),
         };
         let what = format!("{action:?}").to_lowercase();
-        match action {
-            // Browser-wide switches: recorded against the browser, not a tab.
-            TabAction::BroadcastOff
-            | TabAction::BroadcastOn
-            | TabAction::LocksOff
-            | TabAction::LocksOn => {
-                match action {
-                    TabAction::BroadcastOff | TabAction::BroadcastOn => self
-                        .platform
-                        .set_broadcast_enabled(action == TabAction::BroadcastOn),
-                    _ => self
-                        .platform
-                        .set_locks_enabled(action == TabAction::LocksOn),
-                }
-                let tab = self.name.clone();
-                self.out
-                    .push_back(BrowserOutput::Observe(Observation::Lifecycle { tab, what }));
-                return;
-            }
-            TabAction::Open => {
-                let index = self.platform.open_tab(now);
-                debug_assert_eq!(
-                    index,
-                    self.tabs.len(),
-                    "platform and node number tabs alike"
-                );
-                let tab = self.new_tab();
-                self.tabs.push(tab);
-                self.record_lifecycle(index, "open");
-                self.sign_in_tab(now, index);
-                return;
-            }
-            TabAction::Login => {
-                let tab = self.name.clone();
-                self.out
-                    .push_back(BrowserOutput::Observe(Observation::Lifecycle { tab, what }));
-                if self.creds.is_none() && self.login.is_none() {
-                    self.next_login_at = Some(now);
-                }
-                return;
-            }
-            _ => {}
+        if self.browser_wide(now, action, &what) {
+            return;
         }
         let Some(index) = resolved else { return };
         self.fault_tabs.insert(id, index);
@@ -394,27 +354,7 @@ impl BrowserNode {
         self.record_lifecycle(index, &what);
         match action {
             TabAction::Crash | TabAction::Close => {
-                let crashed = action == TabAction::Crash;
-                self.with_tab(index, |t, now, env| t.close(now, crashed, env), now);
-                if crashed {
-                    self.platform.crash(now, index);
-                } else {
-                    self.platform.close(now, index);
-                }
-                self.held.remove(&index);
-                // Whatever the tab still had on the wire is abandoned with it.
-                let gone: Vec<(usize, u64)> = self
-                    .tab_reqs
-                    .keys()
-                    .filter(|(i, _)| *i == index)
-                    .copied()
-                    .collect();
-                for key in gone {
-                    if let Some(id) = self.tab_reqs.remove(&key) {
-                        self.in_flight.remove(&id);
-                        self.out.push_back(BrowserOutput::Abort { req: id });
-                    }
-                }
+                self.end_tab(now, index, action == TabAction::Crash)
             }
             TabAction::Hide => self.platform.hide(now, index),
             TabAction::Show => self.platform.show(now, index),
@@ -432,6 +372,75 @@ impl BrowserNode {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The actions on the whole browser rather than one tab; false for the others.
+    fn browser_wide(&mut self, now: SimTime, action: TabAction, what: &str) -> bool {
+        let what = what.to_string();
+        match action {
+            // Browser-wide switches: recorded against the browser, not a tab.
+            TabAction::BroadcastOff
+            | TabAction::BroadcastOn
+            | TabAction::LocksOff
+            | TabAction::LocksOn => {
+                match action {
+                    TabAction::BroadcastOff | TabAction::BroadcastOn => self
+                        .platform
+                        .set_broadcast_enabled(action == TabAction::BroadcastOn),
+                    _ => self
+                        .platform
+                        .set_locks_enabled(action == TabAction::LocksOn),
+                }
+                let tab = self.name.clone();
+                self.out
+                    .push_back(BrowserOutput::Observe(Observation::Lifecycle { tab, what }));
+            }
+            TabAction::Open => {
+                let index = self.platform.open_tab(now);
+                debug_assert_eq!(
+                    index,
+                    self.tabs.len(),
+                    "platform and node number tabs alike"
+                );
+                let tab = self.new_tab();
+                self.tabs.push(tab);
+                self.record_lifecycle(index, "open");
+                self.sign_in_tab(now, index);
+            }
+            TabAction::Login => {
+                let tab = self.name.clone();
+                self.out
+                    .push_back(BrowserOutput::Observe(Observation::Lifecycle { tab, what }));
+                if self.creds.is_none() && self.login.is_none() {
+                    self.next_login_at = Some(now);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A tab crashes or closes; whatever it still had on the wire is abandoned with it.
+    fn end_tab(&mut self, now: SimTime, index: usize, crashed: bool) {
+        self.with_tab(index, |t, now, env| t.close(now, crashed, env), now);
+        if crashed {
+            self.platform.crash(now, index);
+        } else {
+            self.platform.close(now, index);
+        }
+        self.held.remove(&index);
+        let gone: Vec<(usize, u64)> = self
+            .tab_reqs
+            .keys()
+            .filter(|(i, _)| *i == index)
+            .copied()
+            .collect();
+        for key in gone {
+            if let Some(id) = self.tab_reqs.remove(&key) {
+                self.in_flight.remove(&id);
+                self.out.push_back(BrowserOutput::Abort { req: id });
+            }
         }
     }
 

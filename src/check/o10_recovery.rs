@@ -9,6 +9,42 @@ use crate::observation::Role;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A scope that had no transport from `since` to `now`: a violation if that
+/// lasted past the bound after the heal.
+fn overdue(
+    bound: u64,
+    scope: &str,
+    since: SimTime,
+    now: SimTime,
+    heal: Option<SimTime>,
+) -> Option<Violation> {
+    let from = since.max(heal?);
+    (now.since(from) > bound).then(|| Violation {
+        oracle: "O10",
+        t: from + bound,
+        subject: scope.to_string(),
+        detail: format!(
+            "no tab runs the transport from {from} for more than {bound} ms after the heal"
+        ),
+    })
+}
+
+/// Whether some unfrozen member runs the transport, or no member is left alive.
+fn served(
+    members: &BTreeSet<&str>,
+    role_of: &BTreeMap<&str, Role>,
+    frozen: &BTreeSet<&str>,
+) -> bool {
+    let live = members
+        .iter()
+        .filter(|m| role_of.get(*m) != Some(&Role::Closed))
+        .count();
+    let running = members
+        .iter()
+        .any(|m| !frozen.contains(m) && matches!(role_of.get(m), Some(Role::Leader | Role::Solo)));
+    running || live == 0
+}
+
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let bound = ev.scenario.config.check.leader_bound_ms;
     let mut scope_of: BTreeMap<&str, &str> = BTreeMap::new();
@@ -20,24 +56,6 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let mut heal: Option<SimTime> = None;
     let mut out = Vec::new();
     let mut reported: BTreeSet<&str> = BTreeSet::new();
-    let report = |scope: &str,
-                  since: SimTime,
-                  now: SimTime,
-                  heal: Option<SimTime>,
-                  out: &mut Vec<Violation>| {
-        let Some(h) = heal else { return };
-        let from = since.max(h);
-        if now.since(from) > bound {
-            out.push(Violation {
-                oracle: "O10",
-                t: from + bound,
-                subject: scope.to_string(),
-                detail: format!(
-                    "no tab runs the transport from {from} for more than {bound} ms after the heal"
-                ),
-            });
-        }
-    };
     for step in &ev.history.steps {
         let t = step.t;
         let tab = match &step.obs {
@@ -69,24 +87,16 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         let Some(&scope) = scope_of.get(tab) else {
             continue;
         };
-        let members = &members_of[scope];
-        let live = members
-            .iter()
-            .filter(|m| role_of.get(*m) != Some(&Role::Closed))
-            .count();
-        let running = members.iter().any(|m| {
-            !frozen.contains(m) && matches!(role_of.get(m), Some(Role::Leader | Role::Solo))
-        });
-        match (running || live == 0, leaderless_since.get(scope).copied()) {
+        let ok = served(&members_of[scope], &role_of, &frozen);
+        match (ok, leaderless_since.get(scope).copied()) {
             (false, None) => {
                 leaderless_since.insert(scope, t);
             }
             (true, Some(since)) => {
                 leaderless_since.remove(scope);
                 if !reported.contains(scope) {
-                    let before = out.len();
-                    report(scope, since, t, heal, &mut out);
-                    if out.len() > before {
+                    if let Some(v) = overdue(bound, scope, since, t, heal) {
+                        out.push(v);
                         reported.insert(scope);
                     }
                 }
@@ -97,7 +107,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let end = ev.scenario.end();
     for (scope, since) in leaderless_since {
         if !reported.contains(scope) {
-            report(scope, since, end, heal, &mut out);
+            out.extend(overdue(bound, scope, since, end, heal));
         }
     }
     out

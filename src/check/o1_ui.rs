@@ -73,13 +73,29 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     }
     let end = ev.scenario.end();
     settled.extend(optimistic.iter().map(|(&(tab, m), &t0)| (tab, m, t0, end)));
-    for (tab, m, t0, t1) in settled {
+    let never: BTreeSet<(&str, u64)> = optimistic.keys().copied().collect();
+    out.extend(late(bound, end, &settled, &never, &troubled));
+    out.sort_by_key(|v| v.t);
+    out
+}
+
+/// Optimistic rows settled past the bound (or never, `never`), unless their
+/// tab's calls failed or it froze in that time.
+fn late(
+    bound: u64,
+    end: SimTime,
+    settled: &[(&str, u64, SimTime, SimTime)],
+    never: &BTreeSet<(&str, u64)>,
+    troubled: &BTreeMap<&str, BTreeSet<SimTime>>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for &(tab, m, t0, t1) in settled {
         let due = t0 + bound;
         let excused = troubled
             .get(tab)
             .is_some_and(|ts| ts.range(t0..=due).next().is_some());
         if t1 > due && !excused {
-            let how = if t1 == end && optimistic.contains_key(&(tab, m)) {
+            let how = if t1 == end && never.contains(&(tab, m)) {
                 "never settled".to_string()
             } else {
                 format!("settled after {} ms", t1.since(t0))
@@ -94,6 +110,5 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             });
         }
     }
-    out.sort_by_key(|v| v.t);
     out
 }

@@ -28,33 +28,35 @@ struct ScopeState {
     stream_window: Option<(SimTime, String)>,
 }
 
-/// Every split-brain window of the run, in time order.
-pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
-    let mut scope_of: BTreeMap<&str, String> = BTreeMap::new();
-    let mut role_of: BTreeMap<&str, Role> = BTreeMap::new();
-    let mut frozen: BTreeSet<&str> = BTreeSet::new();
-    let mut polls: BTreeMap<(&str, u64), ()> = BTreeMap::new();
-    let mut scopes: BTreeMap<String, ScopeState> = BTreeMap::new();
-    let mut found = Vec::new();
-    let mut last_fault = String::from("no fault");
-    for step in &ev.history.steps {
-        let t = step.t;
-        let touched: Option<&str> = match &step.obs {
+/// What O4 knows of each tab: its scope, role, whether it is frozen, its polls in flight.
+#[derive(Default)]
+struct Tabs<'a> {
+    scope_of: BTreeMap<&'a str, String>,
+    role_of: BTreeMap<&'a str, Role>,
+    frozen: BTreeSet<&'a str>,
+    polls: BTreeSet<(&'a str, u64)>,
+    last_fault: String,
+}
+
+impl<'a> Tabs<'a> {
+    /// Take in one step; the tab whose standing it may have changed.
+    fn touch(&mut self, obs: &'a Observation) -> Option<&'a str> {
+        match obs {
             Observation::Fault { what } => {
-                last_fault = what.clone();
+                self.last_fault = what.clone();
                 None
             }
             Observation::Role {
                 tab, scope, role, ..
             } => {
-                scope_of.insert(tab, scope.clone());
-                role_of.insert(tab, *role);
+                self.scope_of.insert(tab, scope.clone());
+                self.role_of.insert(tab, *role);
                 Some(tab)
             }
             Observation::Lifecycle { tab, what } => {
                 match what.as_str() {
-                    "freeze" => frozen.insert(tab),
-                    "thaw" => frozen.remove(tab.as_str()),
+                    "freeze" => self.frozen.insert(tab),
+                    "thaw" => self.frozen.remove(tab.as_str()),
                     _ => false,
                 };
                 Some(tab)
@@ -65,31 +67,59 @@ pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
                 what: RequestKind::Poll,
                 ..
             } => {
-                polls.insert((tab, *req), ());
+                self.polls.insert((tab, *req));
                 Some(tab)
             }
-            Observation::Response { tab, req, .. } => {
-                polls.remove(&(tab.as_str(), *req)).map(|_| tab.as_str())
-            }
+            Observation::Response { tab, req, .. } => self
+                .polls
+                .remove(&(tab.as_str(), *req))
+                .then_some(tab.as_str()),
             _ => None,
-        };
-        let Some(tab) = touched else { continue };
-        let Some(scope) = scope_of.get(tab) else {
-            continue;
-        };
-        let role = role_of.get(tab).copied();
-        let active = !frozen.contains(tab) && role != Some(Role::Closed);
-        let st = scopes.entry(scope.clone()).or_default();
+        }
+    }
+
+    /// Whether `tab` leads, and whether it runs a stream, now.
+    fn standing(&self, tab: &str) -> (bool, bool) {
+        let role = self.role_of.get(tab).copied();
+        let active = !self.frozen.contains(tab) && role != Some(Role::Closed);
         let leads = active && role == Some(Role::Leader);
         let streams = active
             && role != Some(Role::Solo)
-            && polls.range((tab, 0)..=(tab, u64::MAX)).next().is_some();
+            && self
+                .polls
+                .range((tab, 0)..=(tab, u64::MAX))
+                .next()
+                .is_some();
+        (leads, streams)
+    }
+}
+
+/// Every split-brain window of the run, in time order.
+pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
+    let mut tabs = Tabs {
+        last_fault: String::from("no fault"),
+        ..Tabs::default()
+    };
+    let mut scopes: BTreeMap<String, ScopeState> = BTreeMap::new();
+    let mut found = Vec::new();
+    for step in &ev.history.steps {
+        let t = step.t;
+        let Some(tab) = tabs.touch(&step.obs) else {
+            continue;
+        };
+        let Some(scope) = tabs.scope_of.get(tab) else {
+            continue;
+        };
+        let (leads, streams) = tabs.standing(tab);
+        let st = scopes.entry(scope.clone()).or_default();
         toggle(&mut st.leaders, tab, leads);
         toggle(&mut st.streams, tab, streams);
-        let cause = format!("{} ({})", last_fault, tab);
+        let cause = format!("{} ({})", tabs.last_fault, tab);
+        let two_leaders = st.leaders.len() > 1;
+        let two_streams = st.streams.len() > 1;
         track(
             &mut st.leader_window,
-            st.leaders.len() > 1,
+            two_leaders,
             t,
             &cause,
             scope,
@@ -98,7 +128,7 @@ pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
         );
         track(
             &mut st.stream_window,
-            st.streams.len() > 1,
+            two_streams,
             t,
             &cause,
             scope,

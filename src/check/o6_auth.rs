@@ -87,38 +87,62 @@ fn browser_of(name: &str) -> &str {
     }
 }
 
-pub fn audit(ev: &Evidence) -> AuthAudit {
-    let pre_expiry = ev.scenario.config.provider.auth.pre_expiry_refresh_ms;
-    let auth = &ev.scenario.config.provider.auth;
-    let bound = ev.scenario.config.check.logout_silence_bound_ms;
-    let mut a = AuthAudit::default();
-    let mut browsers: BTreeMap<String, Browser> = BTreeMap::new();
-    let mut out = Vec::new();
-    let violation = |t: SimTime, subject: &str, detail: String| Violation {
+/// A3's backoff as the SPEC states it: 2, 4, 8 ... s from the base, doubling
+/// per failure in a row, capped. Computed here, not by the client's code.
+fn backoff_owed_ms(base_ms: u64, max_ms: u64, failures: u32) -> u64 {
+    let mut owed = base_ms;
+    for _ in 1..failures {
+        owed = owed.saturating_mul(2).min(max_ms);
+    }
+    owed.min(max_ms)
+}
+
+fn violation(t: SimTime, subject: &str, detail: String) -> Violation {
+    Violation {
         oracle: "O6",
         t,
         subject: subject.to_string(),
         detail,
-    };
-    // A logout window closes (at a sign-in, or the end): judge what it left.
-    let close = |b: &mut Browser, a: &mut AuthAudit, out: &mut Vec<Violation>| {
-        let Some(l) = b.logout.take() else { return };
+    }
+}
+
+/// The walk over the history: per-browser state, the figures, the findings.
+struct Auditor {
+    pre_expiry_ms: u64,
+    backoff_base_ms: u64,
+    backoff_max_ms: u64,
+    silence_bound_ms: u64,
+    browsers: BTreeMap<String, Browser>,
+    audit: AuthAudit,
+}
+
+impl Auditor {
+    fn browser(&mut self, key: &str) -> &mut Browser {
+        self.browsers.entry(key.to_string()).or_default()
+    }
+
+    /// A logout window closes (at a sign-in, or the end): judge what it left.
+    fn close(&mut self, key: &str) {
+        let bound = self.silence_bound_ms;
+        let Some(l) = self.browser(key).logout.take() else {
+            return;
+        };
         for (tab, req) in &l.pending {
-            out.push(violation(
-                l.at + bound,
-                tab,
-                format!(
-                    "request {req}, in flight at the logout at {}, was never aborted",
-                    l.at
-                ),
-            ));
+            let detail = format!(
+                "request {req}, in flight at the logout at {}, was never aborted",
+                l.at
+            );
+            self.audit
+                .violations
+                .push(violation(l.at + bound, tab, detail));
         }
         let silence = l.quiet_from.since(l.at);
-        a.logout_silence_ms = Some(a.logout_silence_ms.unwrap_or(0).max(silence));
-    };
-    for step in &ev.history.steps {
-        let t = step.t;
-        match &step.obs {
+        let longest = self.audit.logout_silence_ms.unwrap_or(0).max(silence);
+        self.audit.logout_silence_ms = Some(longest);
+    }
+
+    fn step(&mut self, t: SimTime, obs: &Observation) {
+        match obs {
             Observation::TokenIssued {
                 org,
                 user,
@@ -126,9 +150,7 @@ pub fn audit(ev: &Evidence) -> AuthAudit {
                 expires_at,
                 ..
             } => {
-                let b = browsers
-                    .entry(format!("org{org}/browser{user}"))
-                    .or_default();
+                let b = self.browser(&format!("org{org}/browser{user}"));
                 b.expires_at = *expires_at;
                 b.force_expired = false;
                 if via == "login" {
@@ -137,20 +159,14 @@ pub fn audit(ev: &Evidence) -> AuthAudit {
                 }
             }
             Observation::SessionRevoked { org, user, .. } => {
-                browsers
-                    .entry(format!("org{org}/browser{user}"))
-                    .or_default()
-                    .revoked = true;
+                self.browser(&format!("org{org}/browser{user}")).revoked = true;
             }
             Observation::TokensExpired { org, user, .. } => {
-                browsers
-                    .entry(format!("org{org}/browser{user}"))
-                    .or_default()
+                self.browser(&format!("org{org}/browser{user}"))
                     .force_expired = true;
             }
             Observation::Logout { tab } => {
-                let key = browser_of(tab).to_string();
-                let b = browsers.entry(key).or_default();
+                let b = self.browser(browser_of(tab));
                 b.logout = Some(Logout {
                     at: t,
                     pending: b.in_flight.clone(),
@@ -160,111 +176,134 @@ pub fn audit(ev: &Evidence) -> AuthAudit {
             Observation::Telemetry {
                 payload,
                 leaks_token: true,
-            } => out.push(violation(
-                t,
-                "telemetry",
-                format!("a telemetry payload carries a token (C14): {payload}"),
-            )),
+            } => {
+                let detail = format!("a telemetry payload carries a token (C14): {payload}");
+                self.audit
+                    .violations
+                    .push(violation(t, "telemetry", detail));
+            }
             Observation::Request {
                 tab,
                 req,
                 what,
                 bearer,
                 ..
-            } => {
-                let key = browser_of(tab).to_string();
-                let b = browsers.entry(key).or_default();
-                if *what == RequestKind::Login {
-                    close(b, &mut a, &mut out);
-                    continue;
-                }
-                if *what == RequestKind::Logout {
-                    continue;
-                }
-                b.in_flight.insert((tab.clone(), *req));
-                if let Some(l) = b.logout.as_mut() {
-                    out.extend(l.activity(t, bound, tab, &format!("{what:?} request {req} sent")));
-                }
-                match what {
-                    RequestKind::Poll | RequestKind::Refetch if !*bearer => out.push(violation(
-                        t,
-                        tab,
-                        format!("{what:?} request {req} without a bearer token (C7)"),
-                    )),
-                    RequestKind::Refresh if b.revoked => a.refresh_requests += 1,
-                    RequestKind::Refresh => {
-                        a.refresh_requests += 1;
-                        if let Some(((other, r), _)) = b.refreshing.iter().next() {
-                            out.push(violation(
-                                t,
-                                tab,
-                                format!("a second refresh while {other}'s request {r} is in flight (A1)"),
-                            ));
-                        } else if b.failures > 0 {
-                            a.refresh_retries += 1;
-                            let owed = auth.backoff_ms(b.failures);
-                            if t.since(b.failed_at) < owed {
-                                out.push(violation(
-                                    t,
-                                    tab,
-                                    format!(
-                                        "refresh retried {} ms after failure {} in a row; the backoff owes {owed} ms (A3)",
-                                        t.since(b.failed_at),
-                                        b.failures
-                                    ),
-                                ));
-                            }
-                        } else if !b.force_expired && t.as_ms() + pre_expiry < b.expires_at.as_ms()
-                        {
-                            out.push(violation(
-                                t,
-                                tab,
-                                format!(
-                                    "refresh of a token good until {}, neither due nor refused",
-                                    b.expires_at
-                                ),
-                            ));
-                        } else {
-                            a.expiries += 1;
-                            b.in_this_expiry = 0;
-                        }
-                        b.in_this_expiry += 1;
-                        a.max_refreshes_per_expiry =
-                            a.max_refreshes_per_expiry.max(b.in_this_expiry);
-                        b.refreshing.insert((tab.clone(), *req), t);
-                    }
-                    _ => {}
-                }
-            }
+            } => self.request(t, tab, *req, *what, *bearer),
             Observation::Response {
                 tab, req, outcome, ..
-            } => {
-                let key = browser_of(tab).to_string();
-                let b = browsers.entry(key).or_default();
-                let call = (tab.clone(), *req);
-                b.in_flight.remove(&call);
-                if let Some(l) = b.logout.as_mut() {
-                    if l.pending.remove(&call) {
-                        out.extend(l.activity(t, bound, tab, &format!("request {req} ended")));
-                    }
-                }
-                if b.refreshing.remove(&call).is_some() {
-                    if *outcome == Outcome::Status(200) {
-                        b.failures = 0;
-                    } else {
-                        b.failures += 1;
-                        b.failed_at = t;
-                    }
-                }
-            }
+            } => self.response(t, tab, *req, outcome),
             _ => {}
         }
     }
-    for b in browsers.values_mut() {
-        close(b, &mut a, &mut out);
+
+    fn request(&mut self, t: SimTime, tab: &str, req: u64, what: RequestKind, bearer: bool) {
+        let key = browser_of(tab).to_string();
+        if what == RequestKind::Login {
+            self.close(&key);
+            return;
+        }
+        if what == RequestKind::Logout {
+            return;
+        }
+        let bound = self.silence_bound_ms;
+        let b = self.browser(&key);
+        b.in_flight.insert((tab.to_string(), req));
+        if let Some(l) = b.logout.as_mut() {
+            let found = l.activity(t, bound, tab, &format!("{what:?} request {req} sent"));
+            self.audit.violations.extend(found);
+        }
+        match what {
+            RequestKind::Poll | RequestKind::Refetch if !bearer => {
+                let detail = format!("{what:?} request {req} without a bearer token (C7)");
+                self.audit.violations.push(violation(t, tab, detail));
+            }
+            RequestKind::Refresh if self.browser(&key).revoked => self.audit.refresh_requests += 1,
+            RequestKind::Refresh => self.refresh(t, &key, tab, req),
+            _ => {}
+        }
     }
-    out.sort_by_key(|v| v.t);
-    a.violations = out;
+
+    /// A1, A3: a refresh is the first for a due token, or a retry after the backoff.
+    fn refresh(&mut self, t: SimTime, key: &str, tab: &str, req: u64) {
+        self.audit.refresh_requests += 1;
+        let (pre_expiry, base, max) = (
+            self.pre_expiry_ms,
+            self.backoff_base_ms,
+            self.backoff_max_ms,
+        );
+        let b = self.browsers.get_mut(key).expect("the request made it");
+        let a = &mut self.audit;
+        if let Some(((other, r), _)) = b.refreshing.iter().next() {
+            let detail = format!("a second refresh while {other}'s request {r} is in flight (A1)");
+            a.violations.push(violation(t, tab, detail));
+        } else if b.failures > 0 {
+            a.refresh_retries += 1;
+            let owed = backoff_owed_ms(base, max, b.failures);
+            if t.since(b.failed_at) < owed {
+                let detail = format!(
+                    "refresh retried {} ms after failure {} in a row; the backoff owes {owed} ms (A3)",
+                    t.since(b.failed_at),
+                    b.failures
+                );
+                a.violations.push(violation(t, tab, detail));
+            }
+        } else if !b.force_expired && t.as_ms() + pre_expiry < b.expires_at.as_ms() {
+            let detail = format!(
+                "refresh of a token good until {}, neither due nor refused",
+                b.expires_at
+            );
+            a.violations.push(violation(t, tab, detail));
+        } else {
+            a.expiries += 1;
+            b.in_this_expiry = 0;
+        }
+        b.in_this_expiry += 1;
+        a.max_refreshes_per_expiry = a.max_refreshes_per_expiry.max(b.in_this_expiry);
+        b.refreshing.insert((tab.to_string(), req), t);
+    }
+
+    fn response(&mut self, t: SimTime, tab: &str, req: u64, outcome: &Outcome) {
+        let bound = self.silence_bound_ms;
+        let b = self.browser(browser_of(tab));
+        let call = (tab.to_string(), req);
+        b.in_flight.remove(&call);
+        if let Some(l) = b.logout.as_mut() {
+            if l.pending.remove(&call) {
+                let found = l.activity(t, bound, tab, &format!("request {req} ended"));
+                self.audit.violations.extend(found);
+            }
+        }
+        let b = self.browser(browser_of(tab));
+        if b.refreshing.remove(&call).is_some() {
+            if *outcome == Outcome::Status(200) {
+                b.failures = 0;
+            } else {
+                b.failures += 1;
+                b.failed_at = t;
+            }
+        }
+    }
+}
+
+pub fn audit(ev: &Evidence) -> AuthAudit {
+    let config = &ev.scenario.config;
+    let mut auditor = Auditor {
+        pre_expiry_ms: config.provider.auth.pre_expiry_refresh_ms,
+        backoff_base_ms: config.provider.auth.backoff_base_ms,
+        backoff_max_ms: config.provider.auth.backoff_max_ms,
+        silence_bound_ms: config.check.logout_silence_bound_ms,
+        browsers: BTreeMap::new(),
+        audit: AuthAudit::default(),
+    };
+    for step in &ev.history.steps {
+        auditor.step(step.t, &step.obs);
+    }
+    let keys: Vec<String> = auditor.browsers.keys().cloned().collect();
+    for key in keys {
+        auditor.close(&key);
+    }
+    let mut a = auditor.audit;
+    a.violations.sort_by_key(|v| v.t);
     a
 }
 

@@ -6,7 +6,8 @@
 //! any 60 s window.
 
 use super::{Evidence, Violation};
-use crate::observation::{Observation, RequestKind};
+use crate::client::ProviderConfig;
+use crate::observation::{Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -18,6 +19,81 @@ struct TabPace {
     quiet_until: Option<(SimTime, &'static str)>,
     window: VecDeque<SimTime>,
     rate_reported: bool,
+}
+
+impl TabPace {
+    /// A request goes out: early if a quiet period holds polls, and counted in the window.
+    fn on_request(
+        &mut self,
+        t: SimTime,
+        tab: &str,
+        req: u64,
+        what: RequestKind,
+        handshake: bool,
+        limit: usize,
+    ) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let violation = |detail: String| Violation {
+            oracle: "O7",
+            t,
+            subject: tab.to_string(),
+            detail,
+        };
+        self.sent.insert(req, (t, what, handshake));
+        if what == RequestKind::Poll {
+            if let Some((until, why)) = self.quiet_until.filter(|(until, _)| t < *until) {
+                out.push(violation(format!(
+                    "poll sent {} ms early: {why} holds polls until {until}",
+                    until.since(t)
+                )));
+            }
+            self.quiet_until = None;
+        }
+        self.window.push_back(t);
+        while self.window.front().is_some_and(|&w| w + 60_000 <= t) {
+            self.window.pop_front();
+        }
+        if self.window.len() > limit && !self.rate_reported {
+            self.rate_reported = true;
+            out.push(violation(format!(
+                "{} requests in 60 s, above the limit of {limit}",
+                self.window.len()
+            )));
+        }
+        out
+    }
+
+    /// A poll's answer: a failure counts towards the breaker (C4: a network
+    /// failure, a timeout or a 5xx, as the SPEC has it), a fast-empty 200
+    /// starts the backoff (C5).
+    fn on_poll_answer(
+        &mut self,
+        t: SimTime,
+        p: &ProviderConfig,
+        sent_at: SimTime,
+        handshake: bool,
+        outcome: &Outcome,
+        events: usize,
+    ) {
+        let failed = match outcome {
+            Outcome::Status(s) => *s >= 500,
+            Outcome::NetError | Outcome::Timeout => true,
+            Outcome::Aborted => false,
+        };
+        if failed {
+            self.consecutive_failures += 1;
+            if self.consecutive_failures >= p.breaker.breaker_failures {
+                self.quiet_until = Some((t + p.breaker.breaker_open_ms, "the open breaker"));
+            }
+        } else {
+            self.consecutive_failures = 0;
+            let fast_empty = !handshake && events == 0 && t.since(sent_at) < p.fast_empty_ms;
+            if fast_empty && *outcome == Outcome::Status(200) {
+                self.quiet_until =
+                    Some((t + p.fast_empty_backoff_min_ms, "the fast-empty backoff"));
+            }
+        }
+    }
 }
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
@@ -35,41 +111,9 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 path,
                 ..
             } => {
-                let pace = tabs.entry(tab.as_str()).or_default();
                 let handshake = !path.contains("lastEventId=");
-                pace.sent.insert(*req, (t, *what, handshake));
-                if *what == RequestKind::Poll {
-                    if let Some((until, why)) = pace.quiet_until {
-                        if t < until {
-                            out.push(Violation {
-                                oracle: "O7",
-                                t,
-                                subject: tab.clone(),
-                                detail: format!(
-                                    "poll sent {} ms early: {why} holds polls until {until}",
-                                    until.since(t)
-                                ),
-                            });
-                        }
-                    }
-                    pace.quiet_until = None;
-                }
-                pace.window.push_back(t);
-                while pace.window.front().is_some_and(|&w| w + 60_000 <= t) {
-                    pace.window.pop_front();
-                }
-                if pace.window.len() > limit && !pace.rate_reported {
-                    pace.rate_reported = true;
-                    out.push(Violation {
-                        oracle: "O7",
-                        t,
-                        subject: tab.clone(),
-                        detail: format!(
-                            "{} requests in 60 s, above the limit of {limit}",
-                            pace.window.len()
-                        ),
-                    });
-                }
+                let pace = tabs.entry(tab.as_str()).or_default();
+                out.extend(pace.on_request(t, tab, *req, *what, handshake, limit));
             }
             Observation::Response {
                 tab,
@@ -83,21 +127,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 let Some((sent_at, RequestKind::Poll, handshake)) = pace.sent.remove(req) else {
                     continue;
                 };
-                if outcome.is_failure() {
-                    pace.consecutive_failures += 1;
-                    if pace.consecutive_failures >= p.breaker.breaker_failures {
-                        pace.quiet_until =
-                            Some((t + p.breaker.breaker_open_ms, "the open breaker"));
-                    }
-                } else {
-                    pace.consecutive_failures = 0;
-                    let fast_empty =
-                        !handshake && *events == 0 && t.since(sent_at) < p.fast_empty_ms;
-                    if fast_empty && *outcome == crate::observation::Outcome::Status(200) {
-                        pace.quiet_until =
-                            Some((t + p.fast_empty_backoff_min_ms, "the fast-empty backoff"));
-                    }
-                }
+                pace.on_poll_answer(t, p, sent_at, handshake, outcome, *events);
             }
             _ => {}
         }

@@ -738,6 +738,25 @@ impl Tab {
     }
 
     pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        self.expire_auth_calls(now, env);
+        self.auth.handle_timeout(now, env);
+        self.drain_auth(now, env);
+        let cursor = self.cursor;
+        if let Some(l) = self.leader.as_mut() {
+            l.handle_timeout(now, env, cursor);
+        }
+        self.sync_role(now);
+        self.expire_page_calls(now, env);
+        self.echo_timeouts(now);
+        if self.auth.bearer().is_none() {
+            return;
+        }
+        self.degraded_tick(now);
+        self.start_due_calls(now);
+    }
+
+    /// The refresh and aggregate calls past their deadline time out.
+    fn expire_auth_calls(&mut self, now: SimTime, env: &mut dyn TabEnv) {
         if let Some(call) = self.refresh_call.filter(|c| c.deadline <= now) {
             self.out.push_back(TabOutput::Abort { req: call.req });
             self.on_refresh_result(now, call.req, Err(Outcome::Timeout), env);
@@ -751,13 +770,10 @@ impl Tab {
             self.out.push_back(TabOutput::Abort { req: call.req });
             self.on_aggregate_result(now, call.req, Err(Outcome::Timeout), env);
         }
-        self.auth.handle_timeout(now, env);
-        self.drain_auth(now, env);
-        let cursor = self.cursor;
-        if let Some(l) = self.leader.as_mut() {
-            l.handle_timeout(now, env, cursor);
-        }
-        self.sync_role(now);
+    }
+
+    /// The poll, the refetch, telemetry and writes past their deadline time out.
+    fn expire_page_calls(&mut self, now: SimTime, env: &mut dyn TabEnv) {
         if let Some(p) = self.poll.filter(|p| p.deadline <= now) {
             self.out.push_back(TabOutput::Abort { req: p.req });
             self.on_poll_result(now, p.req, Err(Outcome::Timeout), env);
@@ -779,6 +795,9 @@ impl Tab {
             self.out.push_back(TabOutput::Abort { req: w.call.req });
             self.on_write_result(now, w.call.req, Err(Outcome::Timeout), env);
         }
+    }
+
+    fn echo_timeouts(&mut self, now: SimTime) {
         // U2: no echo in time; the list may miss the write (or more), so refetch it.
         while let Some((&m, _)) = self.echo_due.iter().find(|(_, due)| **due <= now) {
             self.echo_due.remove(&m);
@@ -786,9 +805,10 @@ impl Tab {
                 self.owe_refetch(0);
             }
         }
-        if self.auth.bearer().is_none() {
-            return;
-        }
+    }
+
+    /// C11: enter or leave degraded mode, and owe its periodic refetch when due.
+    fn degraded_tick(&mut self, now: SimTime) {
         let degraded = self.wants_degraded();
         if degraded != self.degraded {
             self.degraded = degraded;
@@ -805,6 +825,10 @@ impl Tab {
             }
             self.next_degraded_refetch = Some(now + self.degraded_pause());
         }
+    }
+
+    /// Start what is due: a write, the poll, the refetch, the aggregates.
+    fn start_due_calls(&mut self, now: SimTime) {
         if self.loaded && self.next_write_at.is_some_and(|t| t <= now) {
             self.write(now);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);

@@ -241,85 +241,26 @@ impl ServerNode {
             Err(status) => return self.respond(conn, Response::error(status, "bad request line")),
         };
         let bearer = req.bearer.as_deref();
+        let verified = |node: &mut Self, org| node.tokens.verify(now, bearer, org);
         let resp = match route {
             Route::LegacySubscribe => {
                 Response::error(410, "gone: use /v1/finance/realtime/subscribe")
             }
-            Route::Login => match req.body {
-                Body::Login { org_id, user_id } if org_id < self.config.orgs => {
-                    let issued = self.tokens.login(now, org_id, user_id, &mut self.rng);
-                    self.issued(org_id, user_id, "login", issued)
-                }
-                _ => Response::error(400, "login needs an existing org"),
-            },
+            Route::Login => self.login(now, req.body),
             Route::Refresh => {
-                let Body::RefreshToken { refresh_token } = req.body else {
-                    return self
-                        .respond(conn, Response::error(400, "refresh needs a refresh token"));
-                };
-                let resp = match self.refresh_mode {
-                    RefreshMode::Fail => Response::error(503, "token service unavailable"),
-                    _ => match self.tokens.refresh(now, &refresh_token, &mut self.rng) {
-                        Ok(issued) => {
-                            let (org, user) = self
-                                .tokens
-                                .owner(issued.session)
-                                .expect("a session that just refreshed is live");
-                            self.issued(org, user, "refresh", issued)
-                        }
-                        Err(status) => Response::error(status, "session gone"),
-                    },
-                };
-                let delay = match self.refresh_mode {
-                    RefreshMode::Slow => self.config.tokens.refresh_slow_ms,
-                    _ => 0,
-                };
+                let (resp, delay) = self.refresh(now, req.body);
                 return self.respond_after(now, conn, delay, resp);
             }
-            Route::Telemetry => match req.body {
-                Body::Telemetry { payload } => {
-                    let leaks_token = self.tokens.mentions_a_token(&payload);
-                    self.out
-                        .push_back(ServerOutput::Observe(Observation::Telemetry {
-                            payload,
-                            leaks_token,
-                        }));
-                    Response::new(204, Body::Empty)
-                }
-                _ => Response::error(400, "telemetry needs a payload"),
-            },
+            Route::Telemetry => self.telemetry(req.body),
             Route::Mutate { org } => {
-                let resp = match (self.tokens.verify(now, bearer, Some(org)), req.body) {
-                    (Err(status), _) => Response::error(status, "unauthorized"),
-                    (Ok(()), Body::Mutation(m)) => {
-                        let id = EventId(self.rng.gen());
-                        match self.store.mutate(now, org, &m, id) {
-                            Ok(event) => {
-                                self.publish(now, event.clone());
-                                Response::new(200, Body::Committed(Box::new(event)))
-                            }
-                            Err(why) => Response::error(409, why),
-                        }
-                    }
-                    (Ok(()), _) => Response::error(400, "a write needs a mutation body"),
+                let resp = match verified(self, Some(org)) {
+                    Err(status) => Response::error(status, "unauthorized"),
+                    Ok(()) => self.tab_write(now, org, req.body),
                 };
                 return self.respond_after(now, conn, self.write_delay_ms, resp);
             }
-            Route::Logout => {
-                match req.body {
-                    Body::RefreshToken { refresh_token } => {
-                        if let Some((org, user, session)) = self.tokens.logout(&refresh_token) {
-                            self.out.push_back(ServerOutput::Observe(
-                                Observation::SessionRevoked { org, user, session },
-                            ));
-                        }
-                        // Idempotent: a session already gone is logged out all the same.
-                        Response::new(200, Body::Empty)
-                    }
-                    _ => Response::error(400, "logout needs a refresh token"),
-                }
-            }
-            Route::Metrics => match self.tokens.verify(now, bearer, None) {
+            Route::Logout => self.logout(req.body),
+            Route::Metrics => match verified(self, None) {
                 Ok(()) => Response::new(200, Body::Metrics(self.buffers.metrics())),
                 Err(status) => Response::error(status, "unauthorized"),
             },
@@ -327,17 +268,12 @@ impl ServerNode {
                 org,
                 property,
                 lists,
-            } => match self.tokens.verify(now, bearer, Some(org)) {
+            } => match verified(self, Some(org)) {
                 Ok(()) => {
                     let mut rows = self.store.rows(org, property);
                     rows.retain(|r| lists.iter().any(|l| l.entity() == r.entity_type));
-                    Response::new(
-                        200,
-                        Body::Rows {
-                            rows,
-                            as_of_seq: self.store.head_seq(org),
-                        },
-                    )
+                    let as_of_seq = self.store.head_seq(org);
+                    Response::new(200, Body::Rows { rows, as_of_seq })
                 }
                 Err(status) => Response::error(status, "unauthorized"),
             },
@@ -345,7 +281,7 @@ impl ServerNode {
                 org,
                 property,
                 kind,
-            } => match self.tokens.verify(now, bearer, Some(org)) {
+            } => match verified(self, Some(org)) {
                 Ok(()) => Response::new(
                     200,
                     Body::Aggregate {
@@ -359,7 +295,7 @@ impl ServerNode {
                 org,
                 property,
                 last_event_id,
-            } => match self.tokens.verify(now, bearer, Some(org)) {
+            } => match verified(self, Some(org)) {
                 Ok(()) if self.stream_down => Response::error(503, "realtime unavailable"),
                 Ok(()) => {
                     let head = self.store.head_seq(org);
@@ -371,6 +307,88 @@ impl ServerNode {
             },
         };
         self.respond(conn, resp);
+    }
+
+    fn login(&mut self, now: SimTime, body: Body) -> Response {
+        match body {
+            Body::Login { org_id, user_id } if org_id < self.config.orgs => {
+                let issued = self.tokens.login(now, org_id, user_id, &mut self.rng);
+                self.issued(org_id, user_id, "login", issued)
+            }
+            _ => Response::error(400, "login needs an existing org"),
+        }
+    }
+
+    /// S9: a refresh, and how late the `refresh_slow` fault answers it.
+    fn refresh(&mut self, now: SimTime, body: Body) -> (Response, u64) {
+        let Body::RefreshToken { refresh_token } = body else {
+            return (Response::error(400, "refresh needs a refresh token"), 0);
+        };
+        let resp = match self.refresh_mode {
+            RefreshMode::Fail => Response::error(503, "token service unavailable"),
+            _ => match self.tokens.refresh(now, &refresh_token, &mut self.rng) {
+                Ok(issued) => {
+                    let (org, user) = self
+                        .tokens
+                        .owner(issued.session)
+                        .expect("a session that just refreshed is live");
+                    self.issued(org, user, "refresh", issued)
+                }
+                Err(status) => Response::error(status, "session gone"),
+            },
+        };
+        let delay = match self.refresh_mode {
+            RefreshMode::Slow => self.config.tokens.refresh_slow_ms,
+            _ => 0,
+        };
+        (resp, delay)
+    }
+
+    /// C14: the server witnesses whether a payload carries a token it issued.
+    fn telemetry(&mut self, body: Body) -> Response {
+        match body {
+            Body::Telemetry { payload } => {
+                let leaks_token = self.tokens.mentions_a_token(&payload);
+                self.out
+                    .push_back(ServerOutput::Observe(Observation::Telemetry {
+                        payload,
+                        leaks_token,
+                    }));
+                Response::new(204, Body::Empty)
+            }
+            _ => Response::error(400, "telemetry needs a payload"),
+        }
+    }
+
+    /// U2: an authorised write commits and is published.
+    fn tab_write(&mut self, now: SimTime, org: OrgId, body: Body) -> Response {
+        let Body::Mutation(m) = body else {
+            return Response::error(400, "a write needs a mutation body");
+        };
+        let id = EventId(self.rng.gen());
+        match self.store.mutate(now, org, &m, id) {
+            Ok(event) => {
+                self.publish(now, event.clone());
+                Response::new(200, Body::Committed(Box::new(event)))
+            }
+            Err(why) => Response::error(409, why),
+        }
+    }
+
+    fn logout(&mut self, body: Body) -> Response {
+        let Body::RefreshToken { refresh_token } = body else {
+            return Response::error(400, "logout needs a refresh token");
+        };
+        if let Some((org, user, session)) = self.tokens.logout(&refresh_token) {
+            self.out
+                .push_back(ServerOutput::Observe(Observation::SessionRevoked {
+                    org,
+                    user,
+                    session,
+                }));
+        }
+        // Idempotent: a session already gone is logged out all the same.
+        Response::new(200, Body::Empty)
     }
 
     /// Record a token issue and build its answer.
