@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod breaker;
 pub mod cache;
+pub mod calls;
 pub mod dedup;
 pub mod derived;
 pub mod leader;

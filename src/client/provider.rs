@@ -20,6 +20,7 @@ use super::auth::{
     Auth, AuthConfig, AuthEffect, AuthMessage, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL,
 };
 use super::breaker::{Breaker, BreakerConfig};
+use super::calls::{Call, Calls, Kind, Purpose};
 use super::dedup::{Dedup, DedupConfig};
 use super::derived::{Aggregate, Derived, DerivedConfig};
 use super::flags::{Flags, Realtime};
@@ -153,22 +154,6 @@ pub enum TabOutput {
     Observe(Observation),
 }
 
-#[derive(Clone, Copy, Debug)]
-struct InFlight {
-    req: u64,
-    sent_at: SimTime,
-    deadline: SimTime,
-    /// The token it carried (`Auth::epoch`).
-    epoch: u64,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Write {
-    call: InFlight,
-    mutation: MutationId,
-    optimistic: bool,
-}
-
 pub struct Tab {
     pub id: TabId,
     name: String,
@@ -176,13 +161,11 @@ pub struct Tab {
     mutant: Option<Mutant>,
     rng: SimRng,
     auth: Auth,
-    /// The refresh call, when this tab makes it (A1).
-    refresh_call: Option<InFlight>,
-    /// The page's aggregates (U3, C10) and their refetches in flight.
+    /// Every call in flight, with what it is for.
+    calls: Calls,
+    /// The page's aggregates (U3, C10).
     derived: Derived,
-    aggregate_calls: Vec<(InFlight, AggregateKind)>,
-    /// U2: the tab's writes in flight, the next one due, and the echoes awaited.
-    writes: Vec<Write>,
+    /// U2: the next write due, and the echoes awaited.
     next_write_at: Option<SimTime>,
     echo_due: std::collections::BTreeMap<MutationId, SimTime>,
     /// C13: what realtime does for this page.
@@ -197,12 +180,9 @@ pub struct Tab {
     list_updated_at: SimTime,
     /// C14: its own stream of randomness, so sampling moves no other draw.
     telemetry_rng: SimRng,
-    telemetry_calls: Vec<InFlight>,
     cursor: Option<u64>,
-    poll: Option<InFlight>,
     next_poll_at: Option<SimTime>,
     last_success: Option<SimTime>,
-    refetch: Option<(InFlight, u64)>,
     /// A refetch must cover the org up to this sequence; 0 when none is owed.
     refetch_owed_through: u64,
     refetch_needed: bool,
@@ -246,14 +226,12 @@ impl Tab {
             breaker: Breaker::new(config.breaker.clone(), mutant),
             cache: QueryCache::new(id.org, property, &config.page.lists, mutant),
             auth: Auth::new(config.auth.clone(), id.tab, mutant),
-            refresh_call: None,
+            calls: Calls::default(),
             derived: Derived::new(
                 config.derived.clone(),
                 config.page.aggregates.clone(),
                 mutant,
             ),
-            aggregate_calls: Vec::new(),
-            writes: Vec::new(),
             next_write_at: None,
             echo_due: Default::default(),
             realtime: config.flags.realtime_for(id.org),
@@ -267,15 +245,12 @@ impl Tab {
                 r.set_stream(TELEMETRY_STREAM);
                 r
             },
-            telemetry_calls: Vec::new(),
             config,
             mutant,
             rng,
             cursor: None,
-            poll: None,
             next_poll_at: None,
             last_success: None,
-            refetch: None,
             refetch_owed_through: 0,
             refetch_needed: false,
             refetch_periodic: false,
@@ -431,14 +406,12 @@ impl Tab {
             }
         }
         if self.polls() {
-            if self.poll.is_none() && self.next_poll_at.is_none() {
+            if !self.calls.has(Kind::Poll) && self.next_poll_at.is_none() {
                 self.next_poll_at = Some(now);
             }
         } else {
             // A follower never calls the backend for events (L5).
-            if let Some(p) = self.poll.take() {
-                self.abort(p);
-            }
+            self.abort_all(Kind::Poll);
             self.next_poll_at = None;
         }
     }
@@ -450,7 +423,7 @@ impl Tab {
         kind: RequestKind,
         route: Route,
         timeout_ms: u64,
-    ) -> Option<InFlight> {
+    ) -> Option<Call> {
         self.send_body(now, kind, route, Body::Empty, timeout_ms)
     }
 
@@ -461,7 +434,7 @@ impl Tab {
         route: Route,
         body: Body,
         timeout_ms: u64,
-    ) -> Option<InFlight> {
+    ) -> Option<Call> {
         let bearer = self.auth.bearer()?;
         Some(self.send_raw(now, kind, route, body, Some(bearer), timeout_ms))
     }
@@ -474,7 +447,7 @@ impl Tab {
         body: Body,
         bearer: Option<String>,
         timeout_ms: u64,
-    ) -> InFlight {
+    ) -> Call {
         self.next_req += 1;
         let req = self.next_req;
         let path = route.to_path();
@@ -492,7 +465,7 @@ impl Tab {
             body,
         };
         self.out.push_back(TabOutput::Send { req, request });
-        InFlight {
+        Call {
             req,
             sent_at: now,
             deadline: now + timeout_ms,
@@ -513,7 +486,9 @@ impl Tab {
                         None,
                         self.config.auth.refresh_request_timeout_ms,
                     );
-                    self.refresh_call = Some(call);
+                    // A new refresh replaces one still tracked, whose answer is then ignored.
+                    self.calls.take_all(Kind::Refresh);
+                    self.calls.track(call, Purpose::Refresh);
                 }
                 AuthEffect::Banner(banner) => self.observe(Observation::Banner {
                     tab: self.name.clone(),
@@ -532,16 +507,10 @@ impl Tab {
             tab: self.name.clone(),
             cause: cause.to_string(),
         });
-        let calls = [
-            self.poll.take(),
-            self.refetch.take().map(|(r, _)| r),
-            self.refresh_call.take(),
-        ];
         self.derived.stop();
-        for call in calls.into_iter().flatten() {
-            self.abort(call);
+        for kind in [Kind::Poll, Kind::Refetch, Kind::Refresh, Kind::Aggregate] {
+            self.abort_all(kind);
         }
-        self.abort_aggregates();
         self.stop_page_calls();
         self.degraded = false;
         self.next_degraded_refetch = None;
@@ -602,23 +571,19 @@ impl Tab {
             None,
             timeout,
         );
-        self.telemetry_calls.push(call);
+        self.calls.track(call, Purpose::Telemetry);
     }
 
     fn on_telemetry_result(&mut self, req: u64, result: Result<Response, Outcome>) {
-        self.telemetry_calls.retain(|c| c.req != req);
+        self.calls.remove(req);
         self.record_response(req, outcome_of(&result), 0);
     }
 
     /// Give up the page's own calls in flight (writes, telemetry) and stop
     /// writing (sign-out, close).
     fn stop_page_calls(&mut self) {
-        for w in std::mem::take(&mut self.writes) {
-            self.abort(w.call);
-        }
-        for call in std::mem::take(&mut self.telemetry_calls) {
-            self.abort(call);
-        }
+        self.abort_all(Kind::Write);
+        self.abort_all(Kind::Telemetry);
         self.next_write_at = None;
         self.echo_due.clear();
     }
@@ -659,11 +624,13 @@ impl Tab {
                 list.insert_optimistic(mutation, property, amount_cents);
             }
         }
-        self.writes.push(Write {
+        self.calls.track(
             call,
-            mutation,
-            optimistic,
-        });
+            Purpose::Write {
+                mutation,
+                optimistic,
+            },
+        );
         self.echo_due
             .insert(mutation, now + self.config.writes.echo_timeout_ms);
     }
@@ -675,18 +642,24 @@ impl Tab {
         result: Result<Response, Outcome>,
         env: &mut dyn TabEnv,
     ) {
-        let Some(i) = self.writes.iter().position(|w| w.call.req == req) else {
+        let Some((
+            call,
+            Purpose::Write {
+                mutation,
+                optimistic,
+            },
+        )) = self.calls.remove(req)
+        else {
             return;
         };
-        let w = self.writes.remove(i);
         self.record_response(req, outcome_of(&result), 0);
         match result {
             Ok(Response {
                 status: 200,
                 body: Body::Committed(event),
             }) => {
-                if let Some(list) = self.cache.revenues().filter(|_| w.optimistic) {
-                    list.write_committed(w.mutation, event.sequence);
+                if let Some(list) = self.cache.revenues().filter(|_| optimistic) {
+                    list.write_committed(mutation, event.sequence);
                 } else {
                     // Shown from the answer, unless realtime already brought it (or newer).
                     self.cache.apply(&event);
@@ -696,11 +669,11 @@ impl Tab {
                 status: status @ (401 | 403),
                 ..
             }) => {
-                self.write_failed(w.mutation, true);
-                self.refused(now, status, w.call.epoch, env);
+                self.write_failed(mutation, true);
+                self.refused(now, status, call.epoch, env);
             }
-            Ok(_) => self.write_failed(w.mutation, true),
-            Err(_) => self.write_failed(w.mutation, false),
+            Ok(_) => self.write_failed(mutation, true),
+            Err(_) => self.write_failed(mutation, false),
         }
     }
 
@@ -757,43 +730,22 @@ impl Tab {
 
     /// The refresh and aggregate calls past their deadline time out.
     fn expire_auth_calls(&mut self, now: SimTime, env: &mut dyn TabEnv) {
-        if let Some(call) = self.refresh_call.filter(|c| c.deadline <= now) {
-            self.out.push_back(TabOutput::Abort { req: call.req });
-            self.on_refresh_result(now, call.req, Err(Outcome::Timeout), env);
-        }
-        while let Some((call, _)) = self
-            .aggregate_calls
-            .iter()
-            .find(|(c, _)| c.deadline <= now)
-            .copied()
-        {
-            self.out.push_back(TabOutput::Abort { req: call.req });
-            self.on_aggregate_result(now, call.req, Err(Outcome::Timeout), env);
-        }
+        self.expire(now, Kind::Refresh, env);
+        self.expire(now, Kind::Aggregate, env);
     }
 
     /// The poll, the refetch, telemetry and writes past their deadline time out.
     fn expire_page_calls(&mut self, now: SimTime, env: &mut dyn TabEnv) {
-        if let Some(p) = self.poll.filter(|p| p.deadline <= now) {
-            self.out.push_back(TabOutput::Abort { req: p.req });
-            self.on_poll_result(now, p.req, Err(Outcome::Timeout), env);
+        for kind in [Kind::Poll, Kind::Refetch, Kind::Telemetry, Kind::Write] {
+            self.expire(now, kind, env);
         }
-        if let Some((r, _)) = self.refetch.filter(|(r, _)| r.deadline <= now) {
-            self.out.push_back(TabOutput::Abort { req: r.req });
-            self.on_refetch_result(now, r.req, Err(Outcome::Timeout), env);
-        }
-        while let Some(c) = self
-            .telemetry_calls
-            .iter()
-            .find(|c| c.deadline <= now)
-            .copied()
-        {
-            self.out.push_back(TabOutput::Abort { req: c.req });
-            self.on_telemetry_result(c.req, Err(Outcome::Timeout));
-        }
-        while let Some(w) = self.writes.iter().find(|w| w.call.deadline <= now).copied() {
-            self.out.push_back(TabOutput::Abort { req: w.call.req });
-            self.on_write_result(now, w.call.req, Err(Outcome::Timeout), env);
+    }
+
+    /// Time out the calls of `kind` past their deadline, oldest first.
+    fn expire(&mut self, now: SimTime, kind: Kind, env: &mut dyn TabEnv) {
+        while let Some(call) = self.calls.first_due(now, kind) {
+            self.out.push_back(TabOutput::Abort { req: call.req });
+            self.settle(now, call.req, Err(Outcome::Timeout), env);
         }
     }
 
@@ -833,7 +785,8 @@ impl Tab {
             self.write(now);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
         }
-        if self.polls() && self.poll.is_none() && self.next_poll_at.is_some_and(|t| t <= now) {
+        let polling = self.calls.has(Kind::Poll);
+        if self.polls() && !polling && self.next_poll_at.is_some_and(|t| t <= now) {
             let ready = self.breaker.ready_at(now);
             if ready > now {
                 self.next_poll_at = Some(ready);
@@ -844,15 +797,14 @@ impl Tab {
                     property: self.cache.property,
                     last_event_id: self.cursor,
                 };
-                self.poll = self.send(
-                    now,
-                    RequestKind::Poll,
-                    route,
-                    self.config.poll_request_timeout_ms,
-                );
+                let timeout = self.config.poll_request_timeout_ms;
+                if let Some(call) = self.send(now, RequestKind::Poll, route, timeout) {
+                    self.calls.track(call, Purpose::Poll);
+                }
             }
         }
-        if self.refetch_needed && self.refetch.is_none() && self.next_refetch_at <= now {
+        let refetching = self.calls.has(Kind::Refetch);
+        if self.refetch_needed && !refetching && self.next_refetch_at <= now {
             let route = Route::ListRows {
                 org: self.id.org,
                 property: self.cache.property,
@@ -865,11 +817,11 @@ impl Tab {
                 route,
                 self.config.refetch_request_timeout_ms,
             ) {
-                self.refetch = Some((f, owed));
+                self.calls.track(f, Purpose::Refetch { owed });
             }
         }
         // U3/C10: the aggregates, throttled; one invalidation refetches every stale one.
-        if self.aggregate_calls.is_empty() {
+        if !self.calls.has(Kind::Aggregate) {
             for kind in self.derived.fire(now, &mut self.rng) {
                 let route = Route::Aggregate {
                     org: self.id.org,
@@ -878,7 +830,7 @@ impl Tab {
                 };
                 let timeout = self.config.refetch_request_timeout_ms;
                 if let Some(call) = self.send(now, RequestKind::Aggregate, route, timeout) {
-                    self.aggregate_calls.push((call, kind));
+                    self.calls.track(call, Purpose::Aggregate(kind));
                 }
             }
         }
@@ -888,24 +840,19 @@ impl Tab {
         let mut next = [
             self.leader.as_ref().and_then(Leader::poll_timeout),
             self.auth.poll_timeout(),
-            self.poll.map(|p| p.deadline),
-            self.refetch.map(|(r, _)| r.deadline),
-            self.refresh_call.map(|c| c.deadline),
-            self.aggregate_calls.iter().map(|(c, _)| c.deadline).min(),
-            self.writes.iter().map(|w| w.call.deadline).min(),
-            self.telemetry_calls.iter().map(|c| c.deadline).min(),
+            self.calls.next_deadline(),
             self.echo_due.values().min().copied(),
         ]
         .into_iter()
         .fold(None, earliest);
         if self.auth.bearer().is_some() {
-            if self.aggregate_calls.is_empty() {
+            if !self.calls.has(Kind::Aggregate) {
                 next = earliest(next, self.derived.poll_timeout());
             }
-            if self.poll.is_none() && self.polls() {
+            if !self.calls.has(Kind::Poll) && self.polls() {
                 next = earliest(next, self.next_poll_at);
             }
-            if self.refetch_needed && self.refetch.is_none() {
+            if self.refetch_needed && !self.calls.has(Kind::Refetch) {
                 next = earliest(next, Some(self.next_refetch_at));
             }
             if self.loaded {
@@ -924,26 +871,39 @@ impl Tab {
         result: Result<Response, NetError>,
         env: &mut dyn TabEnv,
     ) {
-        let result = result.map_err(|_| Outcome::NetError);
-        if self.poll.is_some_and(|p| p.req == req) {
-            self.on_poll_result(now, req, result, env);
-        } else if self.refetch.is_some_and(|(r, _)| r.req == req) {
-            self.on_refetch_result(now, req, result, env);
-        } else if self.refresh_call.is_some_and(|c| c.req == req) {
-            self.on_refresh_result(now, req, result, env);
-        } else if self.aggregate_calls.iter().any(|(c, _)| c.req == req) {
-            self.on_aggregate_result(now, req, result, env);
-        } else if self.writes.iter().any(|w| w.call.req == req) {
-            self.on_write_result(now, req, result, env);
-        } else if self.telemetry_calls.iter().any(|c| c.req == req) {
-            self.on_telemetry_result(req, result);
-        }
-        // Anything else was aborted already; its late answer is ignored.
+        self.settle(now, req, result.map_err(|_| Outcome::NetError), env);
         self.handle_timeout(now, env);
     }
 
+    /// The call `req` ended with `result`: hand it to what it was for. A call
+    /// no longer in the table was aborted already; its late answer is ignored.
+    fn settle(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, Outcome>,
+        env: &mut dyn TabEnv,
+    ) {
+        match self.calls.purpose_of(req).map(|p| p.kind()) {
+            Some(Kind::Poll) => self.on_poll_result(now, req, result, env),
+            Some(Kind::Refetch) => self.on_refetch_result(now, req, result, env),
+            Some(Kind::Refresh) => self.on_refresh_result(now, req, result, env),
+            Some(Kind::Aggregate) => self.on_aggregate_result(now, req, result, env),
+            Some(Kind::Write) => self.on_write_result(now, req, result, env),
+            Some(Kind::Telemetry) => self.on_telemetry_result(req, result),
+            None => {}
+        }
+    }
+
+    /// Give up every call of `kind` in flight, oldest first.
+    fn abort_all(&mut self, kind: Kind) {
+        for call in self.calls.take_all(kind) {
+            self.abort(call);
+        }
+    }
+
     /// Give a call up for the tab's own reasons (it stopped polling, closed, signed out).
-    fn abort(&mut self, call: InFlight) {
+    fn abort(&mut self, call: Call) {
         self.out.push_back(TabOutput::Abort { req: call.req });
         self.record_response(call.req, Outcome::Aborted, 0);
     }
@@ -964,7 +924,7 @@ impl Tab {
         result: Result<Response, Outcome>,
         env: &mut dyn TabEnv,
     ) {
-        let Some(call) = self.poll.take() else {
+        let Some((call, _)) = self.calls.remove(req) else {
             return;
         };
         let sent_at = call.sent_at;
@@ -1267,14 +1227,9 @@ impl Tab {
             }
         }
         self.sync_role(now);
-        let calls = [
-            self.refetch.take().map(|(r, _)| r),
-            self.refresh_call.take(),
-        ];
-        for call in calls.into_iter().flatten() {
-            self.abort(call);
+        for kind in [Kind::Refetch, Kind::Refresh, Kind::Aggregate] {
+            self.abort_all(kind);
         }
-        self.abort_aggregates();
         self.stop_page_calls();
         self.cache.clear_optimistic();
         self.refetch_needed = false;
@@ -1307,10 +1262,9 @@ impl Tab {
         result: Result<Response, Outcome>,
         env: &mut dyn TabEnv,
     ) {
-        let Some(i) = self.aggregate_calls.iter().position(|(c, _)| c.req == req) else {
+        let Some((call, Purpose::Aggregate(kind))) = self.calls.remove(req) else {
             return;
         };
-        let (call, kind) = self.aggregate_calls.remove(i);
         self.record_response(req, outcome_of(&result), 0);
         match result {
             Ok(Response {
@@ -1337,13 +1291,6 @@ impl Tab {
         }
     }
 
-    /// Give up every aggregate refetch in flight.
-    fn abort_aggregates(&mut self) {
-        for (call, _) in std::mem::take(&mut self.aggregate_calls) {
-            self.abort(call);
-        }
-    }
-
     /// The aggregates the page shows, with their values.
     pub fn aggregates(&self) -> Vec<(AggregateKind, i64)> {
         let shown = self.derived.shown().iter();
@@ -1357,7 +1304,7 @@ impl Tab {
         result: Result<Response, Outcome>,
         env: &mut dyn TabEnv,
     ) {
-        if self.refresh_call.take().is_none() {
+        if self.calls.remove(req).is_none() {
             return;
         }
         self.record_response(req, outcome_of(&result), 0);
@@ -1384,7 +1331,7 @@ impl Tab {
         result: Result<Response, Outcome>,
         env: &mut dyn TabEnv,
     ) {
-        let Some((call, owed)) = self.refetch.take() else {
+        let Some((call, Purpose::Refetch { owed })) = self.calls.remove(req) else {
             return;
         };
         match result {
