@@ -1,0 +1,389 @@
+//! The realtime provider of one tab (SPEC C2-C14) with its query cache (U1-U4).
+//!
+//! The tab that leads its scope (L1-L6, `leader.rs`) runs the transport: it
+//! long-polls from its cursor, dedups (C2) and orders (C3) each batch, patches
+//! its cache, shares the batch with the other tabs on the BroadcastChannel,
+//! and refetches the list when it detects loss (C9) or has been cut off too
+//! long (C8). Followers apply what the leader shares and never poll (L5). A
+//! circuit breaker (C4) and the fast-empty backoff (C5) keep a failing or
+//! idle transport from hammering the server. A 401/403 pauses every call
+//! until the tab's auth machine (`auth.rs`, A1-A5) has a new token (C7); a
+//! logout, here or in another tab, stops everything and clears the cache (A4).
+//!
+//! The page around it: the user's writes with their optimistic rows and echo
+//! timeout (U2, `writes.rs`, `cache.rs`), the aggregates (U3, `derived.rs`),
+//! degraded polling while the stream is not live, with its health shared on
+//! `finance-stream-health` (C11, C12), refetch on focus (U4), the rollout
+//! flags (C13, `flags.rs`) and sampled telemetry (C14).
+
+use super::auth::{Auth, AuthEffect, AuthMessage, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL};
+use super::breaker::Breaker;
+use super::calls::{Call, Calls, Kind, Purpose};
+use super::dedup::Dedup;
+use super::derived::{Aggregate, Derived};
+use super::flags::Realtime;
+use super::leader::{ChannelMessage, Leader, Role, TabEnv};
+use super::query_cache::QueryCache;
+use crate::event::{application_order, Event, MutationId, OrgId, PropertyId};
+use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
+use crate::mutant::{fires, Mutant};
+use crate::observation::{Delivered, Observation, Outcome, RequestKind};
+use crate::query::AggregateKind;
+use crate::seed::{jitter_ms, SimRng};
+use crate::time::{earliest, SimTime};
+use rand::Rng;
+use std::collections::VecDeque;
+use std::fmt;
+
+mod config;
+mod page;
+mod refetch;
+mod requests;
+mod session;
+mod transport;
+
+pub use config::ProviderConfig;
+
+/// C12: the stream's health, as the tab that runs it tells the others.
+pub const HEALTH_CHANNEL: &str = "finance-stream-health";
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Health {
+    is_live: bool,
+    last_success_at: Option<u64>,
+    failures: u32,
+}
+
+/// Where a tab lives: `org<i>/browser<j>/tab<k>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TabId {
+    pub org: OrgId,
+    pub browser: u32,
+    pub tab: u32,
+}
+
+impl fmt::Display for TabId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "org{}/browser{}/tab{}", self.org, self.browser, self.tab)
+    }
+}
+
+/// A network-level failure as the browser's fetch reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetError {
+    Refused,
+    Reset,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TabOutput {
+    /// Send `request`; `req` is unique within the tab.
+    Send {
+        req: u64,
+        request: Request,
+    },
+    /// Give up on `req` (the tab timed it out).
+    Abort {
+        req: u64,
+    },
+    /// The session ended in this tab (A4); the browser signs in again only when the user does.
+    SignedOut,
+    Observe(Observation),
+}
+
+pub struct Tab {
+    pub id: TabId,
+    name: String,
+    config: ProviderConfig,
+    mutant: Option<Mutant>,
+    rng: SimRng,
+    auth: Auth,
+    /// Every call in flight, with what it is for.
+    calls: Calls,
+    /// The page's aggregates (U3, C10).
+    derived: Derived,
+    /// U2: the next write due, and the echoes awaited.
+    next_write_at: Option<SimTime>,
+    echo_due: std::collections::BTreeMap<MutationId, SimTime>,
+    /// C13: what realtime does for this page.
+    realtime: Realtime,
+    /// C12: whether the scope's stream is live, as this tab last knew it.
+    stream_live: bool,
+    poll_failures: u32,
+    /// C11: degraded polling, on since and next due.
+    degraded: bool,
+    next_degraded_refetch: Option<SimTime>,
+    /// U4: when the list last changed from the server (snapshot or event).
+    list_updated_at: SimTime,
+    /// C14: its own stream of randomness, so sampling moves no other draw.
+    telemetry_rng: SimRng,
+    cursor: Option<u64>,
+    next_poll_at: Option<SimTime>,
+    last_success: Option<SimTime>,
+    /// A refetch must cover the org up to this sequence; 0 when none is owed.
+    refetch_owed_through: u64,
+    refetch_needed: bool,
+    /// The refetch owed is only C11's periodic one: a failure waits for the next tick.
+    refetch_periodic: bool,
+    next_refetch_at: SimTime,
+    /// The page's list has been loaded once (a snapshot after the first contact).
+    loaded: bool,
+    next_req: u64,
+    /// Elects the one tab of the scope that polls; created when the session's token (the scope) is known.
+    leader: Option<Leader>,
+    /// The role last recorded, to tell when this tab starts running the transport.
+    last_role: Option<Role>,
+    /// The cursor of the last message this follower had from its leader.
+    last_shared: Option<u64>,
+    /// The highest sequence applied per org.
+    applied_through: std::collections::BTreeMap<OrgId, u64>,
+    scope: String,
+    dedup: Dedup,
+    breaker: Breaker,
+    pub cache: QueryCache,
+    out: VecDeque<TabOutput>,
+}
+
+/// ChaCha streams of a tab's generator: the tab's own draws use stream 0.
+const TELEMETRY_STREAM: u64 = 1;
+const LEADER_STREAM: u64 = 2;
+
+impl Tab {
+    pub fn new(
+        id: TabId,
+        property: Option<PropertyId>,
+        config: ProviderConfig,
+        rng: SimRng,
+        mutant: Option<Mutant>,
+    ) -> Self {
+        Tab {
+            name: id.to_string(),
+            id,
+            dedup: Dedup::new(config.dedup.clone()),
+            breaker: Breaker::new(config.breaker.clone(), mutant),
+            cache: QueryCache::new(id.org, property, &config.page.lists, mutant),
+            auth: Auth::new(config.auth.clone(), id.tab, mutant),
+            calls: Calls::default(),
+            derived: Derived::new(
+                config.derived.clone(),
+                config.page.aggregates.clone(),
+                mutant,
+            ),
+            next_write_at: None,
+            echo_due: Default::default(),
+            realtime: config.flags.realtime_for(id.org),
+            stream_live: true,
+            poll_failures: 0,
+            degraded: false,
+            next_degraded_refetch: None,
+            list_updated_at: SimTime::ZERO,
+            telemetry_rng: {
+                let mut r = rng.clone();
+                r.set_stream(TELEMETRY_STREAM);
+                r
+            },
+            config,
+            mutant,
+            rng,
+            cursor: None,
+            next_poll_at: None,
+            last_success: None,
+            refetch_owed_through: 0,
+            refetch_needed: false,
+            refetch_periodic: false,
+            next_refetch_at: SimTime::ZERO,
+            loaded: false,
+            next_req: 0,
+            leader: None,
+            last_role: None,
+            applied_through: Default::default(),
+            last_shared: None,
+            scope: String::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn observe(&mut self, obs: Observation) {
+        self.out.push_back(TabOutput::Observe(obs));
+    }
+
+    /// Whether this tab runs the transport now (never where realtime is off, C13).
+    fn polls(&self) -> bool {
+        self.realtime != Realtime::Off && self.leader.as_ref().is_some_and(Leader::polls)
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.leader.as_ref().map(Leader::role)
+    }
+
+    pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+        self.expire_auth_calls(now, env);
+        self.auth.handle_timeout(now, env);
+        self.drain_auth(now, env);
+        let cursor = self.cursor;
+        if let Some(l) = self.leader.as_mut() {
+            l.handle_timeout(now, env, cursor);
+        }
+        self.sync_role(now);
+        self.expire_page_calls(now, env);
+        self.echo_timeouts(now);
+        if self.auth.bearer().is_none() {
+            return;
+        }
+        self.degraded_tick(now);
+        self.start_due_calls(now);
+    }
+
+    /// Start what is due: a write, the poll, the refetch, the aggregates.
+    fn start_due_calls(&mut self, now: SimTime) {
+        if self.loaded && self.next_write_at.is_some_and(|t| t <= now) {
+            self.write(now);
+            self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
+        }
+        let polling = self.calls.has(Kind::Poll);
+        if self.polls() && !polling && self.next_poll_at.is_some_and(|t| t <= now) {
+            let ready = self.breaker.ready_at(now);
+            if ready > now {
+                self.next_poll_at = Some(ready);
+            } else {
+                self.next_poll_at = None;
+                let route = Route::Subscribe {
+                    org: self.id.org,
+                    property: self.cache.property,
+                    last_event_id: self.cursor,
+                };
+                let timeout = self.config.poll_request_timeout_ms;
+                if let Some(call) = self.send(now, RequestKind::Poll, route, timeout) {
+                    self.calls.track(call, Purpose::Poll);
+                }
+            }
+        }
+        let refetching = self.calls.has(Kind::Refetch);
+        if self.refetch_needed && !refetching && self.next_refetch_at <= now {
+            let route = Route::ListRows {
+                org: self.id.org,
+                property: self.cache.property,
+                lists: self.cache.kinds(),
+            };
+            let owed = self.refetch_owed_through;
+            if let Some(f) = self.send(
+                now,
+                RequestKind::Refetch,
+                route,
+                self.config.refetch_request_timeout_ms,
+            ) {
+                self.calls.track(f, Purpose::Refetch { owed });
+            }
+        }
+        // U3/C10: the aggregates, throttled; one invalidation refetches every stale one.
+        if !self.calls.has(Kind::Aggregate) {
+            for kind in self.derived.fire(now, &mut self.rng) {
+                let route = Route::Aggregate {
+                    org: self.id.org,
+                    property: self.cache.property,
+                    kind,
+                };
+                let timeout = self.config.refetch_request_timeout_ms;
+                if let Some(call) = self.send(now, RequestKind::Aggregate, route, timeout) {
+                    self.calls.track(call, Purpose::Aggregate(kind));
+                }
+            }
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        let mut next = [
+            self.leader.as_ref().and_then(Leader::poll_timeout),
+            self.auth.poll_timeout(),
+            self.calls.next_deadline(),
+            self.echo_due.values().min().copied(),
+        ]
+        .into_iter()
+        .fold(None, earliest);
+        if self.auth.bearer().is_some() {
+            if !self.calls.has(Kind::Aggregate) {
+                next = earliest(next, self.derived.poll_timeout());
+            }
+            if !self.calls.has(Kind::Poll) && self.polls() {
+                next = earliest(next, self.next_poll_at);
+            }
+            if self.refetch_needed && !self.calls.has(Kind::Refetch) {
+                next = earliest(next, Some(self.next_refetch_at));
+            }
+            if self.loaded {
+                next = earliest(next, self.next_write_at);
+            }
+            next = earliest(next, self.next_degraded_refetch);
+        }
+        next
+    }
+
+    /// A localStorage write of another tab reached this one.
+    pub fn on_storage(
+        &mut self,
+        now: SimTime,
+        key: &str,
+        value: Option<&str>,
+        env: &mut dyn TabEnv,
+    ) {
+        if let Some(l) = self.leader.as_mut() {
+            l.on_storage(now, key, value, env);
+        }
+        self.auth.on_storage(now, key, value, env);
+        self.drain_auth(now, env);
+        self.handle_timeout(now, env);
+    }
+
+    /// B3: a lock this tab asked for is now its own.
+    pub fn on_lock_granted(&mut self, now: SimTime, name: &str, env: &mut dyn TabEnv) {
+        if let Some(l) = self.leader.as_mut() {
+            l.on_lock_granted(now, name);
+        }
+        self.auth.on_lock_granted(now, name, env);
+        self.drain_auth(now, env);
+        self.handle_timeout(now, env);
+    }
+
+    /// The tab closes (cleanly, or `crashed` without a goodbye).
+    pub fn close(&mut self, now: SimTime, crashed: bool, env: &mut dyn TabEnv) {
+        if let Some(l) = self.leader.as_mut() {
+            if crashed {
+                l.crash();
+            } else {
+                l.close(now, env);
+            }
+        }
+        self.sync_role(now);
+        for kind in [Kind::Refetch, Kind::Refresh, Kind::Aggregate] {
+            self.abort_all(kind);
+        }
+        self.stop_page_calls();
+        self.cache.clear_optimistic();
+        self.refetch_needed = false;
+    }
+
+    pub fn poll_output(&mut self) -> Option<TabOutput> {
+        for c in self.cache.take_changes() {
+            self.observe(Observation::ListRow {
+                tab: self.name.clone(),
+                mutation: c.mutation,
+                row: c.row,
+                shown: c.shown,
+                how: c.how,
+            });
+        }
+        self.out.pop_front()
+    }
+}
+
+/// How a call ended, as the trace records it.
+fn outcome_of(result: &Result<Response, Outcome>) -> Outcome {
+    match result {
+        Ok(r) => Outcome::Status(r.status),
+        Err(o) => o.clone(),
+    }
+}

@@ -1,0 +1,363 @@
+//! The transport part of a tab (C1-C5, C8, C9, C12, L5): the poll and its
+//! answers, the cursor, gap detection, the breaker and fast-empty backoff,
+//! sharing batches with the scope, applying events in order and once.
+
+use super::*;
+
+impl Tab {
+    /// C12: the poller's view of its stream changed; tell the other tabs.
+    pub(super) fn set_stream_live(&mut self, now: SimTime, live: bool, env: &mut dyn TabEnv) {
+        if live == self.stream_live {
+            return;
+        }
+        self.stream_live = live;
+        let health = Health {
+            is_live: live,
+            last_success_at: self.last_success.map(SimTime::as_ms),
+            failures: self.poll_failures,
+        };
+        env.broadcast(
+            now,
+            HEALTH_CHANNEL,
+            serde_json::to_string(&health).expect("health serialises"),
+        );
+    }
+
+    /// Record role changes and start or stop the transport to match.
+    pub(super) fn sync_role(&mut self, now: SimTime) {
+        while let Some(change) = self.leader.as_mut().and_then(Leader::poll_change) {
+            self.observe(Observation::Role {
+                tab: self.name.clone(),
+                scope: self.scope.clone(),
+                role: change.role,
+                seq: change.seq,
+                cause: change.cause.to_string(),
+            });
+            let polled = matches!(self.last_role, Some(Role::Leader | Role::Solo));
+            if change.role == Role::Leader {
+                let kind = if self.last_role == Some(Role::Follower) {
+                    "leader_takeover"
+                } else {
+                    "leader_acquired"
+                };
+                self.telemetry(now, kind, change.cause);
+            }
+            self.last_role = Some(change.role);
+            if matches!(change.role, Role::Leader | Role::Solo) && !polled {
+                // L5: a tab that takes the transport over resumes from the cursor the last
+                // leader shared. Without one, it starts afresh and reloads the page once
+                // the new cursor is known.
+                let handoff = self.leader.as_ref().and_then(|l| l.shared_cursor());
+                // The bug only differs from the fix where there is a cursor to
+                // ignore or a loaded page to keep.
+                let differs = handoff.is_some() || self.loaded;
+                if differs && fires(self.mutant, Mutant::NoCursorHandoff) {
+                    self.cursor = None;
+                } else if let Some(c) = handoff {
+                    self.cursor = Some(self.cursor.map_or(c, |own| own.max(c)));
+                } else {
+                    self.cursor = None;
+                    self.loaded = false;
+                }
+            }
+            let follows = matches!(change.role, Role::Follower | Role::Claiming);
+            if polled && follows {
+                // A tab that gives its own stream up ignored the leader's batches while it
+                // polled; whatever the leader shared beyond its own cursor it must reload.
+                let shared = self.leader.as_ref().and_then(|l| l.shared_cursor());
+                if let (Some(own), Some(shared)) = (self.cursor, shared) {
+                    if own < shared {
+                        self.owe_refetch(shared);
+                    }
+                }
+            }
+        }
+        if self.polls() {
+            if !self.calls.has(Kind::Poll) && self.next_poll_at.is_none() {
+                self.next_poll_at = Some(now);
+            }
+        } else {
+            // A follower never calls the backend for events (L5).
+            self.abort_all(Kind::Poll);
+            self.next_poll_at = None;
+        }
+    }
+
+    pub(super) fn on_poll_result(
+        &mut self,
+        now: SimTime,
+        req: u64,
+        result: Result<Response, Outcome>,
+        env: &mut dyn TabEnv,
+    ) {
+        let Some((call, _)) = self.calls.remove(req) else {
+            return;
+        };
+        let sent_at = call.sent_at;
+        self.auth
+            .set_offline(matches!(result, Err(Outcome::NetError | Outcome::Timeout)));
+        match result {
+            Ok(Response {
+                status: 200,
+                body: Body::Events(batch),
+            }) => {
+                self.record_response(req, Outcome::Status(200), batch.events.len());
+                self.breaker.on_success();
+                self.poll_failures = 0;
+                // C5 is for an idle loop. The handshake (no cursor yet) is answered at
+                // once by design; backing off after it would hold the page's first
+                // events back 2-5 s (O11 found that).
+                let handshake = self.cursor.is_none();
+                let fast_empty = !handshake
+                    && batch.events.is_empty()
+                    && now.since(sent_at) < self.config.fast_empty_ms;
+                self.on_batch(now, batch, env);
+                self.set_stream_live(now, true, env);
+                if fast_empty {
+                    self.telemetry(now, "fast_empty", "");
+                }
+                self.next_poll_at = Some(if fast_empty {
+                    now + jitter_ms(
+                        &mut self.rng,
+                        self.config.fast_empty_backoff_min_ms,
+                        self.config.fast_empty_backoff_max_ms,
+                    )
+                } else {
+                    now
+                });
+            }
+            Ok(Response {
+                status: status @ (401 | 403),
+                ..
+            }) => {
+                self.record_response(req, Outcome::Status(status), 0);
+                self.next_poll_at = Some(now);
+                self.telemetry(now, "auth_error", &status.to_string());
+                self.refused(now, status, call.epoch, env);
+            }
+            other => {
+                let outcome = outcome_of(&other);
+                let network = matches!(outcome, Outcome::NetError | Outcome::Timeout);
+                self.record_response(req, outcome, 0);
+                self.poll_failures += 1;
+                self.set_stream_live(now, false, env);
+                if network {
+                    self.telemetry(now, "network_error", "0");
+                }
+                if let Some(until) = self.breaker.on_failure(now) {
+                    self.observe(Observation::BreakerOpen {
+                        tab: self.name.clone(),
+                        until,
+                    });
+                }
+                self.next_poll_at = Some(now + self.config.poll_retry_ms);
+            }
+        }
+    }
+
+    pub(super) fn on_batch(&mut self, now: SimTime, batch: Batch, env: &mut dyn TabEnv) {
+        let mut refetch = false;
+        // C8: cut off too long, the cache may be far behind; refetch it whole.
+        if let Some(last) = self.last_success {
+            let silent_ms = now.since(last);
+            if silent_ms > self.config.hard_recover_after_ms {
+                self.observe(Observation::HardRecover {
+                    tab: self.name.clone(),
+                    silent_ms,
+                });
+                refetch = true;
+            }
+        }
+        self.last_success = Some(now);
+        let Some(cursor) = self.cursor else {
+            // First contact: resume from the server's head. A page not yet loaded
+            // loads now, so its snapshot covers everything before the cursor; so do
+            // the followers', whose earlier snapshots may predate the head.
+            self.cursor = Some(batch.last_event_id);
+            if !self.loaded {
+                self.owe_refetch(batch.last_event_id);
+                self.share(
+                    now,
+                    batch.last_event_id,
+                    batch.last_event_id,
+                    true,
+                    Vec::new(),
+                    env,
+                );
+            }
+            return;
+        };
+        if self.detects_gap(cursor, &batch) {
+            self.observe(Observation::Gap {
+                tab: self.name.clone(),
+                cursor,
+                last_event_id: batch.last_event_id,
+                floor: batch.floor,
+            });
+            refetch = true;
+        }
+        let last = cursor.max(batch.last_event_id);
+        self.cursor = Some(last);
+        if refetch {
+            self.owe_refetch(last);
+        }
+        self.share(now, cursor, last, refetch, batch.events.clone(), env);
+        self.apply_events(now, batch.events);
+    }
+
+    /// L5: a leader shares each batch, and any loss, with the followers of its scope.
+    pub(super) fn share(
+        &mut self,
+        now: SimTime,
+        since: u64,
+        cursor: u64,
+        refetch: bool,
+        events: Vec<Event>,
+        env: &mut dyn TabEnv,
+    ) {
+        if let Some(l) = self.leader.as_ref().filter(|l| l.role() == Role::Leader) {
+            let msg = ChannelMessage::Events {
+                tab: self.id.tab,
+                seq: l.seq(),
+                since,
+                cursor,
+                refetch,
+                events,
+            };
+            let channel = l.channel().to_string();
+            env.broadcast(
+                now,
+                &channel,
+                serde_json::to_string(&msg).expect("a batch serialises"),
+            );
+        }
+    }
+
+    /// Apply events to the cache: C3 order, C2 dedup, U1 patch.
+    pub(super) fn apply_events(&mut self, now: SimTime, mut events: Vec<Event>) {
+        let delivered = events
+            .iter()
+            .map(|e| Delivered {
+                org: e.org_id,
+                property: e.property_id,
+                seq: e.sequence,
+            })
+            .collect();
+        self.observe(Observation::Delivered {
+            tab: self.name.clone(),
+            events: delivered,
+        });
+        if self.realtime == Realtime::Shadow
+            && !events.is_empty()
+            && !fires(self.mutant, Mutant::ShadowApplies)
+        {
+            // C13: diagnostics only (`finance-shadow-events`); the page is untouched.
+            return self.observe(Observation::ShadowEvents {
+                tab: self.name.clone(),
+                events: events.len(),
+            });
+        }
+        events.sort_by(application_order);
+        for event in &events {
+            if let Some(m) = event.mutation {
+                self.echo_due.remove(&m);
+            }
+            // O3 across batches: an event older than one already applied (a late copy
+            // from a second source, after a leader change) is skipped; the hole it
+            // belongs to was seen as a gap, and the refetch that follows covers it.
+            let applied = self
+                .applied_through
+                .get(&event.org_id)
+                .copied()
+                .unwrap_or(0);
+            if event.sequence < applied {
+                continue;
+            }
+            let fresh = self
+                .dedup
+                .first_sighting(now, event.org_id, event.dedup_key())
+                || fires(self.mutant, Mutant::NoDedup);
+            if fresh {
+                self.observe(Observation::Applied {
+                    tab: self.name.clone(),
+                    org: event.org_id,
+                    seq: event.sequence,
+                    event_id: event.event_id,
+                });
+                self.cache.apply(event);
+                self.list_updated_at = now;
+                self.derived.invalidate_for(&event.metadata);
+                self.applied_through
+                    .insert(event.org_id, event.sequence.max(applied));
+            }
+        }
+    }
+
+    /// A BroadcastChannel message from another tab of the scope.
+    pub fn on_message(&mut self, now: SimTime, channel: &str, data: &str, env: &mut dyn TabEnv) {
+        if channel == HEALTH_CHANNEL {
+            if let (false, Ok(h)) = (self.polls(), serde_json::from_str::<Health>(data)) {
+                self.stream_live = h.is_live;
+            }
+            return self.handle_timeout(now, env);
+        }
+        if channel == REFRESH_CHANNEL || channel == CONTROL_CHANNEL {
+            if let Ok(msg) = serde_json::from_str::<AuthMessage>(data) {
+                self.auth.on_message(now, msg, env);
+                self.drain_auth(now, env);
+            }
+            return self.handle_timeout(now, env);
+        }
+        // Only the scope's own channel, and only while signed in to it.
+        let Some(l) = self.leader.as_mut().filter(|l| l.channel() == channel) else {
+            return;
+        };
+        let Ok(msg) = serde_json::from_str::<ChannelMessage>(data) else {
+            return;
+        };
+        l.on_message(now, &msg);
+        self.sync_role(now);
+        // A tab that polls on its own has its own stream; only followers take the leader's.
+        if !self.polls() {
+            // What the leader has shared must follow on from what this tab got last;
+            // a missed message (the mailbox bus drops past its caps) means a reload.
+            let (since, reached) = match &msg {
+                ChannelMessage::Events { since, cursor, .. } => (*since, Some(*cursor)),
+                ChannelMessage::Heartbeat { cursor, .. } => (cursor.unwrap_or(0), *cursor),
+            };
+            if self.last_shared.is_some_and(|last| since > last) {
+                if let Some(c) = reached {
+                    self.owe_refetch(c);
+                }
+            }
+            if let Some(c) = reached {
+                self.last_shared = Some(self.last_shared.map_or(c, |l| l.max(c)));
+            }
+        }
+        if let ChannelMessage::Events {
+            cursor,
+            refetch,
+            events,
+            ..
+        } = msg
+        {
+            if !self.polls() {
+                if refetch {
+                    self.owe_refetch(cursor);
+                }
+                self.apply_events(now, events);
+            }
+        }
+        self.handle_timeout(now, env);
+    }
+
+    /// C9: a loss below the server's floor, or a hole in the org sequence.
+    pub(super) fn detects_gap(&self, cursor: u64, batch: &Batch) -> bool {
+        let hole = batch
+            .org_sequences
+            .iter()
+            .zip(cursor + 1..)
+            .any(|(&seq, expected)| seq != expected);
+        (hole || batch.floor > cursor) && !fires(self.mutant, Mutant::NoGapDetect)
+    }
+}
