@@ -56,11 +56,19 @@ pub struct Derived {
     retry_only: bool,
     last_fired: Option<SimTime>,
     next_reconcile: Option<SimTime>,
+    /// The reconcile jitter's own stream (the tab's other draws never move it).
+    rng: SimRng,
 }
 
 impl Derived {
-    pub fn new(config: DerivedConfig, kinds: Vec<AggregateKind>, mutant: Option<Mutant>) -> Self {
+    pub fn new(
+        config: DerivedConfig,
+        kinds: Vec<AggregateKind>,
+        rng: SimRng,
+        mutant: Option<Mutant>,
+    ) -> Self {
         Derived {
+            rng,
             config,
             mutant,
             kinds,
@@ -77,22 +85,23 @@ impl Derived {
     }
 
     /// The page loaded (or reloaded): show the aggregates, reconcile from now on.
-    pub fn start(&mut self, now: SimTime, rng: &mut SimRng) {
+    pub fn start(&mut self, now: SimTime) {
         if !self.kinds.is_empty() {
             self.invalidate_all();
-            self.schedule_reconcile(now, rng);
+            self.schedule_reconcile(now);
         }
     }
 
     /// The session ended: nothing shown, nothing scheduled.
     pub fn stop(&mut self) {
-        *self = Derived::new(self.config.clone(), self.kinds.clone(), self.mutant);
+        let rng = self.rng.clone();
+        *self = Derived::new(self.config.clone(), self.kinds.clone(), rng, self.mutant);
     }
 
-    fn schedule_reconcile(&mut self, now: SimTime, rng: &mut SimRng) {
+    fn schedule_reconcile(&mut self, now: SimTime) {
         let spread = self.config.reconcile_ms / 10;
         let ms = jitter_ms(
-            rng,
+            &mut self.rng,
             self.config.reconcile_ms - spread,
             self.config.reconcile_ms + spread,
         );
@@ -135,10 +144,10 @@ impl Derived {
     }
 
     /// The aggregates to refetch now (none, or every stale one); they count as fired.
-    pub fn fire(&mut self, now: SimTime, rng: &mut SimRng) -> Vec<AggregateKind> {
+    pub fn fire(&mut self, now: SimTime) -> Vec<AggregateKind> {
         if self.next_reconcile.is_some_and(|t| t <= now) {
             self.invalidate_all();
-            self.schedule_reconcile(now, rng);
+            self.schedule_reconcile(now);
         }
         if self.stale.is_empty() || self.ready_at() > now {
             return Vec::new();
@@ -180,17 +189,16 @@ mod tests {
 
     fn on() -> Derived {
         let kinds = vec![AggregateKind::ProfitLoss];
-        Derived::new(DerivedConfig::default(), kinds, None)
+        Derived::new(DerivedConfig::default(), kinds, rng_for(1, "derived"), None)
     }
 
     #[test]
     fn a_burst_refetches_at_once_then_at_most_once_a_second() {
         let mut d = on();
-        let mut rng = rng_for(1, "derived");
         let mut fired = Vec::new();
         for ms in (0..3_000).step_by(50) {
             d.invalidate_all();
-            if !d.fire(SimTime(ms), &mut rng).is_empty() {
+            if !d.fire(SimTime(ms)).is_empty() {
                 fired.push(ms);
             }
         }
@@ -205,12 +213,11 @@ mod tests {
     #[test]
     fn reconciliation_comes_round_without_events_and_stale_answers_are_dropped() {
         let mut d = on();
-        let mut rng = rng_for(1, "derived");
-        d.start(SimTime(0), &mut rng);
-        assert!(!d.fire(SimTime(0), &mut rng).is_empty());
+        d.start(SimTime(0));
+        assert!(!d.fire(SimTime(0)).is_empty());
         let next = d.poll_timeout().expect("a reconciliation is scheduled");
         assert!((54_000..=66_000).contains(&next.as_ms()), "{next}");
-        assert!(!d.fire(next, &mut rng).is_empty());
+        assert!(!d.fire(next).is_empty());
         let pl = AggregateKind::ProfitLoss;
         d.on_result(
             pl,
@@ -231,11 +238,15 @@ mod tests {
 
     #[test]
     fn off_means_no_refetch() {
-        let mut d = Derived::new(DerivedConfig::default(), Vec::new(), None);
-        let mut rng = rng_for(1, "derived");
-        d.start(SimTime(0), &mut rng);
+        let mut d = Derived::new(
+            DerivedConfig::default(),
+            Vec::new(),
+            rng_for(1, "derived"),
+            None,
+        );
+        d.start(SimTime(0));
         d.invalidate_all();
-        assert!(d.fire(SimTime(0), &mut rng).is_empty());
+        assert!(d.fire(SimTime(0)).is_empty());
         assert_eq!(d.poll_timeout(), None);
     }
 
@@ -246,14 +257,10 @@ mod tests {
             AggregateKind::TodayPending,
             AggregateKind::Report { from: 0, to: 0 },
         ];
-        let mut d = Derived::new(DerivedConfig::default(), kinds, None);
-        let mut rng = rng_for(1, "derived");
+        let mut d = Derived::new(DerivedConfig::default(), kinds, rng_for(1, "derived"), None);
         let revenue_of_last_week =
             crate::event::sample_row(1, crate::event::EntityType::Revenue, 4, false, 10);
         d.invalidate_for(&revenue_of_last_week);
-        assert_eq!(
-            d.fire(SimTime(0), &mut rng),
-            vec![AggregateKind::ProfitLoss]
-        );
+        assert_eq!(d.fire(SimTime(0)), vec![AggregateKind::ProfitLoss]);
     }
 }

@@ -147,6 +147,7 @@ pub struct Tab {
 /// ChaCha streams of a tab's generator: the tab's own draws use stream 0.
 const TELEMETRY_STREAM: u64 = 1;
 const LEADER_STREAM: u64 = 2;
+const DERIVED_STREAM: u64 = 3;
 
 impl Tab {
     pub fn new(
@@ -167,6 +168,11 @@ impl Tab {
             derived: Derived::new(
                 config.derived.clone(),
                 config.page.aggregates.clone(),
+                {
+                    let mut r = rng.clone();
+                    r.set_stream(DERIVED_STREAM);
+                    r
+                },
                 mutant,
             ),
             next_write_at: None,
@@ -281,7 +287,7 @@ impl Tab {
         }
         // U3/C10: the aggregates, throttled; one invalidation refetches every stale one.
         if !self.calls.has(Kind::Aggregate) {
-            for kind in self.derived.fire(now, &mut self.rng) {
+            for kind in self.derived.fire(now) {
                 let route = Route::Aggregate {
                     org: self.id.org,
                     property: self.cache.property,

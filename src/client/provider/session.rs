@@ -15,7 +15,7 @@ impl Tab {
     ) {
         self.auth.sign_in(now, creds, env);
         if self.leader.is_none() {
-            self.derived.start(now, &mut self.rng);
+            self.derived.start(now);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
             let index = self.id.tab;
             // The election draws from a stream of its own: a clone of the tab's
