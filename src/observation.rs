@@ -35,6 +35,113 @@ pub enum Role {
     Closed,
 }
 
+/// Who an observation is about: a tab (`org<i>/browser<j>/tab<k>`), or a
+/// browser as a whole (`org<i>/browser<j>`, its logins and platform switches).
+/// Traces spell it as that string; checkers read its parts, never parse it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Actor {
+    pub org: OrgId,
+    pub browser: u32,
+    pub tab: Option<u32>,
+}
+
+impl Actor {
+    pub fn tab(org: OrgId, browser: u32, tab: u32) -> Actor {
+        Actor {
+            org,
+            browser,
+            tab: Some(tab),
+        }
+    }
+
+    pub fn browser(org: OrgId, browser: u32) -> Actor {
+        Actor {
+            org,
+            browser,
+            tab: None,
+        }
+    }
+
+    /// The browser this actor belongs to (itself, for a browser).
+    pub fn of_browser(self) -> Actor {
+        Actor { tab: None, ..self }
+    }
+
+    /// Parse the trace's spelling back (for histories read from a file).
+    pub fn parse(text: &str) -> Option<Actor> {
+        let mut parts = text.split('/');
+        let num = |part: Option<&str>, prefix: &str| part?.strip_prefix(prefix)?.parse().ok();
+        let org = num(parts.next(), "org")?;
+        let browser = num(parts.next(), "browser")?;
+        let tab = match parts.next() {
+            None => None,
+            some => Some(num(some, "tab")?),
+        };
+        parts
+            .next()
+            .is_none()
+            .then_some(Actor { org, browser, tab })
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "org{}/browser{}", self.org, self.browser)?;
+        match self.tab {
+            Some(t) => write!(f, "/tab{t}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Actors sort as their spelling does (`tab10` before `tab2`), so every
+/// checker that walks a map of them visits them in the order it did when
+/// they were strings: a number compares by its decimal digits, a shorter
+/// one first where one is a prefix of the other.
+impl Ord for Actor {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        fn digits(n: u32) -> ([u8; 10], usize) {
+            let mut buf = [0u8; 10];
+            let mut len = 0;
+            let mut m = n;
+            loop {
+                buf[len] = b'0' + (m % 10) as u8;
+                len += 1;
+                m /= 10;
+                if m == 0 {
+                    break;
+                }
+            }
+            buf[..len].reverse();
+            (buf, len)
+        }
+        fn spelled(a: u32, b: u32) -> std::cmp::Ordering {
+            let ((x, xl), (y, yl)) = (digits(a), digits(b));
+            x[..xl].cmp(&y[..yl])
+        }
+        spelled(self.org, other.org)
+            .then_with(|| spelled(self.browser, other.browser))
+            .then_with(|| match (self.tab, other.tab) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (Some(a), Some(b)) => spelled(a, b),
+            })
+    }
+}
+
+impl PartialOrd for Actor {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Why an event left a server buffer before every reader had it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,30 +295,30 @@ pub enum Observation {
     },
     // ---- client: provider and cache (C1-C9, U1) ----
     Request {
-        tab: String,
+        tab: Actor,
         req: u64,
         what: RequestKind,
         path: String,
         bearer: bool,
     },
     Response {
-        tab: String,
+        tab: Actor,
         req: u64,
         outcome: Outcome,
         events: usize,
     },
     Delivered {
-        tab: String,
+        tab: Actor,
         events: Vec<Delivered>,
     },
     Applied {
-        tab: String,
+        tab: Actor,
         org: OrgId,
         seq: u64,
         event_id: EventId,
     },
     Snapshot {
-        tab: String,
+        tab: Actor,
         org: OrgId,
         property: Option<PropertyId>,
         as_of_seq: u64,
@@ -219,7 +326,7 @@ pub enum Observation {
     },
     /// U2: the tab writes; with `optimistic`, its list shows the row at once.
     Mutation {
-        tab: String,
+        tab: Actor,
         mutation: MutationId,
         op: String,
         optimistic: bool,
@@ -228,7 +335,7 @@ pub enum Observation {
     /// its optimistic row (`row` absent) or the committed row `row`. `how`
     /// says how an optimistic row went.
     ListRow {
-        tab: String,
+        tab: Actor,
         mutation: MutationId,
         #[serde(skip_serializing_if = "Option::is_none")]
         row: Option<u64>,
@@ -238,12 +345,12 @@ pub enum Observation {
     },
     /// C13: shadow mode: the batch went to diagnostics only.
     ShadowEvents {
-        tab: String,
+        tab: Actor,
         events: usize,
     },
     /// C11: the page starts or stops keeping its list fresh by polling.
     Degraded {
-        tab: String,
+        tab: Actor,
         on: bool,
     },
     /// C14: the server received a sampled telemetry event; `leaks_token` if
@@ -254,7 +361,7 @@ pub enum Observation {
     },
     /// U3: the page now shows this aggregate.
     AggregateShown {
-        tab: String,
+        tab: Actor,
         /// Which aggregate; absent from traces for the finance page's profit-loss.
         #[serde(skip_serializing_if = "AggregateKind::is_profit_loss")]
         aggregate: AggregateKind,
@@ -263,48 +370,48 @@ pub enum Observation {
         as_of_seq: u64,
     },
     Gap {
-        tab: String,
+        tab: Actor,
         cursor: u64,
         last_event_id: u64,
         floor: u64,
     },
     HardRecover {
-        tab: String,
+        tab: Actor,
         silent_ms: u64,
     },
     BreakerOpen {
-        tab: String,
+        tab: Actor,
         until: SimTime,
     },
     AuthPaused {
-        tab: String,
+        tab: Actor,
         status: u16,
     },
     // ---- auth lifecycle (A1-A5, C7) ----
     /// The user clicked "log out" in this tab.
     Logout {
-        tab: String,
+        tab: Actor,
     },
     /// The tab dropped its session (its own logout, or another tab's).
     SignedOut {
-        tab: String,
+        tab: Actor,
         cause: String,
     },
     /// A5: the banner the tab shows changed.
     Banner {
-        tab: String,
+        tab: Actor,
         banner: Banner,
     },
     // ---- leader election (L1-L7) and tab lifecycle (B4) ----
     Role {
-        tab: String,
+        tab: Actor,
         scope: String,
         role: Role,
         seq: u64,
         cause: String,
     },
     Lifecycle {
-        tab: String,
+        tab: Actor,
         what: String,
     },
     // ---- faults and phases ----
@@ -351,11 +458,53 @@ pub struct FinalState {
 
 #[derive(Clone, Debug)]
 pub struct TabFinal {
-    pub name: String,
+    pub name: Actor,
     pub org: OrgId,
     pub property: Option<PropertyId>,
     /// What each list query of the page shows.
     pub lists: Vec<(ListKind, Vec<Row>)>,
     /// The aggregates the page shows, with their values (those loaded).
     pub aggregates: Vec<(AggregateKind, i64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Actor;
+
+    #[test]
+    fn an_actor_reads_back_from_its_spelling() {
+        for a in [Actor::tab(12, 0, 3), Actor::browser(0, 7)] {
+            assert_eq!(Actor::parse(&a.to_string()), Some(a));
+        }
+        assert_eq!(Actor::tab(1, 2, 3).to_string(), "org1/browser2/tab3");
+        for bad in [
+            "server",
+            "org1",
+            "org1/browser",
+            "org1/browser2/tab3/x",
+            "org1/tab2",
+        ] {
+            assert_eq!(Actor::parse(bad), None, "{bad}");
+        }
+    }
+
+    /// Checkers walk maps keyed by actors; they must visit them in the order
+    /// they did when the keys were the spelled names.
+    #[test]
+    fn actors_sort_as_their_spelling_does() {
+        let mut actors = Vec::new();
+        for org in [0, 1, 2, 9, 10, 11, 100] {
+            for browser in [0, 1, 10, 2] {
+                actors.push(Actor::browser(org, browser));
+                for tab in [0, 1, 2, 10, 12, 20] {
+                    actors.push(Actor::tab(org, browser, tab));
+                }
+            }
+        }
+        let mut by_ord = actors.clone();
+        by_ord.sort();
+        let mut by_name = actors;
+        by_name.sort_by_key(|a| a.to_string());
+        assert_eq!(by_ord, by_name);
+    }
 }

@@ -265,11 +265,11 @@ fn churn_per_tab_per_day(
     history: &crate::observation::History,
     elections: u64,
 ) -> String {
-    let tabs: BTreeSet<&str> = history
+    let tabs: BTreeSet<crate::observation::Actor> = history
         .steps
         .iter()
         .filter_map(|st| match &st.obs {
-            Observation::Role { tab, .. } => Some(tab.as_str()),
+            Observation::Role { tab, .. } => Some(*tab),
             _ => None,
         })
         .collect();

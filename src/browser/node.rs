@@ -14,7 +14,7 @@ use crate::client::{NetError, ProviderConfig, Tab, TabId, TabOutput};
 use crate::event::{OrgId, PropertyId};
 use crate::http::{Body, Method, Request, Response, Route};
 use crate::mutant::Mutant;
-use crate::observation::{Observation, Outcome, RequestKind};
+use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::seed::rng_for;
 use crate::time::{earliest, SimTime};
 use std::collections::{BTreeMap, VecDeque};
@@ -169,7 +169,8 @@ pub struct BrowserNode {
     config: BrowserConfig,
     seed: u64,
     mutant: Option<Mutant>,
-    name: String,
+    /// The browser as a whole, in observations.
+    name: Actor,
     platform: Platform,
     tabs: Vec<Tab>,
     /// The session as signed in; tabs keep their own (refreshed) copies.
@@ -191,7 +192,7 @@ pub struct BrowserNode {
 
 impl BrowserNode {
     pub fn new(config: BrowserConfig, seed: u64, mutant: Option<Mutant>) -> Self {
-        let name = format!("org{}/browser{}", config.org, config.browser);
+        let name = Actor::browser(config.org, config.browser);
         let platform = Platform::new(
             config.platform.clone(),
             config.tabs as usize,
@@ -237,8 +238,8 @@ impl BrowserNode {
         )
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
+    pub fn name(&self) -> Actor {
+        self.name
     }
 
     pub fn tabs(&self) -> &[Tab] {
@@ -445,7 +446,7 @@ impl BrowserNode {
     }
 
     fn record_lifecycle(&mut self, index: usize, what: &str) {
-        let tab = self.tabs[index].name().to_string();
+        let tab = self.tabs[index].name();
         self.out
             .push_back(BrowserOutput::Observe(Observation::Lifecycle {
                 tab,

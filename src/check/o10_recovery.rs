@@ -4,8 +4,8 @@
 //! settle window is O2's.)
 
 use super::{Evidence, Violation};
-use crate::observation::Observation;
 use crate::observation::Role;
+use crate::observation::{Actor, Observation};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,9 +31,9 @@ fn overdue(
 
 /// Whether some unfrozen member runs the transport, or no member is left alive.
 fn served(
-    members: &BTreeSet<&str>,
-    role_of: &BTreeMap<&str, Role>,
-    frozen: &BTreeSet<&str>,
+    members: &BTreeSet<Actor>,
+    role_of: &BTreeMap<Actor, Role>,
+    frozen: &BTreeSet<Actor>,
 ) -> bool {
     let live = members
         .iter()
@@ -47,10 +47,10 @@ fn served(
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let bound = ev.scenario.config.check.leader_bound_ms;
-    let mut scope_of: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut role_of: BTreeMap<&str, Role> = BTreeMap::new();
-    let mut members_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut frozen: BTreeSet<&str> = BTreeSet::new();
+    let mut scope_of: BTreeMap<Actor, &str> = BTreeMap::new();
+    let mut role_of: BTreeMap<Actor, Role> = BTreeMap::new();
+    let mut members_of: BTreeMap<&str, BTreeSet<Actor>> = BTreeMap::new();
+    let mut frozen: BTreeSet<Actor> = BTreeSet::new();
     // Per scope: since when no live tab has run the transport.
     let mut leaderless_since: BTreeMap<&str, SimTime> = BTreeMap::new();
     let mut heal: Option<SimTime> = None;
@@ -66,25 +66,22 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             Observation::Role {
                 tab, scope, role, ..
             } => {
-                scope_of.insert(tab, scope);
-                members_of
-                    .entry(scope.as_str())
-                    .or_default()
-                    .insert(tab.as_str());
-                role_of.insert(tab, *role);
-                tab.as_str()
+                scope_of.insert(*tab, scope);
+                members_of.entry(scope.as_str()).or_default().insert(*tab);
+                role_of.insert(*tab, *role);
+                *tab
             }
             Observation::Lifecycle { tab, what } if what == "freeze" => {
-                frozen.insert(tab);
-                tab.as_str()
+                frozen.insert(*tab);
+                *tab
             }
             Observation::Lifecycle { tab, what } if what == "thaw" => {
-                frozen.remove(tab.as_str());
-                tab.as_str()
+                frozen.remove(tab);
+                *tab
             }
             _ => continue,
         };
-        let Some(&scope) = scope_of.get(tab) else {
+        let Some(&scope) = scope_of.get(&tab) else {
             continue;
         };
         let ok = served(&members_of[scope], &role_of, &frozen);

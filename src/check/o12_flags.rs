@@ -7,14 +7,9 @@
 //! auth pause or sign-out, or a failed call.
 
 use super::{Evidence, Violation};
-use crate::observation::{Observation, Outcome, RequestKind};
+use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
-
-/// The org in a tab's name, `org<i>/browser<j>/tab<k>`.
-fn org_of(tab: &str) -> Option<u32> {
-    tab.strip_prefix("org")?.split('/').next()?.parse().ok()
-}
 
 /// What C13 says realtime does for a page of an org.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +39,7 @@ fn expected_mode(flags: &crate::client::flags::Flags, org: u32) -> Realtime {
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let flags = &ev.scenario.config.provider.flags;
-    let mode = |tab: &str| org_of(tab).map(|o| expected_mode(flags, o));
+    let mode = |tab: &Actor| Some(expected_mode(flags, tab.org));
     let mut out = Vec::new();
     for step in &ev.history.steps {
         let (tab, detail) = match &step.obs {
@@ -67,7 +62,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         out.push(Violation {
             oracle: "O12",
             t: step.t,
-            subject: tab.clone(),
+            subject: tab.to_string(),
             detail,
         });
     }
@@ -84,10 +79,10 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
     }
     let bound = p.degraded_refetch_max_ms + p.refetch_request_timeout_ms;
     // Per tab: since when the current gap runs (degraded and not excused).
-    let mut since: BTreeMap<&str, SimTime> = BTreeMap::new();
+    let mut since: BTreeMap<Actor, SimTime> = BTreeMap::new();
     let mut out = Vec::new();
-    let mut check = |tab: &str, t: SimTime, since: &BTreeMap<&str, SimTime>| {
-        if let Some(&s) = since.get(tab) {
+    let mut check = |tab: Actor, t: SimTime, since: &BTreeMap<Actor, SimTime>| {
+        if let Some(&s) = since.get(&tab) {
             if t.since(s) > bound {
                 out.push(Violation {
                     oracle: "O12",
@@ -106,11 +101,11 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
         let t = step.t;
         match &step.obs {
             Observation::Degraded { tab, on } => {
-                check(tab, t, &since);
+                check(*tab, t, &since);
                 if *on {
-                    since.insert(tab, t);
+                    since.insert(*tab, t);
                 } else {
-                    since.remove(tab.as_str());
+                    since.remove(tab);
                 }
             }
             Observation::Request {
@@ -118,8 +113,8 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
                 what: RequestKind::Refetch,
                 ..
             } => {
-                check(tab, t, &since);
-                if let Some(s) = since.get_mut(tab.as_str()) {
+                check(*tab, t, &since);
+                if let Some(s) = since.get_mut(tab) {
                     *s = t;
                 }
             }
@@ -128,7 +123,7 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
             | Observation::AuthPaused { tab, .. }
             | Observation::SignedOut { tab, .. }
             | Observation::Banner { tab, .. } => {
-                if let Some(s) = since.get_mut(tab.as_str()) {
+                if let Some(s) = since.get_mut(tab) {
                     *s = t;
                 }
             }
@@ -137,7 +132,7 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
                 outcome: Outcome::NetError | Outcome::Timeout,
                 ..
             } => {
-                if let Some(s) = since.get_mut(tab.as_str()) {
+                if let Some(s) = since.get_mut(tab) {
                     *s = t;
                 }
             }
@@ -145,18 +140,9 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
         }
     }
     let end = ev.scenario.end();
-    let open: Vec<&str> = since.keys().copied().collect();
+    let open: Vec<Actor> = since.keys().copied().collect();
     for tab in open {
         check(tab, end, &since);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reads_the_org_from_a_tab_name() {
-        assert_eq!(super::org_of("org12/browser0/tab3"), Some(12));
-        assert_eq!(super::org_of("server"), None);
-    }
 }

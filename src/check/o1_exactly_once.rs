@@ -2,14 +2,14 @@
 //! without a refetch (a snapshot at or after its sequence) that restores it.
 
 use super::{Evidence, Violation};
-use crate::observation::Observation;
+use crate::observation::{Actor, Observation};
 use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut applied: BTreeMap<(&str, u128), u32> = BTreeMap::new();
-    let mut applied_seqs: BTreeMap<(&str, u32, u64), ()> = BTreeMap::new();
-    let mut covered_through: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut applied: BTreeMap<(Actor, u128), u32> = BTreeMap::new();
+    let mut applied_seqs: BTreeMap<(Actor, u32, u64), ()> = BTreeMap::new();
+    let mut covered_through: BTreeMap<Actor, u64> = BTreeMap::new();
     for step in &ev.history.steps {
         match &step.obs {
             Observation::Applied {
@@ -18,20 +18,20 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 seq,
                 event_id,
             } => {
-                let n = applied.entry((tab.as_str(), event_id.0)).or_insert(0);
+                let n = applied.entry((*tab, event_id.0)).or_insert(0);
                 *n += 1;
                 if *n == 2 {
                     out.push(Violation {
                         oracle: "O1",
                         t: step.t,
-                        subject: tab.clone(),
+                        subject: tab.to_string(),
                         detail: format!("event {event_id} (org {org} seq {seq}) applied twice"),
                     });
                 }
-                applied_seqs.insert((tab.as_str(), *org, *seq), ());
+                applied_seqs.insert((*tab, *org, *seq), ());
             }
             Observation::Snapshot { tab, as_of_seq, .. } => {
-                let c = covered_through.entry(tab.as_str()).or_insert(0);
+                let c = covered_through.entry(*tab).or_insert(0);
                 *c = (*c).max(*as_of_seq);
             }
             _ => {}
@@ -56,19 +56,16 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         }
     }
     for tab in &ev.last.tabs {
-        let covered = covered_through.get(tab.name.as_str()).copied().unwrap_or(0);
+        let covered = covered_through.get(&tab.name).copied().unwrap_or(0);
         for &(t, seq, property, event_id) in commits.get(&tab.org).map(Vec::as_slice).unwrap_or(&[])
         {
             let org = tab.org;
             let visible = tab.property.is_none_or(|p| p == property);
-            if visible
-                && seq > covered
-                && !applied_seqs.contains_key(&(tab.name.as_str(), org, seq))
-            {
+            if visible && seq > covered && !applied_seqs.contains_key(&(tab.name, org, seq)) {
                 out.push(Violation {
                     oracle: "O1",
                     t,
-                    subject: tab.name.clone(),
+                    subject: tab.name.to_string(),
                     detail: format!(
                         "event {event_id} (org {org} seq {seq}) lost: never applied, and no refetch covered it (snapshots reach seq {covered})"
                     ),

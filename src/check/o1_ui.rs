@@ -6,7 +6,7 @@
 //! excused the bound (its refetch could not go through), not the duplicate.
 
 use super::{Evidence, Violation};
-use crate::observation::{Observation, Outcome};
+use crate::observation::{Actor, Observation, Outcome};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,13 +14,13 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let bound = ev.scenario.config.check.optimistic_resolve_bound_ms;
     let mut out = Vec::new();
     // (tab, mutation) -> when its optimistic row appeared.
-    let mut optimistic: BTreeMap<(&str, u64), SimTime> = BTreeMap::new();
+    let mut optimistic: BTreeMap<(Actor, u64), SimTime> = BTreeMap::new();
     // (tab, mutation) -> the committed row the list shows.
-    let mut committed: BTreeMap<(&str, u64), u64> = BTreeMap::new();
+    let mut committed: BTreeMap<(Actor, u64), u64> = BTreeMap::new();
     // When each tab's calls failed or the tab froze.
-    let mut troubled: BTreeMap<&str, BTreeSet<SimTime>> = BTreeMap::new();
-    let mut settled: Vec<(&str, u64, SimTime, SimTime)> = Vec::new();
-    let twice = |t: SimTime, tab: &str, m: u64, row: u64| Violation {
+    let mut troubled: BTreeMap<Actor, BTreeSet<SimTime>> = BTreeMap::new();
+    let mut settled: Vec<(Actor, u64, SimTime, SimTime)> = Vec::new();
+    let twice = |t: SimTime, tab: Actor, m: u64, row: u64| Violation {
         oracle: "O1",
         t,
         subject: tab.to_string(),
@@ -35,22 +35,22 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 shown,
                 ..
             } => {
-                let key = (tab.as_str(), *mutation);
+                let key = (*tab, *mutation);
                 match (row, shown) {
                     (None, true) => {
                         if let Some(&r) = committed.get(&key) {
-                            out.push(twice(step.t, tab, *mutation, r));
+                            out.push(twice(step.t, *tab, *mutation, r));
                         }
                         optimistic.insert(key, step.t);
                     }
                     (None, false) => {
                         if let Some(t0) = optimistic.remove(&key) {
-                            settled.push((tab.as_str(), *mutation, t0, step.t));
+                            settled.push((*tab, *mutation, t0, step.t));
                         }
                     }
                     (Some(r), true) => {
                         if optimistic.contains_key(&key) {
-                            out.push(twice(step.t, tab, *mutation, *r));
+                            out.push(twice(step.t, *tab, *mutation, *r));
                         }
                         committed.insert(key, *r);
                     }
@@ -63,17 +63,17 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 if matches!(outcome, Outcome::NetError | Outcome::Timeout)
                     || matches!(outcome, Outcome::Status(s) if *s >= 500) =>
             {
-                troubled.entry(tab.as_str()).or_default().insert(step.t);
+                troubled.entry(*tab).or_default().insert(step.t);
             }
             Observation::Lifecycle { tab, what } if what == "freeze" => {
-                troubled.entry(tab.as_str()).or_default().insert(step.t);
+                troubled.entry(*tab).or_default().insert(step.t);
             }
             _ => {}
         }
     }
     let end = ev.scenario.end();
     settled.extend(optimistic.iter().map(|(&(tab, m), &t0)| (tab, m, t0, end)));
-    let never: BTreeSet<(&str, u64)> = optimistic.keys().copied().collect();
+    let never: BTreeSet<(Actor, u64)> = optimistic.keys().copied().collect();
     out.extend(late(bound, end, &settled, &never, &troubled));
     out.sort_by_key(|v| v.t);
     out
@@ -84,15 +84,15 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
 fn late(
     bound: u64,
     end: SimTime,
-    settled: &[(&str, u64, SimTime, SimTime)],
-    never: &BTreeSet<(&str, u64)>,
-    troubled: &BTreeMap<&str, BTreeSet<SimTime>>,
+    settled: &[(Actor, u64, SimTime, SimTime)],
+    never: &BTreeSet<(Actor, u64)>,
+    troubled: &BTreeMap<Actor, BTreeSet<SimTime>>,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
     for &(tab, m, t0, t1) in settled {
         let due = t0 + bound;
         let excused = troubled
-            .get(tab)
+            .get(&tab)
             .is_some_and(|ts| ts.range(t0..=due).next().is_some());
         if t1 > due && !excused {
             let how = if t1 == end && never.contains(&(tab, m)) {

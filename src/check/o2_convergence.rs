@@ -51,7 +51,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 out.push(Violation {
                     oracle: "O2",
                     t: end,
-                    subject: tab.name.clone(),
+                    subject: tab.name.to_string(),
                     detail: format!(
                         "aggregate {kind} shows {value} after settle, the store's rows give {truth}"
                     ),
@@ -78,7 +78,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 out.push(Violation {
                     oracle: "O2",
                     t: end,
-                    subject: tab.name.clone(),
+                    subject: tab.name.to_string(),
                     detail: format!(
                         "{} differs from the store after settle: {missing} rows missing or stale, {extra} extra or stale; first (row, version, amount) = {first:?}",
                         list_key(*kind, tab.org, tab.property)

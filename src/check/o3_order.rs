@@ -1,20 +1,20 @@
 //! O3: per tab and org, applied sequences strictly increase.
 
 use super::{Evidence, Violation};
-use crate::observation::Observation;
+use crate::observation::{Actor, Observation};
 use std::collections::BTreeMap;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let mut last: BTreeMap<(&str, u32), u64> = BTreeMap::new();
+    let mut last: BTreeMap<(Actor, u32), u64> = BTreeMap::new();
     let mut out = Vec::new();
     for step in &ev.history.steps {
         if let Observation::Applied { tab, org, seq, .. } = &step.obs {
-            if let Some(prev) = last.insert((tab.as_str(), *org), *seq) {
+            if let Some(prev) = last.insert((*tab, *org), *seq) {
                 if *seq <= prev {
                     out.push(Violation {
                         oracle: "O3",
                         t: step.t,
-                        subject: tab.clone(),
+                        subject: tab.to_string(),
                         detail: format!("applied org {org} seq {seq} after seq {prev}"),
                     });
                 }

@@ -5,7 +5,7 @@
 
 use super::{Evidence, Violation};
 use crate::observation::Role;
-use crate::observation::{Observation, RequestKind};
+use crate::observation::{Actor, Observation, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,25 +22,25 @@ pub struct SplitBrain {
 
 #[derive(Default)]
 struct ScopeState {
-    leaders: BTreeSet<String>,
-    streams: BTreeSet<String>,
+    leaders: BTreeSet<Actor>,
+    streams: BTreeSet<Actor>,
     leader_window: Option<(SimTime, String)>,
     stream_window: Option<(SimTime, String)>,
 }
 
 /// What O4 knows of each tab: its scope, role, whether it is frozen, its polls in flight.
 #[derive(Default)]
-struct Tabs<'a> {
-    scope_of: BTreeMap<&'a str, String>,
-    role_of: BTreeMap<&'a str, Role>,
-    frozen: BTreeSet<&'a str>,
-    polls: BTreeSet<(&'a str, u64)>,
+struct Tabs {
+    scope_of: BTreeMap<Actor, String>,
+    role_of: BTreeMap<Actor, Role>,
+    frozen: BTreeSet<Actor>,
+    polls: BTreeSet<(Actor, u64)>,
     last_fault: String,
 }
 
-impl<'a> Tabs<'a> {
+impl Tabs {
     /// Take in one step; the tab whose standing it may have changed.
-    fn touch(&mut self, obs: &'a Observation) -> Option<&'a str> {
+    fn touch(&mut self, obs: &Observation) -> Option<Actor> {
         match obs {
             Observation::Fault { what } => {
                 self.last_fault = what.clone();
@@ -49,17 +49,17 @@ impl<'a> Tabs<'a> {
             Observation::Role {
                 tab, scope, role, ..
             } => {
-                self.scope_of.insert(tab, scope.clone());
-                self.role_of.insert(tab, *role);
-                Some(tab)
+                self.scope_of.insert(*tab, scope.clone());
+                self.role_of.insert(*tab, *role);
+                Some(*tab)
             }
             Observation::Lifecycle { tab, what } => {
                 match what.as_str() {
-                    "freeze" => self.frozen.insert(tab),
-                    "thaw" => self.frozen.remove(tab.as_str()),
+                    "freeze" => self.frozen.insert(*tab),
+                    "thaw" => self.frozen.remove(tab),
                     _ => false,
                 };
-                Some(tab)
+                Some(*tab)
             }
             Observation::Request {
                 tab,
@@ -67,21 +67,20 @@ impl<'a> Tabs<'a> {
                 what: RequestKind::Poll,
                 ..
             } => {
-                self.polls.insert((tab, *req));
-                Some(tab)
+                self.polls.insert((*tab, *req));
+                Some(*tab)
             }
-            Observation::Response { tab, req, .. } => self
-                .polls
-                .remove(&(tab.as_str(), *req))
-                .then_some(tab.as_str()),
+            Observation::Response { tab, req, .. } => {
+                self.polls.remove(&(*tab, *req)).then_some(*tab)
+            }
             _ => None,
         }
     }
 
     /// Whether `tab` leads, and whether it runs a stream, now.
-    fn standing(&self, tab: &str) -> (bool, bool) {
-        let role = self.role_of.get(tab).copied();
-        let active = !self.frozen.contains(tab) && role != Some(Role::Closed);
+    fn standing(&self, tab: Actor) -> (bool, bool) {
+        let role = self.role_of.get(&tab).copied();
+        let active = !self.frozen.contains(&tab) && role != Some(Role::Closed);
         let leads = active && role == Some(Role::Leader);
         let streams = active
             && role != Some(Role::Solo)
@@ -107,7 +106,7 @@ pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
         let Some(tab) = tabs.touch(&step.obs) else {
             continue;
         };
-        let Some(scope) = tabs.scope_of.get(tab) else {
+        let Some(scope) = tabs.scope_of.get(&tab) else {
             continue;
         };
         let (leads, streams) = tabs.standing(tab);
@@ -161,11 +160,11 @@ pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
     found
 }
 
-fn toggle(set: &mut BTreeSet<String>, tab: &str, on: bool) {
+fn toggle(set: &mut BTreeSet<Actor>, tab: Actor, on: bool) {
     if on {
-        set.insert(tab.to_string());
+        set.insert(tab);
     } else {
-        set.remove(tab);
+        set.remove(&tab);
     }
 }
 

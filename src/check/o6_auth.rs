@@ -16,7 +16,7 @@
 //! `audit` also yields the figures the summary reports.
 
 use super::{Evidence, Violation};
-use crate::observation::{Observation, Outcome, RequestKind};
+use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,27 +44,27 @@ struct Browser {
     /// what the tabs do about it is judged by the logout rule alone.
     revoked: bool,
     /// Refresh calls in flight: (tab, req) -> sent at.
-    refreshing: BTreeMap<(String, u64), SimTime>,
+    refreshing: BTreeMap<(Actor, u64), SimTime>,
     /// Failed refreshes in a row, and when the last one failed.
     failures: u32,
     failed_at: SimTime,
     in_this_expiry: u64,
     /// Every call in flight (not the logout call itself): (tab, req).
-    in_flight: BTreeSet<(String, u64)>,
+    in_flight: BTreeSet<(Actor, u64)>,
     logout: Option<Logout>,
 }
 
 struct Logout {
     at: SimTime,
     /// Calls that were in flight when the user logged out.
-    pending: BTreeSet<(String, u64)>,
+    pending: BTreeSet<(Actor, u64)>,
     /// When the browser last did anything after the logout.
     quiet_from: SimTime,
 }
 
 impl Logout {
     /// The browser did `what` at `t`; past the bound, that breaks A4.
-    fn activity(&mut self, t: SimTime, bound: u64, tab: &str, what: &str) -> Option<Violation> {
+    fn activity(&mut self, t: SimTime, bound: u64, tab: Actor, what: &str) -> Option<Violation> {
         self.quiet_from = self.quiet_from.max(t);
         let after = t.since(self.at);
         (after > bound).then(|| Violation {
@@ -79,14 +79,6 @@ impl Logout {
     }
 }
 
-/// `org<i>/browser<j>` of a tab's name (or of the browser's own name).
-fn browser_of(name: &str) -> &str {
-    match name.match_indices('/').nth(1) {
-        Some((i, _)) => &name[..i],
-        None => name,
-    }
-}
-
 /// A3's backoff as the SPEC states it: 2, 4, 8 ... s from the base, doubling
 /// per failure in a row, capped. Computed here, not by the client's code.
 fn backoff_owed_ms(base_ms: u64, max_ms: u64, failures: u32) -> u64 {
@@ -97,7 +89,7 @@ fn backoff_owed_ms(base_ms: u64, max_ms: u64, failures: u32) -> u64 {
     owed.min(max_ms)
 }
 
-fn violation(t: SimTime, subject: &str, detail: String) -> Violation {
+fn violation(t: SimTime, subject: impl std::fmt::Display, detail: String) -> Violation {
     Violation {
         oracle: "O6",
         t,
@@ -112,17 +104,17 @@ struct Auditor {
     backoff_base_ms: u64,
     backoff_max_ms: u64,
     silence_bound_ms: u64,
-    browsers: BTreeMap<String, Browser>,
+    browsers: BTreeMap<Actor, Browser>,
     audit: AuthAudit,
 }
 
 impl Auditor {
-    fn browser(&mut self, key: &str) -> &mut Browser {
-        self.browsers.entry(key.to_string()).or_default()
+    fn browser(&mut self, key: Actor) -> &mut Browser {
+        self.browsers.entry(key.of_browser()).or_default()
     }
 
     /// A logout window closes (at a sign-in, or the end): judge what it left.
-    fn close(&mut self, key: &str) {
+    fn close(&mut self, key: Actor) {
         let bound = self.silence_bound_ms;
         let Some(l) = self.browser(key).logout.take() else {
             return;
@@ -150,7 +142,7 @@ impl Auditor {
                 expires_at,
                 ..
             } => {
-                let b = self.browser(&format!("org{org}/browser{user}"));
+                let b = self.browser(Actor::browser(*org, *user));
                 b.expires_at = *expires_at;
                 b.force_expired = false;
                 if via == "login" {
@@ -159,14 +151,13 @@ impl Auditor {
                 }
             }
             Observation::SessionRevoked { org, user, .. } => {
-                self.browser(&format!("org{org}/browser{user}")).revoked = true;
+                self.browser(Actor::browser(*org, *user)).revoked = true;
             }
             Observation::TokensExpired { org, user, .. } => {
-                self.browser(&format!("org{org}/browser{user}"))
-                    .force_expired = true;
+                self.browser(Actor::browser(*org, *user)).force_expired = true;
             }
             Observation::Logout { tab } => {
-                let b = self.browser(browser_of(tab));
+                let b = self.browser(*tab);
                 b.logout = Some(Logout {
                     at: t,
                     pending: b.in_flight.clone(),
@@ -188,26 +179,26 @@ impl Auditor {
                 what,
                 bearer,
                 ..
-            } => self.request(t, tab, *req, *what, *bearer),
+            } => self.request(t, *tab, *req, *what, *bearer),
             Observation::Response {
                 tab, req, outcome, ..
-            } => self.response(t, tab, *req, outcome),
+            } => self.response(t, *tab, *req, outcome),
             _ => {}
         }
     }
 
-    fn request(&mut self, t: SimTime, tab: &str, req: u64, what: RequestKind, bearer: bool) {
-        let key = browser_of(tab).to_string();
+    fn request(&mut self, t: SimTime, tab: Actor, req: u64, what: RequestKind, bearer: bool) {
+        let key = tab.of_browser();
         if what == RequestKind::Login {
-            self.close(&key);
+            self.close(key);
             return;
         }
         if what == RequestKind::Logout {
             return;
         }
         let bound = self.silence_bound_ms;
-        let b = self.browser(&key);
-        b.in_flight.insert((tab.to_string(), req));
+        let b = self.browser(key);
+        b.in_flight.insert((tab, req));
         if let Some(l) = b.logout.as_mut() {
             let found = l.activity(t, bound, tab, &format!("{what:?} request {req} sent"));
             self.audit.violations.extend(found);
@@ -217,21 +208,21 @@ impl Auditor {
                 let detail = format!("{what:?} request {req} without a bearer token (C7)");
                 self.audit.violations.push(violation(t, tab, detail));
             }
-            RequestKind::Refresh if self.browser(&key).revoked => self.audit.refresh_requests += 1,
-            RequestKind::Refresh => self.refresh(t, &key, tab, req),
+            RequestKind::Refresh if self.browser(key).revoked => self.audit.refresh_requests += 1,
+            RequestKind::Refresh => self.refresh(t, key, tab, req),
             _ => {}
         }
     }
 
     /// A1, A3: a refresh is the first for a due token, or a retry after the backoff.
-    fn refresh(&mut self, t: SimTime, key: &str, tab: &str, req: u64) {
+    fn refresh(&mut self, t: SimTime, key: Actor, tab: Actor, req: u64) {
         self.audit.refresh_requests += 1;
         let (pre_expiry, base, max) = (
             self.pre_expiry_ms,
             self.backoff_base_ms,
             self.backoff_max_ms,
         );
-        let b = self.browsers.get_mut(key).expect("the request made it");
+        let b = self.browsers.get_mut(&key).expect("the request made it");
         let a = &mut self.audit;
         if let Some(((other, r), _)) = b.refreshing.iter().next() {
             let detail = format!("a second refresh while {other}'s request {r} is in flight (A1)");
@@ -259,13 +250,13 @@ impl Auditor {
         }
         b.in_this_expiry += 1;
         a.max_refreshes_per_expiry = a.max_refreshes_per_expiry.max(b.in_this_expiry);
-        b.refreshing.insert((tab.to_string(), req), t);
+        b.refreshing.insert((tab, req), t);
     }
 
-    fn response(&mut self, t: SimTime, tab: &str, req: u64, outcome: &Outcome) {
+    fn response(&mut self, t: SimTime, tab: Actor, req: u64, outcome: &Outcome) {
         let bound = self.silence_bound_ms;
-        let b = self.browser(browser_of(tab));
-        let call = (tab.to_string(), req);
+        let b = self.browser(tab);
+        let call = (tab, req);
         b.in_flight.remove(&call);
         if let Some(l) = b.logout.as_mut() {
             if l.pending.remove(&call) {
@@ -273,7 +264,7 @@ impl Auditor {
                 self.audit.violations.extend(found);
             }
         }
-        let b = self.browser(browser_of(tab));
+        let b = self.browser(tab);
         if b.refreshing.remove(&call).is_some() {
             if *outcome == Outcome::Status(200) {
                 b.failures = 0;
@@ -298,9 +289,9 @@ pub fn audit(ev: &Evidence) -> AuthAudit {
     for step in &ev.history.steps {
         auditor.step(step.t, &step.obs);
     }
-    let keys: Vec<String> = auditor.browsers.keys().cloned().collect();
+    let keys: Vec<Actor> = auditor.browsers.keys().copied().collect();
     for key in keys {
-        auditor.close(&key);
+        auditor.close(key);
     }
     let mut a = auditor.audit;
     a.violations.sort_by_key(|v| v.t);

@@ -7,7 +7,7 @@
 
 use super::{Evidence, Violation};
 use crate::client::ProviderConfig;
-use crate::observation::{Observation, Outcome, RequestKind};
+use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -26,7 +26,7 @@ impl TabPace {
     fn on_request(
         &mut self,
         t: SimTime,
-        tab: &str,
+        tab: Actor,
         req: u64,
         what: RequestKind,
         handshake: bool,
@@ -99,7 +99,7 @@ impl TabPace {
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let p = &ev.scenario.config.provider;
     let limit = ev.scenario.config.check.max_requests_per_tab_per_min;
-    let mut tabs: BTreeMap<&str, TabPace> = BTreeMap::new();
+    let mut tabs: BTreeMap<Actor, TabPace> = BTreeMap::new();
     let mut out = Vec::new();
     for step in &ev.history.steps {
         let t = step.t;
@@ -112,8 +112,8 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 ..
             } => {
                 let handshake = !path.contains("lastEventId=");
-                let pace = tabs.entry(tab.as_str()).or_default();
-                out.extend(pace.on_request(t, tab, *req, *what, handshake, limit));
+                let pace = tabs.entry(*tab).or_default();
+                out.extend(pace.on_request(t, *tab, *req, *what, handshake, limit));
             }
             Observation::Response {
                 tab,
@@ -121,7 +121,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 outcome,
                 events,
             } => {
-                let Some(pace) = tabs.get_mut(tab.as_str()) else {
+                let Some(pace) = tabs.get_mut(tab) else {
                     continue;
                 };
                 let Some((sent_at, RequestKind::Poll, handshake)) = pace.sent.remove(req) else {

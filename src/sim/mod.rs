@@ -30,7 +30,7 @@ pub fn final_state<'a>(
             .into_iter()
             .flat_map(|b| b.live_tabs())
             .map(|t| TabFinal {
-                name: t.name().to_string(),
+                name: t.name(),
                 org: t.cache.org,
                 property: t.cache.property,
                 lists: t.cache.shown(),

@@ -27,7 +27,7 @@ use super::query_cache::QueryCache;
 use crate::event::{application_order, Event, MutationId, OrgId, PropertyId};
 use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
 use crate::mutant::{fires, Mutant};
-use crate::observation::{Delivered, Observation, Outcome, RequestKind};
+use crate::observation::{Actor, Delivered, Observation, Outcome, RequestKind};
 use crate::query::AggregateKind;
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
@@ -93,7 +93,8 @@ pub enum TabOutput {
 
 pub struct Tab {
     pub id: TabId,
-    name: String,
+    /// Who this tab is in observations.
+    name: Actor,
     config: ProviderConfig,
     mutant: Option<Mutant>,
     rng: SimRng,
@@ -158,7 +159,7 @@ impl Tab {
         mutant: Option<Mutant>,
     ) -> Self {
         Tab {
-            name: id.to_string(),
+            name: Actor::tab(id.org, id.browser, id.tab),
             id,
             dedup: Dedup::new(config.dedup.clone()),
             breaker: Breaker::new(config.breaker.clone(), mutant),
@@ -209,8 +210,8 @@ impl Tab {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
+    pub fn name(&self) -> Actor {
+        self.name
     }
 
     fn observe(&mut self, obs: Observation) {
