@@ -170,7 +170,7 @@ mutants! {
         breaks: "one transport per scope (L5): followers call the backend too",
         caught_by: ("leader_multitab", "O4"),
     },
-    /// Leader: a new leader ignores the cursor the old one shared and starts from now.
+    /// Leader: a new leader ignores the cursor the old one shared and starts from now, trusting its page as current.
     NoCursorHandoff {
         name: "no-cursor-handoff",
         machine: LeaderElection,

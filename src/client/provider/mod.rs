@@ -127,8 +127,9 @@ pub struct Tab {
     /// The refetch owed is only C11's periodic one: a failure waits for the next tick.
     refetch_periodic: bool,
     next_refetch_at: SimTime,
-    /// The page's list has been loaded once (a snapshot after the first contact).
-    loaded: bool,
+    /// The org sequence the page's newest snapshot was taken at; none until
+    /// the page has loaded once.
+    loaded_through: Option<u64>,
     next_req: u64,
     /// Elects the one tab of the scope that polls; created when the session's token (the scope) is known.
     leader: Option<Leader>,
@@ -199,7 +200,7 @@ impl Tab {
             refetch_needed: false,
             refetch_periodic: false,
             next_refetch_at: SimTime::ZERO,
-            loaded: false,
+            loaded_through: None,
             next_req: 0,
             leader: None,
             last_role: None,
@@ -216,6 +217,11 @@ impl Tab {
 
     fn observe(&mut self, obs: Observation) {
         self.out.push_back(TabOutput::Observe(obs));
+    }
+
+    /// Whether the page has loaded its lists once.
+    fn loaded(&self) -> bool {
+        self.loaded_through.is_some()
     }
 
     /// Whether this tab runs the transport now (never where realtime is off, C13).
@@ -247,7 +253,7 @@ impl Tab {
 
     /// Start what is due: a write, the poll, the refetch, the aggregates.
     fn start_due_calls(&mut self, now: SimTime) {
-        if self.loaded && self.next_write_at.is_some_and(|t| t <= now) {
+        if self.loaded() && self.next_write_at.is_some_and(|t| t <= now) {
             self.write(now);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
         }
@@ -321,7 +327,7 @@ impl Tab {
             if self.refetch_needed && !self.calls.has(Kind::Refetch) {
                 next = earliest(next, Some(self.next_refetch_at));
             }
-            if self.loaded {
+            if self.loaded() {
                 next = earliest(next, self.next_write_at);
             }
             next = earliest(next, self.next_degraded_refetch);

@@ -69,7 +69,8 @@ impl Tab {
                 self.cache.merge_snapshot(rows, as_of_seq);
                 self.list_updated_at = now;
                 self.derived.invalidate_all();
-                self.loaded = true;
+                let through = self.loaded_through.map_or(as_of_seq, |t| t.max(as_of_seq));
+                self.loaded_through = Some(through);
                 if as_of_seq >= self.refetch_owed_through.max(owed) {
                     self.refetch_needed = false;
                     self.refetch_owed_through = 0;

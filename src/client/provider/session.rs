@@ -30,7 +30,7 @@ impl Tab {
             self.leader = Some(leader);
             // A follower loads its page now; a poller after its first contact (see on_batch).
             self.sync_role(now);
-            if !self.polls() && !self.loaded {
+            if !self.polls() && !self.loaded() {
                 self.owe_refetch(0);
             }
         }
@@ -89,7 +89,7 @@ impl Tab {
         self.refetch_owed_through = 0;
         self.cursor = None;
         self.last_shared = None;
-        self.loaded = false;
+        self.loaded_through = None;
         self.applied_through.clear();
         self.cache.clear();
         self.out.push_back(TabOutput::SignedOut);

@@ -50,14 +50,19 @@ impl Tab {
                 let handoff = self.leader.as_ref().and_then(|l| l.shared_cursor());
                 // The bug only differs from the fix where there is a cursor to
                 // ignore or a loaded page to keep.
-                let differs = handoff.is_some() || self.loaded;
+                let differs = handoff.is_some() || self.loaded();
                 if differs && fires(self.mutant, Mutant::NoCursorHandoff) {
+                    // The bug: start afresh from the server's head, and trust the page
+                    // loaded before as current, so the handshake reloads nothing.
                     self.cursor = None;
+                    if self.loaded() {
+                        self.loaded_through = Some(u64::MAX);
+                    }
                 } else if let Some(c) = handoff {
                     self.cursor = Some(self.cursor.map_or(c, |own| own.max(c)));
                 } else {
                     self.cursor = None;
-                    self.loaded = false;
+                    self.loaded_through = None;
                 }
             }
             let follows = matches!(change.role, Role::Follower | Role::Claiming);
@@ -170,11 +175,14 @@ impl Tab {
         }
         self.last_success = Some(now);
         let Some(cursor) = self.cursor else {
-            // First contact: resume from the server's head. A page not yet loaded
-            // loads now, so its snapshot covers everything before the cursor; so do
-            // the followers', whose earlier snapshots may predate the head.
+            // First contact: resume from the server's head. A page whose snapshot
+            // does not reach the head (not loaded yet, or loaded before a commit
+            // the head already counts: the commit may still be in the pub/sub pipe,
+            // so no batch after the cursor will carry it) loads now, so its
+            // snapshot covers everything before the cursor; so do the followers',
+            // whose earlier snapshots may predate the head.
             self.cursor = Some(batch.last_event_id);
-            if !self.loaded {
+            if self.loaded_through.is_none_or(|t| t < batch.last_event_id) {
                 self.owe_refetch(batch.last_event_id);
                 self.share(
                     now,
