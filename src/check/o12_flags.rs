@@ -71,6 +71,19 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     out
 }
 
+/// A degraded spell of `tab` from `since` that reached `t` past the bound.
+fn overdue(tab: Actor, since: SimTime, t: SimTime, bound: u64, max_ms: u64) -> Option<Violation> {
+    (t.since(since) > bound).then(|| Violation {
+        oracle: "O12",
+        t: since + bound,
+        subject: tab.to_string(),
+        detail: format!(
+            "degraded for {} ms without a list refetch (C11: every {max_ms} ms at most)",
+            t.since(since)
+        ),
+    })
+}
+
 /// C11: while degraded, the list is refetched at least every bound.
 fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
     let p = &ev.scenario.config.provider;
@@ -81,21 +94,10 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
     // Per tab: since when the current gap runs (degraded and not excused).
     let mut since: BTreeMap<Actor, SimTime> = BTreeMap::new();
     let mut out = Vec::new();
+    let max_ms = p.degraded_refetch_max_ms;
     let mut check = |tab: Actor, t: SimTime, since: &BTreeMap<Actor, SimTime>| {
-        if let Some(&s) = since.get(&tab) {
-            if t.since(s) > bound {
-                out.push(Violation {
-                    oracle: "O12",
-                    t: s + bound,
-                    subject: tab.to_string(),
-                    detail: format!(
-                        "degraded for {} ms without a list refetch (C11: every {} ms at most)",
-                        t.since(s),
-                        p.degraded_refetch_max_ms
-                    ),
-                });
-            }
-        }
+        let from = since.get(&tab).copied();
+        out.extend(from.and_then(|s| overdue(tab, s, t, bound, max_ms)));
     };
     for step in &ev.history.steps {
         let t = step.t;
@@ -118,10 +120,18 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
                     *s = t;
                 }
             }
+            // A tab that closed, crashed or signed out has no page to keep fresh
+            // (A4: it makes no call until the user signs in, and its next
+            // degraded spell starts with a new `Degraded`).
+            Observation::Lifecycle { tab, what } if what == "close" || what == "crash" => {
+                since.remove(tab);
+            }
+            Observation::SignedOut { tab, .. } => {
+                since.remove(tab);
+            }
             // Whatever holds a tab's calls back restarts its clock.
             Observation::Lifecycle { tab, .. }
             | Observation::AuthPaused { tab, .. }
-            | Observation::SignedOut { tab, .. }
             | Observation::Banner { tab, .. } => {
                 if let Some(s) = since.get_mut(tab) {
                     *s = t;
