@@ -21,7 +21,8 @@ mod support;
 
 use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
-use rtsim::client::leader::{Leader, LeaderConfig, Mechanism, Role};
+use rtsim::client::leader::{Leader, LeaderConfig, LeaderInput, LeaderOutput, Mechanism, Role};
+use rtsim::machine::Machine;
 use rtsim::mutant::Mutant;
 use rtsim::seed::rng_for;
 use rtsim::time::SimTime;
@@ -35,6 +36,15 @@ struct Variant {
     mutant: Option<Mutant>,
     /// State the recheck delay's timing promise (see `Browser::recheck`).
     timing: bool,
+}
+
+/// Carry out what the election asked for, in order, as the browser node does.
+fn carry_out(leader: &mut Leader, view: &mut TabView) {
+    while let Some(output) = leader.poll_output() {
+        if let LeaderOutput::Effect(effect) = output {
+            view.carry_out(effect);
+        }
+    }
 }
 
 /// One tab, from opening to its settled role, as the simulator runs it.
@@ -53,11 +63,15 @@ fn tab(browser: Arc<Browser>, me: u32, v: Variant) -> Role {
         v.mutant,
     );
     let t0 = SimTime::ZERO;
-    browser.claim(|| leader.start(t0, &mut view));
+    browser.claim(|| {
+        leader.handle(t0, LeaderInput::Start, &view);
+        carry_out(&mut leader, &mut view);
+    });
     if let Some(name) = view.lock_wanted.take() {
         // Web Locks: lead while holding the lock, then close and let the next tab in.
         let _held = grant(&browser, me);
-        leader.on_lock_granted(t0, &name);
+        leader.handle(t0, LeaderInput::LockGranted { name }, &view);
+        carry_out(&mut leader, &mut view);
         assert_eq!(leader.role(), Role::Leader);
         let before = browser.acting.fetch_add(1, Ordering::SeqCst);
         browser.note(format!("tab{me} leads"));
@@ -65,11 +79,15 @@ fn tab(browser: Arc<Browser>, me: u32, v: Variant) -> Role {
             record_and_fail(&browser, "two tabs lead at once");
         }
         browser.acting.fetch_sub(1, Ordering::SeqCst);
-        leader.close(t0, &mut view);
+        leader.handle(t0, LeaderInput::Close, &view);
+        carry_out(&mut leader, &mut view);
         return Role::Closed;
     }
     if leader.role() == Role::Claiming {
-        let mut confirm = || leader.handle_timeout(t0 + recheck, &mut view, None);
+        let mut confirm = || {
+            leader.handle_timeout(t0 + recheck, &view);
+            carry_out(&mut leader, &mut view);
+        };
         if v.timing {
             browser.recheck(confirm);
         } else {

@@ -18,8 +18,9 @@ mod support;
 use loom::sync::{Arc, Mutex};
 use rtsim::client::auth::Credentials;
 use rtsim::client::leader::LeaderConfig;
-use rtsim::client::{ProviderConfig, Tab, TabId, TabOutput};
+use rtsim::client::{ProviderConfig, Tab, TabId, TabInput, TabOutput};
 use rtsim::http::{Batch, Body, Response};
+use rtsim::machine::Machine;
 use rtsim::seed::rng_for;
 use rtsim::time::SimTime;
 use support::{explore, Browser, TabView};
@@ -34,8 +35,12 @@ struct World {
 }
 
 impl World {
+    /// Carry out the tab's browser effects and log everything it did, as the node does.
     fn drain(&mut self) {
         while let Some(o) = self.tab.poll_output() {
+            if let TabOutput::Effect(effect) = &o {
+                self.view.carry_out(effect.clone());
+            }
             self.log.push(o);
         }
     }
@@ -66,8 +71,9 @@ fn setup() -> Arc<Mutex<World>> {
         refresh_token: "R1".to_string(),
         expires_at: SimTime(900_000),
     };
+    let scope = "session-1".to_string();
     w.tab
-        .sign_in(SimTime(0), creds, "session-1".to_string(), &mut w.view);
+        .handle(SimTime(0), TabInput::SignIn { creds, scope }, &w.view);
     w.drain();
     assert!(
         w.log.iter().any(|o| matches!(o, TabOutput::Send { .. })),
@@ -77,10 +83,10 @@ fn setup() -> Arc<Mutex<World>> {
 }
 
 /// Run `f` as one event handler of the tab.
-fn handler(world: &Arc<Mutex<World>>, f: impl FnOnce(&mut Tab, &mut TabView)) {
+fn handler(world: &Arc<Mutex<World>>, f: impl FnOnce(&mut Tab, &TabView)) {
     let mut w = world.lock().unwrap();
     let w = &mut *w;
-    f(&mut w.tab, &mut w.view);
+    f(&mut w.tab, &w.view);
     w.drain();
 }
 
@@ -143,7 +149,11 @@ fn race(own_click: bool) {
         let w = world.clone();
         loom::thread::spawn(move || {
             handler(&w, |t, v| {
-                t.on_response(SimTime(5_000), poll, Ok(answer), v)
+                let input = TabInput::Response {
+                    req: poll,
+                    result: Ok(answer),
+                };
+                t.handle(SimTime(5_000), input, v)
             })
         })
     };
@@ -152,12 +162,13 @@ fn race(own_click: bool) {
         loom::thread::spawn(move || handler(&w, |t, v| t.handle_timeout(SimTime(5_001), v)))
     };
     if own_click {
-        handler(&world, |t, v| t.logout(SimTime(5_000), v));
+        handler(&world, |t, v| t.handle(SimTime(5_000), TabInput::Logout, v));
     } else {
-        let msg = r#"{"logout":{"session":1}}"#;
-        handler(&world, |t, v| {
-            t.on_message(SimTime(5_000), "auth-control", msg, v)
-        });
+        let input = TabInput::Message {
+            channel: "auth-control".to_string(),
+            data: r#"{"logout":{"session":1}}"#.to_string(),
+        };
+        handler(&world, |t, v| t.handle(SimTime(5_000), input, v));
     }
     net.join().unwrap();
     timer.join().unwrap();

@@ -21,8 +21,10 @@ mod support;
 
 use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
-use rtsim::client::auth::{Auth, AuthConfig, AuthEffect, Credentials};
+use rtsim::client::auth::{Auth, AuthConfig, AuthInput, AuthOutput, Credentials};
+use rtsim::machine::Machine;
 use rtsim::time::SimTime;
+use std::collections::VecDeque;
 use support::{explore, find_failure, grant, record_failure, Browser, TabView};
 
 const BOUND: usize = 3;
@@ -30,81 +32,107 @@ const LEASE: &str = "auth-refresh-lease:1";
 /// Timer firings a tab gets to reach a usable token (a bound on the model, not the machine).
 const STEPS: usize = 6;
 
-/// Carry out the machine's effects: a refresh call answers at once.
-fn effects(auth: &mut Auth, view: &mut TabView, now: SimTime, me: u32) {
-    while let Some(e) = auth.poll_effect() {
-        if let AuthEffect::Refresh { .. } = e {
-            let n = view.browser.acting.fetch_add(1, Ordering::SeqCst) + 1;
-            view.browser
-                .note(format!("tab{me} calls POST /auth/refresh (refresh {n})"));
-            auth.on_refresh_result(
-                now,
-                Ok((format!("T2-from-tab{me}"), SimTime(1_800_000))),
-                view,
-            );
+/// One tab's auth machine in its browser, with what it asked for that is not a browser effect.
+struct AuthTab {
+    auth: Auth,
+    view: TabView,
+    pending: VecDeque<AuthOutput>,
+}
+
+impl AuthTab {
+    /// Run one handler (inside whatever promise the caller holds), carrying out
+    /// its browser effects at once as the node does; the rest waits in `pending`.
+    fn step(&mut self, f: impl FnOnce(&mut Auth, &TabView)) {
+        f(&mut self.auth, &self.view);
+        while let Some(output) = self.auth.poll_output() {
+            match output {
+                AuthOutput::Effect(effect) => self.view.carry_out(effect),
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Carry out the rest: a refresh call answers at once.
+    fn calls(&mut self, now: SimTime, me: u32) {
+        while let Some(output) = self.pending.pop_front() {
+            if let AuthOutput::Refresh { .. } = output {
+                let n = self.view.browser.acting.fetch_add(1, Ordering::SeqCst) + 1;
+                self.view
+                    .browser
+                    .note(format!("tab{me} calls POST /auth/refresh (refresh {n})"));
+                let token = Ok((format!("T2-from-tab{me}"), SimTime(1_800_000)));
+                self.step(|a, v| a.handle(now, AuthInput::RefreshResult(token), v));
+            }
         }
     }
 }
 
 /// A tab signed in to the session with token T1.
-fn signed_in(browser: &Arc<Browser>, me: u32, locks: bool) -> (Auth, TabView) {
-    let mut view = TabView::new(browser, me, locks);
-    let mut auth = Auth::new(AuthConfig::default(), me, None);
+fn signed_in(browser: &Arc<Browser>, me: u32, locks: bool) -> AuthTab {
+    let mut t = AuthTab {
+        auth: Auth::new(AuthConfig::default(), me, None),
+        view: TabView::new(browser, me, locks),
+        pending: VecDeque::new(),
+    };
     let creds = Credentials {
         session: 1,
         token: "T1".to_string(),
         refresh_token: "R1".to_string(),
         expires_at: SimTime(900_000),
     };
-    auth.sign_in(SimTime::ZERO, creds, &mut view);
-    (auth, view)
+    t.step(|a, v| a.handle(SimTime::ZERO, AuthInput::SignIn(creds), v));
+    t
 }
 
 /// One tab: its call with T1 comes back 401 at `now`, then timers until its
 /// token is usable again.
-fn tab(browser: Arc<Browser>, me: u32, mut auth: Auth, mut view: TabView, timing: bool) {
+fn tab(browser: Arc<Browser>, me: u32, mut t: AuthTab, timing: bool) {
     let mut now = SimTime(1_000);
-    let epoch = auth.epoch();
-    browser.claim(|| auth.on_refused(now, epoch, &mut view));
-    effects(&mut auth, &mut view, now, me);
+    let epoch = t.auth.epoch();
+    browser.claim(|| t.step(|a, v| a.handle(now, AuthInput::Refused { epoch }, v)));
+    t.calls(now, me);
     for _ in 0..STEPS {
-        if auth.bearer().is_some() {
+        if t.auth.bearer().is_some() {
             return;
         }
         // The lease is another tab's: the machine waits for its release, which
         // reaches it as a storage event (not for the TTL, which outlasts a refresh).
-        let lease = view.browser.peek(LEASE);
+        let lease = t.view.browser.peek(LEASE);
         if lease.is_some_and(|l| !l.starts_with(&format!("{{\"tab\":{me},"))) {
-            while view.browser.peek(LEASE).is_some() {
+            while t.view.browser.peek(LEASE).is_some() {
                 loom::thread::yield_now();
             }
-            browser.claim(|| auth.on_storage(now, LEASE, None, &mut view));
-            effects(&mut auth, &mut view, now, me);
+            let released = AuthInput::Storage {
+                key: LEASE.to_string(),
+                value: None,
+            };
+            browser.claim(|| t.step(|a, v| a.handle(now, released, v)));
+            t.calls(now, me);
             continue;
         }
-        if let Some(name) = view.lock_wanted.take() {
+        if let Some(name) = t.view.lock_wanted.take() {
             let b = browser.clone();
             let _held = grant(&b, me);
-            auth.on_lock_granted(now, &name, &mut view);
+            t.step(|a, v| a.handle(now, AuthInput::LockGranted { name }, v));
             // The settle after the grant, then the double check and maybe the call.
-            now = auth.poll_timeout().expect("settling");
-            auth.handle_timeout(now, &mut view);
-            effects(&mut auth, &mut view, now, me);
-            assert!(view.lock_released || auth.bearer().is_none());
+            now = t.auth.poll_timeout().expect("settling");
+            t.step(|a, v| a.handle_timeout(now, v));
+            t.calls(now, me);
+            assert!(t.view.lock_released || t.auth.bearer().is_none());
             continue;
         }
-        let Some(next) = auth.poll_timeout() else {
+        let Some(next) = t.auth.poll_timeout() else {
             break;
         };
         now = now.max(next);
         // A timer that re-reads a lease claim runs under the timing promise, if stated.
-        let step = || auth.handle_timeout(now, &mut view);
+        let step = || t.step(|a, v| a.handle_timeout(now, v));
         if timing {
             browser.recheck(step);
         } else {
             browser.claim(step);
         }
-        effects(&mut auth, &mut view, now, me);
+        t.calls(now, me);
     }
 }
 
@@ -116,9 +144,9 @@ fn expiry(tabs: u32, locks: bool, timing: bool) {
         .collect();
     let handles: Vec<_> = tabs
         .into_iter()
-        .map(|(me, (auth, view))| {
+        .map(|(me, t)| {
             let b = browser.clone();
-            loom::thread::spawn(move || tab(b, me, auth, view, timing))
+            loom::thread::spawn(move || tab(b, me, t, timing))
         })
         .collect();
     for h in handles {

@@ -23,6 +23,7 @@ pub mod event;
 pub mod faults;
 pub mod http;
 pub mod leader_table;
+pub mod machine;
 pub mod mutant;
 pub mod observation;
 pub mod parallel;

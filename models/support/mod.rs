@@ -9,8 +9,7 @@
 
 use loom::sync::atomic::AtomicUsize;
 use loom::sync::{Arc, Mutex, MutexGuard, RwLock};
-use rtsim::client::leader::TabEnv;
-use rtsim::time::SimTime;
+use rtsim::client::browser_api::{BrowserView, Effect};
 use std::collections::BTreeMap;
 
 /// The memory every tab of the browser shares.
@@ -66,7 +65,8 @@ impl Browser {
     }
 }
 
-/// One tab's view: what the machines call through `TabEnv`.
+/// One tab's browser: what its machines read (`BrowserView`), and where
+/// their effects land (`carry_out`).
 pub struct TabView {
     pub browser: Arc<Browser>,
     pub tab: u32,
@@ -96,7 +96,7 @@ pub fn grant(browser: &Browser, tab: u32) -> MutexGuard<'_, ()> {
     guard
 }
 
-impl TabEnv for TabView {
+impl BrowserView for TabView {
     fn storage_get(&self, key: &str) -> Option<String> {
         let mut m = self.browser.memory.lock().unwrap();
         let v = m.0.get(key).cloned();
@@ -104,35 +104,33 @@ impl TabEnv for TabView {
         v
     }
 
-    fn storage_set(&mut self, _now: SimTime, key: &str, value: Option<String>) {
-        let mut m = self.browser.memory.lock().unwrap();
-        m.1.push(format!("tab{} set {key} = {}", self.tab, show(&value)));
-        match value {
-            Some(v) => m.0.insert(key.to_string(), v),
-            None => m.0.remove(key),
-        };
-    }
-
     fn broadcast_enabled(&self) -> bool {
         true
     }
 
-    fn broadcast(&mut self, _now: SimTime, channel: &str, data: String) -> bool {
-        self.browser
-            .note(format!("tab{} post {channel}: {data}", self.tab));
-        true
+    fn locks_available(&self) -> bool {
+        self.locks
     }
+}
 
-    fn lock_request(&mut self, _now: SimTime, name: &str) -> bool {
-        if !self.locks {
-            return false;
+impl TabView {
+    /// Carry out an effect a machine asked for, as the browser node does.
+    pub fn carry_out(&mut self, effect: Effect) {
+        match effect {
+            Effect::StorageSet { key, value } => {
+                let mut m = self.browser.memory.lock().unwrap();
+                m.1.push(format!("tab{} set {key} = {}", self.tab, show(&value)));
+                match value {
+                    Some(v) => m.0.insert(key, v),
+                    None => m.0.remove(&key),
+                };
+            }
+            Effect::Broadcast { channel, data } => self
+                .browser
+                .note(format!("tab{} post {channel}: {data}", self.tab)),
+            Effect::LockRequest { name } => self.lock_wanted = Some(name),
+            Effect::LockRelease { .. } => self.lock_released = true,
         }
-        self.lock_wanted = Some(name.to_string());
-        true
-    }
-
-    fn lock_release(&mut self, _now: SimTime, _name: &str) {
-        self.lock_released = true;
     }
 }
 

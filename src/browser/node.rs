@@ -9,10 +9,12 @@
 
 use super::platform::{Lifecycle, Platform, PlatformConfig, PlatformEvent, TabIndex};
 use crate::client::auth::Credentials;
-use crate::client::leader::{Fallback, Role, Scope, TabEnv};
-use crate::client::{NetError, ProviderConfig, Tab, TabId, TabOutput};
+use crate::client::browser_api::{BrowserView, Effect};
+use crate::client::leader::{Fallback, Role, Scope};
+use crate::client::{NetError, ProviderConfig, Tab, TabId, TabInput, TabOutput};
 use crate::event::{OrgId, PropertyId};
 use crate::http::{Body, Method, Request, Response, Route};
+use crate::machine::Machine;
 use crate::mutant::Mutant;
 use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::seed::rng_for;
@@ -99,14 +101,12 @@ enum Requester {
     Tab { index: usize, req: u64 },
 }
 
-/// One tab's view of the platform, as the tab's machines need it.
+/// What one tab reads of the platform.
 struct TabView<'a> {
-    platform: &'a mut Platform,
+    platform: &'a Platform,
     tab: TabIndex,
     /// L6 mailbox bus: on when there is no BroadcastChannel and the fallback is the mailbox.
-    mailbox: Option<MailboxLimits>,
-    /// When this tab last wrote to the mailbox, for its per-minute cap.
-    mailbox_sent: &'a mut VecDeque<SimTime>,
+    mailbox: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -118,50 +118,15 @@ struct MailboxLimits {
 /// Where the mailbox bus keeps a channel's latest message in localStorage.
 const MAILBOX_PREFIX: &str = "mailbox:";
 
-impl TabEnv for TabView<'_> {
+impl BrowserView for TabView<'_> {
     fn storage_get(&self, key: &str) -> Option<String> {
         self.platform.storage_get(self.tab, key)
     }
-    fn storage_set(&mut self, now: SimTime, key: &str, value: Option<String>) {
-        self.platform.storage_set(now, self.tab, key, value)
-    }
     fn broadcast_enabled(&self) -> bool {
-        self.platform.config().broadcast_enabled || self.mailbox.is_some()
+        self.platform.config().broadcast_enabled || self.mailbox
     }
-    fn broadcast(&mut self, now: SimTime, channel: &str, data: String) -> bool {
-        if self.platform.config().broadcast_enabled {
-            return self.platform.broadcast(now, self.tab, channel, data);
-        }
-        let Some(limits) = self.mailbox else {
-            return false;
-        };
-        // L6 guardrails: an oversized message, or one past the per-minute cap, is dropped.
-        while self
-            .mailbox_sent
-            .front()
-            .is_some_and(|t| *t + 60_000 <= now)
-        {
-            self.mailbox_sent.pop_front();
-        }
-        if data.len() > limits.max_bytes || self.mailbox_sent.len() >= limits.max_per_min {
-            return false;
-        }
-        self.mailbox_sent.push_back(now);
-        // The sender and a counter make every write a change, so each fires a storage event.
-        let value = serde_json::json!({ "from": self.tab, "n": self.mailbox_sent.len(), "at": now.as_ms(), "data": data });
-        self.platform.storage_set(
-            now,
-            self.tab,
-            &format!("{MAILBOX_PREFIX}{channel}"),
-            Some(value.to_string()),
-        );
-        true
-    }
-    fn lock_request(&mut self, now: SimTime, name: &str) -> bool {
-        self.platform.lock_request(now, self.tab, name)
-    }
-    fn lock_release(&mut self, now: SimTime, name: &str) {
-        self.platform.lock_release(now, self.tab, name)
+    fn locks_available(&self) -> bool {
+        self.platform.config().locks_enabled && self.platform.is_running(self.tab)
     }
 }
 
@@ -273,7 +238,7 @@ impl BrowserNode {
     fn sign_in_tab(&mut self, now: SimTime, index: usize) {
         if let Some(creds) = self.creds.clone() {
             let scope = self.scope(&creds);
-            self.with_tab(index, |t, now, env| t.sign_in(now, creds, scope, env), now);
+            self.to_tab(now, index, TabInput::SignIn { creds, scope });
         }
     }
 
@@ -295,11 +260,8 @@ impl BrowserNode {
                             .or_default()
                             .push_back((local, result));
                     } else if self.is_open(index) {
-                        self.with_tab(
-                            index,
-                            |tab, now, env| tab.on_response(now, local, result, env),
-                            now,
-                        );
+                        let input = TabInput::Response { req: local, result };
+                        self.to_tab(now, index, input);
                     }
                 }
                 None => {} // aborted earlier; a late answer has no one to go to
@@ -309,28 +271,74 @@ impl BrowserNode {
         self.handle_timeout(now);
     }
 
-    /// Run `f` on tab `index` with its view of the platform, then move its outputs.
-    fn with_tab(
-        &mut self,
-        index: usize,
-        f: impl FnOnce(&mut Tab, SimTime, &mut dyn TabEnv),
-        now: SimTime,
-    ) {
+    /// The mailbox bus's limits, when it carries the tabs' messages (L6).
+    fn mailbox(&self) -> Option<MailboxLimits> {
         let leader = &self.config.provider.leader;
-        let mailbox = (leader.fallback == Fallback::Mailbox
-            && !self.platform.config().broadcast_enabled)
+        (leader.fallback == Fallback::Mailbox && !self.platform.config().broadcast_enabled)
             .then_some(MailboxLimits {
                 max_bytes: leader.mailbox_max_bytes,
                 max_per_min: leader.mailbox_max_per_min,
-            });
-        let mut view = TabView {
-            platform: &mut self.platform,
+            })
+    }
+
+    /// Hand tab `index` an input, then carry out what it asks.
+    fn to_tab(&mut self, now: SimTime, index: usize, input: TabInput) {
+        self.run_tab(now, index, |tab, now, view| tab.handle(now, input, view));
+    }
+
+    /// Run tab `index` with its view of the platform, then carry out its outputs
+    /// in order, before any other tab runs.
+    fn run_tab(
+        &mut self,
+        now: SimTime,
+        index: usize,
+        f: impl FnOnce(&mut Tab, SimTime, &dyn BrowserView),
+    ) {
+        let view = TabView {
+            platform: &self.platform,
             tab: index,
-            mailbox,
-            mailbox_sent: self.mailbox_sent.entry(index).or_default(),
+            mailbox: self.mailbox().is_some(),
         };
-        f(&mut self.tabs[index], now, &mut view);
-        self.drain_tab(index);
+        f(&mut self.tabs[index], now, &view);
+        self.drain_tab(now, index);
+    }
+
+    /// Carry out a tab's effect on the platform.
+    fn carry_out(&mut self, now: SimTime, tab: usize, effect: Effect) {
+        match effect {
+            Effect::StorageSet { key, value } => self.platform.storage_set(now, tab, &key, value),
+            Effect::Broadcast { channel, data } => self.broadcast(now, tab, &channel, data),
+            Effect::LockRequest { name } => {
+                self.platform.lock_request(now, tab, &name);
+            }
+            Effect::LockRelease { name } => self.platform.lock_release(now, tab, &name),
+        }
+    }
+
+    /// A message on a channel, or on the L6 mailbox bus when there is no channel.
+    fn broadcast(&mut self, now: SimTime, tab: usize, channel: &str, data: String) {
+        if self.platform.config().broadcast_enabled {
+            self.platform.broadcast(now, tab, channel, data);
+            return;
+        }
+        let Some(limits) = self.mailbox() else {
+            return;
+        };
+        let sent = self.mailbox_sent.entry(tab).or_default();
+        // L6 guardrails: an oversized message, or one past the per-minute cap, is dropped.
+        while sent.front().is_some_and(|t| *t + 60_000 <= now) {
+            sent.pop_front();
+        }
+        if data.len() > limits.max_bytes || sent.len() >= limits.max_per_min {
+            return;
+        }
+        sent.push_back(now);
+        // The sender and a counter make every write a change, so each fires a storage event.
+        let value =
+            serde_json::json!({ "from": tab, "n": sent.len(), "at": now.as_ms(), "data": data });
+        let key = format!("{MAILBOX_PREFIX}{channel}");
+        self.platform
+            .storage_set(now, tab, &key, Some(value.to_string()));
     }
 
     fn leader_tab(&self) -> Option<usize> {
@@ -360,16 +368,12 @@ impl BrowserNode {
             TabAction::Hide => self.platform.hide(now, index),
             TabAction::Show => self.platform.show(now, index),
             TabAction::Freeze => self.platform.freeze(now, index),
-            TabAction::Logout => self.with_tab(index, |t, now, env| t.logout(now, env), now),
-            TabAction::Focus => self.with_tab(index, |t, now, env| t.on_focus(now, env), now),
+            TabAction::Logout => self.to_tab(now, index, TabInput::Logout),
+            TabAction::Focus => self.to_tab(now, index, TabInput::Focus),
             TabAction::Thaw => {
                 self.platform.thaw(now, index);
                 for (req, result) in self.held.remove(&index).unwrap_or_default() {
-                    self.with_tab(
-                        index,
-                        |t, now, env| t.on_response(now, req, result, env),
-                        now,
-                    );
+                    self.to_tab(now, index, TabInput::Response { req, result });
                 }
             }
             _ => {}
@@ -424,7 +428,7 @@ impl BrowserNode {
 
     /// A tab crashes or closes; whatever it still had on the wire is abandoned with it.
     fn end_tab(&mut self, now: SimTime, index: usize, crashed: bool) {
-        self.with_tab(index, |t, now, env| t.close(now, crashed, env), now);
+        self.to_tab(now, index, TabInput::Close { crashed });
         if crashed {
             self.platform.crash(now, index);
         } else {
@@ -537,7 +541,7 @@ impl BrowserNode {
         for index in 0..self.tabs.len() {
             if self.tab_timer(index).is_some_and(|t| t <= now) {
                 self.platform.note_timer_fired(index, now);
-                self.with_tab(index, |t, now, env| t.handle_timeout(now, env), now);
+                self.run_tab(now, index, |tab, now, view| tab.handle_timeout(now, view));
             }
         }
         self.move_platform_events(now);
@@ -559,27 +563,17 @@ impl BrowserNode {
                         .and_then(|v| v.get("data").and_then(|d| d.as_str()).map(str::to_string));
                     let channel = key[MAILBOX_PREFIX.len()..].to_string();
                     if let Some(data) = data {
-                        self.with_tab(
-                            tab,
-                            |t, now, env| t.on_message(now, &channel, &data, env),
-                            now,
-                        )
+                        self.to_tab(now, tab, TabInput::Message { channel, data })
                     }
                 }
-                PlatformEvent::Storage { tab, key, value } => self.with_tab(
-                    tab,
-                    |t, now, env| t.on_storage(now, &key, value.as_deref(), env),
-                    now,
-                ),
+                PlatformEvent::Storage { tab, key, value } => {
+                    self.to_tab(now, tab, TabInput::Storage { key, value })
+                }
                 PlatformEvent::Message {
                     tab, channel, data, ..
-                } => self.with_tab(
-                    tab,
-                    |t, now, env| t.on_message(now, &channel, &data, env),
-                    now,
-                ),
+                } => self.to_tab(now, tab, TabInput::Message { channel, data }),
                 PlatformEvent::LockGranted { tab, name } => {
-                    self.with_tab(tab, |t, now, env| t.on_lock_granted(now, &name, env), now)
+                    self.to_tab(now, tab, TabInput::LockGranted { name })
                 }
             }
         }
@@ -591,7 +585,7 @@ impl BrowserNode {
         self.platform.timer_fire_time(index, wanted)
     }
 
-    fn drain_tab(&mut self, index: usize) {
+    fn drain_tab(&mut self, now: SimTime, index: usize) {
         while let Some(o) = self.tabs[index].poll_output() {
             let out = match o {
                 TabOutput::Send { req, request } => {
@@ -607,6 +601,10 @@ impl BrowserNode {
                     None => continue,
                 },
                 TabOutput::Observe(obs) => BrowserOutput::Observe(obs),
+                TabOutput::Effect(effect) => {
+                    self.carry_out(now, index, effect);
+                    continue;
+                }
                 TabOutput::SignedOut => {
                     // No automatic sign-in after a logout: the user must (the `login` fault).
                     self.creds = None;

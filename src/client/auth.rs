@@ -14,7 +14,8 @@
 //! on `auth-control` and in localStorage `auth-logout` (A4); every tab that
 //! hears it drops the session at once.
 
-use super::leader::TabEnv;
+use super::browser_api::{BrowserView, Effect};
+use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 pub use crate::observation::Banner;
 use crate::time::{earliest, SimTime};
@@ -136,9 +137,30 @@ enum Mutex {
     Held,
 }
 
+/// What reaches a tab's auth machine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AuthInput {
+    /// The user signed in (or the tab opened in a signed-in browser).
+    SignIn(Credentials),
+    /// A call made with the token of `epoch` came back 401/403.
+    Refused { epoch: u64 },
+    /// This tab's refresh call answered: the new token and its expiry, or a failure.
+    RefreshResult(Result<(String, SimTime), ()>),
+    /// A message on `auth-refresh` or `auth-control`.
+    Message(AuthMessage),
+    /// A localStorage write by another tab.
+    Storage { key: String, value: Option<String> },
+    /// B3: the tab now holds the lock `name`.
+    LockGranted { name: String },
+    /// A4: the user logs out in this tab.
+    Logout,
+    /// A5: whether the transport reaches the server.
+    Offline(bool),
+}
+
 /// What the tab must do for its auth machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuthEffect {
+#[derive(Clone, Debug, PartialEq)]
+pub enum AuthOutput {
     /// Call `POST /auth/refresh` with this refresh token.
     Refresh {
         refresh_token: String,
@@ -148,6 +170,14 @@ pub enum AuthEffect {
         cause: &'static str,
     },
     Banner(Banner),
+    /// A4: revoke the session on the server (`POST /auth/logout`), with the
+    /// bearer the tab held when the user logged out.
+    Revoke {
+        refresh_token: String,
+        bearer: Option<String>,
+    },
+    /// A storage write, a broadcast or a lock for the browser to carry out.
+    Effect(Effect),
 }
 
 pub struct Auth {
@@ -171,7 +201,7 @@ pub struct Auth {
     retry_at: Option<SimTime>,
     offline: bool,
     banner: Banner,
-    out: VecDeque<AuthEffect>,
+    out: VecDeque<AuthOutput>,
 }
 
 impl Auth {
@@ -250,29 +280,27 @@ impl Auth {
         };
         if banner != self.banner {
             self.banner = banner;
-            self.out.push_back(AuthEffect::Banner(banner));
+            self.out.push_back(AuthOutput::Banner(banner));
         }
     }
 
     /// A5: whether the transport reaches the server.
-    pub fn set_offline(&mut self, offline: bool) {
+    fn set_offline(&mut self, offline: bool) {
         self.offline = offline;
         self.set_banner();
     }
 
     /// The user signed in (or the tab opened in a signed-in browser). A token
     /// another tab refreshed since, found in localStorage, replaces the given one.
-    pub fn sign_in(&mut self, now: SimTime, creds: Credentials, env: &mut dyn TabEnv) {
-        let me = self.me;
-        let (config, mutant) = (self.config.clone(), self.mutant);
+    fn sign_in(&mut self, now: SimTime, creds: Credentials, env: &dyn BrowserView) {
         let epoch = self.epoch + 1;
-        *self = Auth::new(config, me, mutant);
+        self.reset();
         self.epoch = epoch;
         self.creds = Some(creds);
         if let Some(shared) = read::<SharedToken>(env, TOKEN_KEY) {
             self.adopt(now, shared.session, shared.token, shared.expires_at);
         }
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
     /// Take a token another tab refreshed, if it is this session's and newer.
@@ -293,16 +321,16 @@ impl Auth {
     }
 
     /// A call made with the token of `epoch` came back 401/403 (C7: pause, refresh).
-    pub fn on_refused(&mut self, now: SimTime, epoch: u64, env: &mut dyn TabEnv) {
+    fn on_refused(&mut self, now: SimTime, epoch: u64, env: &dyn BrowserView) {
         if self.creds.is_none() || epoch != self.epoch {
             return;
         }
         self.refused = true;
         self.wanted = true;
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
-    pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn on_timer(&mut self, now: SimTime, env: &dyn BrowserView) {
         let Some(c) = self.creds.as_ref() else { return };
         if !self.wanted && now.as_ms() + self.config.pre_expiry_refresh_ms >= c.expires_at.as_ms() {
             self.wanted = true;
@@ -339,7 +367,7 @@ impl Auth {
         }
     }
 
-    pub fn poll_timeout(&self) -> Option<SimTime> {
+    fn next_timer(&self) -> Option<SimTime> {
         let c = self.creds.as_ref()?;
         let mut next = None;
         if !self.wanted {
@@ -370,12 +398,14 @@ impl Auth {
     }
 
     /// A1: take the session's refresh mutex.
-    fn acquire(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn acquire(&mut self, now: SimTime, env: &dyn BrowserView) {
         if fires(self.mutant, Mutant::RefreshNoMutex) {
             self.mutex = Mutex::Held;
             return self.proceed(now, env);
         }
-        if env.lock_request(now, &self.refresh_lock()) {
+        if env.locks_available() {
+            let name = self.refresh_lock();
+            self.effect(Effect::LockRequest { name });
             self.mutex = Mutex::Waiting;
             return;
         }
@@ -389,7 +419,7 @@ impl Auth {
                     tab: self.me,
                     expires_at: now + self.config.refresh_lease_ttl_ms,
                 };
-                write(env, now, &key, Some(&lease));
+                self.write(&key, Some(&lease));
                 self.mutex = Mutex::Settling {
                     check_at: now + self.config.refresh_lease_recheck_ms,
                     lease: true,
@@ -399,24 +429,28 @@ impl Auth {
     }
 
     /// B3: a lock this tab asked for is its own now.
-    pub fn on_lock_granted(&mut self, now: SimTime, name: &str, env: &mut dyn TabEnv) {
+    fn on_lock_granted(&mut self, now: SimTime, name: &str, env: &dyn BrowserView) {
         if self.mutex == Mutex::Waiting && name == self.refresh_lock() {
             self.mutex = Mutex::Settling {
                 check_at: now + self.config.refresh_lease_recheck_ms,
                 lease: false,
             };
-            self.handle_timeout(now, env);
+            self.on_timer(now, env);
         }
     }
 
-    fn release(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn release(&mut self, env: &dyn BrowserView) {
         match self.mutex {
-            Mutex::Waiting => env.lock_release(now, &self.refresh_lock()),
+            Mutex::Waiting => {
+                let name = self.refresh_lock();
+                self.effect(Effect::LockRelease { name });
+            }
             Mutex::Held | Mutex::Settling { .. } => {
-                env.lock_release(now, &self.refresh_lock());
+                let name = self.refresh_lock();
+                self.effect(Effect::LockRelease { name });
                 let key = self.lease_key();
                 if read::<RefreshLease>(env, &key).is_some_and(|l| l.tab == self.me) {
-                    write::<RefreshLease>(env, now, &key, None);
+                    self.write::<RefreshLease>(&key, None);
                 }
             }
             Mutex::Free => {}
@@ -425,9 +459,9 @@ impl Auth {
     }
 
     /// Holding the mutex: refresh unless another tab already did (or failed and backs off).
-    fn proceed(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn proceed(&mut self, now: SimTime, env: &dyn BrowserView) {
         let Some(session) = self.session() else {
-            return self.release(now, env);
+            return self.release(env);
         };
         if let Some(shared) = read::<SharedToken>(env, TOKEN_KEY) {
             self.adopt(now, shared.session, shared.token, shared.expires_at);
@@ -436,28 +470,27 @@ impl Auth {
             self.heard_failure(b.session, b.failures, b.retry_at);
         }
         if !self.wanted || self.retry_at.is_some_and(|t| t > now) {
-            return self.release(now, env);
+            return self.release(env);
         }
-        let msg = AuthMessage::RefreshStarted { session };
-        env.broadcast(now, REFRESH_CHANNEL, to_json(&msg));
+        self.broadcast(REFRESH_CHANNEL, &AuthMessage::RefreshStarted { session });
         self.refreshing = true;
         let refresh_token = self.refresh_token().expect("signed in");
-        self.out.push_back(AuthEffect::Refresh { refresh_token });
+        self.out.push_back(AuthOutput::Refresh { refresh_token });
     }
 
     /// The refresh call's result: the new token and its expiry, or a failure.
-    pub fn on_refresh_result(
+    fn on_refresh_result(
         &mut self,
         now: SimTime,
         result: Result<(String, SimTime), ()>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         if !self.refreshing {
             return;
         }
         self.refreshing = false;
         let Some(session) = self.session() else {
-            return self.release(now, env);
+            return self.release(env);
         };
         match result {
             Ok((token, expires_at)) => {
@@ -466,14 +499,14 @@ impl Auth {
                     token: token.clone(),
                     expires_at,
                 };
-                write(env, now, TOKEN_KEY, Some(&shared));
-                write::<SharedBackoff>(env, now, BACKOFF_KEY, None);
+                self.write(TOKEN_KEY, Some(&shared));
+                self.write::<SharedBackoff>(BACKOFF_KEY, None);
                 let msg = AuthMessage::RefreshSuccess {
                     session,
                     token: token.clone(),
                     expires_at,
                 };
-                env.broadcast(now, REFRESH_CHANNEL, to_json(&msg));
+                self.broadcast(REFRESH_CHANNEL, &msg);
                 self.adopt(now, session, token, expires_at);
             }
             Err(()) => {
@@ -489,18 +522,18 @@ impl Auth {
                     failures,
                     retry_at,
                 };
-                write(env, now, BACKOFF_KEY, Some(&backoff));
+                self.write(BACKOFF_KEY, Some(&backoff));
                 let msg = AuthMessage::RefreshFailed {
                     session,
                     failures,
                     retry_at,
                 };
-                env.broadcast(now, REFRESH_CHANNEL, to_json(&msg));
+                self.broadcast(REFRESH_CHANNEL, &msg);
                 self.heard_failure(session, failures, retry_at);
             }
         }
-        self.release(now, env);
-        self.handle_timeout(now, env);
+        self.release(env);
+        self.on_timer(now, env);
     }
 
     /// A3: a refresh of this session failed; back off with every other tab, banner up.
@@ -516,7 +549,7 @@ impl Auth {
     }
 
     /// A message on `auth-refresh` or `auth-control`.
-    pub fn on_message(&mut self, now: SimTime, msg: AuthMessage, env: &mut dyn TabEnv) {
+    fn on_message(&mut self, now: SimTime, msg: AuthMessage, env: &dyn BrowserView) {
         if self.session() != Some(msg_session(&msg)) {
             return;
         }
@@ -536,19 +569,13 @@ impl Auth {
                 failures,
                 retry_at,
             } => self.heard_failure(session, failures, retry_at),
-            AuthMessage::Logout { .. } => return self.sign_out(now, "logout broadcast", env),
+            AuthMessage::Logout { .. } => return self.sign_out("logout broadcast", env),
         }
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
     /// A localStorage write of another tab: the fallback for every message.
-    pub fn on_storage(
-        &mut self,
-        now: SimTime,
-        key: &str,
-        value: Option<&str>,
-        env: &mut dyn TabEnv,
-    ) {
+    fn on_storage(&mut self, now: SimTime, key: &str, value: Option<&str>, env: &dyn BrowserView) {
         match key {
             TOKEN_KEY => {
                 if let Some(s) = parse::<SharedToken>(value) {
@@ -563,51 +590,103 @@ impl Auth {
             LOGOUT_KEY => {
                 if let Some(session) = parse::<u64>(value) {
                     if self.session() == Some(session) {
-                        return self.sign_out(now, "logout in storage", env);
+                        return self.sign_out("logout in storage", env);
                     }
                 }
             }
             k if k == self.lease_key() && value.is_none() => self.lease_busy_until = None,
             _ => return,
         }
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
     /// A4: the user logs out in this tab. Tell every tab (channel and storage),
-    /// then drop the session here. Returns the refresh token for the server call.
-    pub fn logout(&mut self, now: SimTime, env: &mut dyn TabEnv) -> Option<String> {
-        let session = self.session()?;
-        let refresh_token = self.refresh_token();
+    /// drop the session here, then ask for the server call that revokes it.
+    fn logout(&mut self, env: &dyn BrowserView) {
+        let Some(session) = self.session() else {
+            return;
+        };
+        let (refresh_token, bearer) = (self.refresh_token(), self.bearer());
         if !fires(self.mutant, Mutant::LogoutNoBroadcast) {
-            env.broadcast(
-                now,
-                CONTROL_CHANNEL,
-                to_json(&AuthMessage::Logout { session }),
-            );
-            write(env, now, LOGOUT_KEY, Some(&session));
+            self.broadcast(CONTROL_CHANNEL, &AuthMessage::Logout { session });
+            self.write(LOGOUT_KEY, Some(&session));
         }
-        write::<SharedToken>(env, now, TOKEN_KEY, None);
-        self.sign_out(now, "logged out here", env);
-        refresh_token
+        self.write::<SharedToken>(TOKEN_KEY, None);
+        self.sign_out("logged out here", env);
+        if let Some(refresh_token) = refresh_token {
+            self.out.push_back(AuthOutput::Revoke {
+                refresh_token,
+                bearer,
+            });
+        }
     }
 
     /// Drop the session: idempotent; a tab signed out already does nothing.
-    fn sign_out(&mut self, now: SimTime, cause: &'static str, env: &mut dyn TabEnv) {
+    fn sign_out(&mut self, cause: &'static str, env: &dyn BrowserView) {
         if self.creds.is_none() {
             return;
         }
-        self.release(now, env);
-        let (config, mutant, me) = (self.config.clone(), self.mutant, self.me);
+        self.release(env);
         let (banner, epoch) = (self.banner, self.epoch);
-        *self = Auth::new(config, me, mutant);
+        self.reset();
         self.banner = banner;
         self.epoch = epoch;
         self.set_banner();
-        self.out.push_back(AuthEffect::SignedOut { cause });
+        self.out.push_back(AuthOutput::SignedOut { cause });
     }
 
-    pub fn poll_effect(&mut self) -> Option<AuthEffect> {
+    /// Forget the session. Effects already asked for still happen; what was
+    /// not yet reported about the session (a banner) goes with it.
+    fn reset(&mut self) {
+        let mut out = std::mem::take(&mut self.out);
+        out.retain(|o| matches!(o, AuthOutput::Effect(_)));
+        *self = Auth::new(self.config.clone(), self.me, self.mutant);
+        self.out = out;
+    }
+
+    fn effect(&mut self, effect: Effect) {
+        self.out.push_back(AuthOutput::Effect(effect));
+    }
+
+    fn write<T: Serialize>(&mut self, key: &str, value: Option<&T>) {
+        let (key, value) = (key.to_string(), value.map(to_json));
+        self.effect(Effect::StorageSet { key, value });
+    }
+
+    fn broadcast(&mut self, channel: &str, msg: &AuthMessage) {
+        let (channel, data) = (channel.to_string(), to_json(msg));
+        self.effect(Effect::Broadcast { channel, data });
+    }
+}
+
+impl Machine for Auth {
+    type Input = AuthInput;
+    type Output = AuthOutput;
+    type View<'v> = dyn BrowserView + 'v;
+
+    fn handle(&mut self, now: SimTime, input: AuthInput, view: &dyn BrowserView) {
+        match input {
+            AuthInput::SignIn(creds) => self.sign_in(now, creds, view),
+            AuthInput::Refused { epoch } => self.on_refused(now, epoch, view),
+            AuthInput::RefreshResult(result) => self.on_refresh_result(now, result, view),
+            AuthInput::Message(msg) => self.on_message(now, msg, view),
+            AuthInput::Storage { key, value } => self.on_storage(now, &key, value.as_deref(), view),
+            AuthInput::LockGranted { name } => self.on_lock_granted(now, &name, view),
+            AuthInput::Logout => self.logout(view),
+            AuthInput::Offline(offline) => self.set_offline(offline),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, view: &dyn BrowserView) {
+        self.on_timer(now, view)
+    }
+
+    fn poll_output(&mut self) -> Option<AuthOutput> {
         self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_timer()
     }
 }
 
@@ -628,12 +707,8 @@ fn parse<T: for<'de> Deserialize<'de>>(value: Option<&str>) -> Option<T> {
     value.and_then(|v| serde_json::from_str(v).ok())
 }
 
-fn read<T: for<'de> Deserialize<'de>>(env: &dyn TabEnv, key: &str) -> Option<T> {
+fn read<T: for<'de> Deserialize<'de>>(env: &dyn BrowserView, key: &str) -> Option<T> {
     parse(env.storage_get(key).as_deref())
-}
-
-fn write<T: Serialize>(env: &mut dyn TabEnv, now: SimTime, key: &str, value: Option<&T>) {
-    env.storage_set(now, key, value.map(to_json));
 }
 
 #[cfg(test)]

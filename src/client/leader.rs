@@ -13,6 +13,8 @@
 //! Without a BroadcastChannel every tab polls on its own (L6 fallback), which
 //! is declared, so the one-stream oracle does not count it.
 
+use super::browser_api::{BrowserView, Effect};
+use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 pub use crate::observation::Role;
 use crate::seed::{jitter_ms, SimRng};
@@ -107,14 +109,46 @@ pub enum ChannelMessage {
     },
 }
 
-/// What a tab's leader machine needs from the browser it runs in.
-pub trait TabEnv {
-    fn storage_get(&self, key: &str) -> Option<String>;
-    fn storage_set(&mut self, now: SimTime, key: &str, value: Option<String>);
-    fn broadcast_enabled(&self) -> bool;
-    fn broadcast(&mut self, now: SimTime, channel: &str, data: String) -> bool;
-    fn lock_request(&mut self, now: SimTime, name: &str) -> bool;
-    fn lock_release(&mut self, now: SimTime, name: &str);
+impl ChannelMessage {
+    /// Who sent it, at which lease sequence, and the cursor it carries.
+    pub fn sender(&self) -> (u32, u64, Option<u64>) {
+        match self {
+            ChannelMessage::Heartbeat { tab, seq, cursor } => (*tab, *seq, *cursor),
+            ChannelMessage::Events {
+                tab, seq, cursor, ..
+            } => (*tab, *seq, Some(*cursor)),
+        }
+    }
+}
+
+/// What reaches a tab's election.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeaderInput {
+    /// The tab opened in a signed-in browser: start competing (or fall back).
+    Start,
+    /// A heartbeat or a batch from a tab of the scope (see `ChannelMessage::sender`).
+    Heard {
+        tab: u32,
+        seq: u64,
+        cursor: Option<u64>,
+    },
+    /// B3: the tab now holds the lock `name`.
+    LockGranted { name: String },
+    /// A localStorage write by another tab.
+    Storage { key: String, value: Option<String> },
+    /// The tab's cursor moved; heartbeats carry it for a successor (L5).
+    Cursor(Option<u64>),
+    /// The tab closes cleanly, giving its lease or lock up.
+    Close,
+    /// The tab crashed: no goodbye; its lease runs out, the browser frees its lock.
+    Crash,
+}
+
+/// What a tab's election asks of its tab.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeaderOutput {
+    Role(RoleChange),
+    Effect(Effect),
 }
 
 /// A change of role, with why.
@@ -139,8 +173,10 @@ pub struct Leader {
     takeover_after_ms: u64,
     /// The cursor the last leader shared, for a successor to resume from (L5).
     shared_cursor: Option<u64>,
+    /// The tab's own cursor, which its heartbeats carry while it leads.
+    cursor: Option<u64>,
     next_timer: Option<SimTime>,
-    out: VecDeque<RoleChange>,
+    out: VecDeque<LeaderOutput>,
 }
 
 impl Leader {
@@ -165,6 +201,7 @@ impl Leader {
             last_heard: SimTime::ZERO,
             takeover_after_ms,
             shared_cursor: None,
+            cursor: None,
             next_timer: None,
             out: VecDeque::new(),
         }
@@ -194,24 +231,20 @@ impl Leader {
     fn set_role(&mut self, role: Role, cause: &'static str) {
         if self.role != role {
             self.role = role;
-            self.out.push_back(RoleChange {
+            self.out.push_back(LeaderOutput::Role(RoleChange {
                 role,
                 seq: self.seq,
                 cause,
-            });
+            }));
         }
     }
 
-    pub fn poll_change(&mut self) -> Option<RoleChange> {
-        self.out.pop_front()
-    }
-
-    pub fn poll_timeout(&self) -> Option<SimTime> {
-        self.next_timer
+    fn effect(&mut self, effect: Effect) {
+        self.out.push_back(LeaderOutput::Effect(effect));
     }
 
     /// The tab opened: start competing (or fall back).
-    pub fn start(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn start(&mut self, now: SimTime, env: &dyn BrowserView) {
         self.last_heard = now;
         if !self.config.leader_enabled || !env.broadcast_enabled() {
             self.set_role(
@@ -226,34 +259,35 @@ impl Leader {
             return;
         }
         match self.config.mechanism {
-            Mechanism::WebLocks if env.lock_request(now, &self.lease_key) => {
-                // The grant arrives as an event; until then this tab follows.
+            Mechanism::WebLocks if env.locks_available() => {
+                // The grant arrives as an input; until then this tab follows.
+                let name = self.lease_key.clone();
+                self.effect(Effect::LockRequest { name });
                 self.next_timer = None;
             }
             _ => self.try_claim(now, env),
         }
     }
 
-    fn read_lease(&self, env: &dyn TabEnv) -> Option<Lease> {
+    fn read_lease(&self, env: &dyn BrowserView) -> Option<Lease> {
         env.storage_get(&self.lease_key)
             .and_then(|v| serde_json::from_str(&v).ok())
     }
 
-    fn write_lease(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn write_lease(&mut self, now: SimTime) {
         let lease = Lease {
             tab: self.me,
             seq: self.seq,
             expires_at: now + self.config.takeover_ms,
         };
-        env.storage_set(
-            now,
-            &self.lease_key,
-            Some(serde_json::to_string(&lease).expect("lease serialises")),
-        );
+        self.effect(Effect::StorageSet {
+            key: self.lease_key.clone(),
+            value: Some(serde_json::to_string(&lease).expect("lease serialises")),
+        });
     }
 
     /// Take the lease if it is free or expired; then confirm after the recheck delay.
-    fn try_claim(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn try_claim(&mut self, now: SimTime, env: &dyn BrowserView) {
         match self.read_lease(env) {
             Some(l) if l.tab != self.me && l.expires_at > now => {
                 self.highest_heard = self.highest_heard.max((l.seq, l.tab));
@@ -263,7 +297,7 @@ impl Leader {
             }
             lease => {
                 self.seq = lease.map_or(0, |l| l.seq).max(self.highest_heard.0) + 1;
-                self.write_lease(now, env);
+                self.write_lease(now);
                 if fires(self.mutant, Mutant::LeaseNoRecheck) {
                     self.become_leader(now, "lease taken");
                 } else {
@@ -280,7 +314,7 @@ impl Leader {
         self.next_timer = Some(now + self.config.heartbeat_ms);
     }
 
-    pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv, cursor: Option<u64>) {
+    fn on_timer(&mut self, now: SimTime, env: &dyn BrowserView) {
         if self.next_timer.is_none_or(|t| t > now) {
             return;
         }
@@ -321,18 +355,17 @@ impl Leader {
                         self.step_down(now, "a newer lease");
                         return;
                     }
-                    self.write_lease(now, env);
+                    self.write_lease(now);
                 }
                 let hb = ChannelMessage::Heartbeat {
                     tab: self.me,
                     seq: self.seq,
-                    cursor,
+                    cursor: self.cursor,
                 };
-                env.broadcast(
-                    now,
-                    &self.channel.clone(),
-                    serde_json::to_string(&hb).expect("heartbeat serialises"),
-                );
+                self.effect(Effect::Broadcast {
+                    channel: self.channel.clone(),
+                    data: serde_json::to_string(&hb).expect("heartbeat serialises"),
+                });
                 self.next_timer = Some(now + self.config.heartbeat_ms);
             }
             Role::Follower => {
@@ -359,13 +392,7 @@ impl Leader {
     }
 
     /// A heartbeat or a batch from another tab of the scope.
-    pub fn on_message(&mut self, now: SimTime, msg: &ChannelMessage) {
-        let (tab, seq, cursor) = match msg {
-            ChannelMessage::Heartbeat { tab, seq, cursor } => (*tab, *seq, *cursor),
-            ChannelMessage::Events {
-                tab, seq, cursor, ..
-            } => (*tab, *seq, Some(*cursor)),
-        };
+    fn on_heard(&mut self, now: SimTime, tab: u32, seq: u64, cursor: Option<u64>) {
         if tab == self.me {
             return;
         }
@@ -391,7 +418,7 @@ impl Leader {
     }
 
     /// B3: this tab now holds the leader lock.
-    pub fn on_lock_granted(&mut self, now: SimTime, name: &str) {
+    fn on_lock_granted(&mut self, now: SimTime, name: &str) {
         if name == self.lease_key && self.role != Role::Closed {
             self.seq = self.highest_heard.0 + 1;
             self.become_leader(now, "lock granted");
@@ -399,13 +426,15 @@ impl Leader {
     }
 
     /// The tab closes cleanly: give the lease up so a follower need not wait it out.
-    pub fn close(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn close(&mut self, env: &dyn BrowserView) {
         let holds_lease = self.read_lease(env).is_some_and(|l| l.tab == self.me);
         if self.role == Role::Leader && self.config.mechanism == Mechanism::Lease && holds_lease {
-            env.storage_set(now, &self.lease_key, None);
+            let key = self.lease_key.clone();
+            self.effect(Effect::StorageSet { key, value: None });
         }
         if self.config.mechanism == Mechanism::WebLocks {
-            env.lock_release(now, &self.lease_key);
+            let name = self.lease_key.clone();
+            self.effect(Effect::LockRelease { name });
         }
         self.set_role(Role::Closed, "tab closed");
         self.next_timer = None;
@@ -425,7 +454,7 @@ impl Leader {
     }
 
     /// The tab crashed: no goodbye; its lease runs out, its lock is released by the browser.
-    pub fn crash(&mut self) {
+    fn crash(&mut self) {
         self.set_role(Role::Closed, "tab crashed");
         self.next_timer = None;
     }
@@ -436,13 +465,7 @@ impl Leader {
     }
 
     /// A localStorage write by another tab: a removed lease means the leader left; claim at once.
-    pub fn on_storage(
-        &mut self,
-        now: SimTime,
-        key: &str,
-        value: Option<&str>,
-        env: &mut dyn TabEnv,
-    ) {
+    fn on_storage(&mut self, now: SimTime, key: &str, value: Option<&str>, env: &dyn BrowserView) {
         if key == self.lease_key
             && value.is_none()
             && self.role == Role::Follower
@@ -451,5 +474,37 @@ impl Leader {
         {
             self.try_claim(now, env);
         }
+    }
+}
+
+impl Machine for Leader {
+    type Input = LeaderInput;
+    type Output = LeaderOutput;
+    type View<'v> = dyn BrowserView + 'v;
+
+    fn handle(&mut self, now: SimTime, input: LeaderInput, view: &dyn BrowserView) {
+        match input {
+            LeaderInput::Start => self.start(now, view),
+            LeaderInput::Heard { tab, seq, cursor } => self.on_heard(now, tab, seq, cursor),
+            LeaderInput::LockGranted { name } => self.on_lock_granted(now, &name),
+            LeaderInput::Storage { key, value } => {
+                self.on_storage(now, &key, value.as_deref(), view)
+            }
+            LeaderInput::Cursor(cursor) => self.cursor = cursor,
+            LeaderInput::Close => self.close(view),
+            LeaderInput::Crash => self.crash(),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, view: &dyn BrowserView) {
+        self.on_timer(now, view)
+    }
+
+    fn poll_output(&mut self) -> Option<LeaderOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_timer
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod breaker;
+pub mod browser_api;
 pub mod cache;
 pub mod calls;
 pub mod dedup;
@@ -10,6 +11,6 @@ pub mod leader;
 pub mod provider;
 pub mod query_cache;
 
-pub use provider::{NetError, ProviderConfig, Tab, TabId, TabOutput};
+pub use provider::{NetError, ProviderConfig, Tab, TabId, TabInput, TabOutput};
 pub mod flags;
 pub mod writes;

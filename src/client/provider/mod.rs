@@ -16,16 +16,20 @@
 //! `finance-stream-health` (C11, C12), refetch on focus (U4), the rollout
 //! flags (C13, `flags.rs`) and sampled telemetry (C14).
 
-use super::auth::{Auth, AuthEffect, AuthMessage, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL};
+use super::auth::{
+    Auth, AuthInput, AuthMessage, AuthOutput, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL,
+};
 use super::breaker::Breaker;
+use super::browser_api::{BrowserView, Effect};
 use super::calls::{Call, Calls, Kind, Purpose};
 use super::dedup::Dedup;
 use super::derived::{Aggregate, Derived};
 use super::flags::Realtime;
-use super::leader::{ChannelMessage, Leader, Role, TabEnv};
+use super::leader::{ChannelMessage, Leader, LeaderInput, LeaderOutput, Role};
 use super::query_cache::QueryCache;
 use crate::event::{application_order, Event, MutationId, OrgId, PropertyId};
 use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
+use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::observation::{Actor, Delivered, Observation, Outcome, RequestKind};
 use crate::query::AggregateKind;
@@ -88,7 +92,33 @@ pub enum TabOutput {
     },
     /// The session ended in this tab (A4); the browser signs in again only when the user does.
     SignedOut,
+    /// A storage write, a broadcast or a lock for the browser to carry out, in order.
+    Effect(Effect),
     Observe(Observation),
+}
+
+/// What reaches a tab from its browser.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TabInput {
+    /// The session is signed in: its credentials, and the scope (L1) its tabs share.
+    SignIn { creds: Credentials, scope: String },
+    /// The answer to the tab's request `req`.
+    Response {
+        req: u64,
+        result: Result<Response, NetError>,
+    },
+    /// A BroadcastChannel message (or an L6 mailbox one) from another tab.
+    Message { channel: String, data: String },
+    /// A localStorage write by another tab.
+    Storage { key: String, value: Option<String> },
+    /// B3: a lock this tab asked for is its own now.
+    LockGranted { name: String },
+    /// U4: the tab's window gains focus.
+    Focus,
+    /// A4: the user clicks "log out" in this tab.
+    Logout,
+    /// The tab closes (cleanly, or `crashed` without a goodbye).
+    Close { crashed: bool },
 }
 
 pub struct Tab {
@@ -233,13 +263,12 @@ impl Tab {
         self.leader.as_ref().map(Leader::role)
     }
 
-    pub fn handle_timeout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    fn on_timer(&mut self, now: SimTime, env: &dyn BrowserView) {
         self.expire_auth_calls(now, env);
         self.auth.handle_timeout(now, env);
         self.drain_auth(now, env);
-        let cursor = self.cursor;
         if let Some(l) = self.leader.as_mut() {
-            l.handle_timeout(now, env, cursor);
+            l.handle_timeout(now, env);
         }
         self.sync_role(now);
         self.expire_page_calls(now, env);
@@ -308,7 +337,7 @@ impl Tab {
         }
     }
 
-    pub fn poll_timeout(&self) -> Option<SimTime> {
+    fn next_timer(&self) -> Option<SimTime> {
         let mut next = [
             self.leader.as_ref().and_then(Leader::poll_timeout),
             self.auth.poll_timeout(),
@@ -335,42 +364,51 @@ impl Tab {
         next
     }
 
-    /// A localStorage write of another tab reached this one.
-    pub fn on_storage(
-        &mut self,
-        now: SimTime,
-        key: &str,
-        value: Option<&str>,
-        env: &mut dyn TabEnv,
-    ) {
+    /// Hand the election an input, then carry out what it asks (see `sync_role`).
+    fn to_leader(&mut self, now: SimTime, input: LeaderInput, env: &dyn BrowserView) {
         if let Some(l) = self.leader.as_mut() {
-            l.on_storage(now, key, value, env);
+            l.handle(now, input, env);
         }
-        self.auth.on_storage(now, key, value, env);
-        self.drain_auth(now, env);
-        self.handle_timeout(now, env);
+        self.sync_role(now);
     }
 
-    /// B3: a lock this tab asked for is now its own.
-    pub fn on_lock_granted(&mut self, now: SimTime, name: &str, env: &mut dyn TabEnv) {
-        if let Some(l) = self.leader.as_mut() {
-            l.on_lock_granted(now, name);
-        }
-        self.auth.on_lock_granted(now, name, env);
+    /// Hand the auth machine an input, then carry out what it asks.
+    fn to_auth(&mut self, now: SimTime, input: AuthInput, env: &dyn BrowserView) {
+        self.auth.handle(now, input, env);
         self.drain_auth(now, env);
-        self.handle_timeout(now, env);
+    }
+
+    /// A localStorage write of another tab reached this one: the election's and
+    /// the session's keys are apart, so at most one of the two acts on it.
+    fn on_storage(
+        &mut self,
+        now: SimTime,
+        key: String,
+        value: Option<String>,
+        env: &dyn BrowserView,
+    ) {
+        let (k, v) = (key.clone(), value.clone());
+        self.to_leader(now, LeaderInput::Storage { key: k, value: v }, env);
+        self.to_auth(now, AuthInput::Storage { key, value }, env);
+        self.on_timer(now, env);
+    }
+
+    /// B3: a lock this tab asked for is now its own (the election's, or the refresh mutex).
+    fn on_lock_granted(&mut self, now: SimTime, name: String, env: &dyn BrowserView) {
+        let input = LeaderInput::LockGranted { name: name.clone() };
+        self.to_leader(now, input, env);
+        self.to_auth(now, AuthInput::LockGranted { name }, env);
+        self.on_timer(now, env);
     }
 
     /// The tab closes (cleanly, or `crashed` without a goodbye).
-    pub fn close(&mut self, now: SimTime, crashed: bool, env: &mut dyn TabEnv) {
-        if let Some(l) = self.leader.as_mut() {
-            if crashed {
-                l.crash();
-            } else {
-                l.close(now, env);
-            }
-        }
-        self.sync_role(now);
+    fn close(&mut self, now: SimTime, crashed: bool, env: &dyn BrowserView) {
+        let input = if crashed {
+            LeaderInput::Crash
+        } else {
+            LeaderInput::Close
+        };
+        self.to_leader(now, input, env);
         for kind in [Kind::Refetch, Kind::Refresh, Kind::Aggregate] {
             self.abort_all(kind);
         }
@@ -379,7 +417,53 @@ impl Tab {
         self.refetch_needed = false;
     }
 
-    pub fn poll_output(&mut self) -> Option<TabOutput> {
+    /// The tab's cursor moves; its election's heartbeats carry it (L5).
+    fn set_cursor(&mut self, cursor: Option<u64>) {
+        self.cursor = cursor;
+        if let Some(l) = self.leader.as_mut() {
+            l.handle(SimTime::ZERO, LeaderInput::Cursor(cursor), &NoReads);
+        }
+    }
+}
+
+/// The view for an input that reads nothing of the browser.
+struct NoReads;
+
+impl BrowserView for NoReads {
+    fn storage_get(&self, _key: &str) -> Option<String> {
+        unreachable!("this input reads no storage")
+    }
+    fn broadcast_enabled(&self) -> bool {
+        unreachable!("this input reads no channel")
+    }
+    fn locks_available(&self) -> bool {
+        unreachable!("this input reads no lock")
+    }
+}
+
+impl Machine for Tab {
+    type Input = TabInput;
+    type Output = TabOutput;
+    type View<'v> = dyn BrowserView + 'v;
+
+    fn handle(&mut self, now: SimTime, input: TabInput, view: &dyn BrowserView) {
+        match input {
+            TabInput::SignIn { creds, scope } => self.sign_in(now, creds, scope, view),
+            TabInput::Response { req, result } => self.on_response(now, req, result, view),
+            TabInput::Message { channel, data } => self.on_message(now, &channel, &data, view),
+            TabInput::Storage { key, value } => self.on_storage(now, key, value, view),
+            TabInput::LockGranted { name } => self.on_lock_granted(now, name, view),
+            TabInput::Focus => self.on_focus(now, view),
+            TabInput::Logout => self.logout(now, view),
+            TabInput::Close { crashed } => self.close(now, crashed, view),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, view: &dyn BrowserView) {
+        self.on_timer(now, view)
+    }
+
+    fn poll_output(&mut self) -> Option<TabOutput> {
         for c in self.cache.take_changes() {
             self.observe(Observation::ListRow {
                 tab: self.name.clone(),
@@ -390,6 +474,10 @@ impl Tab {
             });
         }
         self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_timer()
     }
 }
 

@@ -5,7 +5,7 @@ use super::*;
 
 impl Tab {
     /// U4: the window gets focus: refetch what is stale.
-    pub fn on_focus(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    pub(super) fn on_focus(&mut self, now: SimTime, env: &dyn BrowserView) {
         if !self.auth.signed_in() {
             return;
         }
@@ -18,7 +18,7 @@ impl Tab {
             self.config.aggregate_stale_offline_ms
         };
         self.derived.invalidate_if_older(now, stale_ms);
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
     /// C14: report `kind`, sampled at `telemetry_sample_pct`, with no auth
@@ -122,7 +122,7 @@ impl Tab {
         now: SimTime,
         req: u64,
         result: Result<Response, Outcome>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         let Some((
             call,
@@ -180,7 +180,7 @@ impl Tab {
         now: SimTime,
         req: u64,
         result: Result<Response, Outcome>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         let Some((call, Purpose::Aggregate(kind))) = self.calls.remove(req) else {
             return;

@@ -48,7 +48,7 @@ impl Tab {
         now: SimTime,
         req: u64,
         result: Result<Response, Outcome>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         let Some((call, Purpose::Refetch { owed })) = self.calls.remove(req) else {
             return;

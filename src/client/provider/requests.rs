@@ -62,20 +62,20 @@ impl Tab {
     }
 
     /// The refresh and aggregate calls past their deadline time out.
-    pub(super) fn expire_auth_calls(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    pub(super) fn expire_auth_calls(&mut self, now: SimTime, env: &dyn BrowserView) {
         self.expire(now, Kind::Refresh, env);
         self.expire(now, Kind::Aggregate, env);
     }
 
     /// The poll, the refetch, telemetry and writes past their deadline time out.
-    pub(super) fn expire_page_calls(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    pub(super) fn expire_page_calls(&mut self, now: SimTime, env: &dyn BrowserView) {
         for kind in [Kind::Poll, Kind::Refetch, Kind::Telemetry, Kind::Write] {
             self.expire(now, kind, env);
         }
     }
 
     /// Time out the calls of `kind` past their deadline, oldest first.
-    pub(super) fn expire(&mut self, now: SimTime, kind: Kind, env: &mut dyn TabEnv) {
+    pub(super) fn expire(&mut self, now: SimTime, kind: Kind, env: &dyn BrowserView) {
         while let Some(call) = self.calls.first_due(now, kind) {
             self.out.push_back(TabOutput::Abort { req: call.req });
             self.settle(now, call.req, Err(Outcome::Timeout), env);
@@ -83,15 +83,15 @@ impl Tab {
     }
 
     /// An answer (or a network failure) for request `req`.
-    pub fn on_response(
+    pub(super) fn on_response(
         &mut self,
         now: SimTime,
         req: u64,
         result: Result<Response, NetError>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         self.settle(now, req, result.map_err(|_| Outcome::NetError), env);
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
     /// The call `req` ended with `result`: hand it to what it was for. A call
@@ -101,7 +101,7 @@ impl Tab {
         now: SimTime,
         req: u64,
         result: Result<Response, Outcome>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         match self.calls.purpose_of(req).map(|p| p.kind()) {
             Some(Kind::Poll) => self.on_poll_result(now, req, result, env),

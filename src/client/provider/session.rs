@@ -6,14 +6,14 @@ use super::*;
 impl Tab {
     /// The session is signed in: take its credentials, join the scope's election
     /// and start. `scope` names the scope (L1): the session or the browser and org.
-    pub fn sign_in(
+    pub(super) fn sign_in(
         &mut self,
         now: SimTime,
         creds: Credentials,
         scope: String,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
-        self.auth.sign_in(now, creds, env);
+        self.to_auth(now, AuthInput::SignIn(creds), env);
         if self.leader.is_none() {
             self.derived.start(now);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
@@ -24,24 +24,22 @@ impl Tab {
             let mut rng = crate::seed::SimRng::clone(&self.rng);
             rng.set_stream(LEADER_STREAM);
             self.scope = scope.clone();
-            let mut leader =
-                Leader::new(self.config.leader.clone(), index, &scope, rng, self.mutant);
-            leader.start(now, env);
+            let leader = Leader::new(self.config.leader.clone(), index, &scope, rng, self.mutant);
             self.leader = Some(leader);
+            self.to_leader(now, LeaderInput::Start, env);
             // A follower loads its page now; a poller after its first contact (see on_batch).
-            self.sync_role(now);
             if !self.polls() && !self.loaded() {
                 self.owe_refetch(0);
             }
         }
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
     /// Carry out what the auth machine asks for.
-    pub(super) fn drain_auth(&mut self, now: SimTime, env: &mut dyn TabEnv) {
-        while let Some(effect) = self.auth.poll_effect() {
-            match effect {
-                AuthEffect::Refresh { refresh_token } => {
+    pub(super) fn drain_auth(&mut self, now: SimTime, env: &dyn BrowserView) {
+        while let Some(output) = self.auth.poll_output() {
+            match output {
+                AuthOutput::Refresh { refresh_token } => {
                     let call = self.send_raw(
                         now,
                         RequestKind::Refresh,
@@ -54,11 +52,26 @@ impl Tab {
                     self.calls.take_all(Kind::Refresh);
                     self.calls.track(call, Purpose::Refresh);
                 }
-                AuthEffect::Banner(banner) => self.observe(Observation::Banner {
+                AuthOutput::Banner(banner) => self.observe(Observation::Banner {
                     tab: self.name.clone(),
                     banner,
                 }),
-                AuthEffect::SignedOut { cause } => self.drop_session(now, cause, env),
+                AuthOutput::SignedOut { cause } => self.drop_session(now, cause, env),
+                AuthOutput::Revoke {
+                    refresh_token,
+                    bearer,
+                } => {
+                    // Revoke the session on the server too; the answer changes nothing here.
+                    self.send_raw(
+                        now,
+                        RequestKind::Logout,
+                        Route::Logout,
+                        Body::RefreshToken { refresh_token },
+                        bearer,
+                        self.config.auth.refresh_request_timeout_ms,
+                    );
+                }
+                AuthOutput::Effect(effect) => self.out.push_back(TabOutput::Effect(effect)),
             }
         }
     }
@@ -66,7 +79,7 @@ impl Tab {
     /// A4: the session is over in this tab: abort every call, stop every
     /// timer, leave the election, clear the cache. Nothing more is sent until
     /// the user signs in again.
-    pub(super) fn drop_session(&mut self, now: SimTime, cause: &str, env: &mut dyn TabEnv) {
+    pub(super) fn drop_session(&mut self, now: SimTime, cause: &str, env: &dyn BrowserView) {
         self.observe(Observation::SignedOut {
             tab: self.name.clone(),
             cause: cause.to_string(),
@@ -78,16 +91,13 @@ impl Tab {
         self.stop_page_calls();
         self.degraded = false;
         self.next_degraded_refetch = None;
-        if let Some(l) = self.leader.as_mut() {
-            l.close(now, env);
-        }
-        self.sync_role(now);
+        self.to_leader(now, LeaderInput::Close, env);
         self.leader = None;
         self.last_role = None;
         self.next_poll_at = None;
         self.refetch_needed = false;
         self.refetch_owed_through = 0;
-        self.cursor = None;
+        self.set_cursor(None);
         self.last_shared = None;
         self.loaded_through = None;
         self.applied_through.clear();
@@ -96,26 +106,14 @@ impl Tab {
     }
 
     /// The user clicks "log out" in this tab (A4).
-    pub fn logout(&mut self, now: SimTime, env: &mut dyn TabEnv) {
+    pub(super) fn logout(&mut self, now: SimTime, env: &dyn BrowserView) {
         if !self.auth.signed_in() {
             return;
         }
         self.observe(Observation::Logout {
             tab: self.name.clone(),
         });
-        let bearer = self.auth.bearer();
-        if let Some(refresh_token) = self.auth.logout(now, env) {
-            self.drain_auth(now, env);
-            // Revoke the session on the server too; the answer changes nothing here.
-            self.send_raw(
-                now,
-                RequestKind::Logout,
-                Route::Logout,
-                Body::RefreshToken { refresh_token },
-                bearer,
-                self.config.auth.refresh_request_timeout_ms,
-            );
-        }
+        self.to_auth(now, AuthInput::Logout, env);
     }
 
     pub fn signed_in(&self) -> bool {
@@ -123,13 +121,12 @@ impl Tab {
     }
 
     /// C7: a 401/403 pauses the tab's calls until its auth machine has a new token.
-    pub(super) fn refused(&mut self, now: SimTime, status: u16, epoch: u64, env: &mut dyn TabEnv) {
+    pub(super) fn refused(&mut self, now: SimTime, status: u16, epoch: u64, env: &dyn BrowserView) {
         self.observe(Observation::AuthPaused {
             tab: self.name.clone(),
             status,
         });
-        self.auth.on_refused(now, epoch, env);
-        self.drain_auth(now, env);
+        self.to_auth(now, AuthInput::Refused { epoch }, env);
     }
 
     pub(super) fn on_refresh_result(
@@ -137,7 +134,7 @@ impl Tab {
         now: SimTime,
         req: u64,
         result: Result<Response, Outcome>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         if self.calls.remove(req).is_none() {
             return;
@@ -155,7 +152,6 @@ impl Tab {
             }) => Ok((token, SimTime(expires_at_ms))),
             _ => Err(()),
         };
-        self.auth.on_refresh_result(now, issued, env);
-        self.drain_auth(now, env);
+        self.to_auth(now, AuthInput::RefreshResult(issued), env);
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 
 impl Tab {
     /// C12: the poller's view of its stream changed; tell the other tabs.
-    pub(super) fn set_stream_live(&mut self, now: SimTime, live: bool, env: &mut dyn TabEnv) {
+    pub(super) fn set_stream_live(&mut self, live: bool) {
         if live == self.stream_live {
             return;
         }
@@ -16,16 +16,22 @@ impl Tab {
             last_success_at: self.last_success.map(SimTime::as_ms),
             failures: self.poll_failures,
         };
-        env.broadcast(
-            now,
-            HEALTH_CHANNEL,
-            serde_json::to_string(&health).expect("health serialises"),
-        );
+        self.out.push_back(TabOutput::Effect(Effect::Broadcast {
+            channel: HEALTH_CHANNEL.to_string(),
+            data: serde_json::to_string(&health).expect("health serialises"),
+        }));
     }
 
     /// Record role changes and start or stop the transport to match.
     pub(super) fn sync_role(&mut self, now: SimTime) {
-        while let Some(change) = self.leader.as_mut().and_then(Leader::poll_change) {
+        while let Some(output) = self.leader.as_mut().and_then(Leader::poll_output) {
+            let change = match output {
+                LeaderOutput::Role(change) => change,
+                LeaderOutput::Effect(effect) => {
+                    self.out.push_back(TabOutput::Effect(effect));
+                    continue;
+                }
+            };
             self.observe(Observation::Role {
                 tab: self.name.clone(),
                 scope: self.scope.clone(),
@@ -54,14 +60,14 @@ impl Tab {
                 if differs && fires(self.mutant, Mutant::NoCursorHandoff) {
                     // The bug: start afresh from the server's head, and trust the page
                     // loaded before as current, so the handshake reloads nothing.
-                    self.cursor = None;
+                    self.set_cursor(None);
                     if self.loaded() {
                         self.loaded_through = Some(u64::MAX);
                     }
                 } else if let Some(c) = handoff {
-                    self.cursor = Some(self.cursor.map_or(c, |own| own.max(c)));
+                    self.set_cursor(Some(self.cursor.map_or(c, |own| own.max(c))));
                 } else {
-                    self.cursor = None;
+                    self.set_cursor(None);
                     self.loaded_through = None;
                 }
             }
@@ -93,14 +99,16 @@ impl Tab {
         now: SimTime,
         req: u64,
         result: Result<Response, Outcome>,
-        env: &mut dyn TabEnv,
+        env: &dyn BrowserView,
     ) {
         let Some((call, _)) = self.calls.remove(req) else {
             return;
         };
         let sent_at = call.sent_at;
-        self.auth
-            .set_offline(matches!(result, Err(Outcome::NetError | Outcome::Timeout)));
+        let offline = matches!(result, Err(Outcome::NetError | Outcome::Timeout));
+        // All this can raise is the offline banner (A5), which the tab reports at
+        // its next drain of the auth machine, after this answer's own observations.
+        self.auth.handle(now, AuthInput::Offline(offline), env);
         match result {
             Ok(Response {
                 status: 200,
@@ -116,8 +124,8 @@ impl Tab {
                 let fast_empty = !handshake
                     && batch.events.is_empty()
                     && now.since(sent_at) < self.config.fast_empty_ms;
-                self.on_batch(now, batch, env);
-                self.set_stream_live(now, true, env);
+                self.on_batch(now, batch);
+                self.set_stream_live(true);
                 if fast_empty {
                     self.telemetry(now, "fast_empty", "");
                 }
@@ -145,7 +153,7 @@ impl Tab {
                 let network = matches!(outcome, Outcome::NetError | Outcome::Timeout);
                 self.record_response(req, outcome, 0);
                 self.poll_failures += 1;
-                self.set_stream_live(now, false, env);
+                self.set_stream_live(false);
                 if network {
                     self.telemetry(now, "network_error", "0");
                 }
@@ -160,7 +168,7 @@ impl Tab {
         }
     }
 
-    pub(super) fn on_batch(&mut self, now: SimTime, batch: Batch, env: &mut dyn TabEnv) {
+    pub(super) fn on_batch(&mut self, now: SimTime, batch: Batch) {
         let mut refetch = false;
         // C8: cut off too long, the cache may be far behind; refetch it whole.
         if let Some(last) = self.last_success {
@@ -181,17 +189,11 @@ impl Tab {
             // so no batch after the cursor will carry it) loads now, so its
             // snapshot covers everything before the cursor; so do the followers',
             // whose earlier snapshots may predate the head.
-            self.cursor = Some(batch.last_event_id);
+            self.set_cursor(Some(batch.last_event_id));
             if self.loaded_through.is_none_or(|t| t < batch.last_event_id) {
                 self.owe_refetch(batch.last_event_id);
-                self.share(
-                    now,
-                    batch.last_event_id,
-                    batch.last_event_id,
-                    true,
-                    Vec::new(),
-                    env,
-                );
+                let head = batch.last_event_id;
+                self.share(head, head, true, Vec::new());
             }
             return;
         };
@@ -205,24 +207,16 @@ impl Tab {
             refetch = true;
         }
         let last = cursor.max(batch.last_event_id);
-        self.cursor = Some(last);
+        self.set_cursor(Some(last));
         if refetch {
             self.owe_refetch(last);
         }
-        self.share(now, cursor, last, refetch, batch.events.clone(), env);
+        self.share(cursor, last, refetch, batch.events.clone());
         self.apply_events(now, batch.events);
     }
 
     /// L5: a leader shares each batch, and any loss, with the followers of its scope.
-    pub(super) fn share(
-        &mut self,
-        now: SimTime,
-        since: u64,
-        cursor: u64,
-        refetch: bool,
-        events: Vec<Event>,
-        env: &mut dyn TabEnv,
-    ) {
+    pub(super) fn share(&mut self, since: u64, cursor: u64, refetch: bool, events: Vec<Event>) {
         if let Some(l) = self.leader.as_ref().filter(|l| l.role() == Role::Leader) {
             let msg = ChannelMessage::Events {
                 tab: self.id.tab,
@@ -233,11 +227,10 @@ impl Tab {
                 events,
             };
             let channel = l.channel().to_string();
-            env.broadcast(
-                now,
-                &channel,
-                serde_json::to_string(&msg).expect("a batch serialises"),
-            );
+            self.out.push_back(TabOutput::Effect(Effect::Broadcast {
+                channel,
+                data: serde_json::to_string(&msg).expect("a batch serialises"),
+            }));
         }
     }
 
@@ -302,29 +295,34 @@ impl Tab {
     }
 
     /// A BroadcastChannel message from another tab of the scope.
-    pub fn on_message(&mut self, now: SimTime, channel: &str, data: &str, env: &mut dyn TabEnv) {
+    pub(super) fn on_message(
+        &mut self,
+        now: SimTime,
+        channel: &str,
+        data: &str,
+        env: &dyn BrowserView,
+    ) {
         if channel == HEALTH_CHANNEL {
             if let (false, Ok(h)) = (self.polls(), serde_json::from_str::<Health>(data)) {
                 self.stream_live = h.is_live;
             }
-            return self.handle_timeout(now, env);
+            return self.on_timer(now, env);
         }
         if channel == REFRESH_CHANNEL || channel == CONTROL_CHANNEL {
             if let Ok(msg) = serde_json::from_str::<AuthMessage>(data) {
-                self.auth.on_message(now, msg, env);
-                self.drain_auth(now, env);
+                self.to_auth(now, AuthInput::Message(msg), env);
             }
-            return self.handle_timeout(now, env);
+            return self.on_timer(now, env);
         }
         // Only the scope's own channel, and only while signed in to it.
-        let Some(l) = self.leader.as_mut().filter(|l| l.channel() == channel) else {
+        if self.leader.as_ref().is_none_or(|l| l.channel() != channel) {
             return;
-        };
+        }
         let Ok(msg) = serde_json::from_str::<ChannelMessage>(data) else {
             return;
         };
-        l.on_message(now, &msg);
-        self.sync_role(now);
+        let (tab, seq, cursor) = msg.sender();
+        self.to_leader(now, LeaderInput::Heard { tab, seq, cursor }, env);
         // A tab that polls on its own has its own stream; only followers take the leader's.
         if !self.polls() {
             // What the leader has shared must follow on from what this tab got last;
@@ -356,7 +354,7 @@ impl Tab {
                 self.apply_events(now, events);
             }
         }
-        self.handle_timeout(now, env);
+        self.on_timer(now, env);
     }
 
     /// C9: a loss below the server's floor, or a hole in the org sequence.
