@@ -10,9 +10,12 @@
 //! through `View` (`()` for a machine that reads nothing).
 //!
 //! A host drives a machine the same way everywhere (nodes under a driver, a
-//! tab under its browser, a part under its tab, a loom model's thread):
-//! handle an input, then drain every output before the next input, so the
-//! machine's effects happen in the order it asked for them.
+//! tab under its browser, a part under its tab, a loom model's thread): it
+//! hands it inputs and carries its outputs out in the order they came. Where
+//! an effect changes what the machine (or another) reads, the host carries it
+//! out before anything reads again: a browser drains a tab before any other
+//! tab runs. Outputs that change nothing read (a response, an observation)
+//! may wait for the end of the host's step.
 
 use crate::time::SimTime;
 

@@ -15,9 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use rtsim::client::breaker::{Breaker, BreakerConfig, BreakerState};
 use rtsim::client::dedup::{Dedup, DedupConfig};
 use rtsim::event::{application_order, Action, EntityType, Event, EventId, Row, Service};
+use rtsim::machine::Machine;
 use rtsim::mutant::Mutant;
 use rtsim::observation::Observation;
-use rtsim::server::buffer::{BufferConfig, BufferOutput, Buffers};
+use rtsim::server::buffer::{BufferConfig, BufferInput, BufferOutput, Buffers};
 use rtsim::time::SimTime;
 
 fn cases(n: u32) -> ProptestConfig {
@@ -709,7 +710,7 @@ impl Harness {
                 break;
             }
             self.now = self.now.max(t.0);
-            self.b.handle_timeout(SimTime(self.now));
+            self.b.handle_timeout(SimTime(self.now), &());
             self.drain()?;
             guard += 1;
             prop_assert!(
@@ -748,7 +749,14 @@ impl Harness {
             })
             .copied()
             .collect();
-        self.b.insert(SimTime(self.now), ev, redelivery);
+        self.b.handle(
+            SimTime(self.now),
+            BufferInput::Event {
+                event: ev,
+                redelivery,
+            },
+            &(),
+        );
         self.drain()?;
         // A parked waiter that can see the new event is answered at once (S3).
         for c in visible_to {
@@ -781,8 +789,17 @@ impl Harness {
             },
         );
         let parked_before = self.parked.get(&org).map_or(0, |s| s.len());
-        self.b
-            .subscribe(SimTime(self.now), conn, org, property, cursor, head);
+        self.b.handle(
+            SimTime(self.now),
+            BufferInput::Subscribe {
+                conn,
+                org,
+                property,
+                cursor,
+                store_head: head,
+            },
+            &(),
+        );
         let outs = self.drain()?;
         let answered = outs
             .iter()
@@ -921,7 +938,14 @@ fn check_waiter_cap(case: &CapCase, machine_cap: usize) -> Result<(), TestCaseEr
     let mut b = Buffers::new(cfg, None);
     let now = SimTime(10);
     for s in 1..=case.invisible {
-        b.insert(now, event(s as u128, s, 10, org, Some(1)), false);
+        b.handle(
+            now,
+            BufferInput::Event {
+                event: event(s as u128, s, 10, org, Some(1)),
+                redelivery: false,
+            },
+            &(),
+        );
     }
     while b.poll_output().is_some() {}
     let head = case.invisible;
@@ -934,7 +958,17 @@ fn check_waiter_cap(case: &CapCase, machine_cap: usize) -> Result<(), TestCaseEr
         } else {
             (None, head)
         };
-        b.subscribe(now, conn, org, property, Some(cursor), head);
+        b.handle(
+            now,
+            BufferInput::Subscribe {
+                conn,
+                org,
+                property,
+                cursor: Some(cursor),
+                store_head: head,
+            },
+            &(),
+        );
         let outs: Vec<BufferOutput> = std::iter::from_fn(|| b.poll_output()).collect();
         let responded: Vec<_> = outs
             .iter()
@@ -984,7 +1018,14 @@ fn check_waiter_cap(case: &CapCase, machine_cap: usize) -> Result<(), TestCaseEr
     prop_assert_eq!(m.waiter_cap_hits, cap_hits);
     prop_assert_eq!(m.waiters, parked.len());
     // A visible event frees every parked waiter, after which new polls park again.
-    b.insert(now, event(1000, head + 1, 10, org, Some(2)), false);
+    b.handle(
+        now,
+        BufferInput::Event {
+            event: event(1000, head + 1, 10, org, Some(2)),
+            redelivery: false,
+        },
+        &(),
+    );
     let outs: Vec<BufferOutput> = std::iter::from_fn(|| b.poll_output()).collect();
     let answered: BTreeSet<u64> = outs
         .iter()
@@ -994,7 +1035,17 @@ fn check_waiter_cap(case: &CapCase, machine_cap: usize) -> Result<(), TestCaseEr
         })
         .collect();
     prop_assert_eq!(answered, parked.iter().copied().collect::<BTreeSet<_>>());
-    b.subscribe(now, 99, org, None, Some(head + 1), head + 1);
+    b.handle(
+        now,
+        BufferInput::Subscribe {
+            conn: 99,
+            org,
+            property: None,
+            cursor: Some(head + 1),
+            store_head: head + 1,
+        },
+        &(),
+    );
     let outs: Vec<BufferOutput> = std::iter::from_fn(|| b.poll_output()).collect();
     prop_assert_eq!(
         outs,

@@ -7,7 +7,9 @@
 //! lifecycle faults: a frozen tab runs nothing, and what reaches it (answers,
 //! messages) waits until it thaws; a hidden tab's timers are throttled.
 
-use super::platform::{Lifecycle, Platform, PlatformConfig, PlatformEvent, TabIndex};
+use super::platform::{
+    Lifecycle, Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange, TabIndex,
+};
 use crate::client::auth::Credentials;
 use crate::client::browser_api::{BrowserView, Effect};
 use crate::client::leader::{Fallback, Role, Scope};
@@ -248,7 +250,7 @@ impl BrowserNode {
         self.next_req
     }
 
-    pub fn handle(&mut self, now: SimTime, input: BrowserInput) {
+    fn on_input(&mut self, now: SimTime, input: BrowserInput) {
         match input {
             BrowserInput::Response { req, result } => match self.in_flight.remove(&req) {
                 Some(Requester::Session) => self.on_login(now, req, result),
@@ -268,7 +270,7 @@ impl BrowserNode {
             },
             BrowserInput::Lifecycle { id, tab, action } => self.lifecycle(now, id, tab, action),
         }
-        self.handle_timeout(now);
+        self.on_timer(now);
     }
 
     /// The mailbox bus's limits, when it carries the tabs' messages (L6).
@@ -303,42 +305,53 @@ impl BrowserNode {
         self.drain_tab(now, index);
     }
 
-    /// Carry out a tab's effect on the platform.
+    /// Carry out a tab's effect on the platform; without a BroadcastChannel, a
+    /// message goes by the L6 mailbox bus, if the scenario has one.
     fn carry_out(&mut self, now: SimTime, tab: usize, effect: Effect) {
-        match effect {
-            Effect::StorageSet { key, value } => self.platform.storage_set(now, tab, &key, value),
-            Effect::Broadcast { channel, data } => self.broadcast(now, tab, &channel, data),
-            Effect::LockRequest { name } => {
-                self.platform.lock_request(now, tab, &name);
+        let effect = match effect {
+            Effect::Broadcast { channel, data } if !self.platform.config().broadcast_enabled => {
+                match self.mailbox_write(now, tab, &channel, data) {
+                    Some(write) => write,
+                    None => return,
+                }
             }
-            Effect::LockRelease { name } => self.platform.lock_release(now, tab, &name),
-        }
+            effect => effect,
+        };
+        self.platform
+            .handle(now, PlatformInput::Effect { tab, effect }, &());
     }
 
-    /// A message on a channel, or on the L6 mailbox bus when there is no channel.
-    fn broadcast(&mut self, now: SimTime, tab: usize, channel: &str, data: String) {
-        if self.platform.config().broadcast_enabled {
-            self.platform.broadcast(now, tab, channel, data);
-            return;
-        }
-        let Some(limits) = self.mailbox() else {
-            return;
-        };
+    /// The storage write that carries a message on the mailbox bus, unless the
+    /// bus is off or its guardrails drop the message.
+    fn mailbox_write(
+        &mut self,
+        now: SimTime,
+        tab: usize,
+        channel: &str,
+        data: String,
+    ) -> Option<Effect> {
+        let limits = self.mailbox()?;
         let sent = self.mailbox_sent.entry(tab).or_default();
         // L6 guardrails: an oversized message, or one past the per-minute cap, is dropped.
         while sent.front().is_some_and(|t| *t + 60_000 <= now) {
             sent.pop_front();
         }
         if data.len() > limits.max_bytes || sent.len() >= limits.max_per_min {
-            return;
+            return None;
         }
         sent.push_back(now);
         // The sender and a counter make every write a change, so each fires a storage event.
         let value =
             serde_json::json!({ "from": tab, "n": sent.len(), "at": now.as_ms(), "data": data });
-        let key = format!("{MAILBOX_PREFIX}{channel}");
+        Some(Effect::StorageSet {
+            key: format!("{MAILBOX_PREFIX}{channel}"),
+            value: Some(value.to_string()),
+        })
+    }
+
+    fn to_platform(&mut self, now: SimTime, tab: usize, change: TabChange) {
         self.platform
-            .storage_set(now, tab, &key, Some(value.to_string()));
+            .handle(now, PlatformInput::Lifecycle { tab, change }, &());
     }
 
     fn leader_tab(&self) -> Option<usize> {
@@ -365,13 +378,13 @@ impl BrowserNode {
             TabAction::Crash | TabAction::Close => {
                 self.end_tab(now, index, action == TabAction::Crash)
             }
-            TabAction::Hide => self.platform.hide(now, index),
-            TabAction::Show => self.platform.show(now, index),
-            TabAction::Freeze => self.platform.freeze(now, index),
+            TabAction::Hide => self.to_platform(now, index, TabChange::Hide),
+            TabAction::Show => self.to_platform(now, index, TabChange::Show),
+            TabAction::Freeze => self.to_platform(now, index, TabChange::Freeze),
             TabAction::Logout => self.to_tab(now, index, TabInput::Logout),
             TabAction::Focus => self.to_tab(now, index, TabInput::Focus),
             TabAction::Thaw => {
-                self.platform.thaw(now, index);
+                self.to_platform(now, index, TabChange::Thaw);
                 for (req, result) in self.held.remove(&index).unwrap_or_default() {
                     self.to_tab(now, index, TabInput::Response { req, result });
                 }
@@ -389,25 +402,25 @@ impl BrowserNode {
             | TabAction::BroadcastOn
             | TabAction::LocksOff
             | TabAction::LocksOn => {
-                match action {
-                    TabAction::BroadcastOff | TabAction::BroadcastOn => self
-                        .platform
-                        .set_broadcast_enabled(action == TabAction::BroadcastOn),
-                    _ => self
-                        .platform
-                        .set_locks_enabled(action == TabAction::LocksOn),
-                }
+                let switch = match action {
+                    TabAction::BroadcastOff | TabAction::BroadcastOn => {
+                        PlatformInput::Broadcast(action == TabAction::BroadcastOn)
+                    }
+                    _ => PlatformInput::Locks(action == TabAction::LocksOn),
+                };
+                self.platform.handle(now, switch, &());
                 let tab = self.name.clone();
                 self.out
                     .push_back(BrowserOutput::Observe(Observation::Lifecycle { tab, what }));
             }
             TabAction::Open => {
-                let index = self.platform.open_tab(now);
+                let index = self.platform.tab_count();
                 debug_assert_eq!(
                     index,
                     self.tabs.len(),
                     "platform and node number tabs alike"
                 );
+                self.platform.handle(now, PlatformInput::Open, &());
                 let tab = self.new_tab();
                 self.tabs.push(tab);
                 self.record_lifecycle(index, "open");
@@ -429,11 +442,12 @@ impl BrowserNode {
     /// A tab crashes or closes; whatever it still had on the wire is abandoned with it.
     fn end_tab(&mut self, now: SimTime, index: usize, crashed: bool) {
         self.to_tab(now, index, TabInput::Close { crashed });
-        if crashed {
-            self.platform.crash(now, index);
+        let change = if crashed {
+            TabChange::Crash
         } else {
-            self.platform.close(now, index);
-        }
+            TabChange::Close
+        };
+        self.to_platform(now, index, change);
         self.held.remove(&index);
         let gone: Vec<(usize, u64)> = self
             .tab_reqs
@@ -498,7 +512,7 @@ impl BrowserNode {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: SimTime) {
+    fn on_timer(&mut self, now: SimTime) {
         if let Some((req, deadline)) = self.login {
             if deadline <= now {
                 self.in_flight.remove(&req);
@@ -540,7 +554,8 @@ impl BrowserNode {
         // Tabs whose (throttled) timers are due, then whatever the platform now delivers.
         for index in 0..self.tabs.len() {
             if self.tab_timer(index).is_some_and(|t| t <= now) {
-                self.platform.note_timer_fired(index, now);
+                let fired = PlatformInput::TimerFired { tab: index };
+                self.platform.handle(now, fired, &());
                 self.run_tab(now, index, |tab, now, view| tab.handle_timeout(now, view));
             }
         }
@@ -550,8 +565,8 @@ impl BrowserNode {
     /// Deliver storage events, channel messages and lock grants that are due.
     fn move_platform_events(&mut self, now: SimTime) {
         loop {
-            self.platform.handle_timeout(now);
-            let Some(event) = self.platform.poll_event() else {
+            self.platform.handle_timeout(now, &());
+            let Some(event) = self.platform.poll_output() else {
                 break;
             };
             match event {
@@ -616,7 +631,7 @@ impl BrowserNode {
         }
     }
 
-    pub fn poll_timeout(&self) -> Option<SimTime> {
+    fn next_timer(&self) -> Option<SimTime> {
         let login = match (self.login, self.creds.is_some()) {
             (Some((_, deadline)), _) => Some(deadline),
             (None, false) => self.next_login_at,
@@ -627,8 +642,26 @@ impl BrowserNode {
             .fold(login, earliest);
         earliest(tabs, self.platform.poll_timeout())
     }
+}
 
-    pub fn poll_output(&mut self) -> Option<BrowserOutput> {
+impl Machine for BrowserNode {
+    type Input = BrowserInput;
+    type Output = BrowserOutput;
+    type View<'v> = ();
+
+    fn handle(&mut self, now: SimTime, input: BrowserInput, _: &()) {
+        self.on_input(now, input)
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, _: &()) {
+        self.on_timer(now)
+    }
+
+    fn poll_output(&mut self) -> Option<BrowserOutput> {
         self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_timer()
     }
 }

@@ -2,10 +2,12 @@
 //! views of localStorage with delayed propagation (B1), BroadcastChannel
 //! (B2), Web Locks (B3), and tab lifecycle with timer throttling (B4).
 //!
-//! `Platform` is a sans-IO machine. Tabs call it with `now`; what it owes them
-//! later (a `storage` event, a channel message) sits in a delivery queue
-//! until `handle_timeout` moves it into the event queue, which the driver
-//! drains with `poll_event`. The random delays come from the seeded stream
+//! `Platform` is a sans-IO machine (`crate::machine`). What tabs ask of it
+//! arrives as `PlatformInput::Effect`; what it owes them later (a `storage`
+//! event, a channel message) sits in a delivery queue until `handle_timeout`
+//! moves it into the event queue, which the browser drains with
+//! `poll_output`. Tabs read it (their storage view, the switches, lifecycle)
+//! through its `&self` methods. The random delays come from the seeded stream
 //! passed to `new`, so one seed gives one interleaving of cross-tab effects.
 //!
 //! Choices made where real browsers leave room, each documented where it is
@@ -27,6 +29,8 @@
 //!   CPU-throttled tab, which handles every input late, network answers
 //!   included, and the platform sees none of those.
 
+use crate::client::browser_api::Effect;
+use crate::machine::Machine;
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
@@ -68,6 +72,34 @@ impl Default for PlatformConfig {
             intensive_timer_interval_ms: 60 * 1000,
         }
     }
+}
+
+/// What reaches the platform: the tabs' effects, lifecycle changes, the switches.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlatformInput {
+    /// What tab `tab`'s machines asked of the browser.
+    Effect { tab: TabIndex, effect: Effect },
+    /// B4: tab `tab` changes lifecycle.
+    Lifecycle { tab: TabIndex, change: TabChange },
+    /// A new visible tab opens; its index is the number of tabs before it.
+    Open,
+    /// BroadcastChannel (B2) becomes available, or goes away.
+    Broadcast(bool),
+    /// `navigator.locks` (B3) becomes available, or goes away.
+    Locks(bool),
+    /// A timer of `tab` fired, for the hidden-tab spacing (B4).
+    TimerFired { tab: TabIndex },
+}
+
+/// A lifecycle change of one tab (B4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TabChange {
+    Hide,
+    Show,
+    Freeze,
+    Thaw,
+    Close,
+    Crash,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,14 +274,14 @@ impl Platform {
     /// Turning broadcast off refuses new messages; ones already posted still
     /// arrive, as they would in a browser whose channel object went away
     /// after the post.
-    pub fn set_broadcast_enabled(&mut self, on: bool) {
+    fn set_broadcast_enabled(&mut self, on: bool) {
         self.config.broadcast_enabled = on;
     }
 
     /// Turning locks off refuses new requests; locks already held and
     /// requests already queued are left as they are, so a holder still
     /// releases normally.
-    pub fn set_locks_enabled(&mut self, on: bool) {
+    fn set_locks_enabled(&mut self, on: bool) {
         self.config.locks_enabled = on;
     }
 
@@ -282,7 +314,7 @@ impl Platform {
     /// changes at once; every other tab that is not gone gets it after its
     /// own seeded delay. A tab that is not running cannot write, so a call
     /// for one is ignored.
-    pub fn storage_set(&mut self, now: SimTime, tab: TabIndex, key: &str, value: Option<String>) {
+    fn storage_set(&mut self, now: SimTime, tab: TabIndex, key: &str, value: Option<String>) {
         if !self.tab(tab).lifecycle.is_running() {
             return;
         }
@@ -326,7 +358,7 @@ impl Platform {
     /// broadcast is unavailable or the sender is not running. Every other
     /// tab that is not gone receives it after a seeded delay, in order per
     /// (sender, receiver). Receivers filter by channel themselves.
-    pub fn broadcast(&mut self, now: SimTime, from: TabIndex, channel: &str, data: String) -> bool {
+    fn broadcast(&mut self, now: SimTime, from: TabIndex, channel: &str, data: String) -> bool {
         if !self.config.broadcast_enabled || !self.tab(from).lifecycle.is_running() {
             return false;
         }
@@ -363,7 +395,7 @@ impl Platform {
     /// lock (at once if it is free). As with `navigator.locks.request`, a tab
     /// asking again for a lock it holds or waits for queues a second request
     /// behind the first; it does not get the lock twice.
-    pub fn lock_request(&mut self, _now: SimTime, tab: TabIndex, name: &str) -> bool {
+    fn lock_request(&mut self, _now: SimTime, tab: TabIndex, name: &str) -> bool {
         if !self.config.locks_enabled || !self.tab(tab).lifecycle.is_running() {
             return false;
         }
@@ -376,7 +408,7 @@ impl Platform {
     /// The holder releases `name`, and the next waiter gets it. A tab that
     /// only waits for `name` withdraws its oldest request instead (an
     /// `AbortSignal` on the request). Anything else is a no-op.
-    pub fn lock_release(&mut self, _now: SimTime, tab: TabIndex, name: &str) {
+    fn lock_release(&mut self, _now: SimTime, tab: TabIndex, name: &str) {
         let Some(lock) = self.locks.get_mut(name) else {
             return;
         };
@@ -431,7 +463,7 @@ impl Platform {
 
     /// The tab goes to the background. A frozen tab that was visible notes
     /// when it was hidden, for when it thaws.
-    pub fn hide(&mut self, now: SimTime, tab: TabIndex) {
+    fn hide(&mut self, now: SimTime, tab: TabIndex) {
         let t = self.tab_mut(tab);
         t.lifecycle = match t.lifecycle {
             Lifecycle::Visible => Lifecycle::Hidden { since: now },
@@ -444,7 +476,7 @@ impl Platform {
 
     /// The tab comes to the foreground. Browsers resume a frozen tab the user
     /// switches to, so showing a frozen tab thaws it first.
-    pub fn show(&mut self, now: SimTime, tab: TabIndex) {
+    fn show(&mut self, now: SimTime, tab: TabIndex) {
         self.thaw(now, tab);
         let t = self.tab_mut(tab);
         if let Lifecycle::Hidden { .. } = t.lifecycle {
@@ -454,7 +486,7 @@ impl Platform {
 
     /// The tab stops running anything. Its events are held, not lost, and
     /// its storage view keeps being updated.
-    pub fn freeze(&mut self, _now: SimTime, tab: TabIndex) {
+    fn freeze(&mut self, _now: SimTime, tab: TabIndex) {
         let t = self.tab_mut(tab);
         t.lifecycle = match t.lifecycle {
             Lifecycle::Visible => Lifecycle::Frozen { hidden_since: None },
@@ -467,7 +499,7 @@ impl Platform {
 
     /// The tab runs again, in the visibility it was frozen in; the events
     /// held for it come out next, in order.
-    pub fn thaw(&mut self, _now: SimTime, tab: TabIndex) {
+    fn thaw(&mut self, _now: SimTime, tab: TabIndex) {
         let t = self.tab_mut(tab);
         let Lifecycle::Frozen { hidden_since } = t.lifecycle else {
             return;
@@ -487,13 +519,13 @@ impl Platform {
     /// The tab closes: its locks are released and its queued requests
     /// dropped, and nothing more reaches it. A goodbye (`pagehide`) is the
     /// caller's to send before calling this.
-    pub fn close(&mut self, _now: SimTime, tab: TabIndex) {
+    fn close(&mut self, _now: SimTime, tab: TabIndex) {
         self.end(tab, Lifecycle::Closed);
     }
 
     /// The tab's process dies: as `close` for the platform, but the caller
     /// must not send a goodbye first.
-    pub fn crash(&mut self, _now: SimTime, tab: TabIndex) {
+    fn crash(&mut self, _now: SimTime, tab: TabIndex) {
         self.end(tab, Lifecycle::Crashed);
     }
 
@@ -523,7 +555,7 @@ impl Platform {
     /// browser's backing store (the latest write to every key in global
     /// order), as a freshly loaded page reads it; it gets no events for
     /// writes made before it opened.
-    pub fn open_tab(&mut self, _now: SimTime) -> TabIndex {
+    fn open_tab(&mut self, _now: SimTime) -> TabIndex {
         let applied = self
             .backing
             .iter()
@@ -569,7 +601,7 @@ impl Platform {
     }
 
     /// Record that a timer of `tab` fired at `at`, for the hidden-tab spacing.
-    pub fn note_timer_fired(&mut self, tab: TabIndex, at: SimTime) {
+    fn note_timer_fired(&mut self, tab: TabIndex, at: SimTime) {
         let t = self.tab_mut(tab);
         t.last_timer_fire = Some(t.last_timer_fire.map_or(at, |last| last.max(at)));
     }
@@ -579,7 +611,7 @@ impl Platform {
     /// Deliver everything due by `now`: storage writes update the receiving
     /// tab's view (frozen tabs included) and queue a `Storage` event;
     /// messages queue a `Message` event.
-    pub fn handle_timeout(&mut self, now: SimTime) {
+    fn deliver_due(&mut self, now: SimTime) {
         while let Some(entry) = self.deliveries.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -625,14 +657,9 @@ impl Platform {
         }
     }
 
-    /// When the next pending delivery comes due.
-    pub fn poll_timeout(&self) -> Option<SimTime> {
-        self.deliveries.keys().next().map(|(due, _)| *due)
-    }
-
     /// The next event for a running tab; drain until `None`. Events for a
     /// frozen tab are held for its thaw; those for a gone tab are dropped.
-    pub fn poll_event(&mut self) -> Option<PlatformEvent> {
+    fn next_event(&mut self) -> Option<PlatformEvent> {
         while let Some(e) = self.events.pop_front() {
             let t = &mut self.tabs[e.tab()];
             match t.lifecycle {
@@ -642,6 +669,55 @@ impl Platform {
             }
         }
         None
+    }
+}
+
+impl Machine for Platform {
+    type Input = PlatformInput;
+    type Output = PlatformEvent;
+    type View<'v> = ();
+
+    fn handle(&mut self, now: SimTime, input: PlatformInput, _: &()) {
+        match input {
+            PlatformInput::Effect { tab, effect } => match effect {
+                Effect::StorageSet { key, value } => self.storage_set(now, tab, &key, value),
+                Effect::Broadcast { channel, data } => {
+                    self.broadcast(now, tab, &channel, data);
+                }
+                Effect::LockRequest { name } => {
+                    self.lock_request(now, tab, &name);
+                }
+                Effect::LockRelease { name } => self.lock_release(now, tab, &name),
+            },
+            PlatformInput::Lifecycle { tab, change } => match change {
+                TabChange::Hide => self.hide(now, tab),
+                TabChange::Show => self.show(now, tab),
+                TabChange::Freeze => self.freeze(now, tab),
+                TabChange::Thaw => self.thaw(now, tab),
+                TabChange::Close => self.close(now, tab),
+                TabChange::Crash => self.crash(now, tab),
+            },
+            PlatformInput::Open => {
+                self.open_tab(now);
+            }
+            PlatformInput::Broadcast(on) => self.set_broadcast_enabled(on),
+            PlatformInput::Locks(on) => self.set_locks_enabled(on),
+            PlatformInput::TimerFired { tab } => self.note_timer_fired(tab, now),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, _: &()) {
+        self.deliver_due(now)
+    }
+
+    /// The next event for a running tab; drain until `None`.
+    fn poll_output(&mut self) -> Option<PlatformEvent> {
+        self.next_event()
+    }
+
+    /// When the next pending delivery comes due.
+    fn poll_timeout(&self) -> Option<SimTime> {
+        self.deliveries.keys().next().map(|(due, _)| *due)
     }
 }
 
@@ -656,14 +732,14 @@ mod tests {
     }
 
     fn drain(p: &mut Platform) -> Vec<PlatformEvent> {
-        std::iter::from_fn(|| p.poll_event()).collect()
+        std::iter::from_fn(|| p.poll_output()).collect()
     }
 
     /// Deliver everything pending, whatever the delay, and return the events.
     fn settle(p: &mut Platform) -> Vec<PlatformEvent> {
         let mut out = Vec::new();
         while let Some(t) = p.poll_timeout() {
-            p.handle_timeout(t);
+            p.handle_timeout(t, &());
             out.extend(drain(p));
         }
         out.extend(drain(p));
@@ -683,9 +759,9 @@ mod tests {
         assert_eq!(p.storage_get(2, "lease"), None);
         let first = p.poll_timeout().expect("deliveries pending");
         assert!(first >= SimTime(101) && first <= SimTime(130), "{first}");
-        p.handle_timeout(SimTime(100)); // nothing is due at the write time
+        p.handle_timeout(SimTime(100), &()); // nothing is due at the write time
         assert!(drain(&mut p).is_empty());
-        p.handle_timeout(SimTime(130));
+        p.handle_timeout(SimTime(130), &());
         assert_eq!(p.poll_timeout(), None);
         assert_eq!(p.storage_get(1, "lease"), s("tab0"));
         assert_eq!(p.storage_get(2, "lease"), s("tab0"));
@@ -1006,7 +1082,7 @@ mod tests {
     fn an_event_queued_before_close_is_dropped() {
         let mut p = platform(2);
         p.broadcast(SimTime(0), 0, "c", "x".into());
-        p.handle_timeout(SimTime(100)); // queued, not yet polled
+        p.handle_timeout(SimTime(100), &()); // queued, not yet polled
         p.lock_request(SimTime(100), 1, "l");
         p.crash(SimTime(100), 1);
         assert!(drain(&mut p).is_empty());
@@ -1135,7 +1211,7 @@ mod tests {
                 p.storage_set(SimTime(i * 3), tab, "k", Some(i.to_string()));
                 p.broadcast(SimTime(i * 3), tab, "c", i.to_string());
                 while let Some(t) = p.poll_timeout().filter(|t| *t <= SimTime(i * 3 + 3)) {
-                    p.handle_timeout(t);
+                    p.handle_timeout(t, &());
                     log.extend(drain(&mut p).into_iter().map(|e| (t, e)));
                 }
             }
@@ -1184,7 +1260,7 @@ mod tests {
             let mut last: BTreeMap<String, Option<String>> = BTreeMap::new();
             let mut seen: BTreeMap<(TabIndex, String), u64> = BTreeMap::new();
             let mut check = |p: &mut Platform| -> Result<(), TestCaseError> {
-                while let Some(e) = p.poll_event() {
+                while let Some(e) = p.poll_output() {
                     if let PlatformEvent::Storage { tab, key, value: Some(v) } = e {
                         let n: u64 = v.parse().unwrap();
                         let prev = seen.insert((tab, key.clone()), n).unwrap_or(0);
@@ -1197,7 +1273,7 @@ mod tests {
                 match op {
                     Op::Set { tab, key, remove, advance_ms } => {
                         now = now + advance_ms;
-                        p.handle_timeout(now);
+                        p.handle_timeout(now, &());
                         check(&mut p)?;
                         let key = format!("k{key}");
                         let value = (!remove).then(|| (i + 1).to_string());
@@ -1211,7 +1287,7 @@ mod tests {
                 }
             }
             now = now + max;
-            p.handle_timeout(now);
+            p.handle_timeout(now, &());
             check(&mut p)?;
             prop_assert_eq!(p.poll_timeout(), None);
             for tab in 0..4 {

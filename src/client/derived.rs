@@ -12,11 +12,12 @@
 //! throttle.
 
 use crate::event::Row;
+use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::query::AggregateKind;
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DerivedConfig {
@@ -42,6 +43,27 @@ pub struct Aggregate {
     pub as_of_seq: u64,
 }
 
+/// What reaches a page's aggregates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DerivedInput {
+    /// The page loaded (or reloaded): show the aggregates, reconcile from now on.
+    Start,
+    /// The session ended: nothing shown, nothing scheduled.
+    Stop,
+    /// Every aggregate may have changed (a snapshot).
+    InvalidateAll,
+    /// An applied event changed this row.
+    Changed(Row),
+    /// U4: the window gained focus; refetch what was fetched longer ago than this.
+    Focused { stale_ms: u64 },
+    /// The refetch of `kind` answered with `aggregate`, or failed (`None`).
+    Answered {
+        kind: AggregateKind,
+        aggregate: Option<Aggregate>,
+    },
+}
+
+/// The page's aggregates; each output is an aggregate to refetch now.
 pub struct Derived {
     config: DerivedConfig,
     mutant: Option<Mutant>,
@@ -58,6 +80,7 @@ pub struct Derived {
     next_reconcile: Option<SimTime>,
     /// The reconcile jitter's own stream (the tab's other draws never move it).
     rng: SimRng,
+    out: VecDeque<AggregateKind>,
 }
 
 impl Derived {
@@ -77,6 +100,7 @@ impl Derived {
             retry_only: false,
             last_fired: None,
             next_reconcile: None,
+            out: VecDeque::new(),
         }
     }
 
@@ -84,16 +108,14 @@ impl Derived {
         &self.shown
     }
 
-    /// The page loaded (or reloaded): show the aggregates, reconcile from now on.
-    pub fn start(&mut self, now: SimTime) {
+    fn start(&mut self, now: SimTime) {
         if !self.kinds.is_empty() {
             self.invalidate_all();
             self.schedule_reconcile(now);
         }
     }
 
-    /// The session ended: nothing shown, nothing scheduled.
-    pub fn stop(&mut self) {
+    fn stop(&mut self) {
         let rng = self.rng.clone();
         *self = Derived::new(self.config.clone(), self.kinds.clone(), rng, self.mutant);
     }
@@ -109,12 +131,12 @@ impl Derived {
     }
 
     /// Every aggregate may have changed (a snapshot, a reconciliation).
-    pub fn invalidate_all(&mut self) {
+    fn invalidate_all(&mut self) {
         self.mark(self.kinds.clone());
     }
 
     /// An event changed `row`: the aggregates that count it are stale.
-    pub fn invalidate_for(&mut self, row: &Row) {
+    fn invalidate_for(&mut self, row: &Row) {
         let hit = self.kinds.iter().filter(|k| k.depends_on(row)).copied();
         self.mark(hit.collect());
     }
@@ -127,7 +149,7 @@ impl Derived {
     }
 
     /// U4: refetch on focus what was last fetched more than `stale_ms` ago.
-    pub fn invalidate_if_older(&mut self, now: SimTime, stale_ms: u64) {
+    fn invalidate_if_older(&mut self, now: SimTime, stale_ms: u64) {
         if self.last_fired.is_none_or(|t| now.since(t) > stale_ms) {
             self.invalidate_all();
         }
@@ -143,26 +165,21 @@ impl Derived {
         }
     }
 
-    /// The aggregates to refetch now (none, or every stale one); they count as fired.
-    pub fn fire(&mut self, now: SimTime) -> Vec<AggregateKind> {
+    /// Refetch now what is due (none, or every stale one); they count as fired.
+    fn fire(&mut self, now: SimTime) {
         if self.next_reconcile.is_some_and(|t| t <= now) {
             self.invalidate_all();
             self.schedule_reconcile(now);
         }
         if self.stale.is_empty() || self.ready_at() > now {
-            return Vec::new();
+            return;
         }
         self.last_fired = Some(now);
-        std::mem::take(&mut self.stale).into_iter().collect()
+        self.out.extend(std::mem::take(&mut self.stale));
     }
 
-    pub fn poll_timeout(&self) -> Option<SimTime> {
-        let refetch = (!self.stale.is_empty()).then(|| self.ready_at());
-        earliest(refetch, self.next_reconcile)
-    }
-
-    /// The refetch of `kind` answered with `aggregate`, or failed (`None`: try again at the next turn).
-    pub fn on_result(&mut self, kind: AggregateKind, aggregate: Option<Aggregate>) {
+    /// A failed refetch (`None`) is tried again at the next turn.
+    fn on_result(&mut self, kind: AggregateKind, aggregate: Option<Aggregate>) {
         match aggregate {
             // An answer older than what is shown (two refetches crossed) is dropped.
             Some(a)
@@ -182,10 +199,50 @@ impl Derived {
     }
 }
 
+impl Machine for Derived {
+    type Input = DerivedInput;
+    type Output = AggregateKind;
+    type View<'v> = ();
+
+    fn handle(&mut self, now: SimTime, input: DerivedInput, _: &()) {
+        match input {
+            DerivedInput::Start => self.start(now),
+            DerivedInput::Stop => self.stop(),
+            DerivedInput::InvalidateAll => self.invalidate_all(),
+            DerivedInput::Changed(row) => self.invalidate_for(&row),
+            DerivedInput::Focused { stale_ms } => self.invalidate_if_older(now, stale_ms),
+            DerivedInput::Answered { kind, aggregate } => self.on_result(kind, aggregate),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, _: &()) {
+        self.fire(now)
+    }
+
+    fn poll_output(&mut self) -> Option<AggregateKind> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<SimTime> {
+        let refetch = (!self.stale.is_empty()).then(|| self.ready_at());
+        earliest(refetch, self.next_reconcile)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::seed::rng_for;
+
+    /// Wake the aggregates at `now` and take what they refetch.
+    fn fire(d: &mut Derived, now: SimTime) -> Vec<AggregateKind> {
+        d.handle_timeout(now, &());
+        std::iter::from_fn(|| d.poll_output()).collect()
+    }
+
+    fn input(d: &mut Derived, input: DerivedInput) {
+        d.handle(SimTime(0), input, &());
+    }
 
     fn on() -> Derived {
         let kinds = vec![AggregateKind::ProfitLoss];
@@ -197,8 +254,8 @@ mod tests {
         let mut d = on();
         let mut fired = Vec::new();
         for ms in (0..3_000).step_by(50) {
-            d.invalidate_all();
-            if !d.fire(SimTime(ms)).is_empty() {
+            input(&mut d, DerivedInput::InvalidateAll);
+            if !fire(&mut d, SimTime(ms)).is_empty() {
                 fired.push(ms);
             }
         }
@@ -213,26 +270,22 @@ mod tests {
     #[test]
     fn reconciliation_comes_round_without_events_and_stale_answers_are_dropped() {
         let mut d = on();
-        d.start(SimTime(0));
-        assert!(!d.fire(SimTime(0)).is_empty());
+        input(&mut d, DerivedInput::Start);
+        assert!(!fire(&mut d, SimTime(0)).is_empty());
         let next = d.poll_timeout().expect("a reconciliation is scheduled");
         assert!((54_000..=66_000).contains(&next.as_ms()), "{next}");
-        assert!(!d.fire(next).is_empty());
+        assert!(!fire(&mut d, next).is_empty());
         let pl = AggregateKind::ProfitLoss;
-        d.on_result(
-            pl,
-            Some(Aggregate {
-                value: 5,
-                as_of_seq: 9,
-            }),
-        );
-        d.on_result(
-            pl,
-            Some(Aggregate {
-                value: 4,
-                as_of_seq: 8,
-            }),
-        );
+        for (value, as_of_seq) in [(5, 9), (4, 8)] {
+            let aggregate = Some(Aggregate { value, as_of_seq });
+            input(
+                &mut d,
+                DerivedInput::Answered {
+                    kind: pl,
+                    aggregate,
+                },
+            );
+        }
         assert_eq!(d.shown().get(&pl).map(|a| a.value), Some(5));
     }
 
@@ -244,9 +297,9 @@ mod tests {
             rng_for(1, "derived"),
             None,
         );
-        d.start(SimTime(0));
-        d.invalidate_all();
-        assert!(d.fire(SimTime(0)).is_empty());
+        input(&mut d, DerivedInput::Start);
+        input(&mut d, DerivedInput::InvalidateAll);
+        assert!(fire(&mut d, SimTime(0)).is_empty());
         assert_eq!(d.poll_timeout(), None);
     }
 
@@ -260,7 +313,7 @@ mod tests {
         let mut d = Derived::new(DerivedConfig::default(), kinds, rng_for(1, "derived"), None);
         let revenue_of_last_week =
             crate::event::sample_row(1, crate::event::EntityType::Revenue, 4, false, 10);
-        d.invalidate_for(&revenue_of_last_week);
-        assert_eq!(d.fire(SimTime(0)), vec![AggregateKind::ProfitLoss]);
+        input(&mut d, DerivedInput::Changed(revenue_of_last_week));
+        assert_eq!(fire(&mut d, SimTime(0)), vec![AggregateKind::ProfitLoss]);
     }
 }

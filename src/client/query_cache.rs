@@ -7,17 +7,44 @@
 //! rows.
 
 use super::cache::{ListCache, ListChange};
-use crate::event::{Event, OrgId, PropertyId, Row};
+use crate::event::{Event, MutationId, OrgId, PropertyId, Row};
+use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::query::ListKind;
-use std::collections::BTreeMap;
+use crate::time::SimTime;
+use std::collections::{BTreeMap, VecDeque};
 
+/// What reaches a tab's query cache.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CacheInput {
+    /// U1: an event; it patches the lists that show its entity.
+    Event(Event),
+    /// A snapshot of every list, taken at `as_of_seq`.
+    Snapshot { rows: Vec<Row>, as_of_seq: u64 },
+    /// U2: the tab adds a row; it shows in the revenues list before the server has it.
+    Optimistic {
+        mutation: MutationId,
+        property: PropertyId,
+        amount_cents: i64,
+    },
+    /// The write's answer: committed at `seq`.
+    Committed { mutation: MutationId, seq: u64 },
+    /// The write's call ended without a commit the tab knows of (`refused`: taken back now).
+    WriteFailed { mutation: MutationId, refused: bool },
+    /// The tab closes: its optimistic rows go.
+    ClearOptimistic,
+    /// The session ended: nothing is shown.
+    Clear,
+}
+
+/// The page's lists; each output is a change of an optimistic row, for the trace.
 #[derive(Clone, Debug)]
 pub struct QueryCache {
     pub org: OrgId,
     pub property: Option<PropertyId>,
     lists: BTreeMap<ListKind, ListCache>,
     mutant: Option<Mutant>,
+    out: VecDeque<ListChange>,
 }
 
 impl QueryCache {
@@ -35,11 +62,17 @@ impl QueryCache {
                 .map(|&k| (k, ListCache::new(org, property, mutant)))
                 .collect(),
             mutant,
+            out: VecDeque::new(),
         }
     }
 
+    /// Whether the page shows the list `kind`.
+    pub fn shows(&self, kind: ListKind) -> bool {
+        self.lists.contains_key(&kind)
+    }
+
     /// The revenues list, where the tab's own writes show (none if the page lacks it).
-    pub fn revenues(&mut self) -> Option<&mut ListCache> {
+    fn revenues(&mut self) -> Option<&mut ListCache> {
         self.lists.get_mut(&ListKind::Revenues)
     }
 
@@ -52,7 +85,7 @@ impl QueryCache {
     }
 
     /// U1: patch the lists that show `event`'s entity.
-    pub fn apply(&mut self, event: &Event) {
+    fn apply(&mut self, event: &Event) {
         for (kind, list) in self.lists.iter_mut() {
             // The bug patches every list of the org, whatever the key.
             if kind.entity() == event.entity_type
@@ -64,7 +97,7 @@ impl QueryCache {
     }
 
     /// Merge a snapshot of every list (taken at `as_of_seq`), each its own rows.
-    pub fn merge_snapshot(&mut self, rows: Vec<Row>, as_of_seq: u64) {
+    fn merge_snapshot(&mut self, rows: Vec<Row>, as_of_seq: u64) {
         let mut by_entity: BTreeMap<_, Vec<Row>> = BTreeMap::new();
         for r in rows {
             by_entity.entry(r.entity_type).or_default().push(r);
@@ -83,22 +116,58 @@ impl QueryCache {
     pub fn shown(&self) -> Vec<(ListKind, Vec<Row>)> {
         self.lists.iter().map(|(k, l)| (*k, l.rows())).collect()
     }
+}
 
-    pub fn clear_optimistic(&mut self) {
-        self.lists
-            .values_mut()
-            .for_each(ListCache::clear_optimistic);
+impl Machine for QueryCache {
+    type Input = CacheInput;
+    type Output = ListChange;
+    type View<'v> = ();
+
+    fn handle(&mut self, _now: SimTime, input: CacheInput, _: &()) {
+        match input {
+            CacheInput::Event(event) => self.apply(&event),
+            CacheInput::Snapshot { rows, as_of_seq } => self.merge_snapshot(rows, as_of_seq),
+            CacheInput::Optimistic {
+                mutation,
+                property,
+                amount_cents,
+            } => {
+                if let Some(list) = self.revenues() {
+                    list.insert_optimistic(mutation, property, amount_cents);
+                }
+            }
+            CacheInput::Committed { mutation, seq } => {
+                if let Some(list) = self.revenues() {
+                    list.write_committed(mutation, seq);
+                }
+            }
+            CacheInput::WriteFailed { mutation, refused } => {
+                if let Some(list) = self.revenues() {
+                    list.write_failed(mutation, refused);
+                }
+            }
+            CacheInput::ClearOptimistic => self
+                .lists
+                .values_mut()
+                .for_each(ListCache::clear_optimistic),
+            CacheInput::Clear => self.lists.values_mut().for_each(ListCache::clear),
+        }
     }
 
-    pub fn clear(&mut self) {
-        self.lists.values_mut().for_each(ListCache::clear);
+    /// A cache has no timers.
+    fn handle_timeout(&mut self, _now: SimTime, _: &()) {}
+
+    /// The lists' changes, list by list in key order.
+    fn poll_output(&mut self) -> Option<ListChange> {
+        if self.out.is_empty() {
+            let changes = self.lists.values_mut().flat_map(ListCache::take_changes);
+            self.out = changes.collect();
+        }
+        self.out.pop_front()
     }
 
-    pub fn take_changes(&mut self) -> Vec<ListChange> {
-        self.lists
-            .values_mut()
-            .flat_map(ListCache::take_changes)
-            .collect()
+    fn poll_timeout(&self) -> Option<SimTime> {
+        None
     }
 }
 
@@ -111,6 +180,10 @@ mod tests {
         sample_event(seq, seq, entity_type, Action::Added, 1)
     }
 
+    fn apply(c: &mut QueryCache, event: Event) {
+        c.handle(SimTime::ZERO, CacheInput::Event(event), &());
+    }
+
     fn ids(c: &QueryCache) -> Vec<(ListKind, Vec<u64>)> {
         c.shown()
             .into_iter()
@@ -121,16 +194,20 @@ mod tests {
     #[test]
     fn an_event_patches_the_lists_of_its_entity_only() {
         let mut c = QueryCache::new(0, None, &[ListKind::Revenues, ListKind::Tasks], None);
-        c.apply(&ev(1, EntityType::Revenue));
-        c.apply(&ev(2, EntityType::Task));
-        c.apply(&ev(3, EntityType::Expense));
+        apply(&mut c, ev(1, EntityType::Revenue));
+        apply(&mut c, ev(2, EntityType::Task));
+        apply(&mut c, ev(3, EntityType::Expense));
         assert_eq!(
             ids(&c),
             vec![(ListKind::Revenues, vec![1]), (ListKind::Tasks, vec![2])]
         );
         // A snapshot is split the same way.
         let rows = [4, 5].map(|s| ev(s, EntityType::Task).metadata).to_vec();
-        c.merge_snapshot(rows, 5);
+        c.handle(
+            SimTime::ZERO,
+            CacheInput::Snapshot { rows, as_of_seq: 5 },
+            &(),
+        );
         assert_eq!(
             ids(&c),
             vec![(ListKind::Revenues, vec![]), (ListKind::Tasks, vec![4, 5])]
@@ -141,7 +218,7 @@ mod tests {
     fn the_mutant_patches_every_list() {
         let lists = [ListKind::Revenues, ListKind::Expenses];
         let mut c = QueryCache::new(0, None, &lists, Some(Mutant::QueryKeyIgnoresEntity));
-        c.apply(&ev(1, EntityType::Expense));
+        apply(&mut c, ev(1, EntityType::Expense));
         assert_eq!(
             ids(&c),
             vec![(ListKind::Revenues, vec![1]), (ListKind::Expenses, vec![1])]

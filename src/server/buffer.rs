@@ -10,6 +10,7 @@
 
 use crate::event::{Event, OrgId, PropertyId};
 use crate::http::{Batch, BufferMetrics};
+use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::observation::{DropReason, Observation};
 use crate::time::SimTime;
@@ -39,9 +40,30 @@ impl Default for BufferConfig {
 /// A connection id chosen by the driver; the buffer only hands it back.
 pub type ConnId = u64;
 
+/// What reaches the buffers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BufferInput {
+    /// An event arrives from pub/sub (possibly again: `redelivery`, possibly late).
+    Event { event: Event, redelivery: bool },
+    /// S3/S4: a long-poll on `conn` for `org` after `cursor`; `store_head` is
+    /// the org's committed sequence, where a fresh buffer starts.
+    Subscribe {
+        conn: ConnId,
+        org: OrgId,
+        property: Option<PropertyId>,
+        cursor: Option<u64>,
+        store_head: u64,
+    },
+    /// The subscriber on `conn` went away.
+    Cancel { conn: ConnId },
+}
+
 #[derive(Debug, PartialEq)]
 pub enum BufferOutput {
-    Respond { conn: ConnId, batch: Batch },
+    Respond {
+        conn: ConnId,
+        batch: Batch,
+    },
     Observe(Observation),
 }
 
@@ -170,8 +192,7 @@ impl Buffers {
         }
     }
 
-    /// An event arrives from pub/sub (possibly again, possibly late).
-    pub fn insert(&mut self, now: SimTime, event: Event, redelivery: bool) {
+    fn insert(&mut self, now: SimTime, event: Event, redelivery: bool) {
         let org = event.org_id;
         self.expire(now, org);
         let seq = event.sequence;
@@ -211,9 +232,7 @@ impl Buffers {
         self.reschedule(org);
     }
 
-    /// S3/S4: a long-poll for `org` after `cursor`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn subscribe(
+    fn subscribe(
         &mut self,
         now: SimTime,
         conn: ConnId,
@@ -264,7 +283,7 @@ impl Buffers {
     }
 
     /// The subscriber went away; forget its waiter.
-    pub fn cancel(&mut self, now: SimTime, conn: ConnId) {
+    fn cancel(&mut self, now: SimTime, conn: ConnId) {
         if let Some(org) = self.waiter_org.remove(&conn) {
             if let Some(buf) = self.orgs.get_mut(&org) {
                 buf.waiters.retain(|w| w.conn != conn);
@@ -330,7 +349,7 @@ impl Buffers {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: SimTime) {
+    fn on_deadlines(&mut self, now: SimTime) {
         while let Some(&(due, org)) = self.deadlines.first() {
             if due > now {
                 break;
@@ -374,12 +393,10 @@ impl Buffers {
         }
     }
 
-    pub fn poll_timeout(&self) -> Option<SimTime> {
-        self.deadlines.first().map(|(t, _)| *t)
-    }
-
     /// S10: the process restarts; every buffer and waiter is gone. Returns
-    /// the connections of the parked polls, which the restart severs.
+    /// the connections of the parked polls, which the restart severs (the one
+    /// input a node makes outside `handle`: the node closes them before it
+    /// records the process down, and the losses after).
     pub fn restart(&mut self) -> Vec<ConnId> {
         let conns: Vec<ConnId> = self.waiter_org.keys().copied().collect();
         let lost: Vec<(OrgId, Vec<u64>)> = self
@@ -421,8 +438,36 @@ impl Buffers {
             .map(|(o, b)| (*o, b.entries.len()))
             .collect()
     }
+}
 
-    pub fn poll_output(&mut self) -> Option<BufferOutput> {
+impl Machine for Buffers {
+    type Input = BufferInput;
+    type Output = BufferOutput;
+    type View<'v> = ();
+
+    fn handle(&mut self, now: SimTime, input: BufferInput, _: &()) {
+        match input {
+            BufferInput::Event { event, redelivery } => self.insert(now, event, redelivery),
+            BufferInput::Subscribe {
+                conn,
+                org,
+                property,
+                cursor,
+                store_head,
+            } => self.subscribe(now, conn, org, property, cursor, store_head),
+            BufferInput::Cancel { conn } => self.cancel(now, conn),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, _: &()) {
+        self.on_deadlines(now)
+    }
+
+    fn poll_output(&mut self) -> Option<BufferOutput> {
         self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<SimTime> {
+        self.deadlines.first().map(|(t, _)| *t)
     }
 }

@@ -1,11 +1,12 @@
 //! `ServerNode`: the unit a driver moves for the server host.
 
-use super::buffer::{BufferConfig, BufferOutput, Buffers, ConnId};
+use super::buffer::{BufferConfig, BufferInput, BufferOutput, Buffers, ConnId};
 use super::pubsub::{PubSub, PubSubConfig};
 use super::store::Store;
 use super::tokens::{Issued, RefreshMode, TokenConfig, Tokens};
 use crate::event::{Event, EventId, OrgId, Row};
 use crate::http::{Body, Request, Response, Route};
+use crate::machine::Machine;
 use crate::mutant::Mutant;
 use crate::observation::Observation;
 use crate::seed::{jitter_ms, rng_for, SimRng};
@@ -140,8 +141,8 @@ impl ServerNode {
         self.down_until.is_some()
     }
 
-    pub fn handle(&mut self, now: SimTime, input: ServerInput) {
-        self.handle_timeout(now);
+    fn on_input(&mut self, now: SimTime, input: ServerInput) {
+        self.on_timer(now);
         match input {
             ServerInput::Request { conn, req } => {
                 if self.is_down() {
@@ -150,7 +151,7 @@ impl ServerNode {
                     self.serve(now, conn, req);
                 }
             }
-            ServerInput::Disconnect { conn } => self.buffers.cancel(now, conn),
+            ServerInput::Disconnect { conn } => self.to_buffers(now, BufferInput::Cancel { conn }),
             ServerInput::Burst { org, count } => {
                 for _ in 0..count {
                     self.mutate(now, org);
@@ -167,7 +168,7 @@ impl ServerNode {
                 self.out
                     .push_back(ServerOutput::Observe(Observation::ServerDown));
                 self.down_until = Some(now + down_ms);
-                self.handle_timeout(now);
+                self.on_timer(now);
             }
             ServerInput::ExpireTokens { org, user } => {
                 let count = self.tokens.expire_user(now, org, user);
@@ -299,9 +300,14 @@ impl ServerNode {
                 Ok(()) if self.stream_down => Response::error(503, "realtime unavailable"),
                 Ok(()) => {
                     let head = self.store.head_seq(org);
-                    self.buffers
-                        .subscribe(now, conn, org, property, last_event_id, head);
-                    return;
+                    let poll = BufferInput::Subscribe {
+                        conn,
+                        org,
+                        property,
+                        cursor: last_event_id,
+                        store_head: head,
+                    };
+                    return self.to_buffers(now, poll);
                 }
                 Err(status) => Response::error(status, "unauthorized"),
             },
@@ -416,6 +422,12 @@ impl ServerNode {
         self.out.push_back(ServerOutput::Respond { conn, resp });
     }
 
+    /// Hand the buffers an input, then carry out what they ask.
+    fn to_buffers(&mut self, now: SimTime, input: BufferInput) {
+        self.buffers.handle(now, input, &());
+        self.drain_buffers();
+    }
+
     fn drain_buffers(&mut self) {
         while let Some(o) = self.buffers.poll_output() {
             self.out.push_back(match o {
@@ -428,7 +440,7 @@ impl ServerNode {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: SimTime) {
+    fn on_timer(&mut self, now: SimTime) {
         if self.down_until.is_some_and(|t| t <= now) {
             self.down_until = None;
             self.out
@@ -447,7 +459,8 @@ impl ServerNode {
         for (event, redelivery) in self.pubsub.due(now) {
             // S10: what reaches a process that is down is gone.
             if !self.is_down() {
-                self.buffers.insert(now, event, redelivery);
+                let arrived = BufferInput::Event { event, redelivery };
+                self.buffers.handle(now, arrived, &());
             }
         }
         while let Some(entry) = self.delayed.first_entry() {
@@ -457,11 +470,11 @@ impl ServerNode {
             let (conn, resp) = entry.remove();
             self.respond(conn, resp);
         }
-        self.buffers.handle_timeout(now);
+        self.buffers.handle_timeout(now, &());
         self.drain_buffers();
     }
 
-    pub fn poll_timeout(&self) -> Option<SimTime> {
+    fn next_timer(&self) -> Option<SimTime> {
         let workload = self
             .next_mutation
             .first()
@@ -478,10 +491,6 @@ impl ServerNode {
         .fold(None, earliest)
     }
 
-    pub fn poll_output(&mut self) -> Option<ServerOutput> {
-        self.out.pop_front()
-    }
-
     /// The ground truth for the convergence check.
     pub fn store_rows(&self) -> Vec<(OrgId, Vec<Row>)> {
         self.store
@@ -492,5 +501,27 @@ impl ServerNode {
 
     pub fn buffered(&self) -> Vec<(OrgId, usize)> {
         self.buffers.buffered()
+    }
+}
+
+impl Machine for ServerNode {
+    type Input = ServerInput;
+    type Output = ServerOutput;
+    type View<'v> = ();
+
+    fn handle(&mut self, now: SimTime, input: ServerInput, _: &()) {
+        self.on_input(now, input)
+    }
+
+    fn handle_timeout(&mut self, now: SimTime, _: &()) {
+        self.on_timer(now)
+    }
+
+    fn poll_output(&mut self) -> Option<ServerOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_timer()
     }
 }

@@ -15,6 +15,7 @@ use super::Finished;
 use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
 use crate::client::NetError;
 use crate::http::{Request, Response};
+use crate::machine::Machine;
 use crate::mutant::Mutant;
 use crate::observation::{History, Observation};
 use crate::scenario::{Direction, Scenario};
@@ -125,7 +126,7 @@ impl<'a> Express<'a> {
     }
 
     fn server_input(&mut self, input: ServerInput) {
-        self.server.handle(self.now, input);
+        self.server.handle(self.now, input, &());
         self.drain_server();
     }
 
@@ -161,8 +162,8 @@ impl<'a> Express<'a> {
 
     fn browser_input(&mut self, browser: usize, input: Option<BrowserInput>) {
         match input {
-            Some(i) => self.browsers[browser].handle(self.now, i),
-            None => self.browsers[browser].handle_timeout(self.now),
+            Some(i) => self.browsers[browser].handle(self.now, i, &()),
+            None => self.browsers[browser].handle_timeout(self.now, &()),
         }
         while let Some(out) = self.browsers[browser].poll_output() {
             match out {
@@ -263,7 +264,7 @@ impl<'a> Express<'a> {
                 let node = self.timers.pop_due(t).expect("a timer is due");
                 match node {
                     Node::Server => {
-                        self.server.handle_timeout(t);
+                        self.server.handle_timeout(t, &());
                         self.drain_server();
                     }
                     Node::Browser(i) => self.browser_input(i, None),

@@ -12,6 +12,7 @@ use super::Finished;
 use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
 use crate::client::NetError;
 use crate::http::{Request, Response};
+use crate::machine::Machine;
 use crate::mutant::Mutant;
 use crate::observation::{History, Observation};
 use crate::scenario::{Direction, Scenario};
@@ -133,12 +134,12 @@ async fn server_host(
             _ = mailbox.notify.notified() => {
                 for c in mailbox.take() {
                     match c {
-                        Control::Server(input) => node.borrow_mut().handle(now(), input),
+                        Control::Server(input) => node.borrow_mut().handle(now(), input, &()),
                         Control::ResetConnections => {
                             for (conn, h) in std::mem::take(&mut conns) {
                                 h.abort();
                                 replies.remove(&conn);
-                                node.borrow_mut().handle(now(), ServerInput::Disconnect { conn });
+                                node.borrow_mut().handle(now(), ServerInput::Disconnect { conn }, &());
                             }
                         }
                         // Browser inputs go to browser hosts only.
@@ -149,12 +150,12 @@ async fn server_host(
             Some(ev) = rx.recv() => match ev {
                 ServerEvent::Request { conn, req, reply } => {
                     replies.insert(conn, reply);
-                    node.borrow_mut().handle(now(), ServerInput::Request { conn, req });
+                    node.borrow_mut().handle(now(), ServerInput::Request { conn, req }, &());
                 }
                 ServerEvent::Gone { conn } => {
                     conns.remove(&conn);
                     if replies.remove(&conn).is_some() {
-                        node.borrow_mut().handle(now(), ServerInput::Disconnect { conn });
+                        node.borrow_mut().handle(now(), ServerInput::Disconnect { conn }, &());
                     }
                 }
             },
@@ -166,7 +167,7 @@ async fn server_host(
                 let handle = tokio::task::spawn_local(serve_connection(conn, stream, tx));
                 conns.insert(conn, handle.abort_handle());
             }
-            _ = sleep_until_deadline(deadline) => node.borrow_mut().handle_timeout(now()),
+            _ = sleep_until_deadline(deadline) => node.borrow_mut().handle_timeout(now(), &()),
         }
     }
 }
@@ -231,8 +232,8 @@ impl Crowd {
     fn step(&mut self, i: usize, input: Option<BrowserInput>) {
         let mut node = self.nodes[i].borrow_mut();
         match input {
-            Some(input) => node.handle(now(), input),
-            None => node.handle_timeout(now()),
+            Some(input) => node.handle(now(), input, &()),
+            None => node.handle_timeout(now(), &()),
         }
         while let Some(out) = node.poll_output() {
             match out {

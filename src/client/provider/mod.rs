@@ -23,16 +23,16 @@ use super::breaker::Breaker;
 use super::browser_api::{BrowserView, Effect};
 use super::calls::{Call, Calls, Kind, Purpose};
 use super::dedup::Dedup;
-use super::derived::{Aggregate, Derived};
+use super::derived::{Aggregate, Derived, DerivedInput};
 use super::flags::Realtime;
 use super::leader::{ChannelMessage, Leader, LeaderInput, LeaderOutput, Role};
-use super::query_cache::QueryCache;
+use super::query_cache::{CacheInput, QueryCache};
 use crate::event::{application_order, Event, MutationId, OrgId, PropertyId};
 use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::observation::{Actor, Delivered, Observation, Outcome, RequestKind};
-use crate::query::AggregateKind;
+use crate::query::{AggregateKind, ListKind};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::{earliest, SimTime};
 use rand::Rng;
@@ -323,7 +323,8 @@ impl Tab {
         }
         // U3/C10: the aggregates, throttled; one invalidation refetches every stale one.
         if !self.calls.has(Kind::Aggregate) {
-            for kind in self.derived.fire(now) {
+            self.derived.handle_timeout(now, &());
+            while let Some(kind) = self.derived.poll_output() {
                 let route = Route::Aggregate {
                     org: self.id.org,
                     property: self.cache.property,
@@ -413,7 +414,7 @@ impl Tab {
             self.abort_all(kind);
         }
         self.stop_page_calls();
-        self.cache.clear_optimistic();
+        self.cache.handle(now, CacheInput::ClearOptimistic, &());
         self.refetch_needed = false;
     }
 
@@ -464,7 +465,7 @@ impl Machine for Tab {
     }
 
     fn poll_output(&mut self) -> Option<TabOutput> {
-        for c in self.cache.take_changes() {
+        while let Some(c) = self.cache.poll_output() {
             self.observe(Observation::ListRow {
                 tab: self.name.clone(),
                 mutation: c.mutation,

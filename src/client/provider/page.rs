@@ -17,7 +17,8 @@ impl Tab {
         } else {
             self.config.aggregate_stale_offline_ms
         };
-        self.derived.invalidate_if_older(now, stale_ms);
+        self.derived
+            .handle(now, DerivedInput::Focused { stale_ms }, &());
         self.on_timer(now, env);
     }
 
@@ -100,10 +101,13 @@ impl Tab {
             optimistic,
         });
         if optimistic {
-            if let (crate::http::WriteOp::Add { amount_cents }, Some(list)) =
-                (op, self.cache.revenues())
-            {
-                list.insert_optimistic(mutation, property, amount_cents);
+            if let crate::http::WriteOp::Add { amount_cents } = op {
+                let shown = CacheInput::Optimistic {
+                    mutation,
+                    property,
+                    amount_cents,
+                };
+                self.cache.handle(now, shown, &());
             }
         }
         self.calls.track(
@@ -140,29 +144,32 @@ impl Tab {
                 status: 200,
                 body: Body::Committed(event),
             }) => {
-                if let Some(list) = self.cache.revenues().filter(|_| optimistic) {
-                    list.write_committed(mutation, event.sequence);
+                let input = if optimistic && self.cache.shows(ListKind::Revenues) {
+                    CacheInput::Committed {
+                        mutation,
+                        seq: event.sequence,
+                    }
                 } else {
                     // Shown from the answer, unless realtime already brought it (or newer).
-                    self.cache.apply(&event);
-                }
+                    CacheInput::Event(*event)
+                };
+                self.cache.handle(now, input, &());
             }
             Ok(Response {
                 status: status @ (401 | 403),
                 ..
             }) => {
-                self.write_failed(mutation, true);
+                self.write_failed(now, mutation, true);
                 self.refused(now, status, call.epoch, env);
             }
-            Ok(_) => self.write_failed(mutation, true),
-            Err(_) => self.write_failed(mutation, false),
+            Ok(_) => self.write_failed(now, mutation, true),
+            Err(_) => self.write_failed(now, mutation, false),
         }
     }
 
-    pub(super) fn write_failed(&mut self, mutation: MutationId, refused: bool) {
-        if let Some(list) = self.cache.revenues() {
-            list.write_failed(mutation, refused);
-        }
+    pub(super) fn write_failed(&mut self, now: SimTime, mutation: MutationId, refused: bool) {
+        let failed = CacheInput::WriteFailed { mutation, refused };
+        self.cache.handle(now, failed, &());
     }
 
     pub(super) fn echo_timeouts(&mut self, now: SimTime) {
@@ -191,8 +198,7 @@ impl Tab {
                 status: 200,
                 body: Body::Aggregate { value, as_of_seq },
             }) => {
-                self.derived
-                    .on_result(kind, Some(Aggregate { value, as_of_seq }));
+                self.derived_answer(now, kind, Some(Aggregate { value, as_of_seq }));
                 self.observe(Observation::AggregateShown {
                     tab: self.name.clone(),
                     aggregate: kind,
@@ -204,11 +210,16 @@ impl Tab {
                 status: status @ (401 | 403),
                 ..
             }) => {
-                self.derived.on_result(kind, None);
+                self.derived_answer(now, kind, None);
                 self.refused(now, status, call.epoch, env);
             }
-            _ => self.derived.on_result(kind, None),
+            _ => self.derived_answer(now, kind, None),
         }
+    }
+
+    fn derived_answer(&mut self, now: SimTime, kind: AggregateKind, aggregate: Option<Aggregate>) {
+        let answered = DerivedInput::Answered { kind, aggregate };
+        self.derived.handle(now, answered, &());
     }
 
     /// The aggregates the page shows, with their values.

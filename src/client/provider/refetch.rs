@@ -66,9 +66,10 @@ impl Tab {
                     as_of_seq,
                     rows: rows.len(),
                 });
-                self.cache.merge_snapshot(rows, as_of_seq);
+                let snapshot = CacheInput::Snapshot { rows, as_of_seq };
+                self.cache.handle(now, snapshot, &());
                 self.list_updated_at = now;
-                self.derived.invalidate_all();
+                self.derived.handle(now, DerivedInput::InvalidateAll, &());
                 let through = self.loaded_through.map_or(as_of_seq, |t| t.max(as_of_seq));
                 self.loaded_through = Some(through);
                 if as_of_seq >= self.refetch_owed_through.max(owed) {

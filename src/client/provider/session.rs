@@ -15,7 +15,7 @@ impl Tab {
     ) {
         self.to_auth(now, AuthInput::SignIn(creds), env);
         if self.leader.is_none() {
-            self.derived.start(now);
+            self.derived.handle(now, DerivedInput::Start, &());
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
             let index = self.id.tab;
             // The election draws from a stream of its own: a clone of the tab's
@@ -84,7 +84,7 @@ impl Tab {
             tab: self.name.clone(),
             cause: cause.to_string(),
         });
-        self.derived.stop();
+        self.derived.handle(now, DerivedInput::Stop, &());
         for kind in [Kind::Poll, Kind::Refetch, Kind::Refresh, Kind::Aggregate] {
             self.abort_all(kind);
         }
@@ -101,7 +101,7 @@ impl Tab {
         self.last_shared = None;
         self.loaded_through = None;
         self.applied_through.clear();
-        self.cache.clear();
+        self.cache.handle(now, CacheInput::Clear, &());
         self.out.push_back(TabOutput::SignedOut);
     }
 

@@ -259,7 +259,7 @@ impl Tab {
             });
         }
         events.sort_by(application_order);
-        for event in &events {
+        for event in events {
             if let Some(m) = event.mutation {
                 self.echo_due.remove(&m);
             }
@@ -285,11 +285,12 @@ impl Tab {
                     seq: event.sequence,
                     event_id: event.event_id,
                 });
-                self.cache.apply(event);
                 self.list_updated_at = now;
-                self.derived.invalidate_for(&event.metadata);
                 self.applied_through
                     .insert(event.org_id, event.sequence.max(applied));
+                let changed = DerivedInput::Changed(event.metadata.clone());
+                self.derived.handle(now, changed, &());
+                self.cache.handle(now, CacheInput::Event(event), &());
             }
         }
     }
