@@ -60,10 +60,7 @@ pub enum BufferInput {
 
 #[derive(Debug, PartialEq)]
 pub enum BufferOutput {
-    Respond {
-        conn: ConnId,
-        batch: Batch,
-    },
+    Respond { conn: ConnId, batch: Batch },
     Observe(Observation),
 }
 

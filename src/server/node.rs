@@ -81,6 +81,9 @@ pub enum ServerOutput {
     Observe(Observation),
 }
 
+/// ChaCha streams of the server's generator: its own draws use stream 0.
+const PUBSUB_STREAM: u64 = 1;
+
 pub struct ServerNode {
     config: ServerConfig,
     rng: SimRng,
@@ -119,7 +122,11 @@ impl ServerNode {
         }
         ServerNode {
             buffers: Buffers::new(config.buffer.clone(), mutant),
-            pubsub: PubSub::new(config.pubsub.clone()),
+            pubsub: PubSub::new(config.pubsub.clone(), {
+                let mut r = rng.clone();
+                r.set_stream(PUBSUB_STREAM);
+                r
+            }),
             tokens: Tokens::new(config.tokens.clone()),
             store: Store::new(),
             rng,
@@ -223,7 +230,7 @@ impl ServerNode {
                 }));
             return;
         }
-        self.pubsub.publish(now, event, &mut self.rng);
+        self.pubsub.handle(now, event, &());
     }
 
     /// Answer `conn` now, or as late as a slow-path fault says.
@@ -456,7 +463,8 @@ impl ServerNode {
             let next = due + jitter_ms(&mut self.rng, 1, 2 * self.mean_interval_ms);
             self.next_mutation.insert((next, org));
         }
-        for (event, redelivery) in self.pubsub.due(now) {
+        self.pubsub.handle_timeout(now, &());
+        while let Some((event, redelivery)) = self.pubsub.poll_output() {
             // S10: what reaches a process that is down is gone.
             if !self.is_down() {
                 let arrived = BufferInput::Event { event, redelivery };
