@@ -1,14 +1,18 @@
 //! rtsim: a deterministic simulation and verification harness for a browser
 //! realtime pub/sub system (see `SPEC.md` for what is modelled and checked).
 //!
-//! The machines under `server`, `client` and `browser` are sans-IO: time comes
-//! in as an argument, randomness from a seeded ChaCha stream, effects go out
-//! as values. The drive-loop contract every driver follows:
+//! The machines under `server`, `client` and `browser` are sans-IO and share
+//! one shape, `machine::Machine`: time comes in as an argument, randomness
+//! from a seeded ChaCha stream of their own, effects go out as values. The
+//! drive-loop contract every host follows (a driver with its nodes, a browser
+//! with its tabs, a tab with its parts, a loom model with a machine):
 //!
-//! 1. feed a node its inputs with `handle(now, input)`;
-//! 2. drain `poll_output()` until `None`, moving requests and answers to their
-//!    destination and observations into the `History`;
-//! 3. call `handle_timeout(now)` when `poll_timeout()` comes due.
+//! 1. feed a machine its inputs with `handle(now, input, view)`;
+//! 2. drain `poll_output()` until `None`, carrying each output out in order
+//!    (requests and answers to their destination, browser effects to the
+//!    platform, observations into the `History`) before anything reads what
+//!    an output changes;
+//! 3. call `handle_timeout(now, view)` when `poll_timeout()` comes due.
 //!
 //! `sim::turmoil_driver` is one such driver; `check` reads the history and
 //! decides the verdict; `run` ties a scenario, a seed and a mutant together.
