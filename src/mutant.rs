@@ -212,6 +212,14 @@ mutants! {
         breaks: "C7: a refused tab calls with `Authorization: Bearer ` and no token",
         caught_by: ("auth_expiry_partitioned", "O6"),
     },
+    /// Provider: a refreshed token restarts the stream without giving up the
+    /// poll parked with the old one.
+    ResubscribeOnRefresh {
+        name: "resubscribe-on-refresh",
+        machine: Provider,
+        breaks: "one poll at a time (C1, O7): a new token opens a second poll beside the parked one",
+        caught_by: ("auth_expiry_lease_mutex", "O7"),
+    },
     /// Auth: a failed refresh is retried every 2 s, without the doubling backoff.
     NoBackoff {
         name: "no-backoff",

@@ -384,7 +384,7 @@ params! { c;
     list_stale_ms: u64 = 5_000, [0, DAY], provider.list_stale_ms, "a focused tab refetches a list older than this (C12)";
     telemetry_sample_pct: u32 = 2, [0, 100], provider.telemetry_sample_pct, "share of telemetry events sent (C14)";
     // ---- oracle bounds ----
-    max_requests_per_tab_per_min: usize = 300, [1, 1_000_000], check.max_requests_per_tab_per_min, "O7: requests one tab may send in any minute";
+    max_requests_per_tab_per_min: usize = 0, [0, 1_000_000], check.max_requests_per_tab_per_min, "O7: a budget of requests one tab may send in any minute (0: none; the run reports the peak)";
     split_brain_bound_ms: u64 = 3_000, [0, DAY], check.split_brain_bound_ms, "O4: the longest two leaders may overlap";
     leader_bound_ms: u64 = 45_000, [0, DAY], check.leader_bound_ms, "O10: after the heal, a scope has a leader within this";
     logout_silence_bound_ms: u64 = 200, [0, HOUR], check.logout_silence_bound_ms, "O6: a logged-out browser is silent within this";

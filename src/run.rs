@@ -16,6 +16,8 @@ pub struct Summary {
     pub verdict: String,
     pub trace: String,
     pub requests: u64,
+    /// O7's load figure: the most requests one tab sent in any 60 s.
+    pub peak_requests_per_tab_per_min: u64,
     pub polls: u64,
     pub refetches: u64,
     pub events_published: u64,
@@ -205,6 +207,9 @@ fn summarise(
         ui_latency_p50_ms: crate::check::o11_latency::percentile(&latencies, 50.0),
         ui_latency_p99_ms: crate::check::o11_latency::percentile(&latencies, 99.0),
         refresh_requests: auth.refresh_requests,
+        peak_requests_per_tab_per_min: crate::check::o7_pacing::peak_requests_per_tab_per_min(
+            evidence,
+        ),
         token_expiries: auth.expiries,
         max_refreshes_per_expiry: auth.max_refreshes_per_expiry,
         refresh_retries: auth.refresh_retries,

@@ -12,12 +12,12 @@ mod o3_order;
 pub mod o4_one_leader;
 mod o5_isolation;
 pub mod o6_auth;
-mod o7_pacing;
+pub mod o7_pacing;
 mod o8_server_bounds;
 mod o9_debounce;
 
 use crate::observation::{FinalState, History};
-use crate::scenario::Scenario;
+use crate::scenario::{FaultKind, Scenario};
 use crate::time::SimTime;
 use serde::Serialize;
 
@@ -73,4 +73,32 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
     }
     all.sort_by(|a, b| (a.t, a.oracle, &a.subject).cmp(&(b.t, b.oracle, &b.subject)));
     all
+}
+
+/// Whether a fault that slows or cuts browser `(org, browser)`'s calls (added
+/// latency, a partition either way, slow write answers) is on at some time in
+/// `[from, to]`, by the scenario's fault plan. A timing bound that assumes
+/// calls go through at the scenario's normal latency does not count then.
+pub(crate) fn calls_impaired(
+    scenario: &Scenario,
+    (org, browser): (u32, u32),
+    from: SimTime,
+    to: SimTime,
+) -> bool {
+    scenario.faults.iter().any(|f| {
+        let slows = matches!(
+            f.kind,
+            FaultKind::Partition
+                | FaultKind::PartitionOneway(_)
+                | FaultKind::Latency { .. }
+                | FaultKind::MutateSlow
+        );
+        let until = f.for_ms.map_or(scenario.duration, |ms| f.at + ms);
+        slows
+            && f.at <= to
+            && until >= from
+            && f.target
+                .browsers(&scenario.topology)
+                .contains(&(org, browser))
+    })
 }

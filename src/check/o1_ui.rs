@@ -2,8 +2,11 @@
 //! list, not even for a moment (its optimistic row beside its committed row),
 //! and every optimistic row is settled (replaced by its committed row, or
 //! rolled back) within `optimistic_resolve_bound_ms`: the echo timeout plus
-//! one refetch. A tab whose calls failed, or that was frozen, in that time is
-//! excused the bound (its refetch could not go through), not the duplicate.
+//! one refetch. The bound assumes the tab's calls go through at the
+//! scenario's normal latency: a tab whose calls failed, that was frozen, or
+//! whose browser had a latency, partition or slow-write fault on in that time
+//! is excused it (a round trip may take longer than the bound), never the
+//! duplicate.
 
 use super::{Evidence, Violation};
 use crate::observation::{Actor, Observation, Outcome};
@@ -74,16 +77,16 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let end = ev.scenario.end();
     settled.extend(optimistic.iter().map(|(&(tab, m), &t0)| (tab, m, t0, end)));
     let never: BTreeSet<(Actor, u64)> = optimistic.keys().copied().collect();
-    out.extend(late(bound, end, &settled, &never, &troubled));
+    out.extend(late(ev, bound, &settled, &never, &troubled));
     out.sort_by_key(|v| v.t);
     out
 }
 
 /// Optimistic rows settled past the bound (or never, `never`), unless their
-/// tab's calls failed or it froze in that time.
+/// tab's calls failed, it froze, or a fault slowed its calls in that time.
 fn late(
+    ev: &Evidence,
     bound: u64,
-    end: SimTime,
     settled: &[(Actor, u64, SimTime, SimTime)],
     never: &BTreeSet<(Actor, u64)>,
     troubled: &BTreeMap<Actor, BTreeSet<SimTime>>,
@@ -93,7 +96,9 @@ fn late(
         let due = t0 + bound;
         let excused = troubled
             .get(&tab)
-            .is_some_and(|ts| ts.range(t0..=due).next().is_some());
+            .is_some_and(|ts| ts.range(t0..=due).next().is_some())
+            || super::calls_impaired(ev.scenario, (tab.org, tab.browser), t0, due);
+        let end = ev.scenario.end();
         if t1 > due && !excused {
             let how = if t1 == end && never.contains(&(tab, m)) {
                 "never settled".to_string()

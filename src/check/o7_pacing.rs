@@ -1,9 +1,18 @@
-//! O7: breaker and pacing. After `breaker_failures` consecutive failed polls a
-//! tab makes no poll for `breaker_open_ms` (C4); after a fast-empty answer it
-//! waits at least the minimum backoff (C5), except after the handshake (a
-//! poll without `lastEventId`, which the server answers at once with its
-//! cursor); and no tab sends more than the configured number of requests in
-//! any 60 s window.
+//! O7: breaker and pacing, as the seeds state them. Every rule holds at all
+//! times, whatever the faults; each is about one tab's own polls:
+//!
+//! - C4: after `breaker_failures` consecutive failed polls (a network
+//!   failure, a timeout or a 5xx) the tab makes no poll for `breaker_open_ms`;
+//! - C5: after a fast-empty answer (empty, in under `fast_empty_ms`) it waits
+//!   at least the minimum backoff, except after the handshake (a poll without
+//!   `lastEventId`, which the server answers at once with its cursor);
+//! - no hot loop (C1): a tab never has two polls out at once; each poll is
+//!   answered, times out or is given up before the next goes.
+//!
+//! How many requests a tab sends is a load figure, not a pacing rule: the
+//! design re-polls once per event batch, so a busy org drives it up. The run
+//! reports the peak (`peak_requests_per_tab_per_min`); a scenario that sets
+//! `max_requests_per_tab_per_min` makes it a budget O7 holds every tab to.
 
 use super::{Evidence, Violation};
 use crate::client::ProviderConfig;
@@ -17,6 +26,8 @@ struct TabPace {
     sent: BTreeMap<u64, (SimTime, RequestKind, bool)>,
     consecutive_failures: u32,
     quiet_until: Option<(SimTime, &'static str)>,
+    /// The poll out now, if any.
+    polling: Option<u64>,
     window: VecDeque<SimTime>,
     rate_reported: bool,
 }
@@ -30,7 +41,7 @@ impl TabPace {
         req: u64,
         what: RequestKind,
         handshake: bool,
-        limit: usize,
+        limit: Option<usize>,
     ) -> Vec<Violation> {
         let mut out = Vec::new();
         let violation = |detail: String| Violation {
@@ -48,11 +59,14 @@ impl TabPace {
                 )));
             }
             self.quiet_until = None;
+            if let Some(earlier) = self.polling.replace(req) {
+                out.push(violation(format!(
+                    "poll {req} sent while poll {earlier} is still out"
+                )));
+            }
         }
-        self.window.push_back(t);
-        while self.window.front().is_some_and(|&w| w + 60_000 <= t) {
-            self.window.pop_front();
-        }
+        self.count(t);
+        let Some(limit) = limit else { return out };
         if self.window.len() > limit && !self.rate_reported {
             self.rate_reported = true;
             out.push(violation(format!(
@@ -61,6 +75,14 @@ impl TabPace {
             )));
         }
         out
+    }
+
+    /// Count a request in the 60 s window that ends at `t`.
+    fn count(&mut self, t: SimTime) {
+        self.window.push_back(t);
+        while self.window.front().is_some_and(|&w| w + 60_000 <= t) {
+            self.window.pop_front();
+        }
     }
 
     /// A poll's answer: a failure counts towards the breaker (C4: a network
@@ -96,9 +118,23 @@ impl TabPace {
     }
 }
 
+/// The most requests any one tab sent in a 60 s window (the run's load figure).
+pub fn peak_requests_per_tab_per_min(ev: &Evidence) -> u64 {
+    let mut tabs: BTreeMap<Actor, TabPace> = BTreeMap::new();
+    let mut peak = 0;
+    for step in &ev.history.steps {
+        if let Observation::Request { tab, .. } = &step.obs {
+            let pace = tabs.entry(*tab).or_default();
+            pace.count(step.t);
+            peak = peak.max(pace.window.len() as u64);
+        }
+    }
+    peak
+}
+
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let p = &ev.scenario.config.provider;
-    let limit = ev.scenario.config.check.max_requests_per_tab_per_min;
+    let limit = Some(ev.scenario.config.check.max_requests_per_tab_per_min).filter(|&l| l > 0);
     let mut tabs: BTreeMap<Actor, TabPace> = BTreeMap::new();
     let mut out = Vec::new();
     for step in &ev.history.steps {
@@ -127,6 +163,9 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 let Some((sent_at, RequestKind::Poll, handshake)) = pace.sent.remove(req) else {
                     continue;
                 };
+                if pace.polling == Some(*req) {
+                    pace.polling = None;
+                }
                 pace.on_poll_answer(t, p, sent_at, handshake, outcome, *events);
             }
             _ => {}

@@ -10,8 +10,13 @@ pub fn sims_dir() -> PathBuf {
 
 /// Every shipped scenario, sorted by file name.
 pub fn shipped() -> Vec<Scenario> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(sims_dir())
-        .expect("sims/ exists")
+    load_dir(&sims_dir())
+}
+
+/// Every scenario in `dir`, sorted by file name.
+pub fn load_dir(dir: &Path) -> Vec<Scenario> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();

@@ -293,15 +293,7 @@ impl Tab {
                 self.next_poll_at = Some(ready);
             } else {
                 self.next_poll_at = None;
-                let route = Route::Subscribe {
-                    org: self.id.org,
-                    property: self.cache.property,
-                    last_event_id: self.cursor,
-                };
-                let timeout = self.config.poll_request_timeout_ms;
-                if let Some(call) = self.send(now, RequestKind::Poll, route, timeout) {
-                    self.calls.track(call, Purpose::Poll);
-                }
+                self.send_poll(now);
             }
         }
         let refetching = self.calls.has(Kind::Refetch);
@@ -335,6 +327,19 @@ impl Tab {
                     self.calls.track(call, Purpose::Aggregate(kind));
                 }
             }
+        }
+    }
+
+    /// Subscribe from the cursor: the long-poll (C1, S3).
+    fn send_poll(&mut self, now: SimTime) {
+        let route = Route::Subscribe {
+            org: self.id.org,
+            property: self.cache.property,
+            last_event_id: self.cursor,
+        };
+        let timeout = self.config.poll_request_timeout_ms;
+        if let Some(call) = self.send(now, RequestKind::Poll, route, timeout) {
+            self.calls.track(call, Purpose::Poll);
         }
     }
 

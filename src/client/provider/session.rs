@@ -152,6 +152,12 @@ impl Tab {
             }) => Ok((token, SimTime(expires_at_ms))),
             _ => Err(()),
         };
+        let refreshed = issued.is_ok();
         self.to_auth(now, AuthInput::RefreshResult(issued), env);
+        let parked = self.polls() && self.calls.has(Kind::Poll);
+        if refreshed && parked && fires(self.mutant, Mutant::ResubscribeOnRefresh) {
+            // The bug: the stream restarts with the new token; the old poll stays out.
+            self.send_poll(now);
+        }
     }
 }
