@@ -1,24 +1,21 @@
 //! O5: no tab receives an event of another org, or of a property it did not ask for.
+//!
+//! It covers every tab that ever lived, closed and crashed ones included: a
+//! tab's org is in its name, and what it asks for is the scenario's
+//! declaration for its browser (odd-numbered browsers filter to one
+//! property), the input the tab is given, not anything the tab decides.
 
 use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation};
-use std::collections::BTreeMap;
+use crate::observation::Observation;
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let scope: BTreeMap<Actor, (u32, Option<u32>)> = ev
-        .last
-        .tabs
-        .iter()
-        .map(|t| (t.name, (t.org, t.property)))
-        .collect();
     let mut out = Vec::new();
     for step in &ev.history.steps {
         let Observation::Delivered { tab, events } = &step.obs else {
             continue;
         };
-        let Some(&(org, property)) = scope.get(tab) else {
-            continue;
-        };
+        let org = tab.org;
+        let property = ev.scenario.browser_config(tab.org, tab.browser).property;
         for e in events {
             let foreign_org = e.org != org;
             let foreign_property = property.is_some() && e.property != property;
