@@ -220,6 +220,13 @@ mutants! {
         breaks: "one poll at a time (C1, O7): a new token opens a second poll beside the parked one",
         caught_by: ("auth_expiry_lease_mutex", "O7"),
     },
+    /// Auth: once up, the expired banner stays until the page reloads.
+    BannerSticks {
+        name: "banner-sticks",
+        machine: Auth,
+        breaks: "the expired banner (A3, A5): it stays up after the session has a new token",
+        caught_by: ("auth_refresh_failing", "O6"),
+    },
     /// Auth: a failed refresh is retried every 2 s, without the doubling backoff.
     NoBackoff {
         name: "no-backoff",

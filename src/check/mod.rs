@@ -12,6 +12,7 @@ mod o3_order;
 pub mod o4_one_leader;
 mod o5_isolation;
 pub mod o6_auth;
+mod o6_banner;
 pub mod o7_pacing;
 mod o8_server_bounds;
 mod o9_debounce;
@@ -61,6 +62,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o4_one_leader::check(ev),
         o5_isolation::check(ev),
         o6_auth::check(ev),
+        o6_banner::check(ev),
         o7_pacing::check(ev),
         o8_server_bounds::check(ev),
         o9_debounce::check(ev),

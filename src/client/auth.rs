@@ -278,6 +278,11 @@ impl Auth {
         } else {
             Banner::None
         };
+        let clears = self.banner == Banner::Expired && banner != Banner::Expired;
+        if clears && self.creds.is_some() && fires(self.mutant, Mutant::BannerSticks) {
+            // The bug: the banner is only ever taken down by a reload.
+            return;
+        }
         if banner != self.banner {
             self.banner = banner;
             self.out.push_back(AuthOutput::Banner(banner));
