@@ -220,6 +220,13 @@ mutants! {
         breaks: "one poll at a time (C1, O7): a new token opens a second poll beside the parked one",
         caught_by: ("auth_expiry_lease_mutex", "O7"),
     },
+    /// Leader election: a leader closing its tab leaves its lease in storage.
+    CloseKeepsLease {
+        name: "close-keeps-lease",
+        machine: LeaderElection,
+        breaks: "the clean handoff (L3, L5): followers wait out the lease instead of taking over at once",
+        caught_by: ("leader_crash_takeover", "O10"),
+    },
     /// Auth: once up, the expired banner stays until the page reloads.
     BannerSticks {
         name: "banner-sticks",

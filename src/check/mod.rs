@@ -2,6 +2,7 @@
 //! history and the final state. Safety checkers walk every step; liveness
 //! checkers (convergence) look at the state after the settle window.
 
+mod o10_handoff;
 mod o10_recovery;
 pub mod o11_latency;
 mod o12_flags;
@@ -67,6 +68,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o8_server_bounds::check(ev),
         o9_debounce::check(ev),
         o10_recovery::check(ev),
+        o10_handoff::check(ev),
         o11_latency::check(ev),
         o12_flags::check(ev),
     ] {

@@ -428,7 +428,9 @@ impl Leader {
     /// The tab closes cleanly: give the lease up so a follower need not wait it out.
     fn close(&mut self, env: &dyn BrowserView) {
         let holds_lease = self.read_lease(env).is_some_and(|l| l.tab == self.me);
-        if self.role == Role::Leader && self.config.mechanism == Mechanism::Lease && holds_lease {
+        let gives_up = self.role == Role::Leader && self.config.mechanism == Mechanism::Lease;
+        // The bug: the lease stays behind, so followers wait for it to expire.
+        if gives_up && holds_lease && !fires(self.mutant, Mutant::CloseKeepsLease) {
             let key = self.lease_key.clone();
             self.effect(Effect::StorageSet { key, value: None });
         }
