@@ -220,6 +220,13 @@ mutants! {
         breaks: "one poll at a time (C1, O7): a new token opens a second poll beside the parked one",
         caught_by: ("auth_expiry_lease_mutex", "O7"),
     },
+    /// Provider: a tab cut off longer than a minute trusts its cache.
+    NoHardRecover {
+        name: "no-hard-recover",
+        machine: Provider,
+        breaks: "hardRecover (C8): a long-silent tab does not refetch its lists",
+        caught_by: ("idle_eviction", "O10"),
+    },
     /// Leader election: a leader closing its tab leaves its lease in storage.
     CloseKeepsLease {
         name: "close-keeps-lease",

@@ -3,6 +3,7 @@
 //! checkers (convergence) look at the state after the settle window.
 
 mod o10_handoff;
+mod o10_hard_recover;
 mod o10_recovery;
 pub mod o11_latency;
 mod o12_flags;
@@ -69,6 +70,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o9_debounce::check(ev),
         o10_recovery::check(ev),
         o10_handoff::check(ev),
+        o10_hard_recover::check(ev),
         o11_latency::check(ev),
         o12_flags::check(ev),
     ] {

@@ -178,7 +178,8 @@ impl Tab {
                     tab: self.name.clone(),
                     silent_ms,
                 });
-                refetch = true;
+                // The bug: the long silence is noticed, and the cache trusted anyway.
+                refetch = !fires(self.mutant, Mutant::NoHardRecover);
             }
         }
         self.last_success = Some(now);
