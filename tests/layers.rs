@@ -1,5 +1,6 @@
 //! The shape of the code, held by tests: no dependency cycle between the
-//! modules of `src/`, and no function longer than 80 lines. Both read the
+//! modules of `src/`, no function longer than 80 lines, no part of the tab
+//! (`src/client/provider/`) of 400 lines or more. Both read the
 //! sources as text, which rustfmt's layout makes regular: a function's body
 //! closes on a line of its own at the indentation it opened at.
 
@@ -196,4 +197,27 @@ fn no_function_in_src_is_over_80_lines() {
         "functions over {LONGEST_FUNCTION_LINES} lines:\n{}",
         long.join("\n")
     );
+}
+
+/// A tab's provider is split into parts each readable in one sitting.
+const LONGEST_TAB_PART_LINES: usize = 400;
+
+#[test]
+fn no_part_of_the_tab_is_over_400_lines() {
+    let parts: Vec<PathBuf> = sources()
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("client/provider")))
+        .collect();
+    assert!(parts.len() >= 5, "the tab's parts: {parts:?}");
+    for p in parts {
+        let lines = std::fs::read_to_string(&p)
+            .expect("readable")
+            .lines()
+            .count();
+        assert!(
+            lines < LONGEST_TAB_PART_LINES,
+            "{} has {lines} lines (at most {LONGEST_TAB_PART_LINES})",
+            p.display()
+        );
+    }
 }
