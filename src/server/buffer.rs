@@ -56,11 +56,20 @@ pub enum BufferInput {
     },
     /// The subscriber on `conn` went away.
     Cancel { conn: ConnId },
+    /// S10: the process restarts; every buffer and waiter is gone.
+    Restart,
 }
 
 #[derive(Debug, PartialEq)]
 pub enum BufferOutput {
-    Respond { conn: ConnId, batch: Batch },
+    Respond {
+        conn: ConnId,
+        batch: Batch,
+    },
+    /// A parked poll the restart severed.
+    Close {
+        conn: ConnId,
+    },
     Observe(Observation),
 }
 
@@ -390,12 +399,13 @@ impl Buffers {
         }
     }
 
-    /// S10: the process restarts; every buffer and waiter is gone. Returns
-    /// the connections of the parked polls, which the restart severs (the one
-    /// input a node makes outside `handle`: the node closes them before it
-    /// records the process down, and the losses after).
-    pub fn restart(&mut self) -> Vec<ConnId> {
+    /// S10: the process restarts: the parked polls are severed, then what
+    /// every buffer held is lost, and no waiter is left.
+    fn restart(&mut self) {
         let conns: Vec<ConnId> = self.waiter_org.keys().copied().collect();
+        for conn in conns {
+            self.out.push_back(BufferOutput::Close { conn });
+        }
         let lost: Vec<(OrgId, Vec<u64>)> = self
             .orgs
             .iter()
@@ -415,7 +425,6 @@ impl Buffers {
         self.deadlines.clear();
         self.deadline_of.clear();
         self.waiter_org.clear();
-        conns
     }
 
     pub fn metrics(&self) -> BufferMetrics {
@@ -453,6 +462,7 @@ impl Machine for Buffers {
                 store_head,
             } => self.subscribe(now, conn, org, property, cursor, store_head),
             BufferInput::Cancel { conn } => self.cancel(now, conn),
+            BufferInput::Restart => self.restart(),
         }
     }
 

@@ -165,15 +165,13 @@ impl ServerNode {
                 }
             }
             ServerInput::Restart { down_ms } => {
-                for conn in self.buffers.restart() {
-                    self.out.push_back(ServerOutput::Close { conn });
-                }
+                self.out
+                    .push_back(ServerOutput::Observe(Observation::ServerDown));
+                self.to_buffers(now, BufferInput::Restart);
                 // A slow refresh still waiting dies with the process too.
                 for (_, (conn, _)) in std::mem::take(&mut self.delayed) {
                     self.out.push_back(ServerOutput::Close { conn });
                 }
-                self.out
-                    .push_back(ServerOutput::Observe(Observation::ServerDown));
                 self.down_until = Some(now + down_ms);
                 self.on_timer(now);
             }
@@ -442,6 +440,7 @@ impl ServerNode {
                     conn,
                     resp: Response::new(200, Body::Events(batch)),
                 },
+                BufferOutput::Close { conn } => ServerOutput::Close { conn },
                 BufferOutput::Observe(obs) => ServerOutput::Observe(obs),
             });
         }
