@@ -19,7 +19,7 @@ pub mod o7_pacing;
 mod o8_server_bounds;
 mod o9_debounce;
 
-use crate::observation::{FinalState, History};
+use crate::observation::{FinalState, History, Outcome};
 use crate::scenario::{FaultKind, Scenario};
 use crate::time::SimTime;
 use serde::Serialize;
@@ -79,6 +79,16 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
     }
     all.sort_by(|a, b| (a.t, a.oracle, &a.subject).cmp(&(b.t, b.oracle, &b.subject)));
     all
+}
+
+/// Whether a call ended in failure as the SPEC counts one (C4): a network
+/// failure, a timeout or a 5xx. An abort is the tab's own doing, not a failure.
+pub(crate) fn call_failed(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Status(s) => *s >= 500,
+        Outcome::NetError | Outcome::Timeout => true,
+        Outcome::Aborted => false,
+    }
 }
 
 /// Whether a fault that slows or cuts browser `(org, browser)`'s calls (added

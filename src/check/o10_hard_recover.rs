@@ -8,7 +8,7 @@
 //! or has a latency, partition or slow-write fault on its browser in that
 //! window is excused.
 
-use super::{calls_impaired, Evidence, Violation};
+use super::{call_failed, calls_impaired, Evidence, Violation};
 use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,9 +40,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             Observation::Response {
                 tab, req, outcome, ..
             } => {
-                let failed = matches!(outcome, Outcome::NetError | Outcome::Timeout)
-                    || matches!(outcome, Outcome::Status(s) if *s >= 500);
-                if failed {
+                if call_failed(outcome) {
                     excused.entry(*tab).or_default().insert(t);
                 }
                 if polls.remove(&(*tab, *req)) && *outcome == Outcome::Status(200) {

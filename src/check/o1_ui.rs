@@ -9,7 +9,7 @@
 //! duplicate.
 
 use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, Outcome};
+use crate::observation::{Actor, Observation};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,10 +62,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     }
                 }
             }
-            Observation::Response { tab, outcome, .. }
-                if matches!(outcome, Outcome::NetError | Outcome::Timeout)
-                    || matches!(outcome, Outcome::Status(s) if *s >= 500) =>
-            {
+            Observation::Response { tab, outcome, .. } if super::call_failed(outcome) => {
                 troubled.entry(*tab).or_default().insert(step.t);
             }
             Observation::Lifecycle { tab, what } if what == "freeze" => {

@@ -97,12 +97,7 @@ impl TabPace {
         outcome: &Outcome,
         events: usize,
     ) {
-        let failed = match outcome {
-            Outcome::Status(s) => *s >= 500,
-            Outcome::NetError | Outcome::Timeout => true,
-            Outcome::Aborted => false,
-        };
-        if failed {
+        if super::call_failed(outcome) {
             self.consecutive_failures += 1;
             if self.consecutive_failures >= p.breaker.breaker_failures {
                 self.quiet_until = Some((t + p.breaker.breaker_open_ms, "the open breaker"));
