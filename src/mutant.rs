@@ -55,6 +55,8 @@ pub enum MutantMachine {
     LeaderElection,
     Auth,
     UiCache,
+    Platform,
+    TokenService,
 }
 
 impl MutantMachine {
@@ -65,6 +67,8 @@ impl MutantMachine {
             MutantMachine::LeaderElection => "leader election",
             MutantMachine::Auth => "auth lifecycle",
             MutantMachine::UiCache => "UI cache",
+            MutantMachine::Platform => "browser platform",
+            MutantMachine::TokenService => "token service",
         }
     }
 }
@@ -296,6 +300,97 @@ mutants! {
         machine: UiCache,
         breaks: "query keys (U1, O2): an expense or task event lands in every list of the org",
         caught_by: ("ui_query_keys", "O2"),
+    },
+    /// Server: a parked poll's deadline is read as four times the long-poll timeout.
+    PollNeverTimesOut {
+        name: "poll-never-times-out",
+        machine: ServerBuffer,
+        breaks: "long-poll timeout (S3): a quiet org's parked poll is left to the tab's own timeout",
+        caught_by: ("idle_eviction", "O8"),
+    },
+    /// Server: a poll past the waiter cap is neither parked nor answered.
+    WaiterCapDrops {
+        name: "waiter-cap-drops",
+        machine: ServerBuffer,
+        breaks: "safe resolution (S4): a poll past the waiter cap is dropped silently",
+        caught_by: ("waiter_cap", "O8"),
+    },
+    /// Server: a refreshed access token lives a tenth of its TTL (seconds read as tens of seconds).
+    RefreshShortTtl {
+        name: "refresh-short-ttl",
+        machine: TokenService,
+        breaks: "token service (S9): a refreshed token expires long before its TTL",
+        caught_by: ("auth_expiry_multitab", "O6"),
+    },
+    /// Client: a batch is applied in the order it arrived, not by sequence.
+    BatchUnsorted {
+        name: "batch-unsorted",
+        machine: Provider,
+        breaks: "batch order (C3): an event the pub/sub delivered late is skipped as older than the one before it",
+        caught_by: ("ui_burst_writes", "O3"),
+    },
+    /// Client: a fast-empty answer is followed by the next poll at once.
+    NoFastEmptyBackoff {
+        name: "no-fast-empty-backoff",
+        machine: Provider,
+        breaks: "RTT-aware backoff (C5): a tab past the waiter cap polls in a hot loop",
+        caught_by: ("waiter_cap", "O7"),
+    },
+    /// UI: aggregates are refetched only when an event invalidates them, never on the reconcile timer.
+    NoReconciliation {
+        name: "no-reconciliation",
+        machine: UiCache,
+        breaks: "reconciliation (C10): an aggregate nothing invalidates is never refetched",
+        caught_by: ("ui_reconcile_quiet", "O9"),
+    },
+    /// Auth: a tab ignores the token another tab announces on `auth-refresh`.
+    RefreshSuccessUnshared {
+        name: "refresh-success-unshared",
+        machine: Auth,
+        breaks: "auth-refresh channel (A2): waiting tabs refresh again instead of taking the shared token",
+        caught_by: ("auth_expiry_multitab", "O6"),
+    },
+    /// Auth: the offline banner stays up after the transport reaches the server again.
+    OfflineBannerSticks {
+        name: "offline-banner-sticks",
+        machine: Auth,
+        breaks: "offline banner (A5): it stays up after the browser is back online",
+        caught_by: ("auth_expiry_partitioned", "O6"),
+    },
+    /// Leader election: without a BroadcastChannel tabs elect a leader anyway, and followers hear nothing.
+    NoSoloFallback {
+        name: "no-solo-fallback",
+        machine: LeaderElection,
+        breaks: "the solo fallback (L6): without a BroadcastChannel followers wait for a leader that cannot reach them",
+        caught_by: ("leader_broadcast_off", "O2"),
+    },
+    /// Platform: a localStorage write never reaches the other tabs' views.
+    StorageWriteLost {
+        name: "storage-write-lost",
+        machine: Platform,
+        breaks: "localStorage (B1): other tabs never see a write, so each tab reads its own lease",
+        caught_by: ("leader_lease_race", "O4"),
+    },
+    /// Platform: the BroadcastChannel reports itself open but delivers nothing.
+    BroadcastLost {
+        name: "broadcast-lost",
+        machine: Platform,
+        breaks: "BroadcastChannel delivery (B2): an open channel whose messages never arrive starves the followers",
+        caught_by: ("leader_multitab", "O2"),
+    },
+    /// Platform: a crashed tab's Web Locks are never released.
+    CrashKeepsLocks {
+        name: "crash-keeps-locks",
+        machine: Platform,
+        breaks: "Web Locks release (B3): a crashed leader's lock blocks every takeover",
+        caught_by: ("leader_locks_crash", "O10"),
+    },
+    /// Platform: freezing a tab does nothing; it runs on.
+    FreezeIgnored {
+        name: "freeze-ignored",
+        machine: Platform,
+        breaks: "frozen tabs (B4): a frozen tab keeps polling and heartbeating",
+        caught_by: ("leader_frozen", "O7"),
     },
 }
 

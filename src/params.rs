@@ -305,7 +305,7 @@ params! { c;
     // ---- server buffer, pub/sub and tokens (S1-S10) ----
     max_buffer_size: usize = 200, [1, 1_000_000], buffer.max_buffer_size, "events an org's buffer keeps (S2)";
     event_ttl_ms: u64 = 25_000, [1, HOUR], buffer.event_ttl_ms, "how long a buffered event lives (S2)";
-    long_poll_timeout_ms: u64 = 25_000, [1, HOUR], buffer.long_poll_timeout_ms, "a parked long-poll is answered empty after this (S4)";
+    long_poll_timeout_ms: u64 = 25_000, [1, HOUR], buffer.long_poll_timeout_ms, "a parked long-poll is answered empty after this (S3)";
     max_waiters_per_org: usize = 5_000, [1, 10_000_000], buffer.max_waiters_per_org, "parked long-polls per org; more are answered at once (S4)";
     org_idle_evict_ms: u64 = 120_000, [1, DAY], buffer.org_idle_evict_ms, "an org nobody polls is freed after this (S5)";
     pubsub_max_delay_ms: u64 = 20, [0, 60_000], pubsub.pubsub_max_delay_ms, "pub/sub delivers a commit to the buffer within this (S3)";
@@ -313,12 +313,12 @@ params! { c;
     access_token_ttl_ms: u64 = 900_000, [1, 365 * DAY], tokens.access_token_ttl_ms, "an access token's life (S9)";
     refresh_slow_ms: u64 = 5_000, [0, HOUR], tokens.refresh_slow_ms, "the refresh_slow fault answers refreshes this late";
     // ---- client provider (C1-C9) ----
-    poll_request_timeout_ms: u64 = 35_000, [1, HOUR], provider.poll_request_timeout_ms, "a poll is given up after this (C3)";
+    poll_request_timeout_ms: u64 = 35_000, [1, HOUR], provider.poll_request_timeout_ms, "a poll is given up after this (B5)";
     refetch_request_timeout_ms: u64 = 10_000, [1, HOUR], provider.refetch_request_timeout_ms, "a list refetch is given up after this";
     fast_empty_ms: u64 = 1_500, [0, HOUR], provider.fast_empty_ms, "an empty answer sooner than this is fast-empty (C5)";
     fast_empty_backoff_min_ms: u64 = 2_000, [0, HOUR], provider.fast_empty_backoff_min_ms, "backoff after a fast-empty answer, at least (C5)";
     fast_empty_backoff_max_ms: u64 = 5_000, [c.provider.fast_empty_backoff_min_ms, HOUR], provider.fast_empty_backoff_max_ms, "backoff after a fast-empty answer, at most (C5)";
-    hard_recover_after_ms: u64 = 60_000, [1, DAY], provider.hard_recover_after_ms, "silence after which the tab refetches everything (C9)";
+    hard_recover_after_ms: u64 = 60_000, [1, DAY], provider.hard_recover_after_ms, "silence after which the tab refetches everything (C8)";
     poll_retry_ms: u64 = 1_000, [1, HOUR], provider.poll_retry_ms, "wait before re-polling after a failure";
     refetch_retry_ms: u64 = 5_000, [1, HOUR], provider.refetch_retry_ms, "wait before retrying a failed refetch";
     dedup_capacity: usize = 1_000, [1, 1_000_000], provider.dedup.dedup_capacity, "event ids the dedup LRU keeps per org (C2)";
@@ -365,7 +365,7 @@ params! { c;
     // ---- UI: aggregates, writes, flags, degraded mode (U1-U4, C10-C14) ----
     page_lists: Vec<ListKind> = vec![ListKind::Revenues], [], provider.page.lists, "the page's lists: revenues, expenses, tasks (U1)";
     page_aggregates: Vec<AggregateKind> = Vec::new(), [], provider.page.aggregates, "the page's aggregates: profit-loss, daily-approval, today-pending, report:<from>-<to> (U3)";
-    derived_debounce_ms: u64 = 1_000, [1, HOUR], provider.derived.debounce_ms, "at most one aggregate refetch per window, the first at once (C10)";
+    derived_debounce_ms: u64 = 1_000, [1, HOUR], provider.derived.debounce_ms, "at most one aggregate refetch per window, the first at once (U3)";
     reconcile_ms: u64 = 60_000, [10, DAY], provider.derived.reconcile_ms, "aggregates are refetched this often anyway, jittered by a tenth (C10)";
     writes_per_min: f64 = 0.0, [0, 6_000], provider.writes.per_min, "each tab's own writes per minute (U2)";
     optimistic_pct: u32 = 50, [0, 100], provider.writes.optimistic_pct, "share of adds shown optimistically (U2)";
@@ -381,7 +381,7 @@ params! { c;
     degraded_polling: bool = true, [], provider.degraded_polling, "a page without a live stream polls its list (C11)";
     degraded_refetch_min_ms: u64 = 12_000, [1, HOUR], provider.degraded_refetch_min_ms, "degraded list refetch period, at least (C11)";
     degraded_refetch_max_ms: u64 = 18_000, [c.provider.degraded_refetch_min_ms, HOUR], provider.degraded_refetch_max_ms, "degraded list refetch period, at most (C11)";
-    list_stale_ms: u64 = 5_000, [0, DAY], provider.list_stale_ms, "a focused tab refetches a list older than this (C12)";
+    list_stale_ms: u64 = 5_000, [0, DAY], provider.list_stale_ms, "a focused tab refetches a list older than this (U4)";
     telemetry_sample_pct: u32 = 2, [0, 100], provider.telemetry_sample_pct, "share of telemetry events sent (C14)";
     // ---- oracle bounds ----
     max_requests_per_tab_per_min: usize = 0, [0, 1_000_000], check.max_requests_per_tab_per_min, "O7: a budget of requests one tab may send in any minute (0: none; the run reports the peak)";

@@ -164,6 +164,7 @@ impl BrowserNode {
             config.platform.clone(),
             config.tabs as usize,
             rng_for(seed, &format!("{name}/platform")),
+            mutant,
         );
         let mut node = BrowserNode {
             name,

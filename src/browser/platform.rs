@@ -31,6 +31,7 @@
 
 use crate::client::browser_api::Effect;
 use crate::machine::Machine;
+use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
@@ -222,6 +223,7 @@ struct LockState {
 
 pub struct Platform {
     config: PlatformConfig,
+    mutant: Option<Mutant>,
     rng: SimRng,
     tabs: Vec<TabState>,
     /// The browser's backing store: the latest write to each key in global
@@ -244,9 +246,10 @@ pub struct Platform {
 
 impl Platform {
     /// A browser with `tabs` tabs, all open and visible, and empty storage.
-    pub fn new(config: PlatformConfig, tabs: usize, rng: SimRng) -> Self {
+    pub fn new(config: PlatformConfig, tabs: usize, rng: SimRng, mutant: Option<Mutant>) -> Self {
         Platform {
             config,
+            mutant,
             rng,
             tabs: (0..tabs)
                 .map(|_| TabState::new(BTreeMap::new(), BTreeMap::new()))
@@ -322,6 +325,10 @@ impl Platform {
         let write = self.next_write;
         self.tab_mut(tab).apply(write, key, value.clone());
         self.backing.insert(key.to_string(), (write, value.clone()));
+        if self.tabs.len() > 1 && fires(self.mutant, Mutant::StorageWriteLost) {
+            // The bug: the write stays in the writer's view and the backing store.
+            return;
+        }
         let (lo, hi) = (
             self.config.storage_propagation_min_ms,
             self.config.storage_propagation_max_ms,
@@ -361,6 +368,10 @@ impl Platform {
     fn broadcast(&mut self, now: SimTime, from: TabIndex, channel: &str, data: String) -> bool {
         if !self.config.broadcast_enabled || !self.tab(from).lifecycle.is_running() {
             return false;
+        }
+        if self.tabs.len() > 1 && fires(self.mutant, Mutant::BroadcastLost) {
+            // The bug: the post "succeeds" and goes nowhere.
+            return true;
         }
         let (lo, hi) = (
             self.config.broadcast_delay_min_ms,
@@ -487,7 +498,11 @@ impl Platform {
     /// The tab stops running anything. Its events are held, not lost, and
     /// its storage view keeps being updated.
     fn freeze(&mut self, _now: SimTime, tab: TabIndex) {
+        let mutant = self.mutant;
         let t = self.tab_mut(tab);
+        if t.lifecycle.is_running() && fires(mutant, Mutant::FreezeIgnored) {
+            return;
+        }
         t.lifecycle = match t.lifecycle {
             Lifecycle::Visible => Lifecycle::Frozen { hidden_since: None },
             Lifecycle::Hidden { since } => Lifecycle::Frozen {
@@ -541,6 +556,11 @@ impl Platform {
             Delivery::Storage { dest, .. } | Delivery::Message { dest, .. } => *dest != tab,
         });
         let names: Vec<String> = self.locks.keys().cloned().collect();
+        let holds = names.iter().any(|n| self.lock_holder(n) == Some(tab));
+        if how == Lifecycle::Crashed && holds && fires(self.mutant, Mutant::CrashKeepsLocks) {
+            // The bug: the lock manager never hears that the holder died.
+            return;
+        }
         for name in names {
             let lock = self.locks.get_mut(&name).expect("key listed above");
             lock.waiters.retain(|w| *w != tab);
@@ -728,7 +748,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn platform(tabs: usize) -> Platform {
-        Platform::new(PlatformConfig::default(), tabs, rng_for(7, "platform"))
+        Platform::new(
+            PlatformConfig::default(),
+            tabs,
+            rng_for(7, "platform"),
+            None,
+        )
     }
 
     fn drain(p: &mut Platform) -> Vec<PlatformEvent> {
@@ -836,7 +861,7 @@ mod tests {
                 storage_propagation_max_ms: 1000,
                 ..PlatformConfig::default()
             };
-            let mut p = Platform::new(config, 3, rng_for(seed, "platform"));
+            let mut p = Platform::new(config, 3, rng_for(seed, "platform"), None);
             for i in 0..20u64 {
                 p.storage_set(SimTime(i), 0, "k", Some(i.to_string()));
             }
@@ -880,7 +905,7 @@ mod tests {
             ..PlatformConfig::default()
         };
         for seed in 0..20 {
-            let mut p = Platform::new(config.clone(), 3, rng_for(seed, "platform"));
+            let mut p = Platform::new(config.clone(), 3, rng_for(seed, "platform"), None);
             for i in 0..10 {
                 assert!(p.broadcast(SimTime(i), 0, "hb", format!("a{i}")));
                 assert!(p.broadcast(SimTime(i), 1, "hb", format!("b{i}")));
@@ -1204,7 +1229,12 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_schedule() {
         let run = |seed| {
-            let mut p = Platform::new(PlatformConfig::default(), 4, rng_for(seed, "platform"));
+            let mut p = Platform::new(
+                PlatformConfig::default(),
+                4,
+                rng_for(seed, "platform"),
+                None,
+            );
             let mut log = Vec::new();
             for i in 0..30u64 {
                 let tab = (i % 4) as usize;
@@ -1255,7 +1285,7 @@ mod tests {
         ) {
             let config = PlatformConfig::default();
             let max = config.storage_propagation_max_ms;
-            let mut p = Platform::new(config, 4, rng_for(seed, "platform"));
+            let mut p = Platform::new(config, 4, rng_for(seed, "platform"), None);
             let mut now = SimTime(0);
             let mut last: BTreeMap<String, Option<String>> = BTreeMap::new();
             let mut seen: BTreeMap<(TabIndex, String), u64> = BTreeMap::new();

@@ -16,8 +16,10 @@ mod o5_isolation;
 pub mod o6_auth;
 mod o6_banner;
 pub mod o7_pacing;
+mod o8_long_poll;
 mod o8_server_bounds;
 mod o9_debounce;
+mod o9_reconcile;
 
 use crate::observation::{FinalState, History, Outcome};
 use crate::scenario::{FaultKind, Scenario};
@@ -67,7 +69,9 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o6_banner::check(ev),
         o7_pacing::check(ev),
         o8_server_bounds::check(ev),
+        o8_long_poll::check(ev),
         o9_debounce::check(ev),
+        o9_reconcile::check(ev),
         o10_recovery::check(ev),
         o10_handoff::check(ev),
         o10_hard_recover::check(ev),

@@ -10,6 +10,9 @@
 //! - After a logout, no tab of the browser sends a request later than
 //!   `logout_silence_bound_ms`, and every call in flight at the logout has
 //!   ended by then, until the user signs in again (A4).
+//! - Every access token the token service issues, at login or refresh, lives
+//!   `access_token_ttl_ms` from its issue (S9): one that runs out sooner
+//!   sends every tab of its session back to the refresh mutex early.
 //! - No telemetry payload carries a token (C14); the server, which knows
 //!   every token it issued, witnesses each one it receives.
 //!
@@ -100,6 +103,7 @@ fn violation(t: SimTime, subject: impl std::fmt::Display, detail: String) -> Vio
 
 /// The walk over the history: per-browser state, the figures, the findings.
 struct Auditor {
+    ttl_ms: u64,
     pre_expiry_ms: u64,
     backoff_base_ms: u64,
     backoff_max_ms: u64,
@@ -142,6 +146,14 @@ impl Auditor {
                 expires_at,
                 ..
             } => {
+                let ttl_ms = self.ttl_ms;
+                if *expires_at != t + ttl_ms {
+                    let detail = format!(
+                        "the token issued at {via} expires at {expires_at}, not access_token_ttl_ms {ttl_ms} after its issue (S9)"
+                    );
+                    let subject = Actor::browser(*org, *user).to_string();
+                    self.audit.violations.push(violation(t, &subject, detail));
+                }
                 let b = self.browser(Actor::browser(*org, *user));
                 b.expires_at = *expires_at;
                 b.force_expired = false;
@@ -279,6 +291,7 @@ impl Auditor {
 pub fn audit(ev: &Evidence) -> AuthAudit {
     let config = &ev.scenario.config;
     let mut auditor = Auditor {
+        ttl_ms: config.tokens.access_token_ttl_ms,
         pre_expiry_ms: config.provider.auth.pre_expiry_refresh_ms,
         backoff_base_ms: config.provider.auth.backoff_base_ms,
         backoff_max_ms: config.provider.auth.backoff_max_ms,

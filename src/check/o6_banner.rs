@@ -1,13 +1,16 @@
-//! O6 on the screen (A3, A5): the expired banner comes down once the session
-//! has a new token. When a tab's refresh succeeds, every tab of its browser
-//! (one session at a time) learns the token on `auth-refresh` or from
-//! localStorage and must no longer show "session expired" within
-//! `BANNER_CLEAR_BOUND_MS`.
+//! O6 on the screen (A3, A5): each banner comes down once its cause is gone.
 //!
-//! It applies to a tab that runs throughout that window: one frozen, closed,
-//! crashed or signed out in it is excused, and so is every tab of the browser
-//! if another refresh of it fails in the window (the banner goes back up by
-//! design).
+//! - Expired: when a tab's refresh succeeds, every tab of its browser (one
+//!   session at a time) learns the token on `auth-refresh` or from
+//!   localStorage and must no longer show "session expired" within
+//!   `BANNER_CLEAR_BOUND_MS`. Every tab of the browser is excused if another
+//!   refresh of it fails in the window (the banner goes back up by design).
+//! - Offline: a tab that shows "offline" and then hears from the server (any
+//!   HTTP answer to its poll) is back online and must not show it
+//!   `BANNER_CLEAR_BOUND_MS` later, unless a poll of its failed again since.
+//!
+//! Both apply to a tab that runs throughout the window: one frozen, closed,
+//! crashed or signed out in it is excused.
 
 use super::{Evidence, Violation};
 use crate::observation::{Actor, Banner, Observation, Outcome, RequestKind};
@@ -26,6 +29,11 @@ struct Seen {
     away: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
     /// Refresh calls out, per tab.
     refreshing: BTreeSet<(Actor, u64)>,
+    /// Polls out, per tab; and per tab when a poll got an HTTP answer, and
+    /// when one failed in the network.
+    polling: BTreeSet<(Actor, u64)>,
+    reached: BTreeMap<Actor, Vec<SimTime>>,
+    unreached: BTreeMap<Actor, BTreeSet<SimTime>>,
     /// Per browser: when a refresh succeeded, and when one failed.
     succeeded: BTreeMap<Actor, Vec<SimTime>>,
     failed: BTreeMap<Actor, BTreeSet<SimTime>>,
@@ -53,6 +61,23 @@ impl Seen {
             } => {
                 self.refreshing.insert((*tab, *req));
             }
+            Observation::Request {
+                tab,
+                req,
+                what: RequestKind::Poll,
+                ..
+            } => {
+                self.polling.insert((*tab, *req));
+            }
+            Observation::Response {
+                tab, req, outcome, ..
+            } if self.polling.remove(&(*tab, *req)) => match outcome {
+                Outcome::Status(_) => self.reached.entry(*tab).or_default().push(t),
+                Outcome::NetError | Outcome::Timeout => {
+                    self.unreached.entry(*tab).or_default().insert(t);
+                }
+                Outcome::Aborted => {}
+            },
             Observation::Response {
                 tab, req, outcome, ..
             } if self.refreshing.remove(&(*tab, *req)) => {
@@ -77,12 +102,53 @@ fn banner_at(changes: &[(SimTime, Banner)], t: SimTime) -> Banner {
         .map_or(Banner::None, |(_, b)| *b)
 }
 
+impl Seen {
+    /// Whether `tab` was away at `from`, or went away by `to`.
+    fn away(&self, tab: &Actor, from: SimTime, to: SimTime) -> bool {
+        self.away.get(tab).is_some_and(|a| {
+            a.range(..from).next_back().is_some_and(|(_, away)| *away)
+                || a.range(from..=to).any(|(_, away)| *away)
+        })
+    }
+
+    /// A5: each offline spell ends at the first HTTP answer after it began.
+    fn offline_stuck(&self, end: SimTime, out: &mut Vec<Violation>) {
+        for (tab, changes) in &self.banners {
+            let reached = self.reached.get(tab).map_or(&[][..], |r| &r[..]);
+            for (raised, _) in changes.iter().filter(|(_, b)| *b == Banner::Offline) {
+                let Some(&t0) = reached.iter().find(|&&r| r > *raised) else {
+                    continue;
+                };
+                let due = t0 + BANNER_CLEAR_BOUND_MS;
+                let failed_again = self
+                    .unreached
+                    .get(tab)
+                    .is_some_and(|u| u.range(t0..=due).next().is_some());
+                if failed_again || due > end || self.away(tab, t0, due) {
+                    continue;
+                }
+                if banner_at(changes, due) == Banner::Offline {
+                    out.push(Violation {
+                        oracle: "O6",
+                        t: due,
+                        subject: tab.to_string(),
+                        detail: format!(
+                            "still shows the offline banner {BANNER_CLEAR_BOUND_MS} ms after the server answered its poll at {t0}"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let mut seen = Seen::default();
     for step in &ev.history.steps {
         seen.take(step.t, &step.obs);
     }
     let mut out = Vec::new();
+    seen.offline_stuck(ev.scenario.end(), &mut out);
     for (browser, successes) in &seen.succeeded {
         for &t0 in successes {
             let due = t0 + BANNER_CLEAR_BOUND_MS;
@@ -98,12 +164,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 .iter()
                 .filter(|(tab, _)| tab.org == browser.org && tab.browser == browser.browser);
             for (tab, changes) in tabs {
-                // Away at the success, or at any time until the deadline.
-                let away = seen.away.get(tab).is_some_and(|a| {
-                    a.range(..t0).next_back().is_some_and(|(_, away)| *away)
-                        || a.range(t0..=due).any(|(_, away)| *away)
-                });
-                if !away && banner_at(changes, due) == Banner::Expired {
+                if !seen.away(tab, t0, due) && banner_at(changes, due) == Banner::Expired {
                     out.push(Violation {
                         oracle: "O6",
                         t: due,

@@ -7,7 +7,9 @@
 //!   at least the minimum backoff, except after the handshake (a poll without
 //!   `lastEventId`, which the server answers at once with its cursor);
 //! - no hot loop (C1): a tab never has two polls out at once; each poll is
-//!   answered, times out or is given up before the next goes.
+//!   answered, times out or is given up before the next goes;
+//! - a frozen tab runs nothing (B4): from its freeze to its thaw it sends no
+//!   request at all.
 //!
 //! How many requests a tab sends is a load figure, not a pacing rule: the
 //! design re-polls once per event batch, so a busy org drives it up. The run
@@ -131,10 +133,18 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let p = &ev.scenario.config.provider;
     let limit = Some(ev.scenario.config.check.max_requests_per_tab_per_min).filter(|&l| l > 0);
     let mut tabs: BTreeMap<Actor, TabPace> = BTreeMap::new();
+    let mut frozen: BTreeMap<Actor, SimTime> = BTreeMap::new();
     let mut out = Vec::new();
     for step in &ev.history.steps {
         let t = step.t;
         match &step.obs {
+            Observation::Lifecycle { tab, what } => {
+                if what == "freeze" {
+                    frozen.insert(*tab, t);
+                } else if matches!(what.as_str(), "thaw" | "close" | "crash") {
+                    frozen.remove(tab);
+                }
+            }
             Observation::Request {
                 tab,
                 req,
@@ -142,6 +152,16 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 path,
                 ..
             } => {
+                if let Some(since) = frozen.get(tab) {
+                    out.push(Violation {
+                        oracle: "O7",
+                        t,
+                        subject: tab.to_string(),
+                        detail: format!(
+                            "{what:?} request {req} sent by a tab frozen since {since} (B4: a frozen tab runs nothing)"
+                        ),
+                    });
+                }
                 let handshake = !path.contains("lastEventId=");
                 let pace = tabs.entry(*tab).or_default();
                 out.extend(pace.on_request(t, *tab, *req, *what, handshake, limit));

@@ -283,6 +283,11 @@ impl Auth {
             // The bug: the banner is only ever taken down by a reload.
             return;
         }
+        let back_online = self.banner == Banner::Offline && banner == Banner::None;
+        if back_online && fires(self.mutant, Mutant::OfflineBannerSticks) {
+            // The bug: nothing listens for `online`.
+            return;
+        }
         if banner != self.banner {
             self.banner = banner;
             self.out.push_back(AuthOutput::Banner(banner));
@@ -499,19 +504,26 @@ impl Auth {
         };
         match result {
             Ok((token, expires_at)) => {
+                // A2: the session's other tabs learn the token on `auth-refresh`,
+                // and from localStorage (no channel, or opened later).
+                let share = !fires(self.mutant, Mutant::RefreshSuccessUnshared);
                 let shared = SharedToken {
                     session,
                     token: token.clone(),
                     expires_at,
                 };
-                self.write(TOKEN_KEY, Some(&shared));
+                if share {
+                    self.write(TOKEN_KEY, Some(&shared));
+                }
                 self.write::<SharedBackoff>(BACKOFF_KEY, None);
                 let msg = AuthMessage::RefreshSuccess {
                     session,
                     token: token.clone(),
                     expires_at,
                 };
-                self.broadcast(REFRESH_CHANNEL, &msg);
+                if share {
+                    self.broadcast(REFRESH_CHANNEL, &msg);
+                }
                 self.adopt(now, session, token, expires_at);
             }
             Err(()) => {

@@ -168,7 +168,9 @@ impl Derived {
     /// Refetch now what is due (none, or every stale one); they count as fired.
     fn fire(&mut self, now: SimTime) {
         if self.next_reconcile.is_some_and(|t| t <= now) {
-            self.invalidate_all();
+            if !fires(self.mutant, Mutant::NoReconciliation) {
+                self.invalidate_all();
+            }
             self.schedule_reconcile(now);
         }
         if self.stale.is_empty() || self.ready_at() > now {

@@ -166,6 +166,9 @@ pub struct Leader {
     lease_key: String,
     channel: String,
     role: Role,
+    /// Whether the role has been reported yet: the first one always is, so
+    /// the history knows every tab of a scope, a silent follower included.
+    announced: bool,
     seq: u64,
     /// The highest (sequence, tab) heard from another tab.
     highest_heard: (u64, u32),
@@ -196,6 +199,7 @@ impl Leader {
             mutant,
             me,
             role: Role::Follower,
+            announced: false,
             seq: 0,
             highest_heard: (0, 0),
             last_heard: SimTime::ZERO,
@@ -229,8 +233,9 @@ impl Leader {
     }
 
     fn set_role(&mut self, role: Role, cause: &'static str) {
-        if self.role != role {
+        if self.role != role || !self.announced {
             self.role = role;
+            self.announced = true;
             self.out.push_back(LeaderOutput::Role(RoleChange {
                 role,
                 seq: self.seq,
@@ -243,10 +248,15 @@ impl Leader {
         self.out.push_back(LeaderOutput::Effect(effect));
     }
 
+    /// L6: there is no BroadcastChannel, so this tab must poll on its own.
+    fn no_channel(&self, env: &dyn BrowserView) -> bool {
+        !env.broadcast_enabled() && !fires(self.mutant, Mutant::NoSoloFallback)
+    }
+
     /// The tab opened: start competing (or fall back).
     fn start(&mut self, now: SimTime, env: &dyn BrowserView) {
         self.last_heard = now;
-        if !self.config.leader_enabled || !env.broadcast_enabled() {
+        if !self.config.leader_enabled || self.no_channel(env) {
             self.set_role(
                 Role::Solo,
                 if self.config.leader_enabled {
@@ -261,6 +271,7 @@ impl Leader {
         match self.config.mechanism {
             Mechanism::WebLocks if env.locks_available() => {
                 // The grant arrives as an input; until then this tab follows.
+                self.set_role(Role::Follower, "waiting for the lock");
                 let name = self.lease_key.clone();
                 self.effect(Effect::LockRequest { name });
                 self.next_timer = None;
@@ -341,7 +352,7 @@ impl Leader {
                 }
             },
             Role::Leader => {
-                if !env.broadcast_enabled() {
+                if self.no_channel(env) {
                     self.set_role(Role::Solo, "broadcast channel gone");
                     self.next_timer = Some(now + self.config.heartbeat_ms);
                     return;
@@ -369,7 +380,7 @@ impl Leader {
                 self.next_timer = Some(now + self.config.heartbeat_ms);
             }
             Role::Follower => {
-                if !env.broadcast_enabled() {
+                if self.no_channel(env) {
                     self.set_role(Role::Solo, "broadcast channel gone");
                     self.next_timer = Some(now + self.config.heartbeat_ms);
                 } else if now.since(self.last_heard) >= self.takeover_after_ms {

@@ -272,9 +272,17 @@ impl Buffers {
             // S4 safe resolution: answer at once, empty, rather than drop the poll.
             self.metrics.waiter_cap_hits += 1;
             self.observe(Observation::WaiterCapHit { org });
-            self.respond(org, conn, batch);
+            if !fires(self.mutant, Mutant::WaiterCapDrops) {
+                self.respond(org, conn, batch);
+            }
         } else {
-            let deadline = now + self.config.long_poll_timeout_ms;
+            let timeout = self.config.long_poll_timeout_ms;
+            let deadline = now
+                + if fires(self.mutant, Mutant::PollNeverTimesOut) {
+                    4 * timeout
+                } else {
+                    timeout
+                };
             buf.waiters.push(Waiter {
                 conn,
                 property,

@@ -127,7 +127,7 @@ impl ServerNode {
                 r.set_stream(PUBSUB_STREAM);
                 r
             }),
-            tokens: Tokens::new(config.tokens.clone()),
+            tokens: Tokens::new(config.tokens.clone(), mutant),
             store: Store::new(),
             rng,
             next_mutation,

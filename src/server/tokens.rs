@@ -5,6 +5,7 @@
 //! an unknown, expired or revoked one, is 401; a token of another org is 403.
 
 use crate::event::OrgId;
+use crate::mutant::{fires, Mutant};
 use crate::seed::SimRng;
 use crate::time::SimTime;
 use rand::Rng;
@@ -64,6 +65,7 @@ struct Session {
 #[derive(Debug)]
 pub struct Tokens {
     config: TokenConfig,
+    mutant: Option<Mutant>,
     grants: BTreeMap<String, Grant>,
     /// Live sessions; a logout removes its session.
     sessions: BTreeMap<u64, Session>,
@@ -73,9 +75,10 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn new(config: TokenConfig) -> Self {
+    pub fn new(config: TokenConfig, mutant: Option<Mutant>) -> Self {
         Tokens {
             config,
+            mutant,
             grants: BTreeMap::new(),
             sessions: BTreeMap::new(),
             ever_issued: Default::default(),
@@ -83,10 +86,16 @@ impl Tokens {
         }
     }
 
-    fn grant(&mut self, now: SimTime, session: u64, rng: &mut SimRng) -> Issued {
+    fn grant(&mut self, now: SimTime, session: u64, refresh: bool, rng: &mut SimRng) -> Issued {
         let s = &self.sessions[&session];
         let token = format!("tok.{}.{}.{:016x}", s.org, s.user, rng.gen::<u64>());
-        let expires_at = now + self.config.access_token_ttl_ms;
+        let ttl_ms = self.config.access_token_ttl_ms;
+        let expires_at = now
+            + if refresh && fires(self.mutant, Mutant::RefreshShortTtl) {
+                ttl_ms / 10
+            } else {
+                ttl_ms
+            };
         let issued = Issued {
             session,
             token: token.clone(),
@@ -119,7 +128,7 @@ impl Tokens {
                 refresh_token,
             },
         );
-        self.grant(now, self.next_session, rng)
+        self.grant(now, self.next_session, false, rng)
     }
 
     fn session_of(&self, refresh_token: &str) -> Option<u64> {
@@ -137,7 +146,7 @@ impl Tokens {
         rng: &mut SimRng,
     ) -> Result<Issued, u16> {
         let session = self.session_of(refresh_token).ok_or(401u16)?;
-        Ok(self.grant(now, session, rng))
+        Ok(self.grant(now, session, true, rng))
     }
 
     /// Revoke the session of `refresh_token`; returns (org, user, session) if it was live.
@@ -202,10 +211,13 @@ mod tests {
 
     fn service() -> (Tokens, SimRng) {
         (
-            Tokens::new(TokenConfig {
-                access_token_ttl_ms: 1000,
-                ..TokenConfig::default()
-            }),
+            Tokens::new(
+                TokenConfig {
+                    access_token_ttl_ms: 1000,
+                    ..TokenConfig::default()
+                },
+                None,
+            ),
             rng_for(1, "tokens"),
         )
     }

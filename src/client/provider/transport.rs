@@ -129,15 +129,17 @@ impl Tab {
                 if fast_empty {
                     self.telemetry(now, "fast_empty", "");
                 }
-                self.next_poll_at = Some(if fast_empty {
-                    now + jitter_ms(
-                        &mut self.rng,
-                        self.config.fast_empty_backoff_min_ms,
-                        self.config.fast_empty_backoff_max_ms,
-                    )
-                } else {
-                    now
-                });
+                self.next_poll_at = Some(
+                    if fast_empty && !fires(self.mutant, Mutant::NoFastEmptyBackoff) {
+                        now + jitter_ms(
+                            &mut self.rng,
+                            self.config.fast_empty_backoff_min_ms,
+                            self.config.fast_empty_backoff_max_ms,
+                        )
+                    } else {
+                        now
+                    },
+                );
             }
             Ok(Response {
                 status: status @ (401 | 403),
@@ -259,7 +261,12 @@ impl Tab {
                 events: events.len(),
             });
         }
-        events.sort_by(application_order);
+        let out_of_order = events
+            .windows(2)
+            .any(|w| application_order(&w[0], &w[1]) == std::cmp::Ordering::Greater);
+        if !(out_of_order && fires(self.mutant, Mutant::BatchUnsorted)) {
+            events.sort_by(application_order);
+        }
         for event in events {
             if let Some(m) = event.mutation {
                 self.echo_due.remove(&m);
