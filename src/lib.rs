@@ -22,6 +22,7 @@ pub mod bench;
 pub mod browser;
 pub mod check;
 pub mod client;
+pub mod coverage;
 pub mod crosscheck;
 pub mod event;
 pub mod faults;

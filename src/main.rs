@@ -110,6 +110,8 @@ enum Command {
     Mutants,
     /// Print the parameter table (name, type, default, range, doc) as README's markdown.
     Params,
+    /// Print the SPEC rule table (each rule of sections 2-7, its check, the mutants that break it) as README's markdown.
+    Coverage,
     /// Print the fault kinds (name, targets, fields, whether `for_s` undoes it, doc) as README's markdown.
     Faults,
     /// Print the behaviour baseline: every scenario's verdict line (trace hash included) at
@@ -179,6 +181,10 @@ fn main() -> ExitCode {
         }
         Command::Faults => {
             print!("{}", rtsim::faults::markdown_table());
+            Ok(true)
+        }
+        Command::Coverage => {
+            print!("{}", rtsim::coverage::markdown_table());
             Ok(true)
         }
         Command::Mutants => {

@@ -118,6 +118,13 @@ macro_rules! mutants {
 }
 
 mutants! {
+    /// Server: a buffer created after a restart takes the caller's cursor on trust.
+    FreshBufferTrustsCursor {
+        name: "fresh-buffer-trusts-cursor",
+        machine: ServerBuffer,
+        breaks: "restart loss (S10): events published while the server was down vanish without a floor to show it",
+        caught_by: ("server_restart_quiet", "O1"),
+    },
     /// Client: the dedup LRU forgets every id, so a redelivered event is applied twice.
     NoDedup {
         name: "no-dedup",
@@ -293,6 +300,20 @@ mutants! {
         machine: Provider,
         breaks: "degraded mode (C11, O12): a page without a live stream goes stale",
         caught_by: ("ui_realtime_outage", "O12"),
+    },
+    /// Provider: the poller never tells the scope that its stream went down or came back.
+    HealthNotShared {
+        name: "health-not-shared",
+        machine: Provider,
+        breaks: "health broadcast (C12, C11): followers never learn the stream is down and never poll their lists",
+        caught_by: ("ui_realtime_outage", "O12"),
+    },
+    /// UI: focus refetches only the aggregates, never a stale list.
+    FocusNoRefetch {
+        name: "focus-no-refetch",
+        machine: UiCache,
+        breaks: "refetch on focus (U4): a stale list stays as it is when the window gains focus",
+        caught_by: ("ui_reconcile_quiet", "O10"),
     },
     /// UI: an event patches every list query of the org, not only its entity's (U1).
     QueryKeyIgnoresEntity {

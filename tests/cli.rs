@@ -250,8 +250,8 @@ fn readme_block(name: &str) -> String {
     readme[start..end].to_string()
 }
 
-/// README's parameter and fault-kind tables are the ones `rtsim params` and
-/// `rtsim faults` print from the declarations.
+/// README's parameter, fault-kind and SPEC rule tables are the ones `rtsim params`,
+/// `rtsim faults` and `rtsim coverage` print from the declarations.
 #[test]
 fn readme_lists_every_parameter_and_fault_kind_as_declared() {
     assert_eq!(
@@ -263,5 +263,10 @@ fn readme_lists_every_parameter_and_fault_kind_as_declared() {
         readme_block("faults"),
         rtsim::faults::markdown_table(),
         "README's fault table is stale: paste `cargo run --release -- faults` between the markers"
+    );
+    assert_eq!(
+        readme_block("coverage"),
+        rtsim::coverage::markdown_table(),
+        "README's SPEC rule table is stale: paste `cargo run --release -- coverage` between the markers"
     );
 }

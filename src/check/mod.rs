@@ -2,12 +2,14 @@
 //! history and the final state. Safety checkers walk every step; liveness
 //! checkers (convergence) look at the state after the settle window.
 
+mod o10_focus;
 mod o10_handoff;
 mod o10_hard_recover;
 mod o10_recovery;
 pub mod o11_latency;
 mod o12_flags;
 mod o1_exactly_once;
+mod o1_restart;
 mod o1_ui;
 mod o2_convergence;
 mod o3_order;
@@ -60,6 +62,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
     let mut all = Vec::new();
     for mut found in [
         o1_exactly_once::check(ev),
+        o1_restart::check(ev),
         o1_ui::check(ev),
         o2_convergence::check(ev),
         o3_order::check(ev),
@@ -74,6 +77,7 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o9_reconcile::check(ev),
         o10_recovery::check(ev),
         o10_handoff::check(ev),
+        o10_focus::check(ev),
         o10_hard_recover::check(ev),
         o11_latency::check(ev),
         o12_flags::check(ev),

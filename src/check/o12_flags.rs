@@ -5,11 +5,20 @@
 //! refetches its list at least every `degraded_refetch_max_ms`, plus one
 //! request timeout, unless something else held it: a lifecycle change, an
 //! auth pause or sign-out, or a failed call.
+//!
+//! The other way (C11, C12): a page must notice that its stream is down.
+//! While a `stream_down` fault is on, every page of a live org is in degraded
+//! mode once `STREAM_DOWN_NOTICE` has passed: the poller's parked poll is
+//! answered by then and its next poll refused, and its health broadcast
+//! reaches the scope's other tabs in milliseconds. A tab that is not running
+//! then (not yet open, closed, crashed, frozen or signed out), or that was
+//! paused for a token or changed role in the meantime, is excused.
 
 use super::{Evidence, Violation};
 use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use crate::scenario::FaultKind;
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What C13 says realtime does for a page of an org.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +76,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         });
     }
     out.extend(degraded_polling(ev));
+    out.extend(degraded_entry(ev));
     out.sort_by_key(|v| v.t);
     out
 }
@@ -153,6 +163,119 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
     let open: Vec<Actor> = since.keys().copied().collect();
     for tab in open {
         check(tab, end, &since);
+    }
+    out
+}
+
+/// What `degraded_entry` needs of each page: when it was first seen
+/// running, its degraded and frozen spells, when it was held back, and when
+/// it went for good (closed, crashed or signed out).
+#[derive(Default)]
+struct Pages {
+    seen: BTreeMap<Actor, SimTime>,
+    degraded: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
+    frozen: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
+    held: BTreeMap<Actor, BTreeSet<SimTime>>,
+    gone: BTreeMap<Actor, SimTime>,
+}
+
+impl Pages {
+    fn take(&mut self, t: SimTime, obs: &Observation) {
+        match obs {
+            Observation::Role { tab, .. } => {
+                self.seen.entry(*tab).or_insert(t);
+                self.held.entry(*tab).or_default().insert(t);
+            }
+            // A browser's own calls (its login) are not a page's.
+            Observation::Request { tab, .. } if tab.tab.is_some() => {
+                self.seen.entry(*tab).or_insert(t);
+            }
+            Observation::Degraded { tab, on } => {
+                self.degraded.entry(*tab).or_default().insert(t, *on);
+            }
+            Observation::Lifecycle { tab, what } if what == "close" || what == "crash" => {
+                self.gone.entry(*tab).or_insert(t);
+            }
+            Observation::SignedOut { tab, .. } => {
+                self.gone.entry(*tab).or_insert(t);
+            }
+            Observation::Lifecycle { tab, what } => {
+                if what == "freeze" || what == "thaw" {
+                    self.frozen
+                        .entry(*tab)
+                        .or_default()
+                        .insert(t, what == "freeze");
+                }
+                self.held.entry(*tab).or_default().insert(t);
+            }
+            Observation::AuthPaused { tab, .. } => {
+                self.held.entry(*tab).or_default().insert(t);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether `tab` ran, unheld, from the outage's start `a` to `due`.
+    fn ran_throughout(&self, tab: &Actor, a: SimTime, due: SimTime) -> bool {
+        let opened = self.seen.get(tab).is_some_and(|first| *first <= a);
+        let stayed = self.gone.get(tab).is_none_or(|g| *g > due);
+        let held = self
+            .held
+            .get(tab)
+            .is_some_and(|h| h.range(a..=due).next().is_some());
+        opened && stayed && !held && !on_at(self.frozen.get(tab), due)
+    }
+}
+
+/// Whether the last change of `spells` at or before `t` turned it on.
+fn on_at(spells: Option<&BTreeMap<SimTime, bool>>, t: SimTime) -> bool {
+    spells
+        .and_then(|s| s.range(..=t).next_back())
+        .is_some_and(|(_, on)| *on)
+}
+
+/// C11, C12: every running page of a live org is degraded once a stream
+/// outage has lasted the notice bound.
+fn degraded_entry(ev: &Evidence) -> Vec<Violation> {
+    let cfg = &ev.scenario.config;
+    let p = &cfg.provider;
+    if !p.degraded_polling {
+        return vec![];
+    }
+    // A parked poll's full wait, a retry and a round trip, and a second.
+    let notice =
+        cfg.buffer.long_poll_timeout_ms + p.poll_retry_ms + 2 * cfg.net.max_latency_ms + 1_000;
+    let outages: Vec<(SimTime, SimTime)> = ev
+        .scenario
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::StreamDown)
+        .map(|f| (f.at, f.for_ms.map_or(ev.scenario.end(), |ms| f.at + ms)))
+        .filter(|(a, b)| *a + notice < *b)
+        .collect();
+    if outages.is_empty() {
+        return vec![];
+    }
+    let mut pages = Pages::default();
+    for step in &ev.history.steps {
+        pages.take(step.t, &step.obs);
+    }
+    let mut out = Vec::new();
+    for (a, _) in outages {
+        let due = a + notice;
+        for tab in pages.seen.keys() {
+            let live = expected_mode(&p.flags, tab.org) == Realtime::Live;
+            if live && pages.ran_throughout(tab, a, due) && !on_at(pages.degraded.get(tab), due) {
+                out.push(Violation {
+                    oracle: "O12",
+                    t: due,
+                    subject: tab.to_string(),
+                    detail: format!(
+                        "the stream has been down since {a} and the page is still not in degraded mode (C11; C12: the poller's health broadcast tells the scope)"
+                    ),
+                });
+            }
+        }
     }
     out
 }

@@ -248,10 +248,20 @@ impl Buffers {
         store_head: u64,
     ) {
         self.expire(now, org);
+        // A fresh buffer (first use, or after a restart or an eviction) cannot
+        // vouch for anything up to the store's head.
+        let mut floor = store_head;
+        let behind = cursor.is_some_and(|c| c < store_head);
+        if behind
+            && !self.orgs.contains_key(&org)
+            && fires(self.mutant, Mutant::FreshBufferTrustsCursor)
+        {
+            floor = cursor.unwrap_or(store_head);
+        }
         let buf = self
             .orgs
             .entry(org)
-            .or_insert_with(|| OrgBuffer::new(now, store_head));
+            .or_insert_with(|| OrgBuffer::new(now, floor));
         buf.last_activity = now;
         let Some(cursor) = cursor else {
             // A subscriber without a cursor starts from now; its first snapshot covers the past.

@@ -9,7 +9,8 @@ impl Tab {
         if !self.auth.signed_in() {
             return;
         }
-        if now.since(self.list_updated_at) > self.config.list_stale_ms {
+        let stale = now.since(self.list_updated_at) > self.config.list_stale_ms;
+        if stale && !fires(self.mutant, Mutant::FocusNoRefetch) {
             self.owe_refetch(0);
         }
         let stale_ms = if self.stream_live && self.realtime == Realtime::Live {

@@ -11,6 +11,9 @@ impl Tab {
             return;
         }
         self.stream_live = live;
+        if fires(self.mutant, Mutant::HealthNotShared) {
+            return;
+        }
         let health = Health {
             is_live: live,
             last_success_at: self.last_success.map(SimTime::as_ms),

@@ -1,0 +1,106 @@
+//! O10 on focus (U4): a window that gains focus refetches a list that is
+//! stale, one not loaded by a snapshot nor patched by an event for more than
+//! `list_stale_ms`. The refetch goes out within `FOCUS_REFETCH_BOUND_MS`.
+//!
+//! It applies to a signed-in tab that runs until then, and whose calls can go
+//! through: a tab with a refetch already out (the owed one follows it), a
+//! failed call in the last `refetch_retry_ms` (the retry paces it), or a
+//! pause for a token, a sign-out, a freeze, a close or a crash by the
+//! deadline is excused.
+
+use super::{call_failed, Evidence, Violation};
+use crate::observation::{Actor, Observation, RequestKind};
+use crate::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A focused tab's refetch is sent by the same handling; a second is room
+/// for its timers to run.
+pub const FOCUS_REFETCH_BOUND_MS: u64 = 1_000;
+
+#[derive(Default)]
+struct TabSeen {
+    /// When the list was last loaded or patched.
+    fresh_at: Option<SimTime>,
+    refetches: BTreeSet<SimTime>,
+    /// Refetches out now.
+    out: BTreeSet<u64>,
+    /// Focus instants owed a refetch.
+    owed: Vec<SimTime>,
+    /// When the tab was held back (paused, signed out, frozen, gone) or a call failed.
+    held: BTreeSet<SimTime>,
+    failed: BTreeSet<SimTime>,
+}
+
+pub fn check(ev: &Evidence) -> Vec<Violation> {
+    let p = &ev.scenario.config.provider;
+    let mut tabs: BTreeMap<Actor, TabSeen> = BTreeMap::new();
+    for step in &ev.history.steps {
+        let t = step.t;
+        match &step.obs {
+            Observation::Snapshot { tab, .. } | Observation::Applied { tab, .. } => {
+                tabs.entry(*tab).or_default().fresh_at = Some(t);
+            }
+            Observation::Request {
+                tab,
+                req,
+                what: RequestKind::Refetch,
+                ..
+            } => {
+                let seen = tabs.entry(*tab).or_default();
+                seen.refetches.insert(t);
+                seen.out.insert(*req);
+            }
+            Observation::Response {
+                tab, req, outcome, ..
+            } => {
+                let seen = tabs.entry(*tab).or_default();
+                seen.out.remove(req);
+                if call_failed(outcome) {
+                    seen.failed.insert(t);
+                }
+            }
+            Observation::Lifecycle { tab, what } if what == "focus" => {
+                let seen = tabs.entry(*tab).or_default();
+                let stale = seen.fresh_at.is_some_and(|f| t.since(f) > p.list_stale_ms);
+                let pacing = seen
+                    .failed
+                    .range(SimTime(t.as_ms().saturating_sub(p.refetch_retry_ms))..=t)
+                    .next()
+                    .is_some();
+                if stale && seen.out.is_empty() && !pacing {
+                    seen.owed.push(t);
+                }
+            }
+            Observation::Lifecycle { tab, what }
+                if matches!(what.as_str(), "freeze" | "close" | "crash") =>
+            {
+                tabs.entry(*tab).or_default().held.insert(t);
+            }
+            Observation::AuthPaused { tab, .. } | Observation::SignedOut { tab, .. } => {
+                tabs.entry(*tab).or_default().held.insert(t);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (tab, seen) in &tabs {
+        for &t in &seen.owed {
+            let due = t + FOCUS_REFETCH_BOUND_MS;
+            let refetched = seen.refetches.range(t..=due).next().is_some();
+            let held = seen.held.range(t..=due).next().is_some();
+            if !refetched && !held && due <= ev.scenario.end() {
+                out.push(Violation {
+                    oracle: "O10",
+                    t: due,
+                    subject: tab.to_string(),
+                    detail: format!(
+                        "focused at {t} with a list older than list_stale_ms {} and no refetch within {FOCUS_REFETCH_BOUND_MS} ms (U4)",
+                        p.list_stale_ms
+                    ),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|v| v.t);
+    out
+}

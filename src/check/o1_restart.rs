@@ -1,0 +1,109 @@
+//! O1 across a server restart (S10, C9): what a restart loses is shown, not
+//! left for some later repair to cover. A restart empties every buffer, and
+//! what is committed while the process is down never reaches one; so the
+//! first answer to a poll whose cursor is older than such a lost event must
+//! make the tab see the loss (a `Gap`: the restarted buffer's floor, or a hole
+//! in the sequences it returns), whether or not a later event, a degraded
+//! refetch or a hardRecover would have repaired the list anyway.
+//!
+//! It holds whatever the faults: it looks only at polls sent after the server
+//! came back and answered 200, each tab's first one per restart.
+
+use super::{Evidence, Violation};
+use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind};
+use crate::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The `lastEventId` a poll resumes from; `None` for a handshake.
+fn cursor(path: &str) -> Option<u64> {
+    path.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("lastEventId="))
+        .and_then(|v| v.parse().ok())
+}
+
+pub fn check(ev: &Evidence) -> Vec<Violation> {
+    // Per org: the highest sequence the last restart lost.
+    let mut lost: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut down = false;
+    // Tabs still owed their first answered poll since the last restart.
+    let mut owed: BTreeSet<Actor> = BTreeSet::new();
+    let mut seen_tabs: BTreeSet<Actor> = BTreeSet::new();
+    let mut polls: BTreeMap<(Actor, u64), Option<u64>> = BTreeMap::new();
+    // (tab, answered at, cursor, lost through) to confirm against the gaps.
+    let mut answered = Vec::new();
+    let mut gaps: BTreeSet<(Actor, SimTime)> = BTreeSet::new();
+    for step in &ev.history.steps {
+        let t = step.t;
+        match &step.obs {
+            Observation::ServerDown => {
+                down = true;
+                lost.clear();
+            }
+            Observation::ServerUp => {
+                down = false;
+                owed = seen_tabs.clone();
+                // An answer to a poll sent before the restart was made before it.
+                polls.clear();
+            }
+            // Dropped by the restart, or committed while the process was down.
+            Observation::BufferDrop {
+                org,
+                seq,
+                reason: DropReason::Restart,
+            }
+            | Observation::Committed { org, seq, .. }
+                if down || matches!(step.obs, Observation::BufferDrop { .. }) =>
+            {
+                let l = lost.entry(*org).or_default();
+                *l = (*l).max(*seq);
+            }
+            Observation::Request {
+                tab,
+                req,
+                what: RequestKind::Poll,
+                path,
+                ..
+            } => {
+                seen_tabs.insert(*tab);
+                polls.insert((*tab, *req), cursor(path));
+            }
+            Observation::Response {
+                tab,
+                req,
+                outcome: Outcome::Status(200),
+                ..
+            } => {
+                let Some(c) = polls.remove(&(*tab, *req)) else {
+                    continue;
+                };
+                if !down && owed.remove(tab) {
+                    let lost_through = lost.get(&tab.org).copied().unwrap_or(0);
+                    if let Some(c) = c.filter(|&c| c < lost_through) {
+                        answered.push((*tab, t, c, lost_through));
+                    }
+                }
+            }
+            Observation::Gap { tab, .. } => {
+                gaps.insert((*tab, t));
+            }
+            _ => {}
+        }
+    }
+    answered
+        .into_iter()
+        .filter(|(tab, t, _, _)| !gaps.contains(&(*tab, *t)))
+        .map(unshown)
+        .collect()
+}
+
+/// A first poll after a restart that did not show the tab what it lost.
+fn unshown((tab, t, c, lost_through): (Actor, SimTime, u64, u64)) -> Violation {
+    Violation {
+        oracle: "O1",
+        t,
+        subject: tab.to_string(),
+        detail: format!(
+            "its first poll after the restart, from lastEventId {c}, was answered without showing that the restart lost events up to seq {lost_through} (S10, C9)"
+        ),
+    }
+}
