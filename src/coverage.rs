@@ -71,8 +71,7 @@ rules! {
     "C5", "fast-empty answer backs off 2-5 s",
         "O7 `o7_pacing`: no poll within the backoff after a fast empty";
     "C6", "hidden tabs and fallback followers resubscribe every 3-5 s at most",
-        "none yet",
-        gap: "not modelled: the provider does not pace hidden tabs or fallback followers; only the platform's hidden-timer throttling (B4) slows them";
+        "O7 `o7_pacing`: no poll within paced_poll_min_ms of an answer while the tab is hidden or polls alone in fallback";
     "C7", "pause on 401/403; never a header without a token",
         "O6 `o6_auth`: no data call without a bearer";
     "C8", "hardRecover after 60 s silence",

@@ -315,6 +315,13 @@ mutants! {
         breaks: "refetch on focus (U4): a stale list stays as it is when the window gains focus",
         caught_by: ("ui_reconcile_quiet", "O10"),
     },
+    /// Provider: a hidden tab, or one polling alone in fallback, re-polls at once.
+    UnpacedBackgroundPolls {
+        name: "unpaced-background-polls",
+        machine: Provider,
+        breaks: "background pacing (C6): a hidden or fallback tab resubscribes the moment an answer comes",
+        caught_by: ("leader_broadcast_off", "O7"),
+    },
     /// UI: an event patches every list query of the org, not only its entity's (U1).
     QueryKeyIgnoresEntity {
         name: "query-key-ignores-entity",

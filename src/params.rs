@@ -318,6 +318,8 @@ params! { c;
     fast_empty_ms: u64 = 1_500, [0, HOUR], provider.fast_empty_ms, "an empty answer sooner than this is fast-empty (C5)";
     fast_empty_backoff_min_ms: u64 = 2_000, [0, HOUR], provider.fast_empty_backoff_min_ms, "backoff after a fast-empty answer, at least (C5)";
     fast_empty_backoff_max_ms: u64 = 5_000, [c.provider.fast_empty_backoff_min_ms, HOUR], provider.fast_empty_backoff_max_ms, "backoff after a fast-empty answer, at most (C5)";
+    paced_poll_min_ms: u64 = 3_000, [0, HOUR], provider.paced_poll_min_ms, "a hidden or fallback tab re-polls no sooner than this after an answer (C6)";
+    paced_poll_max_ms: u64 = 5_000, [c.provider.paced_poll_min_ms, HOUR], provider.paced_poll_max_ms, "... and by this at the latest (C6)";
     hard_recover_after_ms: u64 = 60_000, [1, DAY], provider.hard_recover_after_ms, "silence after which the tab refetches everything (C8)";
     poll_retry_ms: u64 = 1_000, [1, HOUR], provider.poll_retry_ms, "wait before re-polling after a failure";
     refetch_retry_ms: u64 = 5_000, [1, HOUR], provider.refetch_retry_ms, "wait before retrying a failed refetch";

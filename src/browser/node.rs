@@ -379,8 +379,14 @@ impl BrowserNode {
             TabAction::Crash | TabAction::Close => {
                 self.end_tab(now, index, action == TabAction::Crash)
             }
-            TabAction::Hide => self.to_platform(now, index, TabChange::Hide),
-            TabAction::Show => self.to_platform(now, index, TabChange::Show),
+            TabAction::Hide => {
+                self.to_platform(now, index, TabChange::Hide);
+                self.to_tab(now, index, TabInput::Visibility { hidden: true });
+            }
+            TabAction::Show => {
+                self.to_platform(now, index, TabChange::Show);
+                self.to_tab(now, index, TabInput::Visibility { hidden: false });
+            }
             TabAction::Freeze => self.to_platform(now, index, TabChange::Freeze),
             TabAction::Logout => self.to_tab(now, index, TabInput::Logout),
             TabAction::Focus => self.to_tab(now, index, TabInput::Focus),

@@ -8,6 +8,9 @@
 //!   `lastEventId`, which the server answers at once with its cursor);
 //! - no hot loop (C1): a tab never has two polls out at once; each poll is
 //!   answered, times out or is given up before the next goes;
+//! - C6: a hidden tab, or one polling alone for want of a BroadcastChannel
+//!   (its role `Solo` while election is on), waits at least
+//!   `paced_poll_min_ms` after each answer to its poll before the next;
 //! - a frozen tab runs nothing (B4): from its freeze to its thaw it sends no
 //!   request at all.
 //!
@@ -18,9 +21,9 @@
 
 use super::{Evidence, Violation};
 use crate::client::ProviderConfig;
-use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use crate::observation::{Actor, Observation, Outcome, RequestKind, Role};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Default)]
 struct TabPace {
@@ -129,22 +132,75 @@ pub fn peak_requests_per_tab_per_min(ev: &Evidence) -> u64 {
     peak
 }
 
+/// Why a hidden or fallback tab's next poll must wait.
+const C6_PACING: &str = "the background pacing (C6)";
+
+/// Where each tab is in its life, as far as pacing goes: frozen (B4: it
+/// sends nothing), hidden, or polling alone in fallback (C6: it paces).
+#[derive(Default)]
+struct Background {
+    frozen: BTreeMap<Actor, SimTime>,
+    hidden: BTreeSet<Actor>,
+    fallback: BTreeSet<Actor>,
+}
+
+impl Background {
+    /// Follow a lifecycle or role change; true if it concerned `tab` and the
+    /// tab is no longer in the background.
+    fn take(&mut self, t: SimTime, obs: &Observation, election: bool) -> Option<Actor> {
+        match obs {
+            Observation::Lifecycle { tab, what } => {
+                match what.as_str() {
+                    "freeze" => {
+                        self.frozen.insert(*tab, t);
+                    }
+                    "thaw" | "close" | "crash" => {
+                        self.frozen.remove(tab);
+                    }
+                    "hide" => {
+                        self.hidden.insert(*tab);
+                    }
+                    "show" => {
+                        self.hidden.remove(tab);
+                    }
+                    _ => {}
+                }
+                (!self.paces(tab)).then_some(*tab)
+            }
+            Observation::Role { tab, role, .. } => {
+                if *role == Role::Solo && election {
+                    self.fallback.insert(*tab);
+                } else {
+                    self.fallback.remove(tab);
+                }
+                (!self.paces(tab)).then_some(*tab)
+            }
+            _ => None,
+        }
+    }
+
+    fn paces(&self, tab: &Actor) -> bool {
+        self.hidden.contains(tab) || self.fallback.contains(tab)
+    }
+}
+
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let p = &ev.scenario.config.provider;
     let limit = Some(ev.scenario.config.check.max_requests_per_tab_per_min).filter(|&l| l > 0);
     let mut tabs: BTreeMap<Actor, TabPace> = BTreeMap::new();
-    let mut frozen: BTreeMap<Actor, SimTime> = BTreeMap::new();
+    let mut background = Background::default();
     let mut out = Vec::new();
     for step in &ev.history.steps {
         let t = step.t;
-        match &step.obs {
-            Observation::Lifecycle { tab, what } => {
-                if what == "freeze" {
-                    frozen.insert(*tab, t);
-                } else if matches!(what.as_str(), "thaw" | "close" | "crash") {
-                    frozen.remove(tab);
+        // C6 binds a tab only while it is in the background.
+        if let Some(tab) = background.take(t, &step.obs, p.leader.leader_enabled) {
+            if let Some(pace) = tabs.get_mut(&tab) {
+                if pace.quiet_until.is_some_and(|(_, why)| why == C6_PACING) {
+                    pace.quiet_until = None;
                 }
             }
+        }
+        match &step.obs {
             Observation::Request {
                 tab,
                 req,
@@ -152,7 +208,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 path,
                 ..
             } => {
-                if let Some(since) = frozen.get(tab) {
+                if let Some(since) = background.frozen.get(tab) {
                     out.push(Violation {
                         oracle: "O7",
                         t,
@@ -182,6 +238,12 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     pace.polling = None;
                 }
                 pace.on_poll_answer(t, p, sent_at, handshake, outcome, *events);
+                if background.paces(tab) && *outcome == Outcome::Status(200) {
+                    let until = t + p.paced_poll_min_ms;
+                    if pace.quiet_until.is_none_or(|(u, _)| u < until) {
+                        pace.quiet_until = Some((until, C6_PACING));
+                    }
+                }
             }
             _ => {}
         }

@@ -20,6 +20,10 @@ pub struct ProviderConfig {
     /// ...and delays the next poll by a jittered backoff in this range.
     pub fast_empty_backoff_min_ms: u64,
     pub fast_empty_backoff_max_ms: u64,
+    /// C6: a hidden tab, or one polling alone because there is no
+    /// BroadcastChannel, waits a jittered min..max ms after each answer.
+    pub paced_poll_min_ms: u64,
+    pub paced_poll_max_ms: u64,
     /// C8: this long without a successful poll triggers a full refetch.
     pub hard_recover_after_ms: u64,
     /// Pause before re-polling after a failed poll (the breaker adds its own).
@@ -57,6 +61,8 @@ impl Default for ProviderConfig {
             fast_empty_ms: 1_500,
             fast_empty_backoff_min_ms: 2_000,
             fast_empty_backoff_max_ms: 5_000,
+            paced_poll_min_ms: 3_000,
+            paced_poll_max_ms: 5_000,
             hard_recover_after_ms: 60_000,
             poll_retry_ms: 1_000,
             refetch_retry_ms: 5_000,

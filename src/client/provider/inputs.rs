@@ -22,6 +22,8 @@ pub enum TabInput {
     LockGranted { name: String },
     /// U4: the tab's window gains focus.
     Focus,
+    /// B4, C6: the tab is hidden (or shown again); a hidden tab paces its polls.
+    Visibility { hidden: bool },
     /// A4: the user clicks "log out" in this tab.
     Logout,
     /// The tab closes (cleanly, or `crashed` without a goodbye).
@@ -119,6 +121,10 @@ impl Machine for Tab {
             TabInput::Storage { key, value } => self.on_storage(now, key, value, view),
             TabInput::LockGranted { name } => self.on_lock_granted(now, name, view),
             TabInput::Focus => self.on_focus(now, view),
+            TabInput::Visibility { hidden } => {
+                self.hidden = hidden;
+                self.on_timer(now, view);
+            }
             TabInput::Logout => self.logout(now, view),
             TabInput::Close { crashed } => self.close(now, crashed, view),
         }

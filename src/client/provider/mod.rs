@@ -128,6 +128,8 @@ pub struct Tab {
     telemetry_rng: SimRng,
     cursor: Option<u64>,
     next_poll_at: Option<SimTime>,
+    /// B4: the tab is in the background (C6 paces its polls).
+    hidden: bool,
     last_success: Option<SimTime>,
     /// A refetch must cover the org up to this sequence; 0 when none is owed.
     refetch_owed_through: u64,
@@ -203,6 +205,7 @@ impl Tab {
             rng,
             cursor: None,
             next_poll_at: None,
+            hidden: false,
             last_success: None,
             refetch_owed_through: 0,
             refetch_needed: false,

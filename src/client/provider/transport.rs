@@ -132,17 +132,16 @@ impl Tab {
                 if fast_empty {
                     self.telemetry(now, "fast_empty", "");
                 }
-                self.next_poll_at = Some(
-                    if fast_empty && !fires(self.mutant, Mutant::NoFastEmptyBackoff) {
-                        now + jitter_ms(
-                            &mut self.rng,
-                            self.config.fast_empty_backoff_min_ms,
-                            self.config.fast_empty_backoff_max_ms,
-                        )
-                    } else {
-                        now
-                    },
-                );
+                let next = if fast_empty && !fires(self.mutant, Mutant::NoFastEmptyBackoff) {
+                    now + jitter_ms(
+                        &mut self.rng,
+                        self.config.fast_empty_backoff_min_ms,
+                        self.config.fast_empty_backoff_max_ms,
+                    )
+                } else {
+                    now
+                };
+                self.next_poll_at = Some(self.paced(now, next));
             }
             Ok(Response {
                 status: status @ (401 | 403),
@@ -304,6 +303,18 @@ impl Tab {
                 self.cache.handle(now, CacheInput::Event(event), &());
             }
         }
+    }
+
+    /// C6: a hidden tab, or one polling alone for want of a BroadcastChannel
+    /// (a follower in fallback mode), re-polls no sooner than a jittered
+    /// `paced_poll_min_ms..paced_poll_max_ms` after an answer.
+    fn paced(&mut self, now: SimTime, next: SimTime) -> SimTime {
+        let fallback = self.role() == Some(Role::Solo) && self.config.leader.leader_enabled;
+        if !(self.hidden || fallback) || fires(self.mutant, Mutant::UnpacedBackgroundPolls) {
+            return next;
+        }
+        let (lo, hi) = (self.config.paced_poll_min_ms, self.config.paced_poll_max_ms);
+        next.max(now + jitter_ms(&mut self.rng, lo, hi))
     }
 
     /// A BroadcastChannel message from another tab of the scope.
