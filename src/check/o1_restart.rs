@@ -10,15 +10,17 @@
 //! came back and answered 200, each tab's first one per restart.
 
 use super::{Evidence, Violation};
+use crate::http::{Method, Route};
 use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The `lastEventId` a poll resumes from; `None` for a handshake.
 fn cursor(path: &str) -> Option<u64> {
-    path.split(['?', '&'])
-        .find_map(|kv| kv.strip_prefix("lastEventId="))
-        .and_then(|v| v.parse().ok())
+    match Route::parse(Method::Get, path) {
+        Ok(Route::Subscribe { last_event_id, .. }) => last_event_id,
+        _ => None,
+    }
 }
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
@@ -50,13 +52,8 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 org,
                 seq,
                 reason: DropReason::Restart,
-            }
-            | Observation::Committed { org, seq, .. }
-                if down || matches!(step.obs, Observation::BufferDrop { .. }) =>
-            {
-                let l = lost.entry(*org).or_default();
-                *l = (*l).max(*seq);
-            }
+            } => lose(&mut lost, *org, *seq),
+            Observation::Committed { org, seq, .. } if down => lose(&mut lost, *org, *seq),
             Observation::Request {
                 tab,
                 req,
@@ -94,6 +91,11 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         .filter(|(tab, t, _, _)| !gaps.contains(&(*tab, *t)))
         .map(unshown)
         .collect()
+}
+
+fn lose(lost: &mut BTreeMap<u32, u64>, org: u32, seq: u64) {
+    let l = lost.entry(org).or_default();
+    *l = (*l).max(seq);
 }
 
 /// A first poll after a restart that did not show the tab what it lost.

@@ -91,18 +91,7 @@ impl Seen {
             _ => {}
         }
     }
-}
 
-/// What `tab` showed at `t` (the last change at or before it).
-fn banner_at(changes: &[(SimTime, Banner)], t: SimTime) -> Banner {
-    changes
-        .iter()
-        .take_while(|(at, _)| *at <= t)
-        .last()
-        .map_or(Banner::None, |(_, b)| *b)
-}
-
-impl Seen {
     /// Whether `tab` was away at `from`, or went away by `to`.
     fn away(&self, tab: &Actor, from: SimTime, to: SimTime) -> bool {
         self.away.get(tab).is_some_and(|a| {
@@ -140,6 +129,15 @@ impl Seen {
             }
         }
     }
+}
+
+/// What `tab` showed at `t` (the last change at or before it).
+fn banner_at(changes: &[(SimTime, Banner)], t: SimTime) -> Banner {
+    changes
+        .iter()
+        .take_while(|(at, _)| *at <= t)
+        .last()
+        .map_or(Banner::None, |(_, b)| *b)
 }
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
