@@ -43,11 +43,9 @@ rules! {
     "S6", "auth on every call; org and property filters",
         "O5 `o5_isolation` (no foreign org or property, any tab that ever lived); O6 (no call without a bearer)";
     "S7", "metrics endpoint",
-        "the buffer's counters against what it did: `tests/properties.rs` (a property test, not a history check)",
-        gap: "no client in the modelled system calls the metrics endpoint, so no run's history shows it";
+        "O8 `o8_metrics`: each counter the ops probe reads lies between what the history shows the server had done when the call left and when it came back";
     "S8", "legacy subscribe answers 410",
-        "none on the history: no modelled client calls the legacy path",
-        gap: "no client in the modelled system calls the legacy path";
+        "O8 `o8_metrics`: the ops probe's legacy call answers 410 whenever the server answers";
     "S9", "token service: expiry, refresh, logout revokes",
         "O6 `o6_auth`: every token lives access_token_ttl_ms; one refresh per expiry; silence after logout";
     "S10", "a restart loses the buffers, and shows it",
@@ -89,8 +87,7 @@ rules! {
     "C14", "telemetry sampled, never a token",
         "O6 `o6_auth`: the server witnesses every payload that carries a token";
     "L1", "scope per session or per browser+org",
-        "O4 per scope; both variants shipped (`leader_scope_browser_org` stages a new session in the same browser+org)",
-        gap: "the modelled topology has one org and one login session per browser at a time, so both scopes key the same tabs and a wrong scope key changes nothing a run can show";
+        "O4 `o4_one_leader` works each tab's scope out from the SPEC (its browser and org, or its login session), never from the tab, so a tab that keys its election wrongly still counts in its true scope";
     "L2", "lease + heartbeats, or Web Locks",
         "O4 `o4_one_leader`: split-brain windows bounded and counted";
     "L3", "heartbeat 10 s, takeover ~18 s or ~3 s",
@@ -102,8 +99,7 @@ rules! {
     "L6", "no BroadcastChannel: solo polling, or the mailbox bus",
         "O2 `o2_convergence` and O4 (declared fallback)";
     "L7", "leader churn under 5 per day per tab",
-        "reported as `leader_churn_per_tab_per_day` in every run's summary",
-        gap: "a minutes-long run with faults cannot measure a per-day SLI, so it is a figure, not a check";
+        "O4 `o4_churn`: a leader never steps down while no other tab leads or claims its scope, unless it closed, signed out or lost its platform (the per-day rate is the summary's `leader_churn_per_tab_per_day`)";
     "A1", "refresh mutex: one refresh per expiry",
         "O6 `o6_auth`: a refresh while another is out, or of a token not due, is a herd";
     "A2", "auth-refresh channel shares the token",

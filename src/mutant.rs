@@ -57,6 +57,7 @@ pub enum MutantMachine {
     UiCache,
     Platform,
     TokenService,
+    ServerRoutes,
 }
 
 impl MutantMachine {
@@ -69,6 +70,7 @@ impl MutantMachine {
             MutantMachine::UiCache => "UI cache",
             MutantMachine::Platform => "browser platform",
             MutantMachine::TokenService => "token service",
+            MutantMachine::ServerRoutes => "server routes",
         }
     }
 }
@@ -419,6 +421,34 @@ mutants! {
         machine: Platform,
         breaks: "frozen tabs (B4): a frozen tab keeps polling and heartbeating",
         caught_by: ("leader_frozen", "O7"),
+    },
+    /// Server: `delivered` counts poll answers, not the events they carry.
+    MetricsCountAnswers {
+        name: "metrics-count-answers",
+        machine: ServerBuffer,
+        breaks: "metrics (S7): delivered counts answers, so empty long-polls inflate it and batches shrink it",
+        caught_by: ("server_metrics", "O8"),
+    },
+    /// Server: the dev switch of the legacy path is left on in production.
+    LegacyPathServed {
+        name: "legacy-path-served",
+        machine: ServerRoutes,
+        breaks: "legacy path (S8): `/finance/events/subscribe` answers 200 instead of 410 Gone",
+        caught_by: ("server_metrics", "O8"),
+    },
+    /// Leader election: the scope key carries a per-tab id (sessionStorage), so each tab is its own scope.
+    ScopePerTab {
+        name: "scope-per-tab",
+        machine: LeaderElection,
+        breaks: "election scope (L1): each tab elects itself, so one session runs a stream per tab",
+        caught_by: ("leader_scope_browser_org", "O4"),
+    },
+    /// Leader election: a leader whose tab goes hidden hands its lease or lock to another tab.
+    ResignWhenHidden {
+        name: "resign-when-hidden",
+        machine: LeaderElection,
+        breaks: "leader stability (L7): every switch away from the leader's tab moves the leadership, a handoff each time",
+        caught_by: ("leader_hidden", "O4"),
     },
 }
 

@@ -192,6 +192,10 @@ pub enum RequestKind {
     Mutate,
     /// C14: a sampled telemetry event.
     Telemetry,
+    /// S7: the ops probe reads the buffer metrics.
+    Metrics,
+    /// S8: the ops probe tries the retired legacy subscribe path.
+    Legacy,
 }
 
 /// One event as a tab received it in a batch, before dedup and filtering.
@@ -273,6 +277,18 @@ pub enum Observation {
     },
     ServerDown,
     ServerUp,
+    /// S7: what a metrics answer to the ops probe (`probe`, request `req`)
+    /// said: the counters since the process started, and each buffer's size.
+    Metrics {
+        probe: Actor,
+        req: u64,
+        published: u64,
+        delivered: u64,
+        dropped: u64,
+        waiter_cap_hits: u64,
+        evictions: u64,
+        buffered: Vec<(OrgId, usize)>,
+    },
     // ---- server: token service (S9) ----
     /// A login (`via` "login") or a refresh issued an access token to a session.
     TokenIssued {

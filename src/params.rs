@@ -62,6 +62,8 @@ pub struct SimConfig {
     pub crowd_hosts: u64,
     /// The `mutate_slow` fault answers writes this late.
     pub mutate_slow_ms: u64,
+    /// S7, S8: org 0's browser 0 runs the ops probe this often (0: no probe).
+    pub ops_probe_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -80,6 +82,7 @@ impl Default for SimConfig {
             filter_odd_browsers: false,
             crowd_hosts: 0,
             mutate_slow_ms: 0,
+            ops_probe_ms: 0,
         };
         for p in PARAMS {
             (p.reset)(&mut c);
@@ -335,6 +338,7 @@ params! { c;
     crowd_hosts: u64 = 0, [0, 64], crowd_hosts, "turmoil only: run the browsers in this many shared hosts (0: one each)";
     login_timeout_ms: u64 = 10_000, [1, HOUR], login_timeout_ms, "a login call is given up after this";
     login_retry_ms: u64 = 2_000, [1, HOUR], login_retry_ms, "wait before retrying a failed login";
+    ops_probe_ms: u64 = 0, [0, HOUR], ops_probe_ms, "org0/browser0 reads the metrics and tries the legacy path this often (S7, S8; 0: never)";
     filter_odd_browsers: bool = true, [], filter_odd_browsers, "odd-numbered browsers filter to one property (S6)";
     // ---- leader election and the browser platform (L1-L7, B1-B4) ----
     leader_enabled: bool = true, [], provider.leader.leader_enabled, "tabs elect one leader per scope; off: every tab polls";

@@ -233,7 +233,11 @@ fn summarise(
                     RequestKind::Aggregate => s.aggregate_refetches += 1,
                     RequestKind::Mutate => s.writes += 1,
                     RequestKind::Telemetry => s.telemetry_events += 1,
-                    RequestKind::Login | RequestKind::Refresh | RequestKind::Logout => {}
+                    RequestKind::Login
+                    | RequestKind::Refresh
+                    | RequestKind::Logout
+                    | RequestKind::Metrics
+                    | RequestKind::Legacy => {}
                 }
             }
             Observation::Committed { .. } => s.events_published += 1,

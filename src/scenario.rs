@@ -128,6 +128,8 @@ impl Scenario {
                 p
             },
             platform: self.config.platform.clone(),
+            probe_ms: (org == 0 && browser == 0 && self.config.ops_probe_ms > 0)
+                .then_some(self.config.ops_probe_ms),
         }
     }
 

@@ -10,6 +10,7 @@
 use super::platform::{
     Lifecycle, Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange, TabIndex,
 };
+use super::probe::{self, Probe};
 use crate::client::auth::Credentials;
 use crate::client::browser_api::{BrowserView, Effect};
 use crate::client::leader::{Fallback, Role, Scope};
@@ -17,7 +18,7 @@ use crate::client::{NetError, ProviderConfig, Tab, TabId, TabInput, TabOutput};
 use crate::event::{OrgId, PropertyId};
 use crate::http::{Body, Method, Request, Response, Route};
 use crate::machine::Machine;
-use crate::mutant::Mutant;
+use crate::mutant::{fires, Mutant};
 use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::seed::rng_for;
 use crate::time::{earliest, SimTime};
@@ -34,6 +35,8 @@ pub struct BrowserConfig {
     pub login_retry_ms: u64,
     pub provider: ProviderConfig,
     pub platform: PlatformConfig,
+    /// This browser also runs the ops probe (S7, S8), this often.
+    pub probe_ms: Option<u64>,
 }
 
 /// Which tab a lifecycle action is for.
@@ -101,6 +104,7 @@ type HeldAnswer = (u64, Result<Response, NetError>);
 enum Requester {
     Session,
     Tab { index: usize, req: u64 },
+    Probe,
 }
 
 /// What one tab reads of the platform.
@@ -154,6 +158,7 @@ pub struct BrowserNode {
     fault_tabs: BTreeMap<u64, usize>,
     /// Each tab's recent mailbox writes (L6 rate cap).
     mailbox_sent: BTreeMap<usize, VecDeque<SimTime>>,
+    probe: Option<Probe>,
     out: VecDeque<BrowserOutput>,
 }
 
@@ -181,6 +186,7 @@ impl BrowserNode {
             held: BTreeMap::new(),
             fault_tabs: BTreeMap::new(),
             mailbox_sent: BTreeMap::new(),
+            probe: config.probe_ms.map(Probe::new),
             out: VecDeque::new(),
             config,
         };
@@ -230,17 +236,21 @@ impl BrowserNode {
         )
     }
 
-    fn scope(&self, creds: &Credentials) -> String {
-        match self.config.provider.leader.scope {
+    fn scope(&self, creds: &Credentials, index: usize) -> String {
+        let scope = match self.config.provider.leader.scope {
             Scope::Session => format!("session-{}", creds.session),
             Scope::BrowserOrg => format!("org{}-browser{}", self.config.org, self.config.browser),
+        };
+        if self.tabs.len() > 1 && fires(self.mutant, Mutant::ScopePerTab) {
+            return format!("{scope}-tab{index}");
         }
+        scope
     }
 
     /// Hand the session to tab `index`.
     fn sign_in_tab(&mut self, now: SimTime, index: usize) {
         if let Some(creds) = self.creds.clone() {
-            let scope = self.scope(&creds);
+            let scope = self.scope(&creds, index);
             self.to_tab(now, index, TabInput::SignIn { creds, scope });
         }
     }
@@ -255,6 +265,7 @@ impl BrowserNode {
         match input {
             BrowserInput::Response { req, result } => match self.in_flight.remove(&req) {
                 Some(Requester::Session) => self.on_login(now, req, result),
+                Some(Requester::Probe) => self.on_probe_answer(req, result),
                 Some(Requester::Tab { index, req: local }) => {
                     self.tab_reqs.remove(&(index, local));
                     if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
@@ -558,6 +569,9 @@ impl BrowserNode {
             });
             self.login = Some((req, now + self.config.login_timeout_ms));
         }
+        if self.probe.as_ref().is_some_and(|p| p.next_at() <= now) {
+            self.probe_round(now);
+        }
         // Tabs whose (throttled) timers are due, then whatever the platform now delivers.
         for index in 0..self.tabs.len() {
             if self.tab_timer(index).is_some_and(|t| t <= now) {
@@ -638,15 +652,65 @@ impl BrowserNode {
         }
     }
 
+    /// S7, S8: the ops probe's round, with the token of the first signed-in
+    /// tab that has one (none: the round is skipped).
+    fn probe_round(&mut self, now: SimTime) {
+        let probe = self.probe.as_mut().expect("only called with a probe");
+        for req in probe.start_round(now) {
+            self.in_flight.remove(&req);
+            self.out.push_back(BrowserOutput::Abort { req });
+        }
+        let bearer = (0..self.tabs.len())
+            .filter(|&i| self.is_open(i))
+            .find_map(|i| self.tabs[i].bearer());
+        let Some(bearer) = bearer else { return };
+        for kind in probe::CALLS {
+            let req = self.alloc(Requester::Probe);
+            let request = probe::request(kind, bearer.clone());
+            self.out
+                .push_back(BrowserOutput::Observe(Observation::Request {
+                    tab: self.name,
+                    req,
+                    what: kind,
+                    path: request.path.clone(),
+                    bearer: true,
+                }));
+            self.out.push_back(BrowserOutput::Send { req, request });
+            self.probe.as_mut().expect("checked").sent(req);
+        }
+    }
+
+    fn on_probe_answer(&mut self, req: u64, result: Result<Response, NetError>) {
+        if let Some(p) = self.probe.as_mut() {
+            p.answered(req);
+        }
+        let outcome = match &result {
+            Ok(r) => Outcome::Status(r.status),
+            Err(_) => Outcome::NetError,
+        };
+        let tab = self.name;
+        self.out
+            .push_back(BrowserOutput::Observe(Observation::Response {
+                tab,
+                req,
+                outcome,
+                events: 0,
+            }));
+        if let Some(reading) = result.ok().and_then(|r| probe::reading(tab, req, &r)) {
+            self.out.push_back(BrowserOutput::Observe(reading));
+        }
+    }
+
     fn next_timer(&self) -> Option<SimTime> {
         let login = match (self.login, self.creds.is_some()) {
             (Some((_, deadline)), _) => Some(deadline),
             (None, false) => self.next_login_at,
             (None, true) => None,
         };
+        let probe = self.probe.as_ref().map(Probe::next_at);
         let tabs = (0..self.tabs.len())
             .map(|i| self.tab_timer(i))
-            .fold(login, earliest);
+            .fold(earliest(login, probe), earliest);
         earliest(tabs, self.platform.poll_timeout())
     }
 }

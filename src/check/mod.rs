@@ -13,12 +13,14 @@ mod o1_restart;
 mod o1_ui;
 mod o2_convergence;
 mod o3_order;
+mod o4_churn;
 pub mod o4_one_leader;
 mod o5_isolation;
 pub mod o6_auth;
 mod o6_banner;
 pub mod o7_pacing;
 mod o8_long_poll;
+mod o8_metrics;
 mod o8_server_bounds;
 mod o9_debounce;
 mod o9_reconcile;
@@ -67,12 +69,14 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
         o2_convergence::check(ev),
         o3_order::check(ev),
         o4_one_leader::check(ev),
+        o4_churn::check(ev),
         o5_isolation::check(ev),
         o6_auth::check(ev),
         o6_banner::check(ev),
         o7_pacing::check(ev),
         o8_server_bounds::check(ev),
         o8_long_poll::check(ev),
+        o8_metrics::check(ev),
         o9_debounce::check(ev),
         o9_reconcile::check(ev),
         o10_recovery::check(ev),

@@ -2,8 +2,15 @@
 //! outside declared fallback. A moment with two is a split-brain window; each
 //! window is recorded with its start, length and cause, and one longer than
 //! `split_brain_bound_ms` (or still open at the end) is a violation.
+//!
+//! The scope is the SPEC's (L1), worked out here, not read from the tabs:
+//! with `scope = "browser-org"` a browser's tabs of its org; with `"session"`
+//! the tabs signed in with one login session, which is the one its browser
+//! last logged in with (every open tab gets a new login at once). A tab that
+//! keys its election wrongly is then still counted in the scope it belongs to.
 
 use super::{Evidence, Violation};
+use crate::client::leader::Scope;
 use crate::observation::Role;
 use crate::observation::{Actor, Observation, RequestKind};
 use crate::time::SimTime;
@@ -28,9 +35,52 @@ struct ScopeState {
     stream_window: Option<(SimTime, String)>,
 }
 
+/// The scope a tab belongs to by the SPEC (L1), from the logins the history shows.
+pub(super) struct Scopes {
+    /// How the scenario scopes elections.
+    scoping: Scope,
+    /// Each browser's latest login session, by (org, user).
+    login_session: BTreeMap<(u32, u32), u64>,
+}
+
+impl Scopes {
+    pub(super) fn new(ev: &Evidence) -> Scopes {
+        Scopes {
+            scoping: ev.scenario.config.provider.leader.scope,
+            login_session: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn see(&mut self, obs: &Observation) {
+        if let Observation::TokenIssued {
+            org,
+            user,
+            session,
+            via,
+            ..
+        } = obs
+        {
+            if via == "login" {
+                self.login_session.insert((*org, *user), *session);
+            }
+        }
+    }
+
+    /// The scope `tab` is in now.
+    pub(super) fn of(&self, tab: Actor) -> String {
+        match self.scoping {
+            Scope::BrowserOrg => format!("org{}-browser{}", tab.org, tab.browser),
+            Scope::Session => match self.login_session.get(&(tab.org, tab.browser)) {
+                Some(session) => format!("session-{session}"),
+                None => format!("org{}-browser{} before its login", tab.org, tab.browser),
+            },
+        }
+    }
+}
+
 /// What O4 knows of each tab: its scope, role, whether it is frozen, its polls in flight.
-#[derive(Default)]
 struct Tabs {
+    scopes: Scopes,
     scope_of: BTreeMap<Actor, String>,
     role_of: BTreeMap<Actor, Role>,
     frozen: BTreeSet<Actor>,
@@ -41,15 +91,14 @@ struct Tabs {
 impl Tabs {
     /// Take in one step; the tab whose standing it may have changed.
     fn touch(&mut self, obs: &Observation) -> Option<Actor> {
+        self.scopes.see(obs);
         match obs {
             Observation::Fault { what } => {
                 self.last_fault = what.clone();
                 None
             }
-            Observation::Role {
-                tab, scope, role, ..
-            } => {
-                self.scope_of.insert(*tab, scope.clone());
+            Observation::Role { tab, role, .. } => {
+                self.scope_of.insert(*tab, self.scopes.of(*tab));
                 self.role_of.insert(*tab, *role);
                 Some(*tab)
             }
@@ -96,8 +145,12 @@ impl Tabs {
 /// Every split-brain window of the run, in time order.
 pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
     let mut tabs = Tabs {
+        scopes: Scopes::new(ev),
+        scope_of: BTreeMap::new(),
+        role_of: BTreeMap::new(),
+        frozen: BTreeSet::new(),
+        polls: BTreeSet::new(),
         last_fault: String::from("no fault"),
-        ..Tabs::default()
     };
     let mut scopes: BTreeMap<String, ScopeState> = BTreeMap::new();
     let mut found = Vec::new();

@@ -142,6 +142,8 @@ pub enum LeaderInput {
     Close,
     /// The tab crashed: no goodbye; its lease runs out, the browser frees its lock.
     Crash,
+    /// B4: the tab went hidden. A hidden leader keeps leading (C6 paces its polls).
+    Hidden,
 }
 
 /// What a tab's election asks of its tab.
@@ -453,6 +455,27 @@ impl Leader {
         self.next_timer = None;
     }
 
+    /// The `resign-when-hidden` bug: a leader gives its lease or lock up and
+    /// stays a candidate, though nothing is wrong with it.
+    fn resign(&mut self, now: SimTime) {
+        let name = self.lease_key.clone();
+        match self.config.mechanism {
+            Mechanism::Lease => {
+                self.effect(Effect::StorageSet {
+                    key: name,
+                    value: None,
+                });
+                self.step_down(now, "hidden");
+            }
+            Mechanism::WebLocks => {
+                self.effect(Effect::LockRelease { name: name.clone() });
+                self.effect(Effect::LockRequest { name });
+                self.set_role(Role::Follower, "waiting for the lock");
+                self.next_timer = None;
+            }
+        }
+    }
+
     /// L4: a leader yields to a higher (sequence, tab) than its own.
     fn yields_to(&self, seq: u64, tab: u32) -> bool {
         tab != self.me
@@ -506,6 +529,11 @@ impl Machine for Leader {
             LeaderInput::Cursor(cursor) => self.cursor = cursor,
             LeaderInput::Close => self.close(view),
             LeaderInput::Crash => self.crash(),
+            LeaderInput::Hidden => {
+                if self.role == Role::Leader && fires(self.mutant, Mutant::ResignWhenHidden) {
+                    self.resign(now);
+                }
+            }
         }
     }
 

@@ -319,7 +319,13 @@ impl Buffers {
 
     fn respond(&mut self, org: OrgId, conn: ConnId, batch: Batch) {
         self.waiter_org.remove(&conn);
-        self.metrics.delivered += batch.events.len() as u64;
+        let events = batch.events.len() as u64;
+        self.metrics.delivered += if events != 1 && fires(self.mutant, Mutant::MetricsCountAnswers)
+        {
+            1
+        } else {
+            events
+        };
         self.observe(Observation::PollServed {
             org,
             events: batch.events.len(),
@@ -418,7 +424,8 @@ impl Buffers {
     }
 
     /// S10: the process restarts: the parked polls are severed, then what
-    /// every buffer held is lost, and no waiter is left.
+    /// every buffer held is lost, and no waiter is left; the S7 counters are
+    /// in memory too, so they start again from zero.
     fn restart(&mut self) {
         let conns: Vec<ConnId> = self.waiter_org.keys().copied().collect();
         for conn in conns {
@@ -443,6 +450,7 @@ impl Buffers {
         self.deadlines.clear();
         self.deadline_of.clear();
         self.waiter_org.clear();
+        self.metrics = BufferMetrics::default();
     }
 
     pub fn metrics(&self) -> BufferMetrics {

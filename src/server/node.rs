@@ -7,7 +7,7 @@ use super::tokens::{Issued, RefreshMode, TokenConfig, Tokens};
 use crate::event::{Event, EventId, OrgId, Row};
 use crate::http::{Body, Request, Response, Route};
 use crate::machine::Machine;
-use crate::mutant::Mutant;
+use crate::mutant::{fires, Mutant};
 use crate::observation::Observation;
 use crate::seed::{jitter_ms, rng_for, SimRng};
 use crate::time::{earliest, SimTime};
@@ -103,6 +103,7 @@ pub struct ServerNode {
     /// Answers held back by a slow refresh or write: (due, order) -> (conn, response).
     delayed: std::collections::BTreeMap<(SimTime, u64), (ConnId, Response)>,
     next_delayed: u64,
+    mutant: Option<Mutant>,
     out: VecDeque<ServerOutput>,
 }
 
@@ -133,6 +134,7 @@ impl ServerNode {
             next_mutation,
             mean_interval_ms,
             down_until: None,
+            mutant,
             refresh_mode: RefreshMode::Normal,
             drop_echo: BTreeSet::new(),
             write_delay_ms: 0,
@@ -241,6 +243,14 @@ impl ServerNode {
             .insert((now + delay_ms, self.next_delayed), (conn, resp));
     }
 
+    /// S8: the retired fake-polling path is gone in production.
+    fn legacy(&self) -> Response {
+        if fires(self.mutant, Mutant::LegacyPathServed) {
+            return Response::new(200, Body::Empty);
+        }
+        Response::error(410, "gone: use /v1/finance/realtime/subscribe")
+    }
+
     fn serve(&mut self, now: SimTime, conn: ConnId, req: Request) {
         let route = match Route::parse(req.method, &req.path) {
             Ok(r) => r,
@@ -249,9 +259,7 @@ impl ServerNode {
         let bearer = req.bearer.as_deref();
         let verified = |node: &mut Self, org| node.tokens.verify(now, bearer, org);
         let resp = match route {
-            Route::LegacySubscribe => {
-                Response::error(410, "gone: use /v1/finance/realtime/subscribe")
-            }
+            Route::LegacySubscribe => self.legacy(),
             Route::Login => self.login(now, req.body),
             Route::Refresh => {
                 let (resp, delay) = self.refresh(now, req.body);

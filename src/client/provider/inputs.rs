@@ -123,6 +123,9 @@ impl Machine for Tab {
             TabInput::Focus => self.on_focus(now, view),
             TabInput::Visibility { hidden } => {
                 self.hidden = hidden;
+                if hidden {
+                    self.to_leader(now, LeaderInput::Hidden, view);
+                }
                 self.on_timer(now, view);
             }
             TabInput::Logout => self.logout(now, view),

@@ -240,6 +240,11 @@ impl Tab {
         self.realtime != Realtime::Off && self.leader.as_ref().is_some_and(Leader::polls)
     }
 
+    /// The access token the tab holds now, if any (the ops probe borrows it).
+    pub fn bearer(&self) -> Option<String> {
+        self.auth.bearer()
+    }
+
     pub fn role(&self) -> Option<Role> {
         self.leader.as_ref().map(Leader::role)
     }

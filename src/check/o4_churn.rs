@@ -1,0 +1,71 @@
+//! O4 (L7): leadership does not churn. The SPEC's SLI is "under 5 changes a
+//! day per tab", a figure no minutes-long run can measure; what a run can
+//! show is the change that should never happen at all: a leader that steps
+//! down while no other tab of its scope leads. Every legitimate way out of
+//! leadership has another cause the history shows: the tab closes, crashes
+//! or signs out (its role becomes closed), its browser loses the mechanism
+//! (it becomes solo, or a platform switch or a login came within the last
+//! `heartbeat_ms + takeover_ms + takeover_jitter_ms`), or another tab already
+//! leads the scope or is claiming it (a takeover it saw, or a split brain
+//! resolving: O4's windows). A leader that
+//! gives up a healthy scope leaves it without a transport until a follower
+//! takes over, and costs every tab of it a handoff.
+//!
+//! Applies in every run; scopes are the SPEC's (`o4_one_leader::Scopes`).
+
+use super::o4_one_leader::Scopes;
+use super::{Evidence, Violation};
+use crate::observation::{Actor, Observation, Role};
+use crate::time::SimTime;
+use std::collections::BTreeMap;
+
+pub fn check(ev: &Evidence) -> Vec<Violation> {
+    let leader = &ev.scenario.config.provider.leader;
+    let window_ms = leader.heartbeat_ms + leader.takeover_ms + leader.takeover_jitter_ms;
+    let mut scopes = Scopes::new(ev);
+    let mut role_of: BTreeMap<Actor, (String, Role)> = BTreeMap::new();
+    // The last platform switch or login of each browser.
+    let mut switched: BTreeMap<Actor, SimTime> = BTreeMap::new();
+    let mut found = Vec::new();
+    for step in &ev.history.steps {
+        let t = step.t;
+        scopes.see(&step.obs);
+        match &step.obs {
+            Observation::Lifecycle { tab, .. } if tab.tab.is_none() => {
+                switched.insert(*tab, t);
+            }
+            Observation::SignedOut { tab, .. } => {
+                switched.insert(*tab, t);
+            }
+            Observation::Role { tab, role, .. } => {
+                let scope = scopes.of(*tab);
+                let was = role_of.insert(*tab, (scope.clone(), *role));
+                let stepped_down = matches!(was, Some((_, Role::Leader)))
+                    && matches!(role, Role::Follower | Role::Claiming);
+                if !stepped_down {
+                    continue;
+                }
+                let other_leads = role_of.iter().any(|(a, (s, r))| {
+                    a != tab && *s == scope && matches!(r, Role::Leader | Role::Claiming)
+                });
+                let recent = |who: Actor| {
+                    switched
+                        .get(&who)
+                        .is_some_and(|at| t.since(*at) <= window_ms)
+                };
+                if !other_leads && !recent(tab.of_browser()) && !recent(*tab) {
+                    found.push(Violation {
+                        oracle: "O4",
+                        t,
+                        subject: tab.to_string(),
+                        detail: format!(
+                            "stepped down as leader of {scope} with no other leader there, open, signed in and on an unchanged platform: leadership churn (L7)"
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}

@@ -1,0 +1,231 @@
+//! O8 (S7, S8): what the server says about itself, and the path it retired.
+//!
+//! Applies where a scenario runs the ops probe (`ops_probe_ms`), in every run
+//! and under every fault.
+//!
+//! S7: the server computes a metrics answer at one moment between the probe's
+//! request and its answer, so each counter it reports lies between what the
+//! history shows the server had done when the request left and when the
+//! answer came back: `published` (buffer inserts), `delivered` (events in
+//! poll answers), `dropped` (buffer drops, and the entries of evicted orgs),
+//! `waiter_cap_hits`, `evictions`. Every counter lives in the process, so a
+//! restart (`ServerDown`) starts them from zero, and a request out across
+//! one is held to the lower bound zero. Each org's reported buffer size lies
+//! between the fewest and most events the history shows it holding over the
+//! same window (inserts less drops; an eviction or a restart empties it), and
+//! an org that held events throughout the window is listed.
+//!
+//! S8: the legacy subscribe path answers 410 whenever the server answers at all
+//! (a failed call, by `call_failed`, says nothing of the path).
+
+use super::{call_failed, Evidence, Violation};
+use crate::event::OrgId;
+use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use crate::time::SimTime;
+use std::collections::BTreeMap;
+
+/// What the history shows the server has done since its process started.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+struct Tally {
+    published: u64,
+    delivered: u64,
+    dropped: u64,
+    waiter_cap_hits: u64,
+    evictions: u64,
+}
+
+/// The fewest and most events an org held while a metrics call was out.
+type Range = (usize, usize);
+
+/// A metrics call in flight: the tally when it left, and each org's range since.
+struct Out {
+    sent: Tally,
+    held: BTreeMap<OrgId, Range>,
+}
+
+#[derive(Default)]
+struct Server {
+    tally: Tally,
+    held: BTreeMap<OrgId, usize>,
+    metrics_out: BTreeMap<(Actor, u64), Out>,
+    legacy_out: BTreeMap<(Actor, u64), SimTime>,
+}
+
+impl Server {
+    fn set_held(&mut self, org: OrgId, n: usize) {
+        self.held.insert(org, n);
+        for out in self.metrics_out.values_mut() {
+            let r = out.held.entry(org).or_insert((n, n));
+            *r = (r.0.min(n), r.1.max(n));
+        }
+    }
+
+    fn restart(&mut self) {
+        self.tally = Tally::default();
+        let orgs: Vec<OrgId> = self.held.keys().copied().collect();
+        for org in orgs {
+            self.set_held(org, 0);
+        }
+        for out in self.metrics_out.values_mut() {
+            out.sent = Tally::default();
+        }
+    }
+
+    fn step(&mut self, obs: &Observation) {
+        let t = &mut self.tally;
+        match obs {
+            Observation::BufferInsert { org, .. } => {
+                t.published += 1;
+                let n = self.held.get(org).copied().unwrap_or(0) + 1;
+                self.set_held(*org, n);
+            }
+            Observation::BufferDrop { org, .. } => {
+                t.dropped += 1;
+                let n = self.held.get(org).copied().unwrap_or(0).saturating_sub(1);
+                self.set_held(*org, n);
+            }
+            Observation::PollServed { events, .. } => t.delivered += *events as u64,
+            Observation::WaiterCapHit { .. } => t.waiter_cap_hits += 1,
+            Observation::OrgEvicted { org, entries } => {
+                t.evictions += 1;
+                t.dropped += *entries as u64;
+                self.set_held(*org, 0);
+            }
+            Observation::ServerDown => self.restart(),
+            _ => {}
+        }
+    }
+}
+
+fn violation(t: SimTime, probe: Actor, detail: String) -> Violation {
+    Violation {
+        oracle: "O8",
+        t,
+        subject: probe.to_string(),
+        detail,
+    }
+}
+
+/// The counters a reading reports that fall outside what the server did.
+fn counters_out_of_range(low: Tally, high: Tally, read: Tally) -> Vec<String> {
+    let fields = [
+        ("published", low.published, high.published, read.published),
+        ("delivered", low.delivered, high.delivered, read.delivered),
+        ("dropped", low.dropped, high.dropped, read.dropped),
+        (
+            "waiter_cap_hits",
+            low.waiter_cap_hits,
+            high.waiter_cap_hits,
+            read.waiter_cap_hits,
+        ),
+        ("evictions", low.evictions, high.evictions, read.evictions),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, lo, hi, v)| v < lo || v > hi)
+        .map(|(name, lo, hi, v)| {
+            format!("metrics report {name} = {v}, but the server had done {lo}..={hi} (S7)")
+        })
+        .collect()
+}
+
+/// The buffer sizes a reading reports that the history contradicts.
+fn sizes_out_of_range(out: &Out, buffered: &[(OrgId, usize)]) -> Vec<String> {
+    let listed: BTreeMap<OrgId, usize> = buffered.iter().copied().collect();
+    let mut found = Vec::new();
+    for (org, &(lo, hi)) in &out.held {
+        match listed.get(org) {
+            Some(&n) if n < lo || n > hi => found.push(format!(
+                "metrics report org {org}'s buffer at {n} events; it held {lo}..={hi} (S7)"
+            )),
+            None if lo > 0 => found.push(format!(
+                "metrics leave out org {org}, whose buffer held at least {lo} events (S7)"
+            )),
+            _ => {}
+        }
+    }
+    for (org, n) in &listed {
+        if *n > 0 && !out.held.contains_key(org) {
+            found.push(format!(
+                "metrics report org {org}'s buffer at {n} events; it held none (S7)"
+            ));
+        }
+    }
+    found
+}
+
+pub fn check(ev: &Evidence) -> Vec<Violation> {
+    let mut server = Server::default();
+    let mut found = Vec::new();
+    for step in &ev.history.steps {
+        let t = step.t;
+        server.step(&step.obs);
+        match &step.obs {
+            Observation::Request {
+                tab,
+                req,
+                what: RequestKind::Metrics,
+                ..
+            } => {
+                // A probe gives up its last round when it starts the next.
+                server.metrics_out.retain(|(probe, _), _| probe != tab);
+                let held = server.held.iter().map(|(o, n)| (*o, (*n, *n))).collect();
+                let out = Out {
+                    sent: server.tally,
+                    held,
+                };
+                server.metrics_out.insert((*tab, *req), out);
+            }
+            Observation::Request {
+                tab,
+                req,
+                what: RequestKind::Legacy,
+                ..
+            } => {
+                server.legacy_out.insert((*tab, *req), t);
+            }
+            Observation::Response {
+                tab, req, outcome, ..
+            } => {
+                if *outcome != Outcome::Status(200) {
+                    server.metrics_out.remove(&(*tab, *req));
+                }
+                if let Some(sent) = server.legacy_out.remove(&(*tab, *req)) {
+                    if !call_failed(outcome) && *outcome != Outcome::Status(410) {
+                        let detail = format!(
+                            "the legacy subscribe path (sent at {sent}) answered {outcome:?}, not 410 Gone (S8)"
+                        );
+                        found.push(violation(t, *tab, detail));
+                    }
+                }
+            }
+            Observation::Metrics {
+                probe,
+                req,
+                published,
+                delivered,
+                dropped,
+                waiter_cap_hits,
+                evictions,
+                buffered,
+            } => {
+                let Some(out) = server.metrics_out.remove(&(*probe, *req)) else {
+                    continue;
+                };
+                let read = Tally {
+                    published: *published,
+                    delivered: *delivered,
+                    dropped: *dropped,
+                    waiter_cap_hits: *waiter_cap_hits,
+                    evictions: *evictions,
+                };
+                let wrong = counters_out_of_range(out.sent, server.tally, read)
+                    .into_iter()
+                    .chain(sizes_out_of_range(&out, buffered));
+                found.extend(wrong.map(|detail| violation(t, *probe, detail)));
+            }
+            _ => {}
+        }
+    }
+    found
+}
