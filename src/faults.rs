@@ -128,6 +128,12 @@ pub struct Fault {
 }
 
 impl Fault {
+    /// When it stops: undone after `for_ms`, and at the latest at the heal
+    /// that ends the fault phase (`heal`, the scenario's duration).
+    pub fn ends(&self, heal: SimTime) -> SimTime {
+        self.for_ms.map_or(heal, |ms| (self.at + ms).min(heal))
+    }
+
     /// How the trace names it: the kind, its fields, the target, how long.
     pub fn describe(&self) -> String {
         let mut kind = self.spec.name.to_string();

@@ -15,7 +15,9 @@
 //! 3. call `handle_timeout(now, view)` when `poll_timeout()` comes due.
 //!
 //! `sim::turmoil_driver` is one such driver; `check` reads the history and
-//! decides the verdict; `run` ties a scenario, a seed and a mutant together.
+//! decides the verdict; `run` ties a scenario, a seed and a mutant together;
+//! `swarm` draws whole scenarios from a seed and `shrink` cuts a failing one
+//! down to what it needs.
 
 pub mod baseline;
 pub mod bench;
@@ -24,6 +26,7 @@ pub mod check;
 pub mod client;
 pub mod coverage;
 pub mod crosscheck;
+pub mod driver;
 pub mod event;
 pub mod faults;
 pub mod http;
@@ -38,7 +41,9 @@ pub mod run;
 pub mod scenario;
 pub mod seed;
 pub mod server;
+pub mod shrink;
 pub mod sim;
+pub mod swarm;
 pub mod time;
 pub mod topology;
 pub mod trace;

@@ -5,9 +5,11 @@
 
 use clap::{Parser, Subcommand};
 use rtsim::mutant::Mutant;
-use rtsim::run::{run_with, Driver, RunReport};
+use rtsim::run::{replay_line, run_with, Driver, RunReport};
 use rtsim::scenario::{InputError, Scenario};
 use rtsim::seed::parse_seed;
+use rtsim::shrink::{Goal, Shrunk};
+use rtsim::swarm::{Profile, SwarmConfig, SwarmRun, Tally};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -101,6 +103,62 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Swarm exploration: each seed draws a whole scenario (topology, parameters, workload, and
+    /// faults from a random subset of the fault kinds) and runs it; a failing run's scenario is
+    /// written out with the command that replays it.
+    Swarm {
+        /// How many seeds to draw.
+        #[arg(long, default_value_t = 100)]
+        runs: u64,
+        /// The first seed, decimal or 0x-hex.
+        #[arg(long, default_value = "1", value_parser = parse_seed)]
+        from: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Switch this mutant on; `all`: each mutant in turn, up to its first failing run.
+        #[arg(long)]
+        mutant: Option<String>,
+        /// Weight one area: any, leader, auth, ui or server.
+        #[arg(long, default_value = "any", value_parser = Profile::parse)]
+        profile: Profile,
+        /// express (event-driven) or turmoil.
+        #[arg(long, default_value = "express", value_parser = Driver::parse)]
+        driver: Driver,
+        /// Shrink each failing run and write the minimal case (see `shrink`).
+        #[arg(long)]
+        shrink: bool,
+        /// Where failing runs' scenarios are written.
+        #[arg(long, default_value = "target/swarm")]
+        out: PathBuf,
+        /// Print only failing runs and the closing report.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Shrink a failing run to the smallest scenario that still fails the same way, and write
+    /// it as a regression case.
+    Shrink {
+        /// The failing scenario.
+        scenario: PathBuf,
+        /// The seed it fails at, decimal or 0x-hex.
+        #[arg(long, default_value = "1", value_parser = parse_seed)]
+        seed: u64,
+        /// express (event-driven) or turmoil.
+        #[arg(long, default_value = "express", value_parser = Driver::parse)]
+        driver: Driver,
+        #[arg(long, value_parser = Mutant::parse)]
+        mutant: Option<Mutant>,
+        /// The oracle to keep failing (default: the first that fails).
+        #[arg(long)]
+        oracle: Option<String>,
+        /// Where to write the case (default: sims/regressions/<oracle>_<what>.toml; with a
+        /// mutant, target/shrunk/<oracle>_<mutant>.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 400)]
+        budget: usize,
+    },
     /// List the scenarios in a directory with their one-line description.
     List {
         #[arg(default_value = "sims")]
@@ -156,43 +214,44 @@ fn main() -> ExitCode {
             scenario,
             seeds,
             jobs,
-        } => Scenario::load(&scenario).map(|s| {
-            let rows = rtsim::leader_table::build(
-                &s,
-                seeds,
-                jobs.unwrap_or_else(rtsim::parallel::all_cores),
-            );
-            print!("{}", rtsim::leader_table::render(&rows));
-            true
-        }),
+        } => cmd_leaders(&scenario, seeds, jobs),
         Command::List { dir } => cmd_list(&dir),
-        Command::Verdicts { paths, jobs } => load_scenarios(&paths).map(|(_, scenarios)| {
-            let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
-            let (lines, _) =
-                rtsim::baseline::record(&scenarios, rtsim::baseline::Plan::STANDARD, jobs);
-            for l in lines {
-                println!("{l}");
-            }
-            true
-        }),
-        Command::Params => {
-            print!("{}", rtsim::params::SimConfig::markdown_table());
-            Ok(true)
+        Command::Swarm {
+            runs,
+            from,
+            jobs,
+            mutant,
+            profile,
+            driver,
+            shrink,
+            out,
+            quiet,
+        } => {
+            let cfg = SwarmConfig {
+                runs,
+                from,
+                jobs: jobs.unwrap_or_else(rtsim::parallel::all_cores),
+                mutant: None,
+                profile,
+                driver,
+                out,
+            };
+            cmd_swarm_any(cfg, mutant.as_deref(), shrink, quiet)
         }
-        Command::Faults => {
-            print!("{}", rtsim::faults::markdown_table());
-            Ok(true)
-        }
-        Command::Coverage => {
-            print!("{}", rtsim::coverage::markdown_table());
-            Ok(true)
-        }
-        Command::Mutants => {
-            for &m in Mutant::ALL {
-                println!("{:<24} {:<16} {}", m.name(), m.machine().name(), m.breaks());
-            }
-            Ok(true)
-        }
+        Command::Shrink {
+            scenario,
+            seed,
+            driver,
+            mutant,
+            oracle,
+            out,
+            budget,
+        } => cmd_shrink(&scenario, seed, driver, mutant, oracle, out, budget),
+        Command::Verdicts { paths, jobs } => cmd_verdicts(&paths, jobs),
+        Command::Params => print_text(rtsim::params::SimConfig::markdown_table()),
+        Command::Faults => print_text(rtsim::faults::markdown_table()),
+        Command::Coverage => print_text(rtsim::coverage::markdown_table()),
+        Command::Mutants => print_text(mutants_table()),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -202,18 +261,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// The one command that reproduces a run.
-fn replay_line(path: &Path, seed: u64, mutant: Option<Mutant>, driver: Driver) -> String {
-    let mut line = format!(
-        "rtsim run {} --seed {seed} --driver {driver}",
-        path.display()
-    );
-    if let Some(m) = mutant {
-        line.push_str(&format!(" --mutant {m}"));
-    }
-    line
 }
 
 fn cmd_run(
@@ -475,4 +522,302 @@ fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, In
     };
     rtsim::bench::run_all(&cfg, &mut |f| println!("{f}"));
     Ok(true)
+}
+
+/// Shrink the failing run `doc` at `seed`; `None` if it does not fail `oracle` (or any, when none is named).
+fn shrink_case(
+    doc: toml::Table,
+    seed: u64,
+    driver: Driver,
+    mutant: Option<Mutant>,
+    oracle: Option<String>,
+    budget: usize,
+) -> Option<(Goal, Shrunk)> {
+    let oracle = match oracle {
+        Some(o) => o,
+        None => {
+            let s = rtsim::swarm::scenario_of(&doc, Path::new("shrink-input.toml")).ok()?;
+            let r = run_with(&s, seed, mutant, driver);
+            r.violations.first()?.oracle.to_string()
+        }
+    };
+    let goal = Goal {
+        seed,
+        driver,
+        mutant,
+        oracle,
+        budget,
+    };
+    let shrunk = rtsim::shrink::shrink(doc, &goal)?;
+    Some((goal, shrunk))
+}
+
+/// Write a shrunk case as a regression file; its path.
+fn write_regression(
+    goal: &Goal,
+    shrunk: &Shrunk,
+    source: &Path,
+    out: Option<PathBuf>,
+) -> Result<PathBuf, InputError> {
+    let detail = shrunk
+        .report
+        .violations
+        .iter()
+        .find(|v| v.oracle == goal.oracle)
+        .map_or("", |v| v.detail.as_str());
+    let name = rtsim::shrink::case_name(&goal.oracle, goal.mutant, detail);
+    let path = out.unwrap_or_else(|| {
+        let dir = if goal.mutant.is_some() {
+            "target/shrunk"
+        } else {
+            "sims/regressions"
+        };
+        PathBuf::from(dir).join(format!("{name}.toml"))
+    });
+    let stem = path
+        .file_stem()
+        .map_or(name.clone(), |s| s.to_string_lossy().into_owned());
+    let doc = rtsim::shrink::regression_doc(shrunk, goal, &stem, &source.display().to_string());
+    rtsim::swarm::write_doc(&path, &doc)?;
+    Ok(path)
+}
+
+fn cmd_shrink(
+    path: &Path,
+    seed: u64,
+    driver: Driver,
+    mutant: Option<Mutant>,
+    oracle: Option<String>,
+    out: Option<PathBuf>,
+    budget: usize,
+) -> Result<bool, InputError> {
+    if let Some(o) = &oracle {
+        if !rtsim::scenario::ORACLES.contains(&o.as_str()) {
+            return Err(InputError {
+                file: "-".to_string(),
+                line: None,
+                field: "--oracle".to_string(),
+                message: format!("{o:?} is not an oracle id"),
+            });
+        }
+    }
+    let doc = rtsim::shrink::read_doc(path)?;
+    let Some((goal, shrunk)) = shrink_case(doc, seed, driver, mutant, oracle, budget) else {
+        println!(
+            "shrink: {} does not fail at seed {seed}; nothing to shrink",
+            path.display()
+        );
+        return Ok(false);
+    };
+    rtsim::shrink::print(&shrunk);
+    let written = write_regression(&goal, &shrunk, path, out)?;
+    println!("wrote {}", written.display());
+    println!("replay: {}", replay_line(&written, seed, mutant, driver));
+    Ok(true)
+}
+
+/// A failing swarm run: its scenario written out, its replay line, and with `shrink` its minimal case.
+fn report_failure(
+    cfg: &SwarmConfig,
+    run: &SwarmRun,
+    shrink: bool,
+) -> Result<Option<Shrunk>, InputError> {
+    rtsim::swarm::write_case(run)?;
+    let r = &run.report;
+    for v in r.violations.iter().take(3) {
+        println!("  violation: {v}");
+    }
+    println!(
+        "  replay: {}",
+        replay_line(&run.path, run.seed, cfg.mutant, cfg.driver)
+    );
+    if !shrink {
+        return Ok(None);
+    }
+    let Some((goal, shrunk)) =
+        shrink_case(run.doc.clone(), run.seed, cfg.driver, cfg.mutant, None, 400)
+    else {
+        return Ok(None);
+    };
+    let written = write_regression(&goal, &shrunk, &run.path, None)?;
+    let (b, a) = (shrunk.before, shrunk.after);
+    println!(
+        "  shrunk: faults {} -> {}, tabs {} -> {}, steps {} -> {}: {}",
+        b.faults,
+        a.faults,
+        b.tabs,
+        a.tabs,
+        b.steps,
+        a.steps,
+        written.display()
+    );
+    Ok(Some(shrunk))
+}
+
+fn cmd_swarm(cfg: SwarmConfig, shrink: bool, quiet: bool) -> Result<bool, InputError> {
+    let mut tally = Tally::default();
+    let mut failure = None;
+    rtsim::swarm::explore(&cfg, |run, scenario| {
+        tally.add(run, scenario);
+        let r = &run.report;
+        if r.pass && quiet {
+            return true;
+        }
+        let verdict = if r.pass {
+            "pass".to_string()
+        } else {
+            format!("FAIL {}", r.summary.failed_oracles.join(","))
+        };
+        println!(
+            "seed {}: {verdict} trace={} {}",
+            run.seed,
+            r.trace_hex(),
+            run.described
+        );
+        if !r.pass {
+            if let Err(e) = report_failure(&cfg, run, shrink) {
+                failure = Some(e);
+                return false;
+            }
+        }
+        true
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    print!("{}", tally.render());
+    println!("swarm: {} runs, {} failed", tally.runs, tally.failed);
+    Ok(tally.failed == 0)
+}
+
+/// Every mutant in turn: swarm runs until its first failure, shrunk with `shrink`.
+fn cmd_hunt(cfg: SwarmConfig, shrink: bool) -> Result<bool, InputError> {
+    println!(
+        "{:<28} {:>14}  shrunk (faults, tabs, history steps)",
+        "mutant", "runs to detect"
+    );
+    let mut missed = 0;
+    for &m in Mutant::ALL {
+        let cfg = SwarmConfig {
+            mutant: Some(m),
+            ..cfg.clone()
+        };
+        let mut first: Option<(u64, u64, String)> = None;
+        let mut n = 0;
+        let mut written = Ok(());
+        rtsim::swarm::explore(&cfg, |run, _| {
+            n += 1;
+            if run.report.pass {
+                return true;
+            }
+            written = rtsim::swarm::write_case(run);
+            let shrunk = if shrink {
+                shrink_case(run.doc.clone(), run.seed, cfg.driver, Some(m), None, 400).map(
+                    |(goal, s)| {
+                        let path = write_regression(&goal, &s, &run.path, None);
+                        let (b, a) = (s.before, s.after);
+                        format!(
+                            "{} -> {}, {} -> {}, {} -> {} ({})",
+                            b.faults,
+                            a.faults,
+                            b.tabs,
+                            a.tabs,
+                            b.steps,
+                            a.steps,
+                            path.map_or_else(|e| e.to_string(), |p| p.display().to_string())
+                        )
+                    },
+                )
+            } else {
+                None
+            };
+            first = Some((n, run.seed, shrunk.unwrap_or_default()));
+            false
+        })?;
+        written?;
+        match first {
+            Some((runs, seed, shrunk)) => {
+                println!("{:<28} {:>14}  seed {seed} {shrunk}", m.name(), runs)
+            }
+            None => {
+                missed += 1;
+                println!("{:<28} {:>14}", m.name(), format!("none in {}", cfg.runs));
+            }
+        }
+    }
+    println!(
+        "hunt: {} of {} mutants caught",
+        Mutant::ALL.len() - missed,
+        Mutant::ALL.len()
+    );
+    Ok(missed == 0)
+}
+
+/// `swarm` with `--mutant NAME`, `--mutant all` (a hunt) or none.
+fn cmd_swarm_any(
+    cfg: SwarmConfig,
+    mutant: Option<&str>,
+    shrink: bool,
+    quiet: bool,
+) -> Result<bool, InputError> {
+    match mutant {
+        Some("all") => cmd_hunt(cfg, shrink),
+        Some(name) => match Mutant::parse(name) {
+            Ok(m) => cmd_swarm(
+                SwarmConfig {
+                    mutant: Some(m),
+                    ..cfg
+                },
+                shrink,
+                quiet,
+            ),
+            Err(message) => Err(InputError {
+                file: "-".to_string(),
+                line: None,
+                field: "--mutant".to_string(),
+                message,
+            }),
+        },
+        None => cmd_swarm(cfg, shrink, quiet),
+    }
+}
+
+fn cmd_leaders(scenario: &Path, seeds: u64, jobs: Option<usize>) -> Result<bool, InputError> {
+    Scenario::load(scenario).map(|s| {
+        let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
+        let rows = rtsim::leader_table::build(&s, seeds, jobs);
+        print!("{}", rtsim::leader_table::render(&rows));
+        true
+    })
+}
+
+fn cmd_verdicts(paths: &[PathBuf], jobs: Option<usize>) -> Result<bool, InputError> {
+    load_scenarios(paths).map(|(_, scenarios)| {
+        let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
+        let (lines, _) = rtsim::baseline::record(&scenarios, rtsim::baseline::Plan::STANDARD, jobs);
+        for l in lines {
+            println!("{l}");
+        }
+        true
+    })
+}
+
+fn print_text(text: String) -> Result<bool, InputError> {
+    print!("{text}");
+    Ok(true)
+}
+
+/// `rtsim mutants`: each mutant's name, machine and what it breaks.
+fn mutants_table() -> String {
+    Mutant::ALL
+        .iter()
+        .map(|m| {
+            format!(
+                "{:<24} {:<16} {}\n",
+                m.name(),
+                m.machine().name(),
+                m.breaks()
+            )
+        })
+        .collect()
 }

@@ -2,6 +2,7 @@
 //! the violations, the canonical trace and its hash, and a summary.
 
 use crate::check::Violation;
+pub use crate::driver::Driver;
 use crate::mutant::Mutant;
 use crate::observation::{Observation, RequestKind};
 use crate::scenario::Scenario;
@@ -74,6 +75,8 @@ pub struct RunReport {
     /// The mutants whose fork this run reached (`mutant::fires`). Any other
     /// mutant, switched on, would have left this run's trace as it is.
     pub reached: BTreeSet<Mutant>,
+    /// The oracles this run gave something to judge (`check::applied`).
+    pub applied: Vec<&'static str>,
 }
 
 impl RunReport {
@@ -84,38 +87,6 @@ impl RunReport {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
-}
-
-/// Which driver moves the nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Driver {
-    /// turmoil's simulated TCP and clock, stepped tick by tick.
-    Turmoil,
-    /// The event-driven queue that jumps from one delivery or deadline to the next.
-    Express,
-}
-
-impl Driver {
-    pub fn name(self) -> &'static str {
-        match self {
-            Driver::Turmoil => "turmoil",
-            Driver::Express => "express",
-        }
-    }
-
-    pub fn parse(name: &str) -> Result<Driver, String> {
-        match name {
-            "turmoil" => Ok(Driver::Turmoil),
-            "express" => Ok(Driver::Express),
-            _ => Err(format!("unknown driver {name:?}; known: turmoil, express")),
-        }
-    }
-}
-
-impl std::fmt::Display for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// Run `scenario` at `seed` with `mutant` on `driver`.
@@ -133,6 +104,23 @@ pub fn run_with(
     let mut report = finish(scenario, seed, mutant, done.history, done.last);
     report.reached = crate::mutant::reached();
     report
+}
+
+/// The one command that reproduces a run.
+pub fn replay_line(
+    path: &std::path::Path,
+    seed: u64,
+    mutant: Option<Mutant>,
+    driver: Driver,
+) -> String {
+    let mut line = format!(
+        "rtsim run {} --seed {seed} --driver {driver}",
+        path.display()
+    );
+    if let Some(m) = mutant {
+        line.push_str(&format!(" --mutant {m}"));
+    }
+    line
 }
 
 /// Run `scenario` at `seed` with `mutant` on the turmoil driver.
@@ -187,6 +175,7 @@ fn finish(
         trace_hash,
         summary,
         reached: BTreeSet::new(),
+        applied: crate::check::applied(&evidence),
     }
 }
 

@@ -6,9 +6,11 @@
 //! line and the field, never a panic; the CLI turns it into exit code 2.
 
 use crate::browser::BrowserConfig;
+use crate::driver::Driver;
 use crate::event::EntityType;
 use crate::faults::{parse_target, FaultArgs, FaultField, FaultSpec, FAULT_KINDS};
 pub use crate::faults::{Direction, Fault, FaultKind, Target};
+use crate::mutant::Mutant;
 use crate::params::ParamValue;
 pub use crate::params::{CheckConfig, NetConfig, SimConfig};
 use crate::server::ServerConfig;
@@ -59,6 +61,19 @@ pub struct Expect {
     pub fail: Vec<String>,
 }
 
+/// `[replay]`: a regression case (`sims/regressions/`) names the seeds that
+/// once failed, the driver they failed on and what failed, so `cargo test`
+/// replays exactly that.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replay {
+    pub seeds: Vec<u64>,
+    pub driver: Driver,
+    /// The oracle that failed before the fix.
+    pub oracle: String,
+    /// A mutant case: with this mutant on the oracle must fail, with it off hold.
+    pub mutant: Option<Mutant>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
     pub path: PathBuf,
@@ -74,6 +89,7 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub expect: Expect,
     pub config: SimConfig,
+    pub replay: Option<Replay>,
 }
 
 impl Scenario {
@@ -185,6 +201,7 @@ impl Scenario {
             faults,
             expect: src.expect(raw.expect.as_ref())?,
             config,
+            replay: raw.replay.as_ref().map(|r| src.replay(r)).transpose()?,
         })
     }
 }
@@ -430,6 +447,40 @@ impl Source<'_> {
         })
     }
 
+    /// `[replay]`: seeds, a driver, a known oracle, a known mutant.
+    fn replay(&self, r: &RawReplay) -> Result<Replay, InputError> {
+        if r.seeds.get_ref().is_empty() {
+            let message = "names no seed".to_string();
+            return Err(self.err(span(&r.seeds), "replay.seeds", message));
+        }
+        let driver = match &r.driver {
+            Some(d) => {
+                Driver::parse(d.get_ref()).map_err(|m| self.err(span(d), "replay.driver", m))?
+            }
+            None => Driver::Express,
+        };
+        if !ORACLES.contains(&r.oracle.get_ref().as_str()) {
+            let message = format!(
+                "{:?} is not an oracle id; known: {}",
+                r.oracle.get_ref(),
+                ORACLES.join(", ")
+            );
+            return Err(self.err(span(&r.oracle), "replay.oracle", message));
+        }
+        let mutant = match &r.mutant {
+            Some(m) => Some(
+                Mutant::parse(m.get_ref()).map_err(|e| self.err(span(m), "replay.mutant", e))?,
+            ),
+            None => None,
+        };
+        Ok(Replay {
+            seeds: r.seeds.get_ref().clone(),
+            driver,
+            oracle: r.oracle.get_ref().clone(),
+            mutant,
+        })
+    }
+
     /// `[expect]`: oracle ids that must hold (or `all`) and must fail.
     fn expect(&self, raw: Option<&RawExpect>) -> Result<Expect, InputError> {
         let Some(e) = raw else {
@@ -497,6 +548,16 @@ struct RawScenario {
     #[serde(default)]
     fault: Vec<RawFault>,
     expect: Option<RawExpect>,
+    replay: Option<RawReplay>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplay {
+    seeds: Spanned<Vec<u64>>,
+    driver: Option<Spanned<String>>,
+    oracle: Spanned<String>,
+    mutant: Option<Spanned<String>>,
 }
 
 fn zero_seconds() -> Spanned<f64> {

@@ -2,7 +2,7 @@
 //! drawn at random from the shipped vocabulary; README there lists the seeds
 //! and oracles that failed on 2026-12-01). All but one were false alarms of
 //! oracles fitted to the shipped scenarios; the other (random_58, seed 2) was
-//! a lost event, fixed in the machine with `sims/regress_startup_snapshot_race.toml`.
+//! a lost event, fixed in the machine with `sims/regressions/O1_startup_snapshot_race.toml`.
 //! Each must now pass at seeds 1..10 under express, the driver they failed on.
 
 mod common;

@@ -96,9 +96,6 @@ pub enum BrowserOutput {
     Observe(Observation),
 }
 
-/// An answer (tab-local request id, result) waiting for its frozen tab.
-type HeldAnswer = (u64, Result<Response, NetError>);
-
 /// Who inside the browser is waiting for an answer.
 #[derive(Clone, Copy, Debug)]
 enum Requester {
@@ -152,8 +149,8 @@ pub struct BrowserNode {
     in_flight: BTreeMap<u64, Requester>,
     /// Browser-level request id for each (tab, tab-local request id).
     tab_reqs: BTreeMap<(usize, u64), u64>,
-    /// Answers that reached a frozen tab, delivered when it thaws.
-    held: BTreeMap<usize, VecDeque<HeldAnswer>>,
+    /// What reached a frozen tab (answers, a sign-in, a visibility change), delivered when it thaws.
+    held: BTreeMap<usize, VecDeque<TabInput>>,
     /// The tab each lifecycle fault resolved to, so its undo finds it again.
     fault_tabs: BTreeMap<u64, usize>,
     /// Each tab's recent mailbox writes (L6 rate cap).
@@ -251,7 +248,7 @@ impl BrowserNode {
     fn sign_in_tab(&mut self, now: SimTime, index: usize) {
         if let Some(creds) = self.creds.clone() {
             let scope = self.scope(&creds, index);
-            self.to_tab(now, index, TabInput::SignIn { creds, scope });
+            self.to_running_tab(now, index, TabInput::SignIn { creds, scope });
         }
     }
 
@@ -268,14 +265,9 @@ impl BrowserNode {
                 Some(Requester::Probe) => self.on_probe_answer(req, result),
                 Some(Requester::Tab { index, req: local }) => {
                     self.tab_reqs.remove(&(index, local));
-                    if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
-                        self.held
-                            .entry(index)
-                            .or_default()
-                            .push_back((local, result));
-                    } else if self.is_open(index) {
+                    if self.is_open(index) {
                         let input = TabInput::Response { req: local, result };
-                        self.to_tab(now, index, input);
+                        self.to_running_tab(now, index, input);
                     }
                 }
                 None => {} // aborted earlier; a late answer has no one to go to
@@ -293,6 +285,16 @@ impl BrowserNode {
                 max_bytes: leader.mailbox_max_bytes,
                 max_per_min: leader.mailbox_max_per_min,
             })
+    }
+
+    /// Hand tab `index` an input now, or, while it is frozen (it runs
+    /// nothing), when it thaws.
+    fn to_running_tab(&mut self, now: SimTime, index: usize, input: TabInput) {
+        if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
+            self.held.entry(index).or_default().push_back(input);
+        } else {
+            self.to_tab(now, index, input);
+        }
     }
 
     /// Hand tab `index` an input, then carry out what it asks.
@@ -385,6 +387,16 @@ impl BrowserNode {
         if !self.is_open(index) {
             return;
         }
+        let user_acts = matches!(
+            action,
+            TabAction::Logout | TabAction::Focus | TabAction::Show
+        );
+        if user_acts && matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
+            // The user can only act in a tab in front of them, and bringing a
+            // frozen page forward resumes it first.
+            self.record_lifecycle(index, "thaw");
+            self.thaw(now, index);
+        }
         self.record_lifecycle(index, &what);
         match action {
             TabAction::Crash | TabAction::Close => {
@@ -392,7 +404,7 @@ impl BrowserNode {
             }
             TabAction::Hide => {
                 self.to_platform(now, index, TabChange::Hide);
-                self.to_tab(now, index, TabInput::Visibility { hidden: true });
+                self.to_running_tab(now, index, TabInput::Visibility { hidden: true });
             }
             TabAction::Show => {
                 self.to_platform(now, index, TabChange::Show);
@@ -401,13 +413,16 @@ impl BrowserNode {
             TabAction::Freeze => self.to_platform(now, index, TabChange::Freeze),
             TabAction::Logout => self.to_tab(now, index, TabInput::Logout),
             TabAction::Focus => self.to_tab(now, index, TabInput::Focus),
-            TabAction::Thaw => {
-                self.to_platform(now, index, TabChange::Thaw);
-                for (req, result) in self.held.remove(&index).unwrap_or_default() {
-                    self.to_tab(now, index, TabInput::Response { req, result });
-                }
-            }
+            TabAction::Thaw => self.thaw(now, index),
             _ => {}
+        }
+    }
+
+    /// A frozen tab runs again, and gets what waited for it, in order.
+    fn thaw(&mut self, now: SimTime, index: usize) {
+        self.to_platform(now, index, TabChange::Thaw);
+        for input in self.held.remove(&index).unwrap_or_default() {
+            self.to_tab(now, index, input);
         }
     }
 
@@ -420,11 +435,14 @@ impl BrowserNode {
             | TabAction::BroadcastOn
             | TabAction::LocksOff
             | TabAction::LocksOn => {
+                // Switching back on restores what the browser has: one
+                // without a BroadcastChannel or Web Locks does not gain one.
+                let has = &self.config.platform;
                 let switch = match action {
-                    TabAction::BroadcastOff | TabAction::BroadcastOn => {
-                        PlatformInput::Broadcast(action == TabAction::BroadcastOn)
-                    }
-                    _ => PlatformInput::Locks(action == TabAction::LocksOn),
+                    TabAction::BroadcastOff | TabAction::BroadcastOn => PlatformInput::Broadcast(
+                        action == TabAction::BroadcastOn && has.broadcast_enabled,
+                    ),
+                    _ => PlatformInput::Locks(action == TabAction::LocksOn && has.locks_enabled),
                 };
                 self.platform.handle(now, switch, &());
                 let tab = self.name.clone();
@@ -659,6 +677,13 @@ impl BrowserNode {
         for req in probe.start_round(now) {
             self.in_flight.remove(&req);
             self.out.push_back(BrowserOutput::Abort { req });
+            self.out
+                .push_back(BrowserOutput::Observe(Observation::Response {
+                    tab: self.name,
+                    req,
+                    outcome: Outcome::Aborted,
+                    events: 0,
+                }));
         }
         let bearer = (0..self.tabs.len())
             .filter(|&i| self.is_open(i))

@@ -25,7 +25,7 @@ mod o8_server_bounds;
 mod o9_debounce;
 mod o9_reconcile;
 
-use crate::observation::{FinalState, History, Outcome};
+use crate::observation::{FinalState, History, Observation, Outcome, RequestKind, Role};
 use crate::scenario::{FaultKind, Scenario};
 use crate::time::SimTime;
 use serde::Serialize;
@@ -93,6 +93,55 @@ pub fn check_all(ev: &Evidence) -> Vec<Violation> {
     all
 }
 
+/// The oracles a run gave something to judge: the history holds the steps
+/// the oracle reads (an applied event for O1, a leader in a browser of two
+/// tabs or more for O4, a refresh or a logout for O6, ...). A swarm batch
+/// counts them, so a batch that never exercised an oracle shows it.
+pub fn applied(ev: &Evidence) -> Vec<&'static str> {
+    let mut seen = std::collections::BTreeSet::new();
+    let multi_tab = ev.scenario.topology.tabs_per_browser > 1
+        || ev.scenario.faults.iter().any(|f| f.spec.name == "open_tab");
+    for step in &ev.history.steps {
+        let o: &[&'static str] = match &step.obs {
+            Observation::Applied { .. } => &["O1"],
+            Observation::Delivered { .. } => &["O3", "O5"],
+            Observation::Role {
+                role: Role::Leader, ..
+            } if multi_tab => &["O4", "O10"],
+            Observation::Role {
+                role: Role::Leader, ..
+            } => &["O10"],
+            Observation::Request {
+                what: RequestKind::Refresh | RequestKind::Logout,
+                ..
+            } => &["O6"],
+            Observation::Request {
+                what: RequestKind::Poll,
+                ..
+            } => &["O7"],
+            Observation::PollServed { .. } | Observation::Metrics { .. } => &["O8"],
+            Observation::Request {
+                what: RequestKind::Aggregate,
+                ..
+            } => &["O9"],
+            Observation::Degraded { on: true, .. } | Observation::ShadowEvents { .. } => &["O12"],
+            _ => &[],
+        };
+        seen.extend(o.iter().copied());
+    }
+    if !ev.last.tabs.is_empty() {
+        seen.insert("O2");
+    }
+    if ev.scenario.must_hold().iter().any(|o| o == "O11") {
+        seen.insert("O11");
+    }
+    crate::scenario::ORACLES
+        .iter()
+        .copied()
+        .filter(|o| seen.contains(o))
+        .collect()
+}
+
 /// Whether a call ended in failure as the SPEC counts one (C4): a network
 /// failure, a timeout or a 5xx. An abort is the tab's own doing, not a failure.
 pub(crate) fn call_failed(outcome: &Outcome) -> bool {
@@ -121,7 +170,7 @@ pub(crate) fn calls_impaired(
                 | FaultKind::Latency { .. }
                 | FaultKind::MutateSlow
         );
-        let until = f.for_ms.map_or(scenario.duration, |ms| f.at + ms);
+        let until = f.ends(scenario.duration);
         slows
             && f.at <= to
             && until >= from

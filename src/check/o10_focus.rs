@@ -4,9 +4,10 @@
 //!
 //! It applies to a signed-in tab that runs until then, and whose calls can go
 //! through: a tab with a refetch already out (the owed one follows it), a
-//! failed call in the last `refetch_retry_ms` (the retry paces it), or a
-//! pause for a token, a sign-out, a freeze, a close or a crash by the
-//! deadline is excused.
+//! failed call in the last `refetch_retry_ms` (the retry paces it), a tab
+//! paused for a token or signed out when it gains focus (C7, A4: it sends no
+//! data call until a refresh or a login, which its next data call shows), or a pause for a
+//! token, a sign-out, a freeze, a close or a crash by the deadline is excused.
 
 use super::{call_failed, Evidence, Violation};
 use crate::observation::{Actor, Observation, RequestKind};
@@ -29,6 +30,8 @@ struct TabSeen {
     /// When the tab was held back (paused, signed out, frozen, gone) or a call failed.
     held: BTreeSet<SimTime>,
     failed: BTreeSet<SimTime>,
+    /// Paused for a token (C7) or signed out (A4) since its last data call.
+    paused: bool,
 }
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
@@ -49,7 +52,13 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 let seen = tabs.entry(*tab).or_default();
                 seen.refetches.insert(t);
                 seen.out.insert(*req);
+                seen.paused = false;
             }
+            Observation::Request {
+                tab,
+                what: RequestKind::Poll | RequestKind::Aggregate | RequestKind::Mutate,
+                ..
+            } => tabs.entry(*tab).or_default().paused = false,
             Observation::Response {
                 tab, req, outcome, ..
             } => {
@@ -67,7 +76,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     .range(SimTime(t.as_ms().saturating_sub(p.refetch_retry_ms))..=t)
                     .next()
                     .is_some();
-                if stale && seen.out.is_empty() && !pacing {
+                if stale && seen.out.is_empty() && !pacing && !seen.paused {
                     seen.owed.push(t);
                 }
             }
@@ -76,14 +85,27 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             {
                 tabs.entry(*tab).or_default().held.insert(t);
             }
-            Observation::AuthPaused { tab, .. } | Observation::SignedOut { tab, .. } => {
-                tabs.entry(*tab).or_default().held.insert(t);
+            Observation::AuthPaused { tab, .. } => {
+                let seen = tabs.entry(*tab).or_default();
+                seen.held.insert(t);
+                seen.paused = true;
+            }
+            Observation::SignedOut { tab, .. } => {
+                let seen = tabs.entry(*tab).or_default();
+                seen.held.insert(t);
+                seen.paused = true;
             }
             _ => {}
         }
     }
+    overdue(ev, &tabs)
+}
+
+/// The focus instants owed a refetch that none answered in time.
+fn overdue(ev: &Evidence, tabs: &BTreeMap<Actor, TabSeen>) -> Vec<Violation> {
+    let p = &ev.scenario.config.provider;
     let mut out = Vec::new();
-    for (tab, seen) in &tabs {
+    for (tab, seen) in tabs {
         for &t in &seen.owed {
             let due = t + FOCUS_REFETCH_BOUND_MS;
             let refetched = seen.refetches.range(t..=due).next().is_some();

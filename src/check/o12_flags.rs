@@ -8,11 +8,14 @@
 //!
 //! The other way (C11, C12): a page must notice that its stream is down.
 //! While a `stream_down` fault is on, every page of a live org is in degraded
-//! mode once `STREAM_DOWN_NOTICE` has passed: the poller's parked poll is
-//! answered by then and its next poll refused, and its health broadcast
+//! mode once the notice bound has passed (a parked poll's full wait, then the
+//! wait before the next poll, a round trip and a second): the poller's
+//! parked poll is answered by then and its next poll refused, and its health broadcast
 //! reaches the scope's other tabs in milliseconds. A tab that is not running
-//! then (not yet open, closed, crashed, frozen or signed out), or that was
-//! paused for a token or changed role in the meantime, is excused.
+//! then (not yet open, closed, crashed, frozen or signed out), that was
+//! paused for a token or changed role in the meantime, or whose browser had
+//! a fault slowing or cutting its calls from one poll timeout before the
+//! outage (a poll lost then waits out its own timeout) is excused.
 
 use super::{Evidence, Violation};
 use crate::observation::{Actor, Observation, Outcome, RequestKind};
@@ -242,15 +245,18 @@ fn degraded_entry(ev: &Evidence) -> Vec<Violation> {
     if !p.degraded_polling {
         return vec![];
     }
-    // A parked poll's full wait, a retry and a round trip, and a second.
+    // A parked poll's full wait, then the wait before the next poll (a retry,
+    // or C6's pacing for a hidden tab or one polling alone: the longer one
+    // for every tab), a round trip, and a second.
+    let next_poll_ms = p.poll_retry_ms.max(p.paced_poll_max_ms);
     let notice =
-        cfg.buffer.long_poll_timeout_ms + p.poll_retry_ms + 2 * cfg.net.max_latency_ms + 1_000;
+        cfg.buffer.long_poll_timeout_ms + next_poll_ms + 2 * cfg.net.max_latency_ms + 1_000;
     let outages: Vec<(SimTime, SimTime)> = ev
         .scenario
         .faults
         .iter()
         .filter(|f| f.kind == FaultKind::StreamDown)
-        .map(|f| (f.at, f.for_ms.map_or(ev.scenario.end(), |ms| f.at + ms)))
+        .map(|f| (f.at, f.ends(ev.scenario.duration)))
         .filter(|(a, b)| *a + notice < *b)
         .collect();
     if outages.is_empty() {
@@ -265,7 +271,15 @@ fn degraded_entry(ev: &Evidence) -> Vec<Violation> {
         let due = a + notice;
         for tab in pages.seen.keys() {
             let live = expected_mode(&p.flags, tab.org) == Realtime::Live;
-            if live && pages.ran_throughout(tab, a, due) && !on_at(pages.degraded.get(tab), due) {
+            // A poll out when the outage began may have been lost to a fault,
+            // and then waits out its own timeout instead of the server's.
+            let since = SimTime(a.as_ms().saturating_sub(p.poll_request_timeout_ms));
+            let impaired = super::calls_impaired(ev.scenario, (tab.org, tab.browser), since, due);
+            if live
+                && !impaired
+                && pages.ran_throughout(tab, a, due)
+                && !on_at(pages.degraded.get(tab), due)
+            {
                 out.push(Violation {
                     oracle: "O12",
                     t: due,

@@ -3,15 +3,54 @@
 //! and every optimistic row is settled (replaced by its committed row, or
 //! rolled back) within `optimistic_resolve_bound_ms`: the echo timeout plus
 //! one refetch. The bound assumes the tab's calls go through at the
-//! scenario's normal latency: a tab whose calls failed, that was frozen, or
+//! scenario's normal latency: a tab whose calls failed or were refused for
+//! its token (a C7 pause: its refetch waits for a refresh), whose session
+//! was held up by a slow or failed refresh (A2: every tab waits for it), that was frozen, or
 //! whose browser had a latency, partition or slow-write fault on in that time
 //! is excused it (a round trip may take longer than the bound), never the
 //! duplicate.
 
 use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation};
+use crate::observation::{Actor, Observation, RequestKind};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// A refresh answered later than this held its session's calls up noticeably.
+const SLOW_REFRESH_MS: u64 = 1_000;
+
+/// Refreshes out, and each browser's slow or failed ones (sent, answered).
+#[derive(Default)]
+struct Refreshes {
+    out: BTreeMap<(Actor, u64), SimTime>,
+    held_up: BTreeMap<Actor, Vec<(SimTime, SimTime)>>,
+}
+
+impl Refreshes {
+    fn see(&mut self, t: SimTime, obs: &Observation) {
+        match obs {
+            Observation::Request {
+                tab,
+                req,
+                what: RequestKind::Refresh,
+                ..
+            } => {
+                self.out.insert((*tab, *req), t);
+            }
+            Observation::Response {
+                tab, req, outcome, ..
+            } => {
+                let Some(sent) = self.out.remove(&(*tab, *req)) else {
+                    return;
+                };
+                if super::call_failed(outcome) || t.since(sent) > SLOW_REFRESH_MS {
+                    let spans = self.held_up.entry(tab.of_browser()).or_default();
+                    spans.push((sent, t));
+                }
+            }
+            _ => {}
+        }
+    }
+}
 
 pub fn check(ev: &Evidence) -> Vec<Violation> {
     let bound = ev.scenario.config.check.optimistic_resolve_bound_ms;
@@ -20,9 +59,10 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
     let mut optimistic: BTreeMap<(Actor, u64), SimTime> = BTreeMap::new();
     // (tab, mutation) -> the committed row the list shows.
     let mut committed: BTreeMap<(Actor, u64), u64> = BTreeMap::new();
-    // When each tab's calls failed or the tab froze.
+    // When each tab's calls failed, it paused for a token, or it froze.
     let mut troubled: BTreeMap<Actor, BTreeSet<SimTime>> = BTreeMap::new();
     let mut settled: Vec<(Actor, u64, SimTime, SimTime)> = Vec::new();
+    let mut refreshes = Refreshes::default();
     let twice = |t: SimTime, tab: Actor, m: u64, row: u64| Violation {
         oracle: "O1",
         t,
@@ -30,6 +70,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
         detail: format!("row {row} shown twice: beside the optimistic row of write {m:016x}"),
     };
     for step in &ev.history.steps {
+        refreshes.see(step.t, &step.obs);
         match &step.obs {
             Observation::ListRow {
                 tab,
@@ -68,13 +109,23 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             Observation::Lifecycle { tab, what } if what == "freeze" => {
                 troubled.entry(*tab).or_default().insert(step.t);
             }
+            Observation::AuthPaused { tab, .. } => {
+                troubled.entry(*tab).or_default().insert(step.t);
+            }
             _ => {}
         }
     }
     let end = ev.scenario.end();
     settled.extend(optimistic.iter().map(|(&(tab, m), &t0)| (tab, m, t0, end)));
     let never: BTreeSet<(Actor, u64)> = optimistic.keys().copied().collect();
-    out.extend(late(ev, bound, &settled, &never, &troubled));
+    out.extend(late(
+        ev,
+        bound,
+        &settled,
+        &never,
+        &troubled,
+        &refreshes.held_up,
+    ));
     out.sort_by_key(|v| v.t);
     out
 }
@@ -87,6 +138,7 @@ fn late(
     settled: &[(Actor, u64, SimTime, SimTime)],
     never: &BTreeSet<(Actor, u64)>,
     troubled: &BTreeMap<Actor, BTreeSet<SimTime>>,
+    held_up: &BTreeMap<Actor, Vec<(SimTime, SimTime)>>,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
     for &(tab, m, t0, t1) in settled {
@@ -94,6 +146,9 @@ fn late(
         let excused = troubled
             .get(&tab)
             .is_some_and(|ts| ts.range(t0..=due).next().is_some())
+            || held_up
+                .get(&tab.of_browser())
+                .is_some_and(|spans| spans.iter().any(|&(a, b)| a <= due && b >= t0))
             || super::calls_impaired(ev.scenario, (tab.org, tab.browser), t0, due);
         let end = ev.scenario.end();
         if t1 > due && !excused {

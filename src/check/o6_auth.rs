@@ -9,7 +9,9 @@
 //!   Once the session is revoked (logged out), only the logout rule applies.
 //! - After a logout, no tab of the browser sends a request later than
 //!   `logout_silence_bound_ms`, and every call in flight at the logout has
-//!   ended by then, until the user signs in again (A4).
+//!   ended by then, until the user signs in again (A4). A tab frozen at the
+//!   logout, or within the bound after it, runs nothing until it thaws (B4):
+//!   its bound counts from the thaw.
 //! - Every access token the token service issues, at login or refresh, lives
 //!   `access_token_ttl_ms` from its issue (S9): one that runs out sooner
 //!   sends every tab of its session back to the refresh mutex early.
@@ -54,6 +56,8 @@ struct Browser {
     in_this_expiry: u64,
     /// Every call in flight (not the logout call itself): (tab, req).
     in_flight: BTreeSet<(Actor, u64)>,
+    /// Tabs frozen now.
+    frozen: BTreeSet<Actor>,
     logout: Option<Logout>,
 }
 
@@ -63,13 +67,19 @@ struct Logout {
     pending: BTreeSet<(Actor, u64)>,
     /// When the browser last did anything after the logout.
     quiet_from: SimTime,
+    /// Tabs frozen at the logout or within the bound after it, and when each thawed.
+    held: BTreeMap<Actor, Option<SimTime>>,
 }
 
 impl Logout {
     /// The browser did `what` at `t`; past the bound, that breaks A4.
     fn activity(&mut self, t: SimTime, bound: u64, tab: Actor, what: &str) -> Option<Violation> {
         self.quiet_from = self.quiet_from.max(t);
-        let after = t.since(self.at);
+        let from = match self.held.get(&tab) {
+            Some(thawed) => thawed.unwrap_or(t),
+            None => self.at,
+        };
+        let after = t.since(from);
         (after > bound).then(|| Violation {
             oracle: "O6",
             t,
@@ -123,7 +133,9 @@ impl Auditor {
         let Some(l) = self.browser(key).logout.take() else {
             return;
         };
-        for (tab, req) in &l.pending {
+        // A tab frozen since the logout could not abort anything.
+        let still_frozen = |tab: &Actor| l.held.get(tab).is_some_and(Option::is_none);
+        for (tab, req) in l.pending.iter().filter(|(tab, _)| !still_frozen(tab)) {
             let detail = format!(
                 "request {req}, in flight at the logout at {}, was never aborted",
                 l.at
@@ -174,7 +186,11 @@ impl Auditor {
                     at: t,
                     pending: b.in_flight.clone(),
                     quiet_from: t,
+                    held: b.frozen.iter().map(|f| (*f, None)).collect(),
                 });
+            }
+            Observation::Lifecycle { tab, what } if tab.tab.is_some() => {
+                self.lifecycle(t, *tab, what)
             }
             Observation::Telemetry {
                 payload,
@@ -195,6 +211,27 @@ impl Auditor {
             Observation::Response {
                 tab, req, outcome, ..
             } => self.response(t, *tab, *req, outcome),
+            _ => {}
+        }
+    }
+
+    /// B4: a tab frozen at a logout, or soon after, answers for it from its thaw.
+    fn lifecycle(&mut self, t: SimTime, tab: Actor, what: &str) {
+        let bound = self.silence_bound_ms;
+        let b = self.browser(tab);
+        match what {
+            "freeze" => {
+                b.frozen.insert(tab);
+                if let Some(l) = b.logout.as_mut().filter(|l| t.since(l.at) <= bound) {
+                    l.held.insert(tab, None);
+                }
+            }
+            "thaw" => {
+                b.frozen.remove(&tab);
+                if let Some(h) = b.logout.as_mut().and_then(|l| l.held.get_mut(&tab)) {
+                    h.get_or_insert(t);
+                }
+            }
             _ => {}
         }
     }

@@ -10,17 +10,19 @@
 //! poll answers), `dropped` (buffer drops, and the entries of evicted orgs),
 //! `waiter_cap_hits`, `evictions`. Every counter lives in the process, so a
 //! restart (`ServerDown`) starts them from zero, and a request out across
-//! one is held to the lower bound zero. Each org's reported buffer size lies
+//! one is held to the lower bound zero; the drops the restart itself records
+//! (reason `restart`) belong to the process that went down. Each org's reported buffer size lies
 //! between the fewest and most events the history shows it holding over the
 //! same window (inserts less drops; an eviction or a restart empties it), and
 //! an org that held events throughout the window is listed.
 //!
 //! S8: the legacy subscribe path answers 410 whenever the server answers at all
-//! (a failed call, by `call_failed`, says nothing of the path).
+//! (a failed call, by `call_failed`, or one the probe gave up says nothing of
+//! the path).
 
 use super::{call_failed, Evidence, Violation};
 use crate::event::OrgId;
-use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -79,8 +81,11 @@ impl Server {
                 let n = self.held.get(org).copied().unwrap_or(0) + 1;
                 self.set_held(*org, n);
             }
-            Observation::BufferDrop { org, .. } => {
-                t.dropped += 1;
+            Observation::BufferDrop { org, reason, .. } => {
+                // What a restart loses goes with the old process's counters.
+                if *reason != DropReason::Restart {
+                    t.dropped += 1;
+                }
                 let n = self.held.get(org).copied().unwrap_or(0).saturating_sub(1);
                 self.set_held(*org, n);
             }
@@ -191,7 +196,8 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     server.metrics_out.remove(&(*tab, *req));
                 }
                 if let Some(sent) = server.legacy_out.remove(&(*tab, *req)) {
-                    if !call_failed(outcome) && *outcome != Outcome::Status(410) {
+                    let answered = matches!(outcome, Outcome::Status(_));
+                    if answered && !call_failed(outcome) && *outcome != Outcome::Status(410) {
                         let detail = format!(
                             "the legacy subscribe path (sent at {sent}) answered {outcome:?}, not 410 Gone (S8)"
                         );

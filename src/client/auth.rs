@@ -316,7 +316,13 @@ impl Auth {
     /// Take a token another tab refreshed, if it is this session's and newer.
     fn adopt(&mut self, _now: SimTime, session: u64, token: String, expires_at: SimTime) {
         let Some(c) = self.creds.as_mut() else { return };
-        if c.session != session || c.token == token || expires_at < c.expires_at {
+        if c.session != session {
+            return;
+        }
+        // The refresh another tab announced is over, whether this token is
+        // news (it may have come first by the localStorage fallback) or not.
+        self.other_refreshing_until = None;
+        if c.token == token || expires_at < c.expires_at {
             return;
         }
         c.token = token;

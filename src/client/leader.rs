@@ -168,6 +168,9 @@ pub struct Leader {
     lease_key: String,
     channel: String,
     role: Role,
+    /// The mechanism this tab competes by: the configured one, except that a
+    /// browser without navigator.locks at the start falls back to the lease.
+    mechanism: Mechanism,
     /// Whether the role has been reported yet: the first one always is, so
     /// the history knows every tab of a scope, a silent follower included.
     announced: bool,
@@ -201,6 +204,7 @@ impl Leader {
             mutant,
             me,
             role: Role::Follower,
+            mechanism: Mechanism::Lease,
             announced: false,
             seq: 0,
             highest_heard: (0, 0),
@@ -270,8 +274,18 @@ impl Leader {
             self.next_timer = Some(now + self.config.heartbeat_ms);
             return;
         }
-        match self.config.mechanism {
-            Mechanism::WebLocks if env.locks_available() => {
+        self.compete(now, env);
+    }
+
+    /// Compete for the scope by the configured mechanism, or by the lease on a
+    /// browser that has no navigator.locks now.
+    fn compete(&mut self, now: SimTime, env: &dyn BrowserView) {
+        self.mechanism = match self.config.mechanism {
+            Mechanism::WebLocks if env.locks_available() => Mechanism::WebLocks,
+            _ => Mechanism::Lease,
+        };
+        match self.mechanism {
+            Mechanism::WebLocks => {
                 // The grant arrives as an input; until then this tab follows.
                 self.set_role(Role::Follower, "waiting for the lock");
                 let name = self.lease_key.clone();
@@ -338,7 +352,7 @@ impl Leader {
                 // Leave the fallback once a channel is there again.
                 if self.config.leader_enabled && env.broadcast_enabled() {
                     self.set_role(Role::Follower, "broadcast channel back");
-                    self.try_claim(now, env);
+                    self.compete(now, env);
                 } else {
                     self.next_timer = Some(now + self.config.heartbeat_ms);
                 }
@@ -355,11 +369,10 @@ impl Leader {
             },
             Role::Leader => {
                 if self.no_channel(env) {
-                    self.set_role(Role::Solo, "broadcast channel gone");
-                    self.next_timer = Some(now + self.config.heartbeat_ms);
+                    self.go_solo(now);
                     return;
                 }
-                if self.config.mechanism == Mechanism::Lease {
+                if self.mechanism == Mechanism::Lease {
                     if let Some(l) = self
                         .read_lease(env)
                         .filter(|l| l.expires_at > now && self.yields_to(l.seq, l.tab))
@@ -383,8 +396,7 @@ impl Leader {
             }
             Role::Follower => {
                 if self.no_channel(env) {
-                    self.set_role(Role::Solo, "broadcast channel gone");
-                    self.next_timer = Some(now + self.config.heartbeat_ms);
+                    self.go_solo(now);
                 } else if now.since(self.last_heard) >= self.takeover_after_ms {
                     if fires(self.mutant, Mutant::NoTakeover) {
                         // The bug: a silent leader is presumed alive; the follower waits again.
@@ -392,7 +404,7 @@ impl Leader {
                         self.next_timer = Some(now + self.takeover_after_ms);
                         return;
                     }
-                    match self.config.mechanism {
+                    match self.mechanism {
                         Mechanism::Lease => self.try_claim(now, env),
                         // A Web Locks follower waits in the lock queue; nothing to do on a timer.
                         Mechanism::WebLocks => {}
@@ -402,6 +414,18 @@ impl Leader {
                 }
             }
         }
+    }
+
+    /// L6: the channel is gone, so this tab polls on its own. It gives its
+    /// lock up (or withdraws its request for it): it leads nobody now, and it
+    /// asks again when the channel is back.
+    fn go_solo(&mut self, now: SimTime) {
+        if self.mechanism == Mechanism::WebLocks {
+            let name = self.lease_key.clone();
+            self.effect(Effect::LockRelease { name });
+        }
+        self.set_role(Role::Solo, "broadcast channel gone");
+        self.next_timer = Some(now + self.config.heartbeat_ms);
     }
 
     /// A heartbeat or a batch from another tab of the scope.
@@ -422,7 +446,8 @@ impl Leader {
                 if self.role == Role::Claiming && (seq, tab) > (self.seq, self.me) {
                     self.set_role(Role::Follower, "heard a higher sequence");
                 }
-                if self.config.mechanism == Mechanism::Lease {
+                // A claim still standing keeps its recheck; a follower waits for silence.
+                if self.mechanism == Mechanism::Lease && self.role == Role::Follower {
                     self.next_timer = Some(now + self.takeover_after_ms);
                 }
             }
@@ -441,13 +466,13 @@ impl Leader {
     /// The tab closes cleanly: give the lease up so a follower need not wait it out.
     fn close(&mut self, env: &dyn BrowserView) {
         let holds_lease = self.read_lease(env).is_some_and(|l| l.tab == self.me);
-        let gives_up = self.role == Role::Leader && self.config.mechanism == Mechanism::Lease;
+        let gives_up = self.role == Role::Leader && self.mechanism == Mechanism::Lease;
         // The bug: the lease stays behind, so followers wait for it to expire.
         if gives_up && holds_lease && !fires(self.mutant, Mutant::CloseKeepsLease) {
             let key = self.lease_key.clone();
             self.effect(Effect::StorageSet { key, value: None });
         }
-        if self.config.mechanism == Mechanism::WebLocks {
+        if self.mechanism == Mechanism::WebLocks {
             let name = self.lease_key.clone();
             self.effect(Effect::LockRelease { name });
         }
@@ -459,7 +484,7 @@ impl Leader {
     /// stays a candidate, though nothing is wrong with it.
     fn resign(&mut self, now: SimTime) {
         let name = self.lease_key.clone();
-        match self.config.mechanism {
+        match self.mechanism {
             Mechanism::Lease => {
                 self.effect(Effect::StorageSet {
                     key: name,
@@ -505,7 +530,7 @@ impl Leader {
         if key == self.lease_key
             && value.is_none()
             && self.role == Role::Follower
-            && self.config.mechanism == Mechanism::Lease
+            && self.mechanism == Mechanism::Lease
             && !fires(self.mutant, Mutant::NoTakeover)
         {
             self.try_claim(now, env);

@@ -354,7 +354,10 @@ impl Tab {
                 ChannelMessage::Events { since, cursor, .. } => (*since, Some(*cursor)),
                 ChannelMessage::Heartbeat { cursor, .. } => (cursor.unwrap_or(0), *cursor),
             };
-            if self.last_shared.is_some_and(|last| since > last) {
+            // What this tab got last is the leader's last share, or its own
+            // stream's cursor if it polled since (as leader, or alone in fallback).
+            let got = self.last_shared.max(self.cursor);
+            if got.is_some_and(|last| since > last) {
                 if let Some(c) = reached {
                     self.owe_refetch(c);
                 }
