@@ -617,11 +617,7 @@ fn cmd_shrink(
 }
 
 /// A failing swarm run: its scenario written out, its replay line, and with `shrink` its minimal case.
-fn report_failure(
-    cfg: &SwarmConfig,
-    run: &SwarmRun,
-    shrink: bool,
-) -> Result<Option<Shrunk>, InputError> {
+fn report_failure(cfg: &SwarmConfig, run: &SwarmRun, shrink: bool) -> Result<(), InputError> {
     rtsim::swarm::write_case(run)?;
     let r = &run.report;
     for v in r.violations.iter().take(3) {
@@ -631,34 +627,33 @@ fn report_failure(
         "  replay: {}",
         replay_line(&run.path, run.seed, cfg.mutant, cfg.driver)
     );
-    if !shrink {
-        return Ok(None);
+    if shrink {
+        if let Some(line) = shrink_run(run, cfg.driver, cfg.mutant)? {
+            println!("  shrunk: {line}");
+        }
     }
-    let Some((goal, shrunk)) =
-        shrink_case(run.doc.clone(), run.seed, cfg.driver, cfg.mutant, None, 400)
+    Ok(())
+}
+
+/// Shrink a failing swarm run and write its case; what it removed and where it went.
+fn shrink_run(
+    run: &SwarmRun,
+    driver: Driver,
+    mutant: Option<Mutant>,
+) -> Result<Option<String>, InputError> {
+    let Some((goal, shrunk)) = shrink_case(run.doc.clone(), run.seed, driver, mutant, None, 400)
     else {
         return Ok(None);
     };
     let written = write_regression(&goal, &shrunk, &run.path, None)?;
-    let (b, a) = (shrunk.before, shrunk.after);
-    println!(
-        "  shrunk: faults {} -> {}, tabs {} -> {}, steps {} -> {}: {}",
-        b.faults,
-        a.faults,
-        b.tabs,
-        a.tabs,
-        b.steps,
-        a.steps,
-        written.display()
-    );
-    Ok(Some(shrunk))
+    Ok(Some(format!("{}: {}", shrunk.sizes(), written.display())))
 }
 
 fn cmd_swarm(cfg: SwarmConfig, shrink: bool, quiet: bool) -> Result<bool, InputError> {
     let mut tally = Tally::default();
     let mut failure = None;
-    rtsim::swarm::explore(&cfg, |run, scenario| {
-        tally.add(run, scenario);
+    rtsim::swarm::explore(&cfg, |run| {
+        tally.add(run);
         let r = &run.report;
         if r.pass && quiet {
             return true;
@@ -672,7 +667,7 @@ fn cmd_swarm(cfg: SwarmConfig, shrink: bool, quiet: bool) -> Result<bool, InputE
             "seed {}: {verdict} trace={} {}",
             run.seed,
             r.trace_hex(),
-            run.described
+            rtsim::swarm::describe(&run.scenario)
         );
         if !r.pass {
             if let Err(e) = report_failure(&cfg, run, shrink) {
@@ -705,31 +700,24 @@ fn cmd_hunt(cfg: SwarmConfig, shrink: bool) -> Result<bool, InputError> {
         let mut first: Option<(u64, u64, String)> = None;
         let mut n = 0;
         let mut written = Ok(());
-        rtsim::swarm::explore(&cfg, |run, _| {
+        rtsim::swarm::explore(&cfg, |run| {
             n += 1;
             if run.report.pass {
                 return true;
             }
-            written = rtsim::swarm::write_case(run);
-            let shrunk = if shrink {
-                shrink_case(run.doc.clone(), run.seed, cfg.driver, Some(m), None, 400).map(
-                    |(goal, s)| {
-                        let path = write_regression(&goal, &s, &run.path, None);
-                        let (b, a) = (s.before, s.after);
-                        format!(
-                            "{} -> {}, {} -> {}, {} -> {} ({})",
-                            b.faults,
-                            a.faults,
-                            b.tabs,
-                            a.tabs,
-                            b.steps,
-                            a.steps,
-                            path.map_or_else(|e| e.to_string(), |p| p.display().to_string())
-                        )
-                    },
-                )
-            } else {
-                None
+            let shrunk = rtsim::swarm::write_case(run).and_then(|()| {
+                if shrink {
+                    shrink_run(run, cfg.driver, Some(m))
+                } else {
+                    Ok(None)
+                }
+            });
+            let shrunk = match shrunk {
+                Ok(line) => line,
+                Err(e) => {
+                    written = Err(e);
+                    None
+                }
             };
             first = Some((n, run.seed, shrunk.unwrap_or_default()));
             false

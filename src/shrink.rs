@@ -51,6 +51,17 @@ pub struct Shrunk {
     pub runs: usize,
 }
 
+impl Shrunk {
+    /// "faults 8 -> 1, tabs 2 -> 2, history steps 516 -> 38".
+    pub fn sizes(&self) -> String {
+        let (b, a) = (self.before, self.after);
+        format!(
+            "faults {} -> {}, tabs {} -> {}, history steps {} -> {}",
+            b.faults, a.faults, b.tabs, a.tabs, b.steps, a.steps
+        )
+    }
+}
+
 fn size(doc: &Table, report: &RunReport) -> Size {
     let topo = doc.get("topology").and_then(Value::as_table);
     let n = |k: &str| {
@@ -401,11 +412,7 @@ pub fn print(shrunk: &Shrunk) {
     for step in &shrunk.log {
         println!("shrink: {step}");
     }
-    let (b, a) = (shrunk.before, shrunk.after);
-    println!(
-        "shrunk in {} runs: faults {} -> {}, tabs {} -> {}, history steps {} -> {}",
-        shrunk.runs, b.faults, a.faults, b.tabs, a.tabs, b.steps, a.steps
-    );
+    println!("shrunk in {} runs: {}", shrunk.runs, shrunk.sizes());
 }
 
 /// Read a scenario file as a document (checked by parsing it as a scenario).

@@ -336,14 +336,7 @@ pub fn scenario_of(doc: &Table, path: &Path) -> Result<Scenario, InputError> {
 /// One line naming what a drawn scenario holds.
 pub fn describe(s: &Scenario) -> String {
     let t = &s.topology;
-    let mut kinds: Vec<&str> = s.faults.iter().map(|f| f.spec.name).collect();
-    kinds.sort();
-    kinds.dedup();
-    let defaults = crate::params::SimConfig::default();
-    let params: Vec<String> = crate::params::SimConfig::params()
-        .filter(|p| (p.get)(&s.config) != (p.get)(&defaults))
-        .map(|p| format!("{}={}", p.name, (p.get)(&s.config)))
-        .collect();
+    let (kinds, params) = (fault_kinds(s), changed_params(s));
     format!(
         "{}x{}x{} tabs, {} properties, {}s, {}/s writes, {} faults [{}], params [{}]",
         t.orgs,
@@ -356,6 +349,23 @@ pub fn describe(s: &Scenario) -> String {
         kinds.join(" "),
         params.join(" ")
     )
+}
+
+/// The fault kinds a scenario uses, each once, sorted.
+fn fault_kinds(s: &Scenario) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = s.faults.iter().map(|f| f.spec.name).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// `name=value` for each parameter a scenario sets away from its default.
+fn changed_params(s: &Scenario) -> Vec<String> {
+    let defaults = crate::params::SimConfig::default();
+    crate::params::SimConfig::params()
+        .filter(|p| (p.get)(&s.config) != (p.get)(&defaults))
+        .map(|p| format!("{}={}", p.name, (p.get)(&s.config)))
+        .collect()
 }
 
 /// What a swarm batch is asked to do.
@@ -376,7 +386,7 @@ pub struct SwarmRun {
     pub seed: u64,
     pub doc: Table,
     pub path: PathBuf,
-    pub described: String,
+    pub scenario: Scenario,
     pub report: RunReport,
 }
 
@@ -388,9 +398,9 @@ pub fn run_one(cfg: &SwarmConfig, seed: u64) -> Result<SwarmRun, InputError> {
     let report = run_with(&scenario, seed, cfg.mutant, cfg.driver);
     Ok(SwarmRun {
         seed,
-        described: describe(&scenario),
         doc,
         path,
+        scenario,
         report,
     })
 }
@@ -411,7 +421,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, run: &SwarmRun, scenario: &Scenario) {
+    pub fn add(&mut self, run: &SwarmRun) {
         let r = &run.report;
         self.runs += 1;
         if !r.pass {
@@ -423,18 +433,11 @@ impl Tally {
         for o in &r.applied {
             *self.oracle_applied.entry(o).or_default() += 1;
         }
-        let mut kinds: Vec<&'static str> = scenario.faults.iter().map(|f| f.spec.name).collect();
-        kinds.sort();
-        kinds.dedup();
-        for k in kinds {
+        for k in fault_kinds(&run.scenario) {
             *self.kinds.entry(k).or_default() += 1;
         }
-        let defaults = crate::params::SimConfig::default();
-        for p in crate::params::SimConfig::params() {
-            let v = (p.get)(&scenario.config);
-            if v != (p.get)(&defaults) {
-                *self.params.entry(format!("{}={v}", p.name)).or_default() += 1;
-            }
+        for p in changed_params(&run.scenario) {
+            *self.params.entry(p).or_default() += 1;
         }
         for m in &r.reached {
             *self.reached.entry(*m).or_default() += 1;
@@ -486,7 +489,7 @@ impl Tally {
 /// in seed order as results come; stops early when `each` says so.
 pub fn explore(
     cfg: &SwarmConfig,
-    mut each: impl FnMut(&SwarmRun, &Scenario) -> bool,
+    mut each: impl FnMut(&SwarmRun) -> bool,
 ) -> Result<(), InputError> {
     let batch = (cfg.jobs * 4).max(1) as u64;
     let mut start = 0;
@@ -496,9 +499,7 @@ pub fn explore(
             .collect();
         let done = crate::parallel::map(cfg.jobs, &seeds, |&seed| run_one(cfg, seed));
         for run in done {
-            let run = run?;
-            let scenario = scenario_of(&run.doc, &run.path)?;
-            if !each(&run, &scenario) {
+            if !each(&run?) {
                 return Ok(());
             }
         }

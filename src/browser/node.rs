@@ -510,17 +510,7 @@ impl BrowserNode {
 
     fn on_login(&mut self, now: SimTime, req: u64, result: Result<Response, NetError>) {
         self.login = None;
-        let outcome = match &result {
-            Ok(r) => Outcome::Status(r.status),
-            Err(_) => Outcome::NetError,
-        };
-        self.out
-            .push_back(BrowserOutput::Observe(Observation::Response {
-                tab: self.name.clone(),
-                req,
-                outcome,
-                events: 0,
-            }));
+        self.record_answer(req, answer_outcome(&result));
         match result {
             Ok(Response {
                 status: 200,
@@ -677,13 +667,7 @@ impl BrowserNode {
         for req in probe.start_round(now) {
             self.in_flight.remove(&req);
             self.out.push_back(BrowserOutput::Abort { req });
-            self.out
-                .push_back(BrowserOutput::Observe(Observation::Response {
-                    tab: self.name,
-                    req,
-                    outcome: Outcome::Aborted,
-                    events: 0,
-                }));
+            self.record_answer(req, Outcome::Aborted);
         }
         let bearer = (0..self.tabs.len())
             .filter(|&i| self.is_open(i))
@@ -705,22 +689,23 @@ impl BrowserNode {
         }
     }
 
-    fn on_probe_answer(&mut self, req: u64, result: Result<Response, NetError>) {
-        if let Some(p) = self.probe.as_mut() {
-            p.answered(req);
-        }
-        let outcome = match &result {
-            Ok(r) => Outcome::Status(r.status),
-            Err(_) => Outcome::NetError,
-        };
-        let tab = self.name;
+    /// How one of the browser's own calls (a login, a probe call) ended.
+    fn record_answer(&mut self, req: u64, outcome: Outcome) {
         self.out
             .push_back(BrowserOutput::Observe(Observation::Response {
-                tab,
+                tab: self.name,
                 req,
                 outcome,
                 events: 0,
             }));
+    }
+
+    fn on_probe_answer(&mut self, req: u64, result: Result<Response, NetError>) {
+        if let Some(p) = self.probe.as_mut() {
+            p.answered(req);
+        }
+        self.record_answer(req, answer_outcome(&result));
+        let tab = self.name;
         if let Some(reading) = result.ok().and_then(|r| probe::reading(tab, req, &r)) {
             self.out.push_back(BrowserOutput::Observe(reading));
         }
@@ -759,5 +744,13 @@ impl Machine for BrowserNode {
 
     fn poll_timeout(&self) -> Option<SimTime> {
         self.next_timer()
+    }
+}
+
+/// The outcome the trace records for an answer, or a network failure.
+fn answer_outcome(result: &Result<Response, NetError>) -> Outcome {
+    match result {
+        Ok(r) => Outcome::Status(r.status),
+        Err(_) => Outcome::NetError,
     }
 }

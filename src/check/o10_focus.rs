@@ -6,8 +6,9 @@
 //! through: a tab with a refetch already out (the owed one follows it), a
 //! failed call in the last `refetch_retry_ms` (the retry paces it), a tab
 //! paused for a token or signed out when it gains focus (C7, A4: it sends no
-//! data call until a refresh or a login, which its next data call shows), or a pause for a
-//! token, a sign-out, a freeze, a close or a crash by the deadline is excused.
+//! data call until a refresh or a login, which its next data call shows), or
+//! a pause for a token, a sign-out, a freeze, a close or a crash by the
+//! deadline is excused.
 
 use super::{call_failed, Evidence, Violation};
 use crate::observation::{Actor, Observation, RequestKind};
@@ -85,12 +86,7 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             {
                 tabs.entry(*tab).or_default().held.insert(t);
             }
-            Observation::AuthPaused { tab, .. } => {
-                let seen = tabs.entry(*tab).or_default();
-                seen.held.insert(t);
-                seen.paused = true;
-            }
-            Observation::SignedOut { tab, .. } => {
+            Observation::AuthPaused { tab, .. } | Observation::SignedOut { tab, .. } => {
                 let seen = tabs.entry(*tab).or_default();
                 seen.held.insert(t);
                 seen.paused = true;

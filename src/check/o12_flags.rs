@@ -9,7 +9,8 @@
 //! The other way (C11, C12): a page must notice that its stream is down.
 //! While a `stream_down` fault is on, every page of a live org is in degraded
 //! mode once the notice bound has passed (a parked poll's full wait, then the
-//! wait before the next poll, a round trip and a second): the poller's
+//! wait before the next poll: a retry, or C6's pacing for a tab hidden or
+//! polling alone when the outage began; a round trip and a second): the poller's
 //! parked poll is answered by then and its next poll refused, and its health broadcast
 //! reaches the scope's other tabs in milliseconds. A tab that is not running
 //! then (not yet open, closed, crashed, frozen or signed out), that was
@@ -18,7 +19,7 @@
 //! outage (a poll lost then waits out its own timeout) is excused.
 
 use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use crate::observation::{Actor, Observation, Outcome, RequestKind, Role};
 use crate::scenario::FaultKind;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -171,13 +172,15 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
 }
 
 /// What `degraded_entry` needs of each page: when it was first seen
-/// running, its degraded and frozen spells, when it was held back, and when
-/// it went for good (closed, crashed or signed out).
+/// running, its degraded, frozen, hidden and solo spells, when it was held
+/// back, and when it went for good (closed, crashed or signed out).
 #[derive(Default)]
 struct Pages {
     seen: BTreeMap<Actor, SimTime>,
     degraded: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
     frozen: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
+    hidden: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
+    solo: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
     held: BTreeMap<Actor, BTreeSet<SimTime>>,
     gone: BTreeMap<Actor, SimTime>,
 }
@@ -185,9 +188,11 @@ struct Pages {
 impl Pages {
     fn take(&mut self, t: SimTime, obs: &Observation) {
         match obs {
-            Observation::Role { tab, .. } => {
+            Observation::Role { tab, role, .. } => {
                 self.seen.entry(*tab).or_insert(t);
                 self.held.entry(*tab).or_default().insert(t);
+                let solo = *role == Role::Solo;
+                self.solo.entry(*tab).or_default().insert(t, solo);
             }
             // A browser's own calls (its login) are not a page's.
             Observation::Request { tab, .. } if tab.tab.is_some() => {
@@ -209,6 +214,10 @@ impl Pages {
                         .or_default()
                         .insert(t, what == "freeze");
                 }
+                if what == "hide" || what == "show" {
+                    let hidden = self.hidden.entry(*tab).or_default();
+                    hidden.insert(t, what == "hide");
+                }
                 self.held.entry(*tab).or_default().insert(t);
             }
             Observation::AuthPaused { tab, .. } => {
@@ -216,6 +225,12 @@ impl Pages {
             }
             _ => {}
         }
+    }
+
+    /// Whether `tab` paces its polls at `t` (C6: hidden, or polling alone in
+    /// fallback while leader election is on).
+    fn paces(&self, tab: &Actor, t: SimTime, election: bool) -> bool {
+        on_at(self.hidden.get(tab), t) || (election && on_at(self.solo.get(tab), t))
     }
 
     /// Whether `tab` ran, unheld, from the outage's start `a` to `due`.
@@ -246,11 +261,12 @@ fn degraded_entry(ev: &Evidence) -> Vec<Violation> {
         return vec![];
     }
     // A parked poll's full wait, then the wait before the next poll (a retry,
-    // or C6's pacing for a hidden tab or one polling alone: the longer one
-    // for every tab), a round trip, and a second.
-    let next_poll_ms = p.poll_retry_ms.max(p.paced_poll_max_ms);
-    let notice =
-        cfg.buffer.long_poll_timeout_ms + next_poll_ms + 2 * cfg.net.max_latency_ms + 1_000;
+    // or C6's pacing for a tab that paces), a round trip, and a second.
+    let notice_after = |wait_ms: u64| {
+        cfg.buffer.long_poll_timeout_ms + wait_ms + 2 * cfg.net.max_latency_ms + 1_000
+    };
+    let notice = notice_after(p.poll_retry_ms);
+    let paced_notice = notice_after(p.poll_retry_ms.max(p.paced_poll_max_ms));
     let outages: Vec<(SimTime, SimTime)> = ev
         .scenario
         .faults
@@ -267,9 +283,13 @@ fn degraded_entry(ev: &Evidence) -> Vec<Violation> {
         pages.take(step.t, &step.obs);
     }
     let mut out = Vec::new();
-    for (a, _) in outages {
-        let due = a + notice;
+    for (a, b) in outages {
         for tab in pages.seen.keys() {
+            let paces = pages.paces(tab, a, p.leader.leader_enabled);
+            let due = a + if paces { paced_notice } else { notice };
+            if due >= b {
+                continue;
+            }
             let live = expected_mode(&p.flags, tab.org) == Realtime::Live;
             // A poll out when the outage began may have been lost to a fault,
             // and then waits out its own timeout instead of the server's.
