@@ -3,7 +3,8 @@
 //! show is the change that should never happen at all: a leader that steps
 //! down while no other tab of its scope leads. Every legitimate way out of
 //! leadership has another cause the history shows: the tab closes, crashes
-//! or signs out (its role becomes closed), its browser loses the mechanism
+//! or signs out (its role becomes closed), it was frozen within the window (B4:
+//! its lease lapsed while it ran nothing), its browser loses the mechanism
 //! (it becomes solo, or a platform switch or a login came within the last
 //! `heartbeat_ms + takeover_ms + takeover_jitter_ms`), or another tab already
 //! leads the scope or is claiming it (a takeover it saw, or a split brain
@@ -35,6 +36,11 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 switched.insert(*tab, t);
             }
             Observation::SignedOut { tab, .. } => {
+                switched.insert(*tab, t);
+            }
+            // B4: a frozen leader renews nothing, so a takeover while it ran
+            // nothing (by a tab that may be gone by the thaw) is not churn.
+            Observation::Lifecycle { tab, what } if what == "freeze" || what == "thaw" => {
                 switched.insert(*tab, t);
             }
             Observation::Role { tab, role, .. } => {
