@@ -30,6 +30,7 @@ pub mod driver;
 pub mod event;
 pub mod faults;
 pub mod http;
+pub mod hunt;
 pub mod leader_table;
 pub mod machine;
 pub mod mutant;

@@ -552,36 +552,6 @@ fn shrink_case(
     Some((goal, shrunk))
 }
 
-/// Write a shrunk case as a regression file; its path.
-fn write_regression(
-    goal: &Goal,
-    shrunk: &Shrunk,
-    source: &Path,
-    out: Option<PathBuf>,
-) -> Result<PathBuf, InputError> {
-    let detail = shrunk
-        .report
-        .violations
-        .iter()
-        .find(|v| v.oracle == goal.oracle)
-        .map_or("", |v| v.detail.as_str());
-    let name = rtsim::shrink::case_name(&goal.oracle, goal.mutant, detail);
-    let path = out.unwrap_or_else(|| {
-        let dir = if goal.mutant.is_some() {
-            "target/shrunk"
-        } else {
-            "sims/regressions"
-        };
-        PathBuf::from(dir).join(format!("{name}.toml"))
-    });
-    let stem = path
-        .file_stem()
-        .map_or(name.clone(), |s| s.to_string_lossy().into_owned());
-    let doc = rtsim::shrink::regression_doc(shrunk, goal, &stem, &source.display().to_string());
-    rtsim::swarm::write_doc(&path, &doc)?;
-    Ok(path)
-}
-
 fn cmd_shrink(
     path: &Path,
     seed: u64,
@@ -610,7 +580,7 @@ fn cmd_shrink(
         return Ok(false);
     };
     rtsim::shrink::print(&shrunk);
-    let written = write_regression(&goal, &shrunk, path, out)?;
+    let written = rtsim::shrink::write_case(&goal, &shrunk, path, out)?;
     println!("wrote {}", written.display());
     println!("replay: {}", replay_line(&written, seed, mutant, driver));
     Ok(true)
@@ -645,7 +615,7 @@ fn shrink_run(
     else {
         return Ok(None);
     };
-    let written = write_regression(&goal, &shrunk, &run.path, None)?;
+    let written = rtsim::shrink::write_case(&goal, &shrunk, &run.path, None)?;
     Ok(Some(format!("{}: {}", shrunk.sizes(), written.display())))
 }
 
@@ -685,60 +655,11 @@ fn cmd_swarm(cfg: SwarmConfig, shrink: bool, quiet: bool) -> Result<bool, InputE
     Ok(tally.failed == 0)
 }
 
-/// Every mutant in turn: swarm runs until its first failure, shrunk with `shrink`.
+/// Every mutant in turn: swarm runs until its first detection, shrunk with `shrink`.
 fn cmd_hunt(cfg: SwarmConfig, shrink: bool) -> Result<bool, InputError> {
-    println!(
-        "{:<28} {:>14}  shrunk (faults, tabs, history steps)",
-        "mutant", "runs to detect"
-    );
-    let mut missed = 0;
-    for &m in Mutant::ALL {
-        let cfg = SwarmConfig {
-            mutant: Some(m),
-            ..cfg.clone()
-        };
-        let mut first: Option<(u64, u64, String)> = None;
-        let mut n = 0;
-        let mut written = Ok(());
-        rtsim::swarm::explore(&cfg, |run| {
-            n += 1;
-            if run.report.pass {
-                return true;
-            }
-            let shrunk = rtsim::swarm::write_case(run).and_then(|()| {
-                if shrink {
-                    shrink_run(run, cfg.driver, Some(m))
-                } else {
-                    Ok(None)
-                }
-            });
-            let shrunk = match shrunk {
-                Ok(line) => line,
-                Err(e) => {
-                    written = Err(e);
-                    None
-                }
-            };
-            first = Some((n, run.seed, shrunk.unwrap_or_default()));
-            false
-        })?;
-        written?;
-        match first {
-            Some((runs, seed, shrunk)) => {
-                println!("{:<28} {:>14}  seed {seed} {shrunk}", m.name(), runs)
-            }
-            None => {
-                missed += 1;
-                println!("{:<28} {:>14}", m.name(), format!("none in {}", cfg.runs));
-            }
-        }
-    }
-    println!(
-        "hunt: {} of {} mutants caught",
-        Mutant::ALL.len() - missed,
-        Mutant::ALL.len()
-    );
-    Ok(missed == 0)
+    let rows = rtsim::hunt::hunt(&cfg, shrink, Path::new("sims"))?;
+    print!("{}", rtsim::hunt::render(&rows, cfg.runs));
+    Ok(rtsim::hunt::all_caught(&rows))
 }
 
 /// `swarm` with `--mutant NAME`, `--mutant all` (a hunt) or none.

@@ -19,7 +19,7 @@
 use crate::mutant::Mutant;
 use crate::run::{run_with, Driver, RunReport};
 use crate::swarm::scenario_of;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 /// What to keep failing, and how much to spend on it.
@@ -373,8 +373,49 @@ pub fn case_name(oracle: &str, mutant: Option<Mutant>, detail: &str) -> String {
     format!("{oracle}_{what}")
 }
 
+/// Where a shrunk case goes unless `--out` says: a mutant's under
+/// `target/shrunk/` with its seed in the name (one per failing run, so a batch
+/// keeps them all), a real failure's in `sims/regressions/`, with its seed
+/// added only when the plain name is taken (never over an existing case).
+pub fn case_path(goal: &Goal, shrunk: &Shrunk) -> PathBuf {
+    let detail = shrunk
+        .report
+        .violations
+        .iter()
+        .find(|v| v.oracle == goal.oracle)
+        .map_or("", |v| v.detail.as_str());
+    let name = case_name(&goal.oracle, goal.mutant, detail);
+    let seeded = format!("{name}_seed{}.toml", goal.seed);
+    if goal.mutant.is_some() {
+        return Path::new("target/shrunk").join(seeded);
+    }
+    let dir = Path::new("sims/regressions");
+    let plain = dir.join(format!("{name}.toml"));
+    if plain.exists() {
+        dir.join(seeded)
+    } else {
+        plain
+    }
+}
+
+/// Write a shrunk case as a regression file, at `out` or its `case_path`; the path.
+pub fn write_case(
+    goal: &Goal,
+    shrunk: &Shrunk,
+    source: &Path,
+    out: Option<PathBuf>,
+) -> Result<PathBuf, crate::scenario::InputError> {
+    let path = out.unwrap_or_else(|| case_path(goal, shrunk));
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let doc = regression_doc(shrunk, goal, &stem, &source.display().to_string());
+    crate::swarm::write_doc(&path, &doc)?;
+    Ok(path)
+}
+
 /// The shrunk case as a regression file: named, described, with its replay.
-pub fn regression_doc(shrunk: &Shrunk, goal: &Goal, name: &str, source: &str) -> Table {
+fn regression_doc(shrunk: &Shrunk, goal: &Goal, name: &str, source: &str) -> Table {
     let mut doc = shrunk.doc.clone();
     let first = shrunk
         .report
