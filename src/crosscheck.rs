@@ -21,6 +21,7 @@
 use crate::mutant::Mutant;
 use crate::run::{run_with, Driver, RunReport};
 use crate::scenario::Scenario;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The part of a report both drivers must agree on.
@@ -29,7 +30,7 @@ pub fn verdict_of(r: &RunReport) -> (bool, Vec<String>) {
 }
 
 /// One seed under both drivers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedPair {
     pub seed: u64,
     pub turmoil: (bool, Vec<String>),
@@ -48,21 +49,19 @@ pub fn run_pair(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> SeedP
 }
 
 /// The whole cross-check: every scenario, with no mutant and with each of
-/// `mutants`, at seeds `from..from + seeds`, under both drivers, on `jobs`
-/// threads. Comparisons come scenario by scenario, no mutant first.
+/// `mutants`, at its seeds (`seeds[i]` for scenario `i`), under both drivers,
+/// on `jobs` threads. Comparisons come scenario by scenario, no mutant first.
 pub fn matrix(
     scenarios: &[Scenario],
     mutants: &[Mutant],
-    from: u64,
-    seeds: u64,
+    seeds: &[Vec<u64>],
     jobs: usize,
 ) -> Vec<Comparison> {
     const DRIVERS: [Driver; 2] = [Driver::Turmoil, Driver::Express];
-    let seed_list: Vec<u64> = (0..seeds).map(|k| from.wrapping_add(k)).collect();
     // First every run without a mutant; they tell which mutants each one reached.
     let base_work: Vec<(usize, u64, usize)> = (0..scenarios.len())
         .flat_map(|i| {
-            seed_list
+            seeds[i]
                 .iter()
                 .flat_map(move |&s| (0..2).map(move |d| (i, s, d)))
         })
@@ -97,7 +96,7 @@ pub fn matrix(
     let mut out = Vec::new();
     for (i, scenario) in scenarios.iter().enumerate() {
         for &m in &variants {
-            let pairs: Vec<SeedPair> = seed_list
+            let pairs: Vec<SeedPair> = seeds[i]
                 .iter()
                 .map(|&seed| {
                     let (turmoil, dt) = verdict(i, seed, 0, m);
@@ -110,7 +109,7 @@ pub fn matrix(
                     }
                 })
                 .collect();
-            out.push(compare(scenario, m, &pairs));
+            out.push(compare(&scenario.name, m, pairs));
         }
     }
     out
@@ -137,10 +136,12 @@ pub fn fisher_two_sided(a: u64, b: u64, c: u64, d: u64) -> f64 {
         .min(1.0)
 }
 
-/// The verdict of a (scenario, mutant) over its seeds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The verdict of a (scenario, mutant) over its seeds, with the seeds' own
+/// verdicts, so that shards of one row can be joined (`merge`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {
     pub scenario: String,
+    #[serde(with = "crate::mutant::by_name")]
     pub mutant: Option<Mutant>,
     pub seeds: usize,
     pub agreeing_seeds: usize,
@@ -150,9 +151,11 @@ pub struct Comparison {
     pub derived_runs: usize,
     /// Why the drivers disagree, if they do.
     pub disagreement: Option<String>,
+    pub pairs: Vec<SeedPair>,
 }
 
-pub fn compare(scenario: &Scenario, mutant: Option<Mutant>, pairs: &[SeedPair]) -> Comparison {
+/// Judge a row from its seeds' verdicts.
+pub fn compare(scenario: &str, mutant: Option<Mutant>, pairs: Vec<SeedPair>) -> Comparison {
     let agreeing = pairs.iter().filter(|p| p.turmoil == p.express).count();
     let turmoil_failing = pairs.iter().filter(|p| !p.turmoil.0).count();
     let express_failing = pairs.iter().filter(|p| !p.express.0).count();
@@ -181,7 +184,7 @@ pub fn compare(scenario: &Scenario, mutant: Option<Mutant>, pairs: &[SeedPair]) 
         }
     };
     Comparison {
-        scenario: scenario.name.clone(),
+        scenario: scenario.to_string(),
         mutant,
         seeds: pairs.len(),
         agreeing_seeds: agreeing,
@@ -189,6 +192,7 @@ pub fn compare(scenario: &Scenario, mutant: Option<Mutant>, pairs: &[SeedPair]) 
         express_failing,
         derived_runs: pairs.iter().map(|p| p.derived).sum(),
         disagreement,
+        pairs,
     }
 }
 

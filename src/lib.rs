@@ -17,9 +17,11 @@
 //! `sim::turmoil_driver` is one such driver; `check` reads the history and
 //! decides the verdict; `run` ties a scenario, a seed and a mutant together;
 //! `swarm` draws whole scenarios from a seed and `shrink` cuts a failing one
-//! down to what it needs.
+//! down to what it needs; `batch` runs sweeps and cross-checks, one `shard`
+//! of them at a time, as the `results` records the command line prints.
 
 pub mod baseline;
+pub mod batch;
 pub mod bench;
 pub mod browser;
 pub mod check;
@@ -37,11 +39,14 @@ pub mod mutant;
 pub mod observation;
 pub mod parallel;
 pub mod params;
+pub mod progress;
 pub mod query;
+pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod seed;
 pub mod server;
+pub mod shard;
 pub mod shrink;
 pub mod sim;
 pub mod swarm;

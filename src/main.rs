@@ -4,10 +4,13 @@
 //! input (a malformed scenario, an unknown mutant, a bad seed).
 
 use clap::{Parser, Subcommand};
+use rtsim::batch::SweepConfig;
 use rtsim::mutant::Mutant;
+use rtsim::results::{Format, Merged, Record, RunRecord, SwarmRecord};
 use rtsim::run::{replay_line, run_with, Driver, RunReport};
 use rtsim::scenario::{InputError, Scenario};
 use rtsim::seed::parse_seed;
+use rtsim::shard::Shard;
 use rtsim::shrink::{Goal, Shrunk};
 use rtsim::swarm::{Profile, SwarmConfig, SwarmRun, Tally};
 use std::path::{Path, PathBuf};
@@ -42,28 +45,12 @@ enum Command {
         /// turmoil (simulated TCP, tick by tick) or express (event-driven, much faster).
         #[arg(long, default_value = "turmoil", value_parser = Driver::parse)]
         driver: Driver,
+        /// text, or json: one object (kind "run") with the verdict, violations and figures.
+        #[arg(long, default_value = "text", value_parser = Format::parse)]
+        format: Format,
     },
     /// Run scenarios over a range of seeds on several threads and tabulate the failures.
-    Sweep {
-        /// Scenario files or directories of them.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// How many seeds per scenario.
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// The first seed, decimal or 0x-hex.
-        #[arg(long, default_value = "1", value_parser = parse_seed)]
-        from: u64,
-        /// Worker threads (default: every core).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run every scenario with this mutant switched on.
-        #[arg(long, value_parser = Mutant::parse)]
-        mutant: Option<Mutant>,
-        /// express (event-driven, the default for sweeps) or turmoil.
-        #[arg(long, default_value = "express", value_parser = Driver::parse)]
-        driver: Driver,
-    },
+    Sweep(SweepArgs),
     /// Run every scenario under both drivers, with no mutant and with each mutant, and report disagreements.
     Crosscheck {
         /// Scenario files or directories of them.
@@ -78,6 +65,8 @@ enum Command {
         /// Worker threads (default: every core).
         #[arg(long)]
         jobs: Option<usize>,
+        #[command(flatten)]
+        batch: BatchArgs,
     },
     /// Measure speed and scale; prints `bench <name> <value> <unit>` lines.
     Bench {
@@ -106,34 +95,15 @@ enum Command {
     /// Swarm exploration: each seed draws a whole scenario (topology, parameters, workload, and
     /// faults from a random subset of the fault kinds) and runs it; a failing run's scenario is
     /// written out with the command that replays it.
-    Swarm {
-        /// How many seeds to draw.
-        #[arg(long, default_value_t = 100)]
-        runs: u64,
-        /// The first seed, decimal or 0x-hex.
-        #[arg(long, default_value = "1", value_parser = parse_seed)]
-        from: u64,
-        /// Worker threads (default: every core).
+    Swarm(SwarmArgs),
+    /// Join the `--format json` outputs of a batch's shards into the table one machine would print.
+    Merge {
+        /// JSON-lines files, one per shard.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also write a JUnit XML report of the merged sweep here.
         #[arg(long)]
-        jobs: Option<usize>,
-        /// Switch this mutant on; `all`: each mutant in turn, up to its first failing run.
-        #[arg(long)]
-        mutant: Option<String>,
-        /// Weight one area: any, leader, auth, ui or server.
-        #[arg(long, default_value = "any", value_parser = Profile::parse)]
-        profile: Profile,
-        /// express (event-driven) or turmoil.
-        #[arg(long, default_value = "express", value_parser = Driver::parse)]
-        driver: Driver,
-        /// Shrink each failing run and write the minimal case (see `shrink`).
-        #[arg(long)]
-        shrink: bool,
-        /// Where failing runs' scenarios are written.
-        #[arg(long, default_value = "target/swarm")]
-        out: PathBuf,
-        /// Print only failing runs and the closing report.
-        #[arg(long)]
-        quiet: bool,
+        junit: Option<PathBuf>,
     },
     /// Shrink a failing run to the smallest scenario that still fails the same way, and write
     /// it as a regression case.
@@ -185,6 +155,80 @@ enum Command {
     },
 }
 
+/// `rtsim sweep`'s options.
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// Scenario files or directories of them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// How many seeds per scenario.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// The first seed, decimal or 0x-hex.
+    #[arg(long, default_value = "1", value_parser = parse_seed)]
+    from: u64,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run every scenario with this mutant switched on.
+    #[arg(long, value_parser = Mutant::parse)]
+    mutant: Option<Mutant>,
+    /// express (event-driven, the default for sweeps) or turmoil.
+    #[arg(long, default_value = "express", value_parser = Driver::parse)]
+    driver: Driver,
+    #[command(flatten)]
+    batch: BatchArgs,
+    /// Also write a JUnit XML report here: one test case per scenario.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+}
+
+/// `rtsim swarm`'s options.
+#[derive(clap::Args)]
+struct SwarmArgs {
+    /// How many seeds to draw.
+    #[arg(long, default_value_t = 100)]
+    runs: u64,
+    /// The first seed, decimal or 0x-hex.
+    #[arg(long, default_value = "1", value_parser = parse_seed)]
+    from: u64,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Switch this mutant on; `all`: each mutant in turn, up to its first failing run.
+    #[arg(long)]
+    mutant: Option<String>,
+    /// Weight one area: any, leader, auth, ui or server.
+    #[arg(long, default_value = "any", value_parser = Profile::parse)]
+    profile: Profile,
+    /// express (event-driven) or turmoil.
+    #[arg(long, default_value = "express", value_parser = Driver::parse)]
+    driver: Driver,
+    /// Shrink each failing run and write the minimal case (see `shrink`).
+    #[arg(long)]
+    shrink: bool,
+    /// Where failing runs' scenarios are written.
+    #[arg(long, default_value = "target/swarm")]
+    out: PathBuf,
+    /// Print only failing runs and the closing report.
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    batch: BatchArgs,
+}
+
+/// What every batch command (sweep, crosscheck, swarm) takes.
+#[derive(clap::Args, Clone, Copy)]
+struct BatchArgs {
+    /// text, or json: one object per line, per run (sweep, swarm) or per row (crosscheck), then a total.
+    #[arg(long, default_value = "text", value_parser = Format::parse)]
+    format: Format,
+    /// Run the K-th of N disjoint slices of the work (`K/N`, K from 1); `N` alone takes K from
+    /// JOB_COMPLETION_INDEX (0-based, as a Kubernetes Indexed Job sets it).
+    #[arg(long, default_value = "1/1", value_parser = Shard::parse)]
+    shard: Shard,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -194,21 +238,17 @@ fn main() -> ExitCode {
             mutant,
             trace,
             driver,
-        } => cmd_run(&scenario, seed, mutant, driver, trace.as_deref()),
-        Command::Sweep {
-            paths,
-            seeds,
-            from,
-            jobs,
-            mutant,
-            driver,
-        } => cmd_sweep(&paths, seeds, from, jobs, mutant, driver),
+            format,
+        } => cmd_run(&scenario, seed, mutant, driver, trace.as_deref(), format),
+        Command::Sweep(args) => cmd_sweep(args),
         Command::Crosscheck {
             paths,
             seeds,
             from,
             jobs,
-        } => cmd_crosscheck(&paths, seeds, from, jobs),
+            batch,
+        } => cmd_crosscheck(&paths, seeds, from, jobs, batch),
+        Command::Merge { files, junit } => cmd_merge(&files, junit.as_deref()),
         Command::Bench { quick, sims, jobs } => cmd_bench(quick, sims, jobs),
         Command::Leaders {
             scenario,
@@ -216,28 +256,7 @@ fn main() -> ExitCode {
             jobs,
         } => cmd_leaders(&scenario, seeds, jobs),
         Command::List { dir } => cmd_list(&dir),
-        Command::Swarm {
-            runs,
-            from,
-            jobs,
-            mutant,
-            profile,
-            driver,
-            shrink,
-            out,
-            quiet,
-        } => {
-            let cfg = SwarmConfig {
-                runs,
-                from,
-                jobs: jobs.unwrap_or_else(rtsim::parallel::all_cores),
-                mutant: None,
-                profile,
-                driver,
-                out,
-            };
-            cmd_swarm_any(cfg, mutant.as_deref(), shrink, quiet)
-        }
+        Command::Swarm(args) => cmd_swarm_args(args),
         Command::Shrink {
             scenario,
             seed,
@@ -269,24 +288,29 @@ fn cmd_run(
     mutant: Option<Mutant>,
     driver: Driver,
     trace: Option<&Path>,
+    format: Format,
 ) -> Result<bool, InputError> {
     let scenario = Scenario::load(path)?;
     let report = run_with(&scenario, seed, mutant, driver);
     if let Some(file) = trace {
         let mut text = report.trace.join("\n");
         text.push('\n');
-        std::fs::write(file, text).map_err(|e| InputError {
-            file: file.display().to_string(),
-            line: None,
-            field: "--trace".to_string(),
-            message: format!("cannot write the trace: {e}"),
-        })?;
+        write_file(file, "--trace", &text)?;
+    }
+    let record = RunRecord {
+        summary: Some(report.summary.clone()),
+        ..RunRecord::of(&scenario, 0, &report, driver)
+    };
+    if format == Format::Json {
+        println!("{}", Record::Run(record).to_line());
+        return Ok(report.pass);
     }
     print_summary(&report);
     if !report.pass {
-        for v in &report.violations {
-            println!("violation: {v}");
-        }
+        print!(
+            "{}",
+            rtsim::results::violation_lines(&record.violations, "")
+        );
         for u in &report.unmet {
             println!("unmet: {u}");
         }
@@ -299,6 +323,16 @@ fn cmd_run(
         report.trace_hex()
     );
     Ok(report.pass)
+}
+
+/// Write `text` to `file`, or say which option named a file that cannot be written.
+fn write_file(file: &Path, option: &str, text: &str) -> Result<(), InputError> {
+    std::fs::write(file, text).map_err(|e| InputError {
+        file: file.display().to_string(),
+        line: None,
+        field: option.to_string(),
+        message: format!("cannot write: {e}"),
+    })
 }
 
 fn print_summary(r: &RunReport) {
@@ -368,72 +402,42 @@ pub fn collect_scenarios(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> 
     Ok(files)
 }
 
-struct Row {
-    name: String,
-    path: PathBuf,
-    runs: u64,
-    failures: u64,
-    first_failure: Option<u64>,
-}
-
-fn cmd_sweep(
-    paths: &[PathBuf],
-    seeds: u64,
-    from: u64,
-    jobs: Option<usize>,
-    mutant: Option<Mutant>,
-    driver: Driver,
-) -> Result<bool, InputError> {
-    let (files, scenarios) = load_scenarios(paths)?;
-    let work: Vec<(usize, u64)> = (0..scenarios.len())
-        .flat_map(|i| (0..seeds).map(move |k| (i, from.wrapping_add(k))))
-        .collect();
-    let passed = rtsim::parallel::map(
-        jobs.unwrap_or_else(rtsim::parallel::all_cores),
-        &work,
-        |&(index, seed)| run_with(&scenarios[index], seed, mutant, driver).pass,
-    );
-    let mut rows: Vec<Row> = scenarios
-        .iter()
-        .zip(&files)
-        .map(|(s, f)| Row {
-            name: s.name.clone(),
-            path: f.clone(),
-            runs: 0,
-            failures: 0,
-            first_failure: None,
-        })
-        .collect();
-    for (&(index, seed), pass) in work.iter().zip(passed) {
-        let row = &mut rows[index];
-        row.runs += 1;
-        if !pass {
-            row.failures += 1;
-            row.first_failure = Some(row.first_failure.map_or(seed, |s| s.min(seed)));
+fn cmd_sweep(args: SweepArgs) -> Result<bool, InputError> {
+    let cfg = SweepConfig {
+        seeds: args.seeds,
+        from: args.from,
+        jobs: args.jobs.unwrap_or_else(rtsim::parallel::all_cores),
+        mutant: args.mutant,
+        driver: args.driver,
+        shard: args.batch.shard,
+    };
+    let (format, junit) = (args.batch.format, args.junit.as_deref());
+    let (_, scenarios) = load_scenarios(&args.paths)?;
+    let runs = rtsim::batch::sweep(&scenarios, &cfg);
+    let (table, all_pass) = rtsim::results::sweep_table(&runs);
+    if let Some(file) = junit {
+        write_file(file, "--junit", &rtsim::results::junit(&runs))?;
+    }
+    match format {
+        Format::Text => print!("{table}"),
+        Format::Json => {
+            for r in &runs {
+                println!("{}", Record::Run(r.clone()).to_line());
+            }
+            print_total("sweep", runs.len(), runs.iter().filter(|r| !r.pass).count());
         }
     }
-    println!(
-        "{:<28} {:>5} {:>8}  first failure",
-        "scenario", "runs", "failures"
-    );
-    let mut all_pass = true;
-    for r in &rows {
-        let first = match r.first_failure {
-            Some(seed) => {
-                all_pass = false;
-                format!(
-                    "seed {seed}: {}",
-                    replay_line(&r.path, seed, mutant, driver)
-                )
-            }
-            None => "-".to_string(),
-        };
-        println!("{:<28} {:>5} {:>8}  {}", r.name, r.runs, r.failures, first);
-    }
-    let total: u64 = rows.iter().map(|r| r.runs).sum();
-    let failed: u64 = rows.iter().map(|r| r.failures).sum();
-    println!("sweep: {total} runs, {failed} failed");
     Ok(all_pass)
+}
+
+/// The closing JSON line of a batch.
+fn print_total(command: &str, runs: usize, failed: usize) {
+    let total = rtsim::results::Total {
+        command: command.to_string(),
+        runs: runs as u64,
+        failed: failed as u64,
+    };
+    println!("{}", Record::Total(total).to_line());
 }
 
 fn cmd_list(dir: &Path) -> Result<bool, InputError> {
@@ -449,53 +453,70 @@ fn cmd_crosscheck(
     seeds: u64,
     from: u64,
     jobs: Option<usize>,
+    batch: BatchArgs,
 ) -> Result<bool, InputError> {
     let (_, scenarios) = load_scenarios(paths)?;
     let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
-    let (mut disagreements, mut agreeing, mut total, mut derived, mut mutant_runs) =
-        (0, 0, 0, 0, 0);
-    println!(
-        "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8} {:>8}  verdict",
-        "scenario", "mutant", "seeds", "agree", "turmoil", "express", "derived"
-    );
-    // Scenario by scenario, each printed as soon as it is done: the whole
-    // matrix takes hours, and what finished survives an interrupted run.
-    for scenario in &scenarios {
-        let one = std::slice::from_ref(scenario);
-        for c in rtsim::crosscheck::matrix(one, Mutant::ALL, from, seeds, jobs) {
-            agreeing += c.agreeing_seeds;
-            total += c.seeds;
-            derived += c.derived_runs;
-            if c.mutant.is_some() {
-                mutant_runs += 2 * c.seeds;
-            }
-            let verdict = match &c.disagreement {
-                Some(d) => {
-                    disagreements += 1;
-                    format!("DISAGREE: {d}")
-                }
-                None => "agree".to_string(),
-            };
-            let name = c.mutant.map_or("none".to_string(), |m| m.to_string());
-            println!(
-                "{:<34} {:<24} {:>6} {:>8} {:>8} {:>8} {:>8}  {verdict}",
-                c.scenario,
-                name,
-                c.seeds,
-                c.agreeing_seeds,
-                c.turmoil_failing,
-                c.express_failing,
-                c.derived_runs
-            );
+    if batch.format == Format::Text {
+        println!("{}", rtsim::batch::crosscheck_header());
+    }
+    let mut rows = Vec::new();
+    rtsim::batch::crosscheck(&scenarios, seeds, from, jobs, batch.shard, |r| {
+        match batch.format {
+            Format::Text => println!("{}", rtsim::batch::crosscheck_line(&r.comparison)),
+            Format::Json => println!("{}", Record::Crosscheck(r.clone()).to_line()),
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        rows.push(r.comparison);
+    });
+    let (total, agree) = rtsim::batch::crosscheck_total(&rows);
+    match batch.format {
+        Format::Text => println!("{total}"),
+        Format::Json => print_total(
+            "crosscheck",
+            rows.len(),
+            rows.iter().filter(|c| c.disagreement.is_some()).count(),
+        ),
     }
-    println!(
-        "crosscheck: {disagreements} disagreements; same verdict at {agreeing} of {total} seeds; \
-         {derived} of {mutant_runs} mutant runs read off a run that never reached the mutant"
-    );
-    Ok(disagreements == 0)
+    Ok(agree)
+}
+
+/// `rtsim merge`: the shards' records joined and printed as one machine's table.
+fn cmd_merge(files: &[PathBuf], junit: Option<&Path>) -> Result<bool, InputError> {
+    let merged =
+        rtsim::results::merge(rtsim::results::read(files)?).map_err(|message| InputError {
+            file: files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            line: None,
+            field: "-".to_string(),
+            message,
+        })?;
+    let pass = match merged {
+        Merged::Sweep(runs) => {
+            if let Some(file) = junit {
+                write_file(file, "--junit", &rtsim::results::junit(&runs))?;
+            }
+            let (table, pass) = rtsim::results::sweep_table(&runs);
+            print!("{table}");
+            pass
+        }
+        Merged::Crosscheck(rows) => {
+            let rows = rtsim::batch::join_crosscheck(rows);
+            println!("{}", rtsim::batch::crosscheck_header());
+            for c in &rows {
+                println!("{}", rtsim::batch::crosscheck_line(c));
+            }
+            let (total, agree) = rtsim::batch::crosscheck_total(&rows);
+            println!("{total}");
+            agree
+        }
+        Merged::Swarm(runs) => print_swarm_close(&runs, true),
+    };
+    Ok(pass)
 }
 
 fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, InputError> {
@@ -586,23 +607,12 @@ fn cmd_shrink(
     Ok(true)
 }
 
-/// A failing swarm run: its scenario written out, its replay line, and with `shrink` its minimal case.
-fn report_failure(cfg: &SwarmConfig, run: &SwarmRun, shrink: bool) -> Result<(), InputError> {
-    rtsim::swarm::write_case(run)?;
-    let r = &run.report;
-    for v in r.violations.iter().take(3) {
-        println!("  violation: {v}");
-    }
-    println!(
-        "  replay: {}",
-        replay_line(&run.path, run.seed, cfg.mutant, cfg.driver)
-    );
-    if shrink {
-        if let Some(line) = shrink_run(run, cfg.driver, cfg.mutant)? {
-            println!("  shrunk: {line}");
-        }
-    }
-    Ok(())
+/// How a swarm batch reports.
+#[derive(Clone, Copy)]
+struct SwarmOutput {
+    shrink: bool,
+    quiet: bool,
+    format: Format,
 }
 
 /// Shrink a failing swarm run and write its case; what it removed and where it went.
@@ -619,66 +629,134 @@ fn shrink_run(
     Ok(Some(format!("{}: {}", shrunk.sizes(), written.display())))
 }
 
-fn cmd_swarm(cfg: SwarmConfig, shrink: bool, quiet: bool) -> Result<bool, InputError> {
+/// A swarm run's text: its line, and for a failure its violations and replay.
+fn swarm_text(run: &SwarmRecord) -> String {
+    let mut out = format!("{}\n", rtsim::swarm::line(run));
+    if !run.pass {
+        out += &rtsim::results::violation_lines(&run.violations, "  ");
+        if let Some(replay) = &run.replay {
+            out += &format!("  replay: {replay}\n");
+        }
+    }
+    out
+}
+
+/// The end of a swarm batch in text: the failing runs (when `failures`), the tally, the count.
+fn print_swarm_close(runs: &[SwarmRecord], failures: bool) -> bool {
     let mut tally = Tally::default();
-    let mut failure = None;
-    rtsim::swarm::explore(&cfg, |run| {
+    for run in runs {
+        if failures && !run.pass {
+            print!("{}", swarm_text(run));
+        }
         tally.add(run);
-        let r = &run.report;
-        if r.pass && quiet {
-            return true;
-        }
-        let verdict = if r.pass {
-            "pass".to_string()
-        } else {
-            format!("FAIL {}", r.summary.failed_oracles.join(","))
-        };
-        println!(
-            "seed {}: {verdict} trace={} {}",
-            run.seed,
-            r.trace_hex(),
-            rtsim::swarm::describe(&run.scenario)
-        );
-        if !r.pass {
-            if let Err(e) = report_failure(&cfg, run, shrink) {
-                failure = Some(e);
-                return false;
-            }
-        }
-        true
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
     }
     print!("{}", tally.render());
     println!("swarm: {} runs, {} failed", tally.runs, tally.failed);
-    Ok(tally.failed == 0)
+    tally.failed == 0
+}
+
+fn cmd_swarm(cfg: SwarmConfig, how: SwarmOutput) -> Result<bool, InputError> {
+    let mut records = Vec::new();
+    let mut failure = None;
+    let progress = rtsim::progress::Progress::new(cfg.runs / cfg.shard.n, "runs", "failed");
+    rtsim::swarm::explore(&cfg, |run| {
+        let record = rtsim::swarm::record(&cfg, run);
+        progress.done(record.pass);
+        let mut shrunk = None;
+        if !record.pass {
+            let written = rtsim::swarm::write_case(run).and_then(|()| {
+                if how.shrink {
+                    shrink_run(run, cfg.driver, cfg.mutant)
+                } else {
+                    Ok(None)
+                }
+            });
+            match written {
+                Ok(line) => shrunk = line,
+                Err(e) => {
+                    failure = Some(e);
+                    return false;
+                }
+            }
+        }
+        match how.format {
+            Format::Json => println!("{}", Record::Swarm(record.clone()).to_line()),
+            Format::Text if !(record.pass && how.quiet) => {
+                let mut text = swarm_text(&record);
+                if let Some(line) = shrunk {
+                    text += &format!("  shrunk: {line}\n");
+                }
+                progress.print(&text);
+            }
+            Format::Text => {}
+        }
+        records.push(record);
+        true
+    })?;
+    progress.finish();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    match how.format {
+        Format::Text => Ok(print_swarm_close(&records, false)),
+        Format::Json => {
+            let failed = records.iter().filter(|r| !r.pass).count();
+            print_total("swarm", records.len(), failed);
+            Ok(failed == 0)
+        }
+    }
 }
 
 /// Every mutant in turn: swarm runs until its first detection, shrunk with `shrink`.
-fn cmd_hunt(cfg: SwarmConfig, shrink: bool) -> Result<bool, InputError> {
-    let rows = rtsim::hunt::hunt(&cfg, shrink, Path::new("sims"))?;
+fn cmd_hunt(cfg: SwarmConfig, how: SwarmOutput) -> Result<bool, InputError> {
+    if how.format == Format::Json || cfg.shard != Shard::ALL {
+        return Err(InputError {
+            file: "-".to_string(),
+            line: None,
+            field: "--mutant all".to_string(),
+            message: "the hunt prints its table as text, on one machine: drop --format and --shard"
+                .to_string(),
+        });
+    }
+    let rows = rtsim::hunt::hunt(&cfg, how.shrink, Path::new("sims"))?;
     print!("{}", rtsim::hunt::render(&rows, cfg.runs));
     Ok(rtsim::hunt::all_caught(&rows))
+}
+
+fn cmd_swarm_args(args: SwarmArgs) -> Result<bool, InputError> {
+    let cfg = SwarmConfig {
+        runs: args.runs,
+        from: args.from,
+        jobs: args.jobs.unwrap_or_else(rtsim::parallel::all_cores),
+        mutant: None,
+        profile: args.profile,
+        driver: args.driver,
+        out: args.out,
+        shard: args.batch.shard,
+    };
+    let how = SwarmOutput {
+        shrink: args.shrink,
+        quiet: args.quiet,
+        format: args.batch.format,
+    };
+    cmd_swarm_any(cfg, args.mutant.as_deref(), how)
 }
 
 /// `swarm` with `--mutant NAME`, `--mutant all` (a hunt) or none.
 fn cmd_swarm_any(
     cfg: SwarmConfig,
     mutant: Option<&str>,
-    shrink: bool,
-    quiet: bool,
+    how: SwarmOutput,
 ) -> Result<bool, InputError> {
     match mutant {
-        Some("all") => cmd_hunt(cfg, shrink),
+        Some("all") => cmd_hunt(cfg, how),
         Some(name) => match Mutant::parse(name) {
             Ok(m) => cmd_swarm(
                 SwarmConfig {
                     mutant: Some(m),
                     ..cfg
                 },
-                shrink,
-                quiet,
+                how,
             ),
             Err(message) => Err(InputError {
                 file: "-".to_string(),
@@ -687,7 +765,7 @@ fn cmd_swarm_any(
                 message,
             }),
         },
-        None => cmd_swarm(cfg, shrink, quiet),
+        None => cmd_swarm(cfg, how),
     }
 }
 

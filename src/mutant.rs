@@ -30,6 +30,23 @@ pub fn fires(active: Option<Mutant>, m: Mutant) -> bool {
     active == Some(m)
 }
 
+/// (De)serialise an `Option<Mutant>` as its name (`"no-dedup"`), the
+/// spelling of the command line and of machine-readable results.
+pub mod by_name {
+    use super::Mutant;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &Option<Mutant>, s: S) -> Result<S::Ok, S::Error> {
+        m.map(|m| m.name()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mutant>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|name| Mutant::parse(&name).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// Forget what earlier runs on this thread reached; call before a run.
 pub fn reset_reached() {
     REACHED.with(|r| r.borrow_mut().fill(false));

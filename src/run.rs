@@ -6,11 +6,11 @@ pub use crate::driver::Driver;
 use crate::mutant::Mutant;
 use crate::observation::{Observation, RequestKind};
 use crate::scenario::Scenario;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// The figures an insta snapshot keeps for a scenario at a seed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
     pub seed: u64,
@@ -50,12 +50,12 @@ pub struct Summary {
     /// U3/C10: aggregate refetches (derived invalidations), all tabs.
     pub aggregate_refetches: u64,
     /// U2: the tabs' own writes, and how many were shown optimistically.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub writes: u64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub optimistic_writes: u64,
     /// C14: sampled telemetry events sent.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub telemetry_events: u64,
     pub failed_oracles: Vec<String>,
 }

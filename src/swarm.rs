@@ -13,7 +13,8 @@
 
 use crate::faults::{FaultField, FaultSpec, TargetKind, FAULT_KINDS};
 use crate::mutant::Mutant;
-use crate::run::{run_with, Driver, RunReport};
+use crate::results::SwarmRecord;
+use crate::run::{replay_line, run_with, Driver, RunReport};
 use crate::scenario::{InputError, Scenario};
 use crate::seed::{rng_for, SimRng};
 use rand::Rng;
@@ -368,6 +369,43 @@ fn changed_params(s: &Scenario) -> Vec<String> {
         .collect()
 }
 
+/// A swarm run as a record: what it drew, how it went, how to replay it.
+pub fn record(cfg: &SwarmConfig, run: &SwarmRun) -> SwarmRecord {
+    let r = &run.report;
+    SwarmRecord {
+        seed: run.seed,
+        driver: cfg.driver.to_string(),
+        mutant: cfg.mutant.map(|m| m.name().to_string()),
+        pass: r.pass,
+        trace: r.trace_hex(),
+        drew: describe(&run.scenario),
+        failed_oracles: r.summary.failed_oracles.clone(),
+        violations: crate::results::group(&r.violations),
+        file: run.path.display().to_string(),
+        replay: (!r.pass).then(|| replay_line(&run.path, run.seed, cfg.mutant, cfg.driver)),
+        applied: r.applied.iter().map(|o| o.to_string()).collect(),
+        fault_kinds: fault_kinds(&run.scenario)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        params: changed_params(&run.scenario),
+        reached: r.reached.iter().map(|m| m.name().to_string()).collect(),
+    }
+}
+
+/// A swarm run's line: seed, verdict, trace hash and what it drew.
+pub fn line(run: &SwarmRecord) -> String {
+    let verdict = if run.pass {
+        "pass".to_string()
+    } else {
+        format!("FAIL {}", run.failed_oracles.join(","))
+    };
+    format!(
+        "seed {}: {verdict} trace={} {}",
+        run.seed, run.trace, run.drew
+    )
+}
+
 /// What a swarm batch is asked to do.
 #[derive(Clone)]
 pub struct SwarmConfig {
@@ -379,6 +417,8 @@ pub struct SwarmConfig {
     pub driver: Driver,
     /// Where a failing run's scenario is written.
     pub out: PathBuf,
+    /// Which of the batch's seeds this process runs.
+    pub shard: crate::shard::Shard,
 }
 
 /// One run of a batch.
@@ -412,35 +452,34 @@ pub struct Tally {
     pub failed: u64,
     /// Per oracle: runs it failed, runs in which it applied.
     pub oracle_failed: BTreeMap<String, u64>,
-    pub oracle_applied: BTreeMap<&'static str, u64>,
+    pub oracle_applied: BTreeMap<String, u64>,
     /// Per fault kind and per parameter value: runs that drew it.
-    pub kinds: BTreeMap<&'static str, u64>,
+    pub kinds: BTreeMap<String, u64>,
     pub params: BTreeMap<String, u64>,
-    /// Per mutant: runs that reached its fork.
-    pub reached: BTreeMap<Mutant, u64>,
+    /// Per mutant name: runs that reached its fork.
+    pub reached: BTreeMap<String, u64>,
 }
 
 impl Tally {
-    pub fn add(&mut self, run: &SwarmRun) {
-        let r = &run.report;
+    pub fn add(&mut self, run: &SwarmRecord) {
         self.runs += 1;
-        if !r.pass {
+        if !run.pass {
             self.failed += 1;
         }
-        for o in &r.summary.failed_oracles {
+        for o in &run.failed_oracles {
             *self.oracle_failed.entry(o.clone()).or_default() += 1;
         }
-        for o in &r.applied {
-            *self.oracle_applied.entry(o).or_default() += 1;
+        for o in &run.applied {
+            *self.oracle_applied.entry(o.clone()).or_default() += 1;
         }
-        for k in fault_kinds(&run.scenario) {
-            *self.kinds.entry(k).or_default() += 1;
+        for k in &run.fault_kinds {
+            *self.kinds.entry(k.clone()).or_default() += 1;
         }
-        for p in changed_params(&run.scenario) {
-            *self.params.entry(p).or_default() += 1;
+        for p in &run.params {
+            *self.params.entry(p.clone()).or_default() += 1;
         }
-        for m in &r.reached {
-            *self.reached.entry(*m).or_default() += 1;
+        for m in &run.reached {
+            *self.reached.entry(m.clone()).or_default() += 1;
         }
     }
 
@@ -468,7 +507,7 @@ impl Tally {
         out.push_str("\nmutant forks reached (runs):");
         let mut never = Vec::new();
         for &m in Mutant::ALL {
-            match self.reached.get(&m) {
+            match self.reached.get(m.name()) {
                 Some(n) => out.push_str(&format!(" {m}={n}")),
                 None => never.push(m.name()),
             }
@@ -495,6 +534,7 @@ pub fn explore(
     let mut start = 0;
     while start < cfg.runs {
         let seeds: Vec<u64> = (start..(start + batch).min(cfg.runs))
+            .filter(|&k| cfg.shard.keeps(k as usize))
             .map(|k| cfg.from.wrapping_add(k))
             .collect();
         let done = crate::parallel::map(cfg.jobs, &seeds, |&seed| run_one(cfg, seed));
