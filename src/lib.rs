@@ -53,3 +53,4 @@ pub mod swarm;
 pub mod time;
 pub mod topology;
 pub mod trace;
+pub mod view;

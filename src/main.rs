@@ -48,6 +48,12 @@ enum Command {
         /// text, or json: one object (kind "run") with the verdict, violations and figures.
         #[arg(long, default_value = "text", value_parser = Format::parse)]
         format: Format,
+        /// Write the run as a self-contained timeline page (HTML) here.
+        #[arg(long)]
+        timeline: Option<PathBuf>,
+        /// Write the run in the Chrome Trace Event Format here (ui.perfetto.dev, chrome://tracing).
+        #[arg(long)]
+        perfetto: Option<PathBuf>,
     },
     /// Run scenarios over a range of seeds on several threads and tabulate the failures.
     Sweep(SweepArgs),
@@ -239,7 +245,17 @@ fn main() -> ExitCode {
             trace,
             driver,
             format,
-        } => cmd_run(&scenario, seed, mutant, driver, trace.as_deref(), format),
+            timeline,
+            perfetto,
+        } => {
+            let out = RunOutputs {
+                trace,
+                timeline,
+                perfetto,
+                format,
+            };
+            cmd_run(&scenario, seed, mutant, driver, &out)
+        }
         Command::Sweep(args) => cmd_sweep(args),
         Command::Crosscheck {
             paths,
@@ -282,20 +298,43 @@ fn main() -> ExitCode {
     }
 }
 
+/// What `rtsim run` writes besides its verdict.
+struct RunOutputs {
+    trace: Option<PathBuf>,
+    timeline: Option<PathBuf>,
+    perfetto: Option<PathBuf>,
+    format: Format,
+}
+
 fn cmd_run(
     path: &Path,
     seed: u64,
     mutant: Option<Mutant>,
     driver: Driver,
-    trace: Option<&Path>,
-    format: Format,
+    out: &RunOutputs,
 ) -> Result<bool, InputError> {
+    let format = out.format;
     let scenario = Scenario::load(path)?;
     let report = run_with(&scenario, seed, mutant, driver);
-    if let Some(file) = trace {
+    if let Some(file) = &out.trace {
         let mut text = report.trace.join("\n");
         text.push('\n');
         write_file(file, "--trace", &text)?;
+    }
+    if out.timeline.is_some() || out.perfetto.is_some() {
+        let title = format!(
+            "{}: {} ({})",
+            scenario.name,
+            replay_line(path, seed, mutant, driver),
+            if report.pass { "pass" } else { "fail" }
+        );
+        let view = rtsim::view::build(&title, &report.trace);
+        if let Some(file) = &out.timeline {
+            write_file(file, "--timeline", &rtsim::view::html::render(&view))?;
+        }
+        if let Some(file) = &out.perfetto {
+            write_file(file, "--perfetto", &rtsim::view::perfetto::render(&view))?;
+        }
     }
     let record = RunRecord {
         summary: Some(report.summary.clone()),
