@@ -34,6 +34,7 @@ pub mod faults;
 pub mod http;
 pub mod hunt;
 pub mod leader_table;
+pub mod log;
 pub mod machine;
 pub mod mutant;
 pub mod observation;

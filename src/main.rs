@@ -237,6 +237,7 @@ struct BatchArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    rtsim::log::init_from_env();
     let result = match cli.command {
         Command::Run {
             scenario,
@@ -580,7 +581,13 @@ fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, In
         exe,
         jobs,
     };
-    rtsim::bench::run_all(&cfg, &mut |f| println!("{f}"));
+    let progress = rtsim::progress::Progress::spinner("figures");
+    rtsim::bench::run_all(&cfg, &mut |f| {
+        progress.print(&format!("{f}\n"));
+        progress.note(f.to_string());
+        progress.done(true);
+    });
+    progress.finish();
     Ok(true)
 }
 

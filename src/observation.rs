@@ -457,6 +457,11 @@ pub struct History {
 
 impl History {
     pub fn record(&mut self, t: SimTime, obs: Observation) {
+        // Serialised only when a subscriber asks for it (RUST_LOG=rtsim=debug).
+        tracing::debug!(
+            "{}",
+            serde_json::to_string(&obs).unwrap_or_else(|e| e.to_string())
+        );
         self.steps.push(Step { t, obs });
     }
 }

@@ -27,6 +27,25 @@ impl Progress {
         }
     }
 
+    /// A spinner for work of unknown length (`rtsim bench`): items done so far,
+    /// the last one's name, the time taken.
+    pub fn spinner(unit: &str) -> Progress {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let template = format!("{{spinner}} {{pos}} {unit} done, last: {{msg}} ({{elapsed}})");
+        bar.set_style(ProgressStyle::with_template(&template).expect("a valid template"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Progress {
+            bar,
+            failed: AtomicU64::new(0),
+            failures: "failed",
+        }
+    }
+
+    /// Say what was done last (the spinner's message).
+    pub fn note(&self, what: String) {
+        self.bar.set_message(what);
+    }
+
     /// One item done; `pass` false counts it as a failure.
     pub fn done(&self, pass: bool) {
         if !pass {

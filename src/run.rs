@@ -97,12 +97,16 @@ pub fn run_with(
     driver: Driver,
 ) -> RunReport {
     crate::mutant::reset_reached();
+    crate::log::set_now(crate::time::SimTime::ZERO);
+    let span = tracing::info_span!("run", scenario = %scenario.name, seed, %driver);
+    let _entered = span.enter();
     let done = match driver {
         Driver::Turmoil => crate::sim::turmoil_driver::run(scenario, seed, mutant),
         Driver::Express => crate::sim::express::run(scenario, seed, mutant),
     };
     let mut report = finish(scenario, seed, mutant, done.history, done.last);
     report.reached = crate::mutant::reached();
+    tracing::info!(pass = report.pass, trace = %report.trace_hex(), "verdict");
     report
 }
 

@@ -240,6 +240,7 @@ impl Leader {
 
     fn set_role(&mut self, role: Role, cause: &'static str) {
         if self.role != role || !self.announced {
+            tracing::debug!(tab = self.me, ?role, cause, "leader: role");
             self.role = role;
             self.announced = true;
             self.out.push_back(LeaderOutput::Role(RoleChange {

@@ -243,6 +243,7 @@ impl<'a> Express<'a> {
                 break;
             }
             self.now = t;
+            crate::log::set_now(t);
             steps_now = if steps_now.0 == t {
                 (t, steps_now.1 + 1)
             } else {
@@ -255,13 +256,16 @@ impl<'a> Express<'a> {
             );
             // At one instant: the nemesis first, then what the network delivers, then deadlines.
             if next_action == Some(t) {
+                tracing::trace!("express: nemesis acts");
                 nemesis.act_due(t, &mut self);
             } else if next_delivery == Some(t) {
                 let key = *self.queue.keys().next().expect("a delivery is due");
                 let d = self.queue.remove(&key).expect("the key exists");
+                tracing::trace!(delivery = key.1, "express: deliver");
                 self.deliver(d);
             } else {
                 let node = self.timers.pop_due(t).expect("a timer is due");
+                tracing::trace!(?node, "express: timer due");
                 match node {
                     Node::Server => {
                         self.server.handle_timeout(t, &());

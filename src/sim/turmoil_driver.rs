@@ -29,7 +29,9 @@ use turmoil::net::{TcpListener, TcpStream};
 const PORT: u16 = 8080;
 
 fn now() -> SimTime {
-    SimTime(turmoil::elapsed().as_millis() as u64)
+    let t = SimTime(turmoil::elapsed().as_millis() as u64);
+    crate::log::set_now(t);
+    t
 }
 
 /// The turmoil host of a browser: its own (`org0-browser1`), or with
@@ -455,6 +457,8 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
     };
     loop {
         let t = SimTime(network.sim.elapsed().as_millis() as u64);
+        crate::log::set_now(t);
+        tracing::trace!("turmoil: step");
         nemesis.act_due(t, &mut network);
         if t >= end {
             break;
