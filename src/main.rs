@@ -704,7 +704,8 @@ fn print_swarm_close(runs: &[SwarmRecord], failures: bool) -> bool {
 fn cmd_swarm(cfg: SwarmConfig, how: SwarmOutput) -> Result<bool, InputError> {
     let mut records = Vec::new();
     let mut failure = None;
-    let progress = rtsim::progress::Progress::new(cfg.runs / cfg.shard.n, "runs", "failed");
+    let mine = (0..cfg.runs).filter(|&k| cfg.shard.keeps(k as usize)).count();
+    let progress = rtsim::progress::Progress::new(mine as u64, "runs", "failed");
     rtsim::swarm::explore(&cfg, |run| {
         let record = rtsim::swarm::record(&cfg, run);
         progress.done(record.pass);
