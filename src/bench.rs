@@ -184,6 +184,8 @@ fn scale(cfg: &BenchConfig, out: &mut Emit) {
         out.fig(&format!("scale_{}_peak_mb", label(tabs)), peak_mb, "MB");
     }
 
+    against_bare_queue(&scale_file, if cfg.quick { 1_000 } else { 10_000 }, out);
+
     // The largest tab count that runs 5 simulated minutes within the budget.
     let budget_s = if cfg.quick { 10.0 } else { 60.0 };
     let mut best = 0;
@@ -206,6 +208,58 @@ fn scale(cfg: &BenchConfig, out: &mut Emit) {
         best as f64,
         "tabs",
     );
+}
+
+/// The express driver (no checkers) on the seeds' shape at `tabs` tabs,
+/// against its limit: a bare deterministic event queue (a binary heap of
+/// timestamped no-op events) carrying as many deliveries and deadlines.
+fn against_bare_queue(scale_file: &Path, tabs: u64, out: &mut Emit) {
+    let text = std::fs::read_to_string(scale_file)
+        .unwrap_or_else(|e| panic!("bench needs {}: {e}", scale_file.display()));
+    let mut doc: toml_edit::DocumentMut = text.parse().expect("the shipped scale scenario parses");
+    doc["topology"]["orgs"] = toml_edit::value((tabs / 25) as i64);
+    let s = Scenario::parse(&scale_file.display().to_string(), &doc.to_string())
+        .expect("the resized scale scenario parses");
+    let (done, express_wall) = timed(|| crate::sim::express::run(&s, 1, None));
+    let d = done.dispatched;
+    let events = d.deliveries + d.deadlines + d.actions;
+    // As many events pending at once as there are nodes, as in the run.
+    let pending = 1 + u64::from(s.topology.orgs * s.topology.browsers_per_org);
+    let (_, bare_wall) = timed(|| bare_queue(events, pending, s.end().as_ms()));
+    let name = label(tabs);
+    out.fig(&format!("express_{name}_events"), events as f64, "events");
+    out.fig(&format!("express_{name}_driver_wall_s"), express_wall, "s");
+    out.fig(&format!("bare_queue_{name}_wall_s"), bare_wall, "s");
+    out.fig(
+        &format!("express_over_bare_queue_{name}"),
+        express_wall / bare_wall,
+        "ratio",
+    );
+}
+
+/// Pop `events` timestamped no-op events off a heap that keeps `pending` of
+/// them, each popped one replaced by one a pseudo-random while later (within
+/// `horizon_ms` spread over the run), as a driver's queue does.
+fn bare_queue(events: u64, pending: u64, horizon_ms: u64) -> u64 {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let step = (2 * horizon_ms * pending / events.max(1)).max(1);
+    let mut heap: BinaryHeap<Reverse<(u64, u64)>> =
+        (0..pending).map(|k| Reverse((next() % step, k))).collect();
+    let mut sum = 0u64;
+    for k in 0..events {
+        let Reverse((t, id)) = heap.pop().expect("the heap keeps its events");
+        sum = sum.wrapping_add(std::hint::black_box(t ^ id));
+        heap.push(Reverse((t + next() % step, pending + k)));
+    }
+    sum
 }
 
 fn label(tabs: u64) -> String {

@@ -228,6 +228,7 @@ impl<'a> Express<'a> {
         // A machine whose timer stays due without acting would spin here forever.
         const MAX_STEPS_AT_ONE_INSTANT: u64 = 10_000_000;
         let mut steps_now = (SimTime::ZERO, 0u64);
+        let mut dispatched = super::Dispatched::default();
         loop {
             let next_action = nemesis.next_at();
             let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
@@ -257,15 +258,18 @@ impl<'a> Express<'a> {
             // At one instant: the nemesis first, then what the network delivers, then deadlines.
             if next_action == Some(t) {
                 tracing::trace!("express: nemesis acts");
+                dispatched.actions += 1;
                 nemesis.act_due(t, &mut self);
             } else if next_delivery == Some(t) {
                 let key = *self.queue.keys().next().expect("a delivery is due");
                 let d = self.queue.remove(&key).expect("the key exists");
                 tracing::trace!(delivery = key.1, "express: deliver");
+                dispatched.deliveries += 1;
                 self.deliver(d);
             } else {
                 let node = self.timers.pop_due(t).expect("a timer is due");
                 tracing::trace!(?node, "express: timer due");
+                dispatched.deadlines += 1;
                 match node {
                     Node::Server => {
                         self.server.handle_timeout(t, &());
@@ -279,6 +283,7 @@ impl<'a> Express<'a> {
         Finished {
             last: super::final_state(&self.server, &self.browsers),
             history: self.history,
+            dispatched,
         }
     }
 

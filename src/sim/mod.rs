@@ -16,6 +16,17 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Finished {
     pub history: History,
     pub last: FinalState,
+    /// What the driver dispatched (express only; turmoil's steps are its own).
+    pub dispatched: Dispatched,
+}
+
+/// How many deliveries, deadlines and nemesis actions a run dispatched: the
+/// load `rtsim bench` gives a bare event queue to measure express against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    pub deliveries: u64,
+    pub deadlines: u64,
+    pub actions: u64,
 }
 
 /// What the checkers need from the nodes once a run ends; the same for every driver.

@@ -475,5 +475,9 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
     let history = Rc::try_unwrap(history)
         .map(RefCell::into_inner)
         .unwrap_or_else(|h| h.borrow().clone());
-    Finished { history, last }
+    Finished {
+        history,
+        last,
+        dispatched: super::Dispatched::default(),
+    }
 }
