@@ -704,7 +704,9 @@ fn print_swarm_close(runs: &[SwarmRecord], failures: bool) -> bool {
 fn cmd_swarm(cfg: SwarmConfig, how: SwarmOutput) -> Result<bool, InputError> {
     let mut records = Vec::new();
     let mut failure = None;
-    let mine = (0..cfg.runs).filter(|&k| cfg.shard.keeps(k as usize)).count();
+    let mine = (0..cfg.runs)
+        .filter(|&k| cfg.shard.keeps(k as usize))
+        .count();
     let progress = rtsim::progress::Progress::new(mine as u64, "runs", "failed");
     rtsim::swarm::explore(&cfg, |run| {
         let record = rtsim::swarm::record(&cfg, run);
