@@ -1,7 +1,7 @@
 //! Diagnostic logging through `tracing`, stamped with simulated time.
 //!
 //! The drivers and machines emit `tracing` events (the history's every step
-//! at debug, the election's role changes, each driver dispatch at trace);
+//! at debug, the election's role changes, each express dispatch at trace);
 //! `RUST_LOG=rtsim=debug rtsim run ...` prints them to stderr. The timestamp
 //! is the simulated clock of the run on this thread, which the drivers set
 //! as they advance it (`set_now`); the wall clock is never read. With

@@ -458,7 +458,6 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
     loop {
         let t = SimTime(network.sim.elapsed().as_millis() as u64);
         crate::log::set_now(t);
-        tracing::trace!("turmoil: step");
         nemesis.act_due(t, &mut network);
         if t >= end {
             break;
@@ -468,7 +467,6 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
     }
     drop(network);
     drop(sim);
-
     let browser_refs: Vec<_> = browsers.iter().map(|b| b.borrow()).collect();
     let last = super::final_state(&server.borrow(), browser_refs.iter().map(|b| &**b));
     drop(browser_refs);
