@@ -11,7 +11,7 @@
 use crate::mutant::Mutant;
 use crate::run::{run_with, Driver};
 use crate::scenario::{InputError, Scenario};
-use crate::shrink::{Goal, Size};
+use crate::shrink::Size;
 use crate::swarm::{SwarmConfig, SwarmRun};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -105,15 +105,16 @@ fn detection(
         .first()
         .map_or_else(String::new, |v| v.oracle.to_string());
     let shrunk = if shrink {
-        let goal = Goal {
-            seed: run.seed,
-            driver: cfg.driver,
-            mutant: cfg.mutant,
-            oracle: oracle.clone(),
-            budget: SHRINK_BUDGET,
-        };
-        match crate::shrink::shrink(run.doc.clone(), &goal) {
-            Some(s) => {
+        let found = crate::shrink::shrink_failing(
+            run.doc.clone(),
+            run.seed,
+            cfg.driver,
+            cfg.mutant,
+            Some(oracle.clone()),
+            SHRINK_BUDGET,
+        );
+        match found {
+            Some((goal, s)) => {
                 let path = crate::shrink::write_case(&goal, &s, &run.path, None)?;
                 Some((s.before, s.after, path))
             }

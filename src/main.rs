@@ -11,7 +11,6 @@ use rtsim::run::{replay_line, run_with, Driver, RunReport};
 use rtsim::scenario::{InputError, Scenario};
 use rtsim::seed::parse_seed;
 use rtsim::shard::Shard;
-use rtsim::shrink::{Goal, Shrunk};
 use rtsim::swarm::{Profile, SwarmConfig, SwarmRun, Tally};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -591,34 +590,6 @@ fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, In
     Ok(true)
 }
 
-/// Shrink the failing run `doc` at `seed`; `None` if it does not fail `oracle` (or any, when none is named).
-fn shrink_case(
-    doc: toml::Table,
-    seed: u64,
-    driver: Driver,
-    mutant: Option<Mutant>,
-    oracle: Option<String>,
-    budget: usize,
-) -> Option<(Goal, Shrunk)> {
-    let oracle = match oracle {
-        Some(o) => o,
-        None => {
-            let s = rtsim::swarm::scenario_of(&doc, Path::new("shrink-input.toml")).ok()?;
-            let r = run_with(&s, seed, mutant, driver);
-            r.violations.first()?.oracle.to_string()
-        }
-    };
-    let goal = Goal {
-        seed,
-        driver,
-        mutant,
-        oracle,
-        budget,
-    };
-    let shrunk = rtsim::shrink::shrink(doc, &goal)?;
-    Some((goal, shrunk))
-}
-
 fn cmd_shrink(
     path: &Path,
     seed: u64,
@@ -639,7 +610,9 @@ fn cmd_shrink(
         }
     }
     let doc = rtsim::shrink::read_doc(path)?;
-    let Some((goal, shrunk)) = shrink_case(doc, seed, driver, mutant, oracle, budget) else {
+    let Some((goal, shrunk)) =
+        rtsim::shrink::shrink_failing(doc, seed, driver, mutant, oracle, budget)
+    else {
         println!(
             "shrink: {} does not fail at seed {seed}; nothing to shrink",
             path.display()
@@ -667,7 +640,8 @@ fn shrink_run(
     driver: Driver,
     mutant: Option<Mutant>,
 ) -> Result<Option<String>, InputError> {
-    let Some((goal, shrunk)) = shrink_case(run.doc.clone(), run.seed, driver, mutant, None, 400)
+    let Some((goal, shrunk)) =
+        rtsim::shrink::shrink_failing(run.doc.clone(), run.seed, driver, mutant, None, 400)
     else {
         return Ok(None);
     };

@@ -215,18 +215,20 @@ pub fn read(paths: &[impl AsRef<Path>]) -> Result<Vec<Record>, InputError> {
     Ok(out)
 }
 
-/// A sweep's table, one row per scenario in batch order; and whether every run passed.
-pub fn sweep_table(runs: &[RunRecord]) -> (String, bool) {
-    struct Row<'a> {
-        name: &'a str,
-        runs: u64,
-        failures: u64,
-        first: Option<&'a RunRecord>,
-    }
-    let mut rows: BTreeMap<usize, Row> = BTreeMap::new();
+/// One scenario of a sweep: its runs, how many failed, the first failing one.
+pub struct SweepRow<'a> {
+    pub scenario: &'a RunRecord,
+    pub runs: u64,
+    pub failures: u64,
+    pub first: Option<&'a RunRecord>,
+}
+
+/// A sweep's rows, one per scenario, in batch order.
+pub fn sweep_rows(runs: &[RunRecord]) -> Vec<SweepRow<'_>> {
+    let mut rows: BTreeMap<usize, SweepRow> = BTreeMap::new();
     for r in runs {
-        let row = rows.entry(r.index).or_insert(Row {
-            name: &r.scenario,
+        let row = rows.entry(r.index).or_insert(SweepRow {
+            scenario: r,
             runs: 0,
             failures: 0,
             first: None,
@@ -239,17 +241,22 @@ pub fn sweep_table(runs: &[RunRecord]) -> (String, bool) {
             }
         }
     }
+    rows.into_values().collect()
+}
+
+/// A sweep's table, one row per scenario in batch order; and whether every run passed.
+pub fn sweep_table(runs: &[RunRecord]) -> (String, bool) {
     let mut out = format!(
         "{:<28} {:>5} {:>8}  first failure\n",
         "scenario", "runs", "failures"
     );
-    for row in rows.values() {
+    for row in sweep_rows(runs) {
         let first = row.first.map_or("-".to_string(), |f| {
             format!("seed {}: {}", f.seed, f.replay.as_deref().unwrap_or("-"))
         });
         out += &format!(
             "{:<28} {:>5} {:>8}  {}\n",
-            row.name, row.runs, row.failures, first
+            row.scenario.scenario, row.runs, row.failures, first
         );
     }
     let failed = runs.iter().filter(|r| !r.pass).count();
@@ -308,20 +315,15 @@ pub fn merge(records: Vec<Record>) -> Result<Merged, String> {
 pub fn junit(runs: &[RunRecord]) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new("rtsim sweep");
-    let mut by_scenario: BTreeMap<usize, Vec<&RunRecord>> = BTreeMap::new();
-    for r in runs {
-        by_scenario.entry(r.index).or_default().push(r);
-    }
-    for seeds in by_scenario.values() {
-        let failing: Vec<&&RunRecord> = seeds.iter().filter(|r| !r.pass).collect();
-        let status = match failing.iter().min_by_key(|r| r.seed) {
+    for row in sweep_rows(runs) {
+        let status = match row.first {
             None => TestCaseStatus::success(),
             Some(first) => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status.set_message(format!(
                     "{} of {} seeds failed; first: seed {}: {}",
-                    failing.len(),
-                    seeds.len(),
+                    row.failures,
+                    row.runs,
                     first.seed,
                     first.replay.as_deref().unwrap_or("-")
                 ));
@@ -330,8 +332,8 @@ pub fn junit(runs: &[RunRecord]) -> String {
                 status
             }
         };
-        let mut case = TestCase::new(seeds[0].scenario.clone(), status);
-        case.set_classname(seeds[0].path.clone());
+        let mut case = TestCase::new(row.scenario.scenario.clone(), status);
+        case.set_classname(row.scenario.path.clone());
         suite.add_test_case(case);
     }
     let mut report = Report::new("rtsim");

@@ -358,6 +358,34 @@ pub fn shrink(doc: Table, goal: &Goal) -> Option<Shrunk> {
     })
 }
 
+/// Shrink the failing run `doc` at `seed`; `None` if it does not fail `oracle` (or any, when none is named).
+pub fn shrink_failing(
+    doc: Table,
+    seed: u64,
+    driver: Driver,
+    mutant: Option<Mutant>,
+    oracle: Option<String>,
+    budget: usize,
+) -> Option<(Goal, Shrunk)> {
+    let oracle = match oracle {
+        Some(o) => o,
+        None => {
+            let s = scenario_of(&doc, Path::new("shrink-input.toml")).ok()?;
+            let r = run_with(&s, seed, mutant, driver);
+            r.violations.first()?.oracle.to_string()
+        }
+    };
+    let goal = Goal {
+        seed,
+        driver,
+        mutant,
+        oracle,
+        budget,
+    };
+    let shrunk = shrink(doc, &goal)?;
+    Some((goal, shrunk))
+}
+
 /// `<oracle>_<what>`: the mutant's name, or the first words of the failure.
 pub fn case_name(oracle: &str, mutant: Option<Mutant>, detail: &str) -> String {
     let what = match mutant {
