@@ -220,7 +220,7 @@ fn against_bare_queue(scale_file: &Path, tabs: u64, out: &mut Emit) {
     doc["topology"]["orgs"] = toml_edit::value((tabs / 25) as i64);
     let s = Scenario::parse(&scale_file.display().to_string(), &doc.to_string())
         .expect("the resized scale scenario parses");
-    let (done, express_wall) = timed(|| crate::sim::express::run(&s, 1, None));
+    let (done, express_wall) = timed(|| crate::sim::express::run(&s, 1, None, Default::default()));
     let d = done.dispatched;
     let events = d.deliveries + d.deadlines + d.actions;
     // As many events pending at once as there are nodes, as in the run.

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use rtsim::batch::SweepConfig;
 use rtsim::mutant::Mutant;
 use rtsim::results::{Format, Merged, Record, RunRecord, SwarmRecord};
-use rtsim::run::{replay_line, run_with, Driver, RunReport};
+use rtsim::run::{replay_line, run_traced, run_with, Driver, RunReport};
 use rtsim::scenario::{InputError, Scenario};
 use rtsim::seed::parse_seed;
 use rtsim::shard::Shard;
@@ -315,7 +315,12 @@ fn cmd_run(
 ) -> Result<bool, InputError> {
     let format = out.format;
     let scenario = Scenario::load(path)?;
-    let report = run_with(&scenario, seed, mutant, driver);
+    let wants_trace = out.trace.is_some() || out.timeline.is_some() || out.perfetto.is_some();
+    let report = if wants_trace {
+        run_traced(&scenario, seed, mutant, driver)
+    } else {
+        run_with(&scenario, seed, mutant, driver)
+    };
     if let Some(file) = &out.trace {
         let mut text = report.trace.join("\n");
         text.push('\n');

@@ -100,24 +100,17 @@ impl std::fmt::Display for Actor {
 /// one first where one is a prefix of the other.
 impl Ord for Actor {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        fn digits(n: u32) -> ([u8; 10], usize) {
-            let mut buf = [0u8; 10];
-            let mut len = 0;
-            let mut m = n;
-            loop {
-                buf[len] = b'0' + (m % 10) as u8;
-                len += 1;
-                m /= 10;
-                if m == 0 {
-                    break;
-                }
-            }
-            buf[..len].reverse();
-            (buf, len)
-        }
+        /// Compare two numbers as their decimal spellings compare, without
+        /// spelling them: pad the shorter with zeros on the right to the
+        /// other's length; if that ties, the shorter (a prefix) comes first.
         fn spelled(a: u32, b: u32) -> std::cmp::Ordering {
-            let ((x, xl), (y, yl)) = (digits(a), digits(b));
-            x[..xl].cmp(&y[..yl])
+            let width = |n: u32| n.checked_ilog10().unwrap_or(0);
+            let (wa, wb) = (width(a), width(b));
+            let (pa, pb) = (
+                u64::from(a) * 10u64.pow(wb.saturating_sub(wa)),
+                u64::from(b) * 10u64.pow(wa.saturating_sub(wb)),
+            );
+            pa.cmp(&pb).then(wa.cmp(&wb))
         }
         spelled(self.org, other.org)
             .then_with(|| spelled(self.browser, other.browser))
@@ -450,19 +443,75 @@ pub struct Step {
     pub obs: Observation,
 }
 
-#[derive(Clone, Debug, Default)]
+/// Where a history sends each step as a driver records it: the checkers, the
+/// trace hasher, the summary tally.
+pub trait Observer {
+    fn observe(&mut self, step: &Step);
+}
+
+/// A caller keeps its observer through a shared handle and takes it back
+/// once the driver has dropped the history.
+impl<T: Observer> Observer for std::rc::Rc<std::cell::RefCell<T>> {
+    fn observe(&mut self, step: &Step) {
+        self.borrow_mut().observe(step)
+    }
+}
+
+/// Every step of a run, as the drivers record it. Each step goes to the
+/// observer as it happens; the steps themselves are kept only when asked
+/// for (a trace file, a timeline, stored checking), so a run's memory is its
+/// live state, not its history.
 pub struct History {
+    /// The kept steps (empty unless keeping).
     pub steps: Vec<Step>,
+    keep: bool,
+    observer: Option<Box<dyn Observer>>,
+}
+
+impl Default for History {
+    /// Keeps every step and observes nothing.
+    fn default() -> Self {
+        History {
+            steps: Vec::new(),
+            keep: true,
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("steps", &self.steps.len())
+            .field("keep", &self.keep)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl History {
+    /// Hand each step to `observer` as it is recorded; keep it too if `keep`.
+    pub fn observed(observer: Box<dyn Observer>, keep: bool) -> Self {
+        History {
+            steps: Vec::new(),
+            keep,
+            observer: Some(observer),
+        }
+    }
+
     pub fn record(&mut self, t: SimTime, obs: Observation) {
         // Serialised only when a subscriber asks for it (RUST_LOG=rtsim=debug).
         tracing::debug!(
             "{}",
             serde_json::to_string(&obs).unwrap_or_else(|e| e.to_string())
         );
-        self.steps.push(Step { t, obs });
+        let step = Step { t, obs };
+        if let Some(observer) = &mut self.observer {
+            observer.observe(&step);
+        }
+        if self.keep {
+            self.steps.push(step);
+        }
     }
 }
 
@@ -527,5 +576,29 @@ mod tests {
         let mut by_name = actors;
         by_name.sort_by_key(|a| a.to_string());
         assert_eq!(by_ord, by_name);
+    }
+
+    /// The spelled order without spelling: every pair of a spread of
+    /// numbers, up to u32::MAX, compares as its decimal strings do.
+    #[test]
+    fn numbers_compare_as_their_digits_do() {
+        let mut numbers: Vec<u32> = (0..1200).collect();
+        numbers.extend([
+            9_999,
+            10_000,
+            10_001,
+            99_999,
+            100_000,
+            123_456,
+            4_294_967_295,
+            429_496_729,
+            1_000_000_000,
+        ]);
+        for &a in &numbers {
+            for &b in &numbers {
+                let (x, y) = (Actor::browser(a, 0), Actor::browser(b, 0));
+                assert_eq!(x.cmp(&y), a.to_string().cmp(&b.to_string()), "{a} vs {b}");
+            }
+        }
     }
 }

@@ -1,13 +1,19 @@
 //! One run: a scenario, a seed, maybe a mutant, a driver; out comes a verdict,
 //! the violations, the canonical trace and its hash, and a summary.
 
-use crate::check::Violation;
+use crate::check::o11_latency::percentile;
+use crate::check::{Checkers, End, Figures, Violation};
 pub use crate::driver::Driver;
 use crate::mutant::Mutant;
-use crate::observation::{Observation, RequestKind};
+use crate::observation::{
+    Actor, FinalState, History, Observation, Observer, RequestKind, Role, Step,
+};
 use crate::scenario::Scenario;
+use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 /// The figures an insta snapshot keeps for a scenario at a seed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,9 +74,12 @@ pub struct RunReport {
     pub violations: Vec<Violation>,
     /// Oracles that must hold but failed, and oracles that must fail but held.
     pub unmet: Vec<String>,
-    /// The canonical trace, one JSON object per line.
+    /// The canonical trace, one JSON object per line: kept only by
+    /// `run_traced` and `run_stored`, empty otherwise.
     pub trace: Vec<String>,
     pub trace_hash: u64,
+    /// How many steps the history had (the trace's lines before the violations').
+    pub steps: u64,
     pub summary: Summary,
     /// The mutants whose fork this run reached (`mutant::fires`). Any other
     /// mutant, switched on, would have left this run's trace as it is.
@@ -89,25 +98,107 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// Run `scenario` at `seed` with `mutant` on `driver`.
+/// Run `scenario` at `seed` with `mutant` on `driver`: the checkers, the
+/// summary tally and the trace hasher take each step as it happens, and the
+/// history keeps nothing, so memory is the run's live state.
 pub fn run_with(
     scenario: &Scenario,
     seed: u64,
     mutant: Option<Mutant>,
     driver: Driver,
 ) -> RunReport {
+    run_streamed(scenario, seed, mutant, driver, false)
+}
+
+/// `run_with`, keeping the trace's lines in the report (for a trace file or a timeline).
+pub fn run_traced(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<Mutant>,
+    driver: Driver,
+) -> RunReport {
+    run_streamed(scenario, seed, mutant, driver, true)
+}
+
+/// Stored checking: run with the history kept, then feed the kept steps to
+/// the same checkers after the run. It must give exactly what streaming gives
+/// (`tests/streaming.rs`); streaming is what every command uses.
+pub fn run_stored(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<Mutant>,
+    driver: Driver,
+) -> RunReport {
+    let done = drive(scenario, seed, mutant, driver, History::default());
+    let mut stream = Stream::new(scenario, true);
+    for step in &done.history.steps {
+        stream.observe(step);
+    }
+    report(scenario, seed, mutant, stream, &done.last)
+}
+
+fn run_streamed(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<Mutant>,
+    driver: Driver,
+    keep_trace: bool,
+) -> RunReport {
+    let stream = Rc::new(RefCell::new(Stream::new(scenario, keep_trace)));
+    let history = History::observed(Box::new(stream.clone()), false);
+    let done = drive(scenario, seed, mutant, driver, history);
+    drop(done.history);
+    let stream = Rc::try_unwrap(stream)
+        .ok()
+        .expect("the driver's history, the stream's other handle, is dropped")
+        .into_inner();
+    report(scenario, seed, mutant, stream, &done.last)
+}
+
+/// Move the nodes to the end of the run, recording into `history`.
+fn drive(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: Option<Mutant>,
+    driver: Driver,
+    history: History,
+) -> crate::sim::Finished {
     crate::mutant::reset_reached();
     crate::log::set_now(crate::time::SimTime::ZERO);
     let span = tracing::info_span!("run", scenario = %scenario.name, seed, %driver);
     let _entered = span.enter();
-    let done = match driver {
-        Driver::Turmoil => crate::sim::turmoil_driver::run(scenario, seed, mutant),
-        Driver::Express => crate::sim::express::run(scenario, seed, mutant),
-    };
-    let mut report = finish(scenario, seed, mutant, done.history, done.last);
-    report.reached = crate::mutant::reached();
-    tracing::info!(pass = report.pass, trace = %report.trace_hex(), "verdict");
-    report
+    match driver {
+        Driver::Turmoil => crate::sim::turmoil_driver::run(scenario, seed, mutant, history),
+        Driver::Express => crate::sim::express::run(scenario, seed, mutant, history),
+    }
+}
+
+/// Where a run's steps go: every checker, the summary tally and the trace.
+struct Stream {
+    /// The run's own copy: a driver's history outlives any borrow of the caller's.
+    scenario: Scenario,
+    checkers: Checkers,
+    tally: Tally,
+    trace: Trace,
+}
+
+impl Stream {
+    fn new(scenario: &Scenario, keep_trace: bool) -> Self {
+        Stream {
+            scenario: scenario.clone(),
+            checkers: Checkers::new(scenario),
+            tally: Tally::default(),
+            trace: Trace::new(keep_trace),
+        }
+    }
+}
+
+impl Observer for Stream {
+    fn observe(&mut self, step: &Step) {
+        self.checkers.step(&self.scenario, step);
+        self.tally.step(step);
+        self.trace.step(step);
+    }
 }
 
 /// The one command that reproduces a run.
@@ -132,25 +223,17 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport 
     run_with(scenario, seed, mutant, Driver::Turmoil)
 }
 
-/// Check a finished run and build its report; the same for every driver.
-fn finish(
+/// Judge a finished run and build its report; the same for every driver.
+fn report(
     scenario: &Scenario,
     seed: u64,
     mutant: Option<Mutant>,
-    history: crate::observation::History,
-    last: crate::observation::FinalState,
+    stream: Stream,
+    last: &FinalState,
 ) -> RunReport {
-    let evidence = crate::check::Evidence {
-        scenario,
-        history: &history,
-        last: &last,
-    };
-    let violations = crate::check::check_all(&evidence);
-    let windows: Vec<_> = crate::check::o4_one_leader::windows(&evidence)
-        .into_iter()
-        .filter(|w| w.length_ms > 0)
-        .collect();
-    let failed: std::collections::BTreeSet<&str> = violations.iter().map(|v| v.oracle).collect();
+    let end = End { scenario, last };
+    let (violations, figures) = stream.checkers.finish(&end);
+    let failed: BTreeSet<&str> = violations.iter().map(|v| v.oracle).collect();
     let mut unmet = Vec::new();
     for id in scenario.must_hold() {
         if failed.contains(id.as_str()) {
@@ -163,60 +246,38 @@ fn finish(
         }
     }
     let pass = unmet.is_empty();
-    let trace = crate::trace::canonical_lines(&history.steps, &violations);
-    let trace_hash = crate::trace::hash_lines(&trace);
-
-    let summary = summarise(
-        scenario, seed, &evidence, pass, trace_hash, &failed, &windows,
-    );
-    RunReport {
+    let trace = stream.trace.finish(&violations);
+    let summary = stream
+        .tally
+        .summary(scenario, seed, pass, trace.hash, &failed, &figures);
+    let report = RunReport {
         pass,
         seed,
         mutant,
         violations,
         unmet,
-        trace,
-        trace_hash,
+        trace: trace.lines,
+        trace_hash: trace.hash,
+        steps: trace.steps,
         summary,
-        reached: BTreeSet::new(),
-        applied: crate::check::applied(&evidence),
-    }
+        reached: crate::mutant::reached(),
+        applied: figures.applied,
+    };
+    tracing::info!(pass = report.pass, trace = %report.trace_hex(), "verdict");
+    report
 }
 
-/// The figures of a checked run, for the summary line and its snapshot.
-fn summarise(
-    scenario: &Scenario,
-    seed: u64,
-    evidence: &crate::check::Evidence,
-    pass: bool,
-    trace_hash: u64,
-    failed: &BTreeSet<&str>,
-    windows: &[crate::check::o4_one_leader::SplitBrain],
-) -> Summary {
-    let history = evidence.history;
-    let auth = crate::check::o6_auth::audit(evidence);
-    let latencies = crate::check::o11_latency::latencies(evidence);
-    let mut s = Summary {
-        ui_latency_p50_ms: crate::check::o11_latency::percentile(&latencies, 50.0),
-        ui_latency_p99_ms: crate::check::o11_latency::percentile(&latencies, 99.0),
-        refresh_requests: auth.refresh_requests,
-        peak_requests_per_tab_per_min: crate::check::o7_pacing::peak_requests_per_tab_per_min(
-            evidence,
-        ),
-        token_expiries: auth.expiries,
-        max_refreshes_per_expiry: auth.max_refreshes_per_expiry,
-        refresh_retries: auth.refresh_retries,
-        logout_silence_ms: auth.logout_silence_ms,
-        scenario: scenario.name.clone(),
-        seed,
-        verdict: if pass { "pass" } else { "fail" }.to_string(),
-        trace: format!("{trace_hash:016x}"),
-        failed_oracles: failed.iter().map(|s| s.to_string()).collect(),
-        split_brain_windows: windows.len() as u64,
-        longest_split_brain_ms: windows.iter().map(|w| w.length_ms).max().unwrap_or(0),
-        ..Summary::default()
-    };
-    for step in &history.steps {
+/// The summary's counts, taken step by step.
+#[derive(Default)]
+struct Tally {
+    counts: Summary,
+    /// Every tab that took a role (L7's churn is per tab that took part).
+    role_tabs: BTreeSet<Actor>,
+}
+
+impl Tally {
+    fn step(&mut self, step: &Step) {
+        let s = &mut self.counts;
         match &step.obs {
             Observation::Request { what, .. } => {
                 s.requests += 1;
@@ -250,36 +311,58 @@ fn summarise(
                 s.drops += *entries as u64;
             }
             Observation::WaiterCapHit { .. } => s.waiter_cap_hits += 1,
-            Observation::Role {
-                role: crate::observation::Role::Leader,
-                ..
-            } => s.leader_elections += 1,
+            Observation::Role { tab, role, .. } => {
+                self.role_tabs.insert(*tab);
+                if *role == Role::Leader {
+                    s.leader_elections += 1;
+                }
+            }
             _ => {}
         }
     }
-    s.leader_churn_per_tab_per_day = churn_per_tab_per_day(scenario, history, s.leader_elections);
-    s
-}
 
-/// L7: leader elections per tab that took part, per simulated day.
-fn churn_per_tab_per_day(
-    scenario: &Scenario,
-    history: &crate::observation::History,
-    elections: u64,
-) -> String {
-    let tabs: BTreeSet<crate::observation::Actor> = history
-        .steps
-        .iter()
-        .filter_map(|st| match &st.obs {
-            Observation::Role { tab, .. } => Some(*tab),
-            _ => None,
-        })
-        .collect();
-    let days = scenario.end().as_ms() as f64 / 86_400_000.0;
-    let churn = if tabs.is_empty() {
-        0.0
-    } else {
-        elections as f64 / tabs.len() as f64 / days
-    };
-    format!("{churn:.1}")
+    /// The figures of a checked run, for the summary line and its snapshot.
+    fn summary(
+        self,
+        scenario: &Scenario,
+        seed: u64,
+        pass: bool,
+        trace_hash: u64,
+        failed: &BTreeSet<&str>,
+        figures: &Figures,
+    ) -> Summary {
+        let auth = &figures.auth;
+        let latencies = &figures.ui_latencies;
+        let windows: Vec<_> = figures
+            .split_brains
+            .iter()
+            .filter(|w| w.length_ms > 0)
+            .collect();
+        let days = scenario.end().as_ms() as f64 / 86_400_000.0;
+        // L7: leader elections per tab that took part, per simulated day.
+        let churn = if self.role_tabs.is_empty() {
+            0.0
+        } else {
+            self.counts.leader_elections as f64 / self.role_tabs.len() as f64 / days
+        };
+        Summary {
+            ui_latency_p50_ms: percentile(latencies, 50.0),
+            ui_latency_p99_ms: percentile(latencies, 99.0),
+            refresh_requests: auth.refresh_requests,
+            peak_requests_per_tab_per_min: figures.peak_requests_per_tab_per_min,
+            token_expiries: auth.expiries,
+            max_refreshes_per_expiry: auth.max_refreshes_per_expiry,
+            refresh_retries: auth.refresh_retries,
+            logout_silence_ms: auth.logout_silence_ms,
+            scenario: scenario.name.clone(),
+            seed,
+            verdict: if pass { "pass" } else { "fail" }.to_string(),
+            trace: format!("{trace_hash:016x}"),
+            failed_oracles: failed.iter().map(|s| s.to_string()).collect(),
+            split_brain_windows: windows.len() as u64,
+            longest_split_brain_ms: windows.iter().map(|w| w.length_ms).max().unwrap_or(0),
+            leader_churn_per_tab_per_day: format!("{churn:.1}"),
+            ..self.counts
+        }
+    }
 }

@@ -72,7 +72,8 @@ fn size(doc: &Table, report: &RunReport) -> Size {
     Size {
         faults: faults(doc).len(),
         tabs: n("orgs") * n("browsers_per_org") * n("tabs_per_browser"),
-        steps: report.trace.len(),
+        // The trace's lines: the history's steps and the violations'.
+        steps: (report.steps + report.violations.len() as u64) as usize,
     }
 }
 

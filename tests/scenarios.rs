@@ -5,7 +5,7 @@
 mod common;
 
 use rtsim::baseline::{record, Plan};
-use rtsim::run::run;
+use rtsim::run::{run, run_traced, Driver};
 use std::process::Command;
 
 /// The baseline every refactor must leave as it is (see `src/baseline.rs`).
@@ -42,9 +42,10 @@ fn shipped_scenarios_pass_and_match_the_verdict_baseline() {
 #[test]
 fn a_seed_replays_to_the_same_trace_in_process() {
     let s = common::load("partition_heal");
-    let a = run(&s, 7, None);
-    let b = run(&s, 7, None);
+    let a = run_traced(&s, 7, None, Driver::Turmoil);
+    let b = run_traced(&s, 7, None, Driver::Turmoil);
     assert_eq!(a.trace_hash, b.trace_hash);
+    assert!(!a.trace.is_empty(), "the trace is kept");
     assert_eq!(a.trace, b.trace, "same seed, same bytes");
     let c = run(&s, 8, None);
     assert_ne!(

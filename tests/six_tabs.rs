@@ -4,7 +4,7 @@
 
 mod common;
 
-use rtsim::run::{run_with, Driver};
+use rtsim::run::{run_traced, run_with, Driver};
 use std::process::Command;
 
 #[test]
@@ -12,8 +12,9 @@ fn six_tabs_per_browser_replay_to_the_same_trace() {
     let mut s = common::load("leader_chaos");
     s.topology.tabs_per_browser = 6;
     for driver in [Driver::Express, Driver::Turmoil] {
-        let a = run_with(&s, 11, None, driver);
-        let b = run_with(&s, 11, None, driver);
+        let a = run_traced(&s, 11, None, driver);
+        let b = run_traced(&s, 11, None, driver);
+        assert!(!a.trace.is_empty(), "the trace is kept");
         assert_eq!(a.trace, b.trace, "{driver}: same seed, same bytes");
         assert!(a.pass, "{driver}: {:?}", a.unmet);
     }

@@ -1,5 +1,6 @@
 //! Oracles (SPEC O1-O11, and O12 for the rollout flags of C13): one checker per concern, each reading only the
-//! history and the final state. Safety checkers walk every step; liveness
+//! history and the final state. Each takes the history a step at a time as the
+//! driver records it (`Check`); safety checkers judge each step, liveness
 //! checkers (convergence) look at the state after the settle window.
 
 mod o10_focus;
@@ -25,7 +26,7 @@ mod o8_server_bounds;
 mod o9_debounce;
 mod o9_reconcile;
 
-use crate::observation::{FinalState, History, Observation, Outcome, RequestKind, Role};
+use crate::observation::{FinalState, Observation, Outcome, RequestKind, Role, Step};
 use crate::scenario::{FaultKind, Scenario};
 use crate::time::SimTime;
 use serde::Serialize;
@@ -50,58 +51,123 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// What the checkers look at.
-pub struct Evidence<'a> {
+/// A checker reads the history one step at a time, as a driver records it,
+/// and keeps only the state its property needs (as TigerBeetle's checkers do
+/// through hooks), so a run's memory is its live state, not its history.
+/// `finish` judges what is left once the run ends. The same checker serves a
+/// live run, a stored history replayed, and a history read from a file.
+pub trait Check {
+    fn step(&mut self, scenario: &Scenario, step: &Step);
+    /// The violations found, in the order the checker found them.
+    fn finish(&mut self, end: &End) -> Vec<Violation>;
+    /// Hand the figures this checker computed for the summary, after `finish`.
+    fn figures(&self, _: &mut Figures) {}
+}
+
+/// What a checker sees once the run is over.
+pub struct End<'a> {
     pub scenario: &'a Scenario,
-    pub history: &'a History,
     pub last: &'a FinalState,
 }
 
-/// Run every checker; violations come back in time order, per oracle at most
-/// `PER_ORACLE_LIMIT` of them so a broken run stays readable.
-pub fn check_all(ev: &Evidence) -> Vec<Violation> {
-    const PER_ORACLE_LIMIT: usize = 20;
-    let mut all = Vec::new();
-    for mut found in [
-        o1_exactly_once::check(ev),
-        o1_restart::check(ev),
-        o1_ui::check(ev),
-        o2_convergence::check(ev),
-        o3_order::check(ev),
-        o4_one_leader::check(ev),
-        o4_churn::check(ev),
-        o5_isolation::check(ev),
-        o6_auth::check(ev),
-        o6_banner::check(ev),
-        o7_pacing::check(ev),
-        o8_server_bounds::check(ev),
-        o8_long_poll::check(ev),
-        o8_metrics::check(ev),
-        o9_debounce::check(ev),
-        o9_reconcile::check(ev),
-        o10_recovery::check(ev),
-        o10_handoff::check(ev),
-        o10_focus::check(ev),
-        o10_hard_recover::check(ev),
-        o11_latency::check(ev),
-        o12_flags::check(ev),
-    ] {
-        found.truncate(PER_ORACLE_LIMIT);
-        all.extend(found);
+/// The figures of a run its summary reports, which checkers compute on the way.
+#[derive(Default)]
+pub struct Figures {
+    /// O4: every window with two leaders or two streams in a scope.
+    pub split_brains: Vec<o4_one_leader::SplitBrain>,
+    /// O6: the refresh and logout figures.
+    pub auth: o6_auth::AuthAudit,
+    /// O11: every realtime apply's event-to-UI latency in ms, sorted.
+    pub ui_latencies: Vec<u64>,
+    /// O7: the most requests one tab sent in any 60 s.
+    pub peak_requests_per_tab_per_min: u64,
+    /// The oracles the run gave something to judge (`Exercised`).
+    pub applied: Vec<&'static str>,
+}
+
+/// Every checker, fed the same steps in the same order.
+pub struct Checkers {
+    checks: Vec<Box<dyn Check>>,
+}
+
+impl Checkers {
+    pub fn new(s: &Scenario) -> Self {
+        Checkers {
+            checks: vec![
+                Box::<o1_exactly_once::Checker>::default(),
+                Box::<o1_restart::Checker>::default(),
+                Box::new(o1_ui::Checker::new(s)),
+                Box::new(o2_convergence::Checker),
+                Box::<o3_order::Checker>::default(),
+                Box::new(o4_one_leader::Checker::new(s)),
+                Box::new(o4_churn::Checker::new(s)),
+                Box::<o5_isolation::Checker>::default(),
+                Box::new(o6_auth::Checker::new(s)),
+                Box::<o6_banner::Checker>::default(),
+                Box::<o7_pacing::Checker>::default(),
+                Box::new(o8_server_bounds::Checker::new(s)),
+                Box::<o8_long_poll::Checker>::default(),
+                Box::<o8_metrics::Checker>::default(),
+                Box::new(o9_debounce::Checker::new(s)),
+                Box::<o9_reconcile::Checker>::default(),
+                Box::<o10_recovery::Checker>::default(),
+                Box::<o10_handoff::Checker>::default(),
+                Box::<o10_focus::Checker>::default(),
+                Box::<o10_hard_recover::Checker>::default(),
+                Box::<o11_latency::Checker>::default(),
+                Box::new(o12_flags::Checker::new(s)),
+                Box::new(Exercised::new(s)),
+            ],
+        }
     }
-    all.sort_by(|a, b| (a.t, a.oracle, &a.subject).cmp(&(b.t, b.oracle, &b.subject)));
-    all
+
+    pub fn step(&mut self, scenario: &Scenario, step: &Step) {
+        for check in &mut self.checks {
+            check.step(scenario, step);
+        }
+    }
+
+    /// Every violation, in time order, per checker at most `PER_CHECKER_LIMIT`
+    /// of them so a broken run stays readable; and the run's figures.
+    pub fn finish(mut self, end: &End) -> (Vec<Violation>, Figures) {
+        const PER_CHECKER_LIMIT: usize = 20;
+        let mut all = Vec::new();
+        let mut figures = Figures::default();
+        for check in &mut self.checks {
+            let mut found = check.finish(end);
+            found.truncate(PER_CHECKER_LIMIT);
+            all.extend(found);
+            check.figures(&mut figures);
+        }
+        all.sort_by(|a, b| (a.t, a.oracle, &a.subject).cmp(&(b.t, b.oracle, &b.subject)));
+        (all, figures)
+    }
 }
 
 /// The oracles a run gave something to judge: the history holds the steps
 /// the oracle reads (an applied event for O1, a leader in a browser of two
 /// tabs or more for O4, a refresh or a logout for O6, ...). A swarm batch
 /// counts them, so a batch that never exercised an oracle shows it.
-pub fn applied(ev: &Evidence) -> Vec<&'static str> {
-    let mut seen = std::collections::BTreeSet::new();
-    let multi_tab = ev.scenario.topology.tabs_per_browser > 1
-        || ev.scenario.faults.iter().any(|f| f.spec.name == "open_tab");
-    for step in &ev.history.steps {
+struct Exercised {
+    multi_tab: bool,
+    seen: std::collections::BTreeSet<&'static str>,
+    applied: Vec<&'static str>,
+}
+
+impl Exercised {
+    fn new(scenario: &Scenario) -> Self {
+        Exercised {
+            multi_tab: scenario.topology.tabs_per_browser > 1
+                || scenario.faults.iter().any(|f| f.spec.name == "open_tab"),
+            seen: Default::default(),
+            applied: Vec::new(),
+        }
+    }
+}
+
+impl Check for Exercised {
+    fn step(&mut self, _: &Scenario, step: &Step) {
+        let multi_tab = self.multi_tab;
         let o: &[&'static str] = match &step.obs {
             Observation::Applied { .. } => &["O1"],
             Observation::Delivered { .. } => &["O3", "O5"],
@@ -127,19 +193,27 @@ pub fn applied(ev: &Evidence) -> Vec<&'static str> {
             Observation::Degraded { on: true, .. } | Observation::ShadowEvents { .. } => &["O12"],
             _ => &[],
         };
-        seen.extend(o.iter().copied());
+        self.seen.extend(o.iter().copied());
     }
-    if !ev.last.tabs.is_empty() {
-        seen.insert("O2");
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        if !end.last.tabs.is_empty() {
+            self.seen.insert("O2");
+        }
+        if end.scenario.must_hold().iter().any(|o| o == "O11") {
+            self.seen.insert("O11");
+        }
+        self.applied = crate::scenario::ORACLES
+            .iter()
+            .copied()
+            .filter(|o| self.seen.contains(o))
+            .collect();
+        Vec::new()
     }
-    if ev.scenario.must_hold().iter().any(|o| o == "O11") {
-        seen.insert("O11");
+
+    fn figures(&self, figures: &mut Figures) {
+        figures.applied = self.applied.clone();
     }
-    crate::scenario::ORACLES
-        .iter()
-        .copied()
-        .filter(|o| seen.contains(o))
-        .collect()
 }
 
 /// Whether a call ended in failure as the SPEC counts one (C4): a network

@@ -10,8 +10,9 @@
 //! a pause for a token, a sign-out, a freeze, a close or a crash by the
 //! deadline is excused.
 
-use super::{call_failed, Evidence, Violation};
-use crate::observation::{Actor, Observation, RequestKind};
+use super::{call_failed, Check, End, Violation};
+use crate::observation::{Actor, Observation, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,10 +36,18 @@ struct TabSeen {
     paused: bool,
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let p = &ev.scenario.config.provider;
-    let mut tabs: BTreeMap<Actor, TabSeen> = BTreeMap::new();
-    for step in &ev.history.steps {
+/// Per tab what the focus rule needs: when the list was fresh, the refetches,
+/// the holds and failures, and the focus instants owed a refetch, judged once
+/// the run is over (a refetch or a hold may come up to the bound later).
+#[derive(Default)]
+pub struct Checker {
+    tabs: BTreeMap<Actor, TabSeen>,
+}
+
+impl Check for Checker {
+    fn step(&mut self, scenario: &Scenario, step: &Step) {
+        let p = &scenario.config.provider;
+        let tabs = &mut self.tabs;
         let t = step.t;
         match &step.obs {
             Observation::Snapshot { tab, .. } | Observation::Applied { tab, .. } => {
@@ -94,19 +103,22 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             _ => {}
         }
     }
-    overdue(ev, &tabs)
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        overdue(end.scenario, &self.tabs)
+    }
 }
 
 /// The focus instants owed a refetch that none answered in time.
-fn overdue(ev: &Evidence, tabs: &BTreeMap<Actor, TabSeen>) -> Vec<Violation> {
-    let p = &ev.scenario.config.provider;
+fn overdue(scenario: &Scenario, tabs: &BTreeMap<Actor, TabSeen>) -> Vec<Violation> {
+    let p = &scenario.config.provider;
     let mut out = Vec::new();
     for (tab, seen) in tabs {
         for &t in &seen.owed {
             let due = t + FOCUS_REFETCH_BOUND_MS;
             let refetched = seen.refetches.range(t..=due).next().is_some();
             let held = seen.held.range(t..=due).next().is_some();
-            if !refetched && !held && due <= ev.scenario.end() {
+            if !refetched && !held && due <= scenario.end() {
                 out.push(Violation {
                     oracle: "O10",
                     t: due,

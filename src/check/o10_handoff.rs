@@ -8,8 +8,9 @@
 //! hidden tab's timers are throttled, B4, so its recheck may come late).
 //! Falling back to polling alone (`Solo`) counts as taking over.
 
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, Role};
+use super::{Check, End, Violation};
+use crate::observation::{Actor, Observation, Role, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,75 +21,94 @@ pub const HANDOFF_BOUND_MS: u64 = 2_000;
 /// A tab that could take over: the time it stopped being able to, if it did.
 type Ready = BTreeMap<Actor, Option<SimTime>>;
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let mut scope_of: BTreeMap<Actor, String> = BTreeMap::new();
-    let mut role_of: BTreeMap<Actor, Role> = BTreeMap::new();
-    let mut unready: BTreeSet<Actor> = BTreeSet::new();
-    // (scope, when the leader closed, the followers ready then).
-    let mut handoffs: Vec<(String, Actor, SimTime, Ready)> = Vec::new();
-    // When each scope got a tab running its transport.
-    let mut took_over: BTreeMap<String, BTreeSet<SimTime>> = BTreeMap::new();
-    for step in &ev.history.steps {
+/// The scope and role of each tab, which tabs cannot take over now, each
+/// leader's close with the followers ready then, and when each scope got a
+/// tab running its transport: a handoff is judged once the run is over, since
+/// the takeover may come up to the bound after the close.
+#[derive(Default)]
+pub struct Checker {
+    scope_of: BTreeMap<Actor, String>,
+    role_of: BTreeMap<Actor, Role>,
+    unready: BTreeSet<Actor>,
+    /// (scope, the leader that closed, when, the followers ready then).
+    handoffs: Vec<(String, Actor, SimTime, Ready)>,
+    /// When each scope got a tab running its transport.
+    took_over: BTreeMap<String, BTreeSet<SimTime>>,
+}
+
+impl Checker {
+    /// A tab's lifecycle: a leader's close opens a handoff; leaving or coming
+    /// back changes who is ready.
+    fn lifecycle(&mut self, tab: &Actor, what: &str, t: SimTime) {
+        let leaving = matches!(what, "hide" | "freeze" | "close" | "crash");
+        if what == "close" && self.role_of.get(tab) == Some(&Role::Leader) {
+            let scope = self.scope_of[tab].clone();
+            let ready: Ready = self
+                .scope_of
+                .iter()
+                .filter(|(other, s)| {
+                    *other != tab
+                        && **s == scope
+                        && self.role_of.get(*other) == Some(&Role::Follower)
+                        && !self.unready.contains(*other)
+                })
+                .map(|(other, _)| (*other, None))
+                .collect();
+            self.handoffs.push((scope, *tab, t, ready));
+        }
+        if leaving {
+            self.unready.insert(*tab);
+        } else if matches!(what, "show" | "thaw") {
+            self.unready.remove(tab);
+        }
+        mark_unready(&mut self.handoffs, tab, t, leaving);
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         let t = step.t;
         match &step.obs {
             Observation::Role {
                 tab, scope, role, ..
             } => {
-                scope_of.insert(*tab, scope.clone());
-                role_of.insert(*tab, *role);
+                self.scope_of.insert(*tab, scope.clone());
+                self.role_of.insert(*tab, *role);
                 if matches!(role, Role::Leader | Role::Solo) {
-                    took_over.entry(scope.clone()).or_default().insert(t);
+                    self.took_over.entry(scope.clone()).or_default().insert(t);
                 }
             }
-            Observation::Lifecycle { tab, what } => {
-                let leaving = matches!(what.as_str(), "hide" | "freeze" | "close" | "crash");
-                if what == "close" && role_of.get(tab) == Some(&Role::Leader) {
-                    let scope = scope_of[tab].clone();
-                    let ready: Ready = scope_of
-                        .iter()
-                        .filter(|(other, s)| {
-                            *other != tab
-                                && **s == scope
-                                && role_of.get(*other) == Some(&Role::Follower)
-                                && !unready.contains(*other)
-                        })
-                        .map(|(other, _)| (*other, None))
-                        .collect();
-                    handoffs.push((scope, *tab, t, ready));
-                }
-                if leaving {
-                    unready.insert(*tab);
-                } else if matches!(what.as_str(), "show" | "thaw") {
-                    unready.remove(tab);
-                }
-                mark_unready(&mut handoffs, tab, t, leaving);
-            }
+            Observation::Lifecycle { tab, what } => self.lifecycle(tab, what, t),
             Observation::SignedOut { tab, .. } => {
-                unready.insert(*tab);
-                mark_unready(&mut handoffs, tab, t, true);
+                self.unready.insert(*tab);
+                mark_unready(&mut self.handoffs, tab, t, true);
             }
             _ => {}
         }
     }
-    let mut out = Vec::new();
-    for (scope, leader, t0, ready) in handoffs {
-        let due = t0 + HANDOFF_BOUND_MS;
-        let stays = ready.values().any(|left| left.is_none_or(|l| l > due));
-        let led = took_over
-            .get(&scope)
-            .is_some_and(|ts| ts.range(t0..=due).next().is_some());
-        if stays && !led && due <= ev.scenario.end() {
-            out.push(Violation {
-                oracle: "O10",
-                t: due,
-                subject: scope.clone(),
-                detail: format!(
-                    "no tab took over within {HANDOFF_BOUND_MS} ms of leader {leader} closing, with a follower ready"
-                ),
-            });
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for (scope, leader, t0, ready) in std::mem::take(&mut self.handoffs) {
+            let due = t0 + HANDOFF_BOUND_MS;
+            let stays = ready.values().any(|left| left.is_none_or(|l| l > due));
+            let led = self
+                .took_over
+                .get(&scope)
+                .is_some_and(|ts| ts.range(t0..=due).next().is_some());
+            if stays && !led && due <= end.scenario.end() {
+                out.push(Violation {
+                    oracle: "O10",
+                    t: due,
+                    subject: scope.clone(),
+                    detail: format!(
+                        "no tab took over within {HANDOFF_BOUND_MS} ms of leader {leader} closing, with a follower ready"
+                    ),
+                });
+            }
         }
+        out
     }
-    out
 }
 
 /// A follower counted on for a handoff that hides, freezes, closes or signs out.

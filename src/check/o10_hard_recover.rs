@@ -8,46 +8,59 @@
 //! or has a latency, partition or slow-write fault on its browser in that
 //! window is excused.
 
-use super::{call_failed, calls_impaired, Evidence, Violation};
-use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use super::{call_failed, calls_impaired, Check, End, Violation};
+use crate::observation::{Actor, Observation, Outcome, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let p = &ev.scenario.config.provider;
-    let bound = p.refetch_retry_ms + p.refetch_request_timeout_ms + 1_000;
-    let mut polls: BTreeSet<(Actor, u64)> = BTreeSet::new();
-    let mut last_success: BTreeMap<Actor, SimTime> = BTreeMap::new();
-    // (tab, when the long-silent poll succeeded, how long the silence was).
-    let mut owed: Vec<(Actor, SimTime, u64)> = Vec::new();
-    let mut reloads: BTreeMap<Actor, BTreeSet<SimTime>> = BTreeMap::new();
-    let mut excused: BTreeMap<Actor, BTreeSet<SimTime>> = BTreeMap::new();
-    for step in &ev.history.steps {
+/// What `refetch_retry_ms` plus one refetch timeout plus a second comes to.
+fn bound(scenario: &Scenario) -> u64 {
+    let p = &scenario.config.provider;
+    p.refetch_retry_ms + p.refetch_request_timeout_ms + 1_000
+}
+
+/// The polls out, each tab's last successful poll, the long silences owed a
+/// reload, and per tab when it reloaded or was excused: an owed reload is
+/// judged once the run is over, since it may come up to the bound later.
+#[derive(Default)]
+pub struct Checker {
+    polls: BTreeSet<(Actor, u64)>,
+    last_success: BTreeMap<Actor, SimTime>,
+    /// (tab, when the long-silent poll succeeded, how long the silence was).
+    owed: Vec<(Actor, SimTime, u64)>,
+    reloads: BTreeMap<Actor, BTreeSet<SimTime>>,
+    excused: BTreeMap<Actor, BTreeSet<SimTime>>,
+}
+
+impl Check for Checker {
+    fn step(&mut self, scenario: &Scenario, step: &Step) {
+        let p = &scenario.config.provider;
         let t = step.t;
         match &step.obs {
             Observation::Request { tab, req, what, .. } => match what {
                 RequestKind::Poll => {
-                    polls.insert((*tab, *req));
+                    self.polls.insert((*tab, *req));
                 }
                 RequestKind::Refetch => {
-                    reloads.entry(*tab).or_default().insert(t);
+                    self.reloads.entry(*tab).or_default().insert(t);
                 }
                 _ => {}
             },
             Observation::Snapshot { tab, .. } => {
-                reloads.entry(*tab).or_default().insert(t);
+                self.reloads.entry(*tab).or_default().insert(t);
             }
             Observation::Response {
                 tab, req, outcome, ..
             } => {
                 if call_failed(outcome) {
-                    excused.entry(*tab).or_default().insert(t);
+                    self.excused.entry(*tab).or_default().insert(t);
                 }
-                if polls.remove(&(*tab, *req)) && *outcome == Outcome::Status(200) {
-                    if let Some(last) = last_success.insert(*tab, t) {
+                if self.polls.remove(&(*tab, *req)) && *outcome == Outcome::Status(200) {
+                    if let Some(last) = self.last_success.insert(*tab, t) {
                         let silent = t.since(last);
                         if silent > p.hard_recover_after_ms {
-                            owed.push((*tab, t, silent));
+                            self.owed.push((*tab, t, silent));
                         }
                     }
                 }
@@ -55,34 +68,39 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             Observation::Lifecycle { tab, what }
                 if matches!(what.as_str(), "close" | "crash" | "freeze") =>
             {
-                excused.entry(*tab).or_default().insert(t);
+                self.excused.entry(*tab).or_default().insert(t);
             }
             Observation::SignedOut { tab, .. } | Observation::AuthPaused { tab, .. } => {
-                excused.entry(*tab).or_default().insert(t);
+                self.excused.entry(*tab).or_default().insert(t);
             }
             _ => {}
         }
     }
-    let within = |times: Option<&BTreeSet<SimTime>>, from: SimTime, to: SimTime| {
-        times.is_some_and(|ts| ts.range(from..=to).next().is_some())
-    };
-    let mut out = Vec::new();
-    for (tab, t0, silent) in owed {
-        let due = t0 + bound;
-        let reloaded = within(reloads.get(&tab), t0, due);
-        let excuse = within(excused.get(&tab), t0, due)
-            || calls_impaired(ev.scenario, (tab.org, tab.browser), t0, due)
-            || due > ev.scenario.end();
-        if !reloaded && !excuse {
-            out.push(Violation {
-                oracle: "O10",
-                t: due,
-                subject: tab.to_string(),
-                detail: format!(
-                    "no list refetch within {bound} ms of a poll that ended {silent} ms without a successful one (C8)"
-                ),
-            });
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let scenario = end.scenario;
+        let bound = bound(scenario);
+        let within = |times: Option<&BTreeSet<SimTime>>, from: SimTime, to: SimTime| {
+            times.is_some_and(|ts| ts.range(from..=to).next().is_some())
+        };
+        let mut out = Vec::new();
+        for &(tab, t0, silent) in &self.owed {
+            let due = t0 + bound;
+            let reloaded = within(self.reloads.get(&tab), t0, due);
+            let excuse = within(self.excused.get(&tab), t0, due)
+                || calls_impaired(scenario, (tab.org, tab.browser), t0, due)
+                || due > scenario.end();
+            if !reloaded && !excuse {
+                out.push(Violation {
+                    oracle: "O10",
+                    t: due,
+                    subject: tab.to_string(),
+                    detail: format!(
+                        "no list refetch within {bound} ms of a poll that ended {silent} ms without a successful one (C8)"
+                    ),
+                });
+            }
         }
+        out
     }
-    out
 }

@@ -3,9 +3,10 @@
 //! `leader_bound_ms`, and keeps one to the end. (Cache convergence within the
 //! settle window is O2's.)
 
-use super::{Evidence, Violation};
+use super::{Check, End, Violation};
 use crate::observation::Role;
-use crate::observation::{Actor, Observation};
+use crate::observation::{Actor, Observation, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,67 +46,93 @@ fn served(
     running || live == 0
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let bound = ev.scenario.config.check.leader_bound_ms;
-    let mut scope_of: BTreeMap<Actor, &str> = BTreeMap::new();
-    let mut role_of: BTreeMap<Actor, Role> = BTreeMap::new();
-    let mut members_of: BTreeMap<&str, BTreeSet<Actor>> = BTreeMap::new();
-    let mut frozen: BTreeSet<Actor> = BTreeSet::new();
-    // Per scope: since when no live tab has run the transport.
-    let mut leaderless_since: BTreeMap<&str, SimTime> = BTreeMap::new();
-    let mut heal: Option<SimTime> = None;
-    let mut out = Vec::new();
-    let mut reported: BTreeSet<&str> = BTreeSet::new();
-    for step in &ev.history.steps {
-        let t = step.t;
-        let tab = match &step.obs {
+/// Each tab's scope and role, each scope's members, the frozen tabs, since
+/// when each scope has gone without a transport, the heal, and the scopes
+/// already reported (each is reported once).
+#[derive(Default)]
+pub struct Checker {
+    scope_of: BTreeMap<Actor, String>,
+    role_of: BTreeMap<Actor, Role>,
+    members_of: BTreeMap<String, BTreeSet<Actor>>,
+    frozen: BTreeSet<Actor>,
+    /// Per scope: since when no live tab has run the transport.
+    leaderless_since: BTreeMap<String, SimTime>,
+    heal: Option<SimTime>,
+    /// Violations as the scopes regain a transport.
+    found: Vec<Violation>,
+    reported: BTreeSet<String>,
+}
+
+impl Checker {
+    /// The tab concerned by a step that can change whether its scope is served.
+    fn track(&mut self, step: &Step) -> Option<Actor> {
+        match &step.obs {
             Observation::Heal => {
-                heal = Some(t);
-                continue;
+                self.heal = Some(step.t);
+                None
             }
             Observation::Role {
                 tab, scope, role, ..
             } => {
-                scope_of.insert(*tab, scope);
-                members_of.entry(scope.as_str()).or_default().insert(*tab);
-                role_of.insert(*tab, *role);
-                *tab
+                self.scope_of.insert(*tab, scope.clone());
+                self.members_of
+                    .entry(scope.clone())
+                    .or_default()
+                    .insert(*tab);
+                self.role_of.insert(*tab, *role);
+                Some(*tab)
             }
             Observation::Lifecycle { tab, what } if what == "freeze" => {
-                frozen.insert(*tab);
-                *tab
+                self.frozen.insert(*tab);
+                Some(*tab)
             }
             Observation::Lifecycle { tab, what } if what == "thaw" => {
-                frozen.remove(tab);
-                *tab
+                self.frozen.remove(tab);
+                Some(*tab)
             }
-            _ => continue,
+            _ => None,
+        }
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, scenario: &Scenario, step: &Step) {
+        let bound = scenario.config.check.leader_bound_ms;
+        let t = step.t;
+        let Some(tab) = self.track(step) else {
+            return;
         };
-        let Some(&scope) = scope_of.get(&tab) else {
-            continue;
+        let Some(scope) = self.scope_of.get(&tab) else {
+            return;
         };
-        let ok = served(&members_of[scope], &role_of, &frozen);
-        match (ok, leaderless_since.get(scope).copied()) {
+        let members = self.members_of.get(scope.as_str());
+        let ok = members.is_some_and(|m| served(m, &self.role_of, &self.frozen));
+        match (ok, self.leaderless_since.get(scope.as_str()).copied()) {
             (false, None) => {
-                leaderless_since.insert(scope, t);
+                self.leaderless_since.insert(scope.clone(), t);
             }
             (true, Some(since)) => {
-                leaderless_since.remove(scope);
-                if !reported.contains(scope) {
-                    if let Some(v) = overdue(bound, scope, since, t, heal) {
-                        out.push(v);
-                        reported.insert(scope);
+                self.leaderless_since.remove(scope.as_str());
+                if !self.reported.contains(scope.as_str()) {
+                    if let Some(v) = overdue(bound, scope, since, t, self.heal) {
+                        self.found.push(v);
+                        self.reported.insert(scope.clone());
                     }
                 }
             }
             _ => {}
         }
     }
-    let end = ev.scenario.end();
-    for (scope, since) in leaderless_since {
-        if !reported.contains(scope) {
-            out.extend(overdue(bound, scope, since, end, heal));
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let bound = end.scenario.config.check.leader_bound_ms;
+        let mut out = std::mem::take(&mut self.found);
+        let end = end.scenario.end();
+        for (scope, &since) in &self.leaderless_since {
+            if !self.reported.contains(scope) {
+                out.extend(overdue(bound, scope, since, end, self.heal));
+            }
         }
+        out
     }
-    out
 }

@@ -3,30 +3,70 @@
 //! under `ui_latency_p99_bound_ms` (2 s) on a healthy network; a scenario
 //! opts in by listing O11, since under faults the latency is the fault's.
 
-use super::{Evidence, Violation};
-use crate::observation::Observation;
+use super::{Check, End, Violation};
+use crate::observation::{Observation, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
-/// Every apply's latency in ms, sorted.
-pub fn latencies(ev: &Evidence) -> Vec<u64> {
-    let mut committed: BTreeMap<(u32, u64), SimTime> = BTreeMap::new();
-    let mut out = Vec::new();
-    for step in &ev.history.steps {
+#[derive(Default)]
+pub struct Checker {
+    /// When each (org, seq) was committed; every tab that applies it measures from here.
+    committed: BTreeMap<(u32, u64), SimTime>,
+    /// Every apply's latency in ms, in the order applied.
+    applied: Vec<u64>,
+}
+
+impl Checker {
+    /// Every apply's latency in ms so far, sorted.
+    pub fn latencies(&self) -> Vec<u64> {
+        let mut all = self.applied.clone();
+        all.sort_unstable();
+        all
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         match &step.obs {
             Observation::Committed { org, seq, .. } => {
-                committed.insert((*org, *seq), step.t);
+                self.committed.insert((*org, *seq), step.t);
             }
             Observation::Applied { org, seq, .. } => {
-                if let Some(c) = committed.get(&(*org, *seq)) {
-                    out.push(step.t.since(*c));
+                if let Some(c) = self.committed.get(&(*org, *seq)) {
+                    self.applied.push(step.t.since(*c));
                 }
             }
             _ => {}
         }
     }
-    out.sort_unstable();
-    out
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let scenario = end.scenario;
+        let expect = &scenario.expect;
+        let asked = |list: &[String]| list.iter().any(|o| o == "O11");
+        if !asked(&expect.hold) && !asked(&expect.fail) {
+            return vec![];
+        }
+        let bound = scenario.config.check.ui_latency_p99_bound_ms;
+        let all = self.latencies();
+        match percentile(&all, 99.0) {
+            Some(p99) if p99 > bound => vec![Violation {
+                oracle: "O11",
+                t: scenario.end(),
+                subject: scenario.name.clone(),
+                detail: format!(
+                    "event-to-UI latency p99 {p99} ms over {} applies exceeds {bound} ms",
+                    all.len()
+                ),
+            }],
+            _ => vec![],
+        }
+    }
+
+    fn figures(&self, figures: &mut super::Figures) {
+        figures.ui_latencies = self.latencies();
+    }
 }
 
 /// The `p`-th percentile (nearest rank) of sorted `values`.
@@ -36,28 +76,6 @@ pub fn percentile(values: &[u64], p: f64) -> Option<u64> {
     }
     let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
     Some(values[rank.clamp(1, values.len()) - 1])
-}
-
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let expect = &ev.scenario.expect;
-    let asked = |list: &[String]| list.iter().any(|o| o == "O11");
-    if !asked(&expect.hold) && !asked(&expect.fail) {
-        return vec![];
-    }
-    let bound = ev.scenario.config.check.ui_latency_p99_bound_ms;
-    let all = latencies(ev);
-    match percentile(&all, 99.0) {
-        Some(p99) if p99 > bound => vec![Violation {
-            oracle: "O11",
-            t: ev.scenario.end(),
-            subject: ev.scenario.name.clone(),
-            detail: format!(
-                "event-to-UI latency p99 {p99} ms over {} applies exceeds {bound} ms",
-                all.len()
-            ),
-        }],
-        _ => vec![],
-    }
 }
 
 #[cfg(test)]

@@ -18,9 +18,10 @@
 //! a fault slowing or cutting its calls from one poll timeout before the
 //! outage (a poll lost then waits out its own timeout) is excused.
 
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, Outcome, RequestKind, Role};
-use crate::scenario::FaultKind;
+use super::{Check, End, Violation};
+use crate::client::ProviderConfig;
+use crate::observation::{Actor, Observation, Outcome, RequestKind, Role, Step};
+use crate::scenario::{FaultKind, Scenario};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,11 +51,33 @@ fn expected_mode(flags: &crate::client::flags::Flags, org: u32) -> Realtime {
     }
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let flags = &ev.scenario.config.provider.flags;
-    let mode = |tab: &Actor| Some(expected_mode(flags, tab.org));
-    let mut out = Vec::new();
-    for step in &ev.history.steps {
+/// Three concerns, each with its own findings, put together in this order
+/// and then sorted by time: the C13 flags (judged step by step), C11's
+/// refetch pace while degraded (judged as each gap closes, and at the end for
+/// those still open), and C11/C12's entry into degraded mode during a stream
+/// outage (judged at the end, over what was kept of each page).
+pub struct Checker {
+    /// C13 findings, as they happen.
+    flagged: Vec<Violation>,
+    polling: Polling,
+    /// What the entry rule needs of each page; kept only when the scenario
+    /// has a stream outage long enough to judge.
+    pages: Option<Pages>,
+}
+
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        Self {
+            flagged: Vec::new(),
+            polling: Polling::default(),
+            pages: (!outages(scenario).is_empty()).then(Pages::default),
+        }
+    }
+
+    /// C13: the page's realtime mode, as the flags decide it, holds.
+    fn flags(&mut self, scenario: &Scenario, step: &Step) {
+        let flags = &scenario.config.provider.flags;
+        let mode = |tab: &Actor| Some(expected_mode(flags, tab.org));
         let (tab, detail) = match &step.obs {
             Observation::Applied { tab, seq, .. } if mode(tab) == Some(Realtime::Shadow) => {
                 (tab, format!("applied seq {seq} to the page in shadow mode"))
@@ -70,19 +93,35 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     "stream call {path} from an org without realtime (killed or not rolled out)"
                 ),
             ),
-            _ => continue,
+            _ => return,
         };
-        out.push(Violation {
+        self.flagged.push(Violation {
             oracle: "O12",
             t: step.t,
             subject: tab.to_string(),
             detail,
         });
     }
-    out.extend(degraded_polling(ev));
-    out.extend(degraded_entry(ev));
-    out.sort_by_key(|v| v.t);
-    out
+}
+
+impl Check for Checker {
+    fn step(&mut self, scenario: &Scenario, step: &Step) {
+        self.flags(scenario, step);
+        self.polling.take(scenario, step);
+        if let Some(pages) = &mut self.pages {
+            pages.take(step.t, &step.obs);
+        }
+    }
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let mut out = std::mem::take(&mut self.flagged);
+        out.extend(self.polling.finish(end.scenario));
+        if let Some(pages) = &self.pages {
+            out.extend(degraded_entry(end.scenario, pages));
+        }
+        out.sort_by_key(|v| v.t);
+        out
+    }
 }
 
 /// A degraded spell of `tab` from `since` that reached `t` past the bound.
@@ -98,30 +137,49 @@ fn overdue(tab: Actor, since: SimTime, t: SimTime, bound: u64, max_ms: u64) -> O
     })
 }
 
+/// C11's refetch bound while degraded, plus one request timeout.
+fn polling_bound(p: &ProviderConfig) -> u64 {
+    p.degraded_refetch_max_ms + p.refetch_request_timeout_ms
+}
+
 /// C11: while degraded, the list is refetched at least every bound.
-fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
-    let p = &ev.scenario.config.provider;
-    if !p.degraded_polling {
-        return vec![];
+#[derive(Default)]
+struct Polling {
+    /// Per tab: since when the current gap runs (degraded and not excused).
+    since: BTreeMap<Actor, SimTime>,
+    /// Gaps found too long, as they close.
+    found: Vec<Violation>,
+}
+
+impl Polling {
+    /// Whether `tab`'s gap, if one runs, reached `t` past the bound.
+    fn gap(&mut self, p: &ProviderConfig, tab: Actor, t: SimTime) {
+        let from = self.since.get(&tab).copied();
+        let (bound, max_ms) = (polling_bound(p), p.degraded_refetch_max_ms);
+        self.found
+            .extend(from.and_then(|s| overdue(tab, s, t, bound, max_ms)));
     }
-    let bound = p.degraded_refetch_max_ms + p.refetch_request_timeout_ms;
-    // Per tab: since when the current gap runs (degraded and not excused).
-    let mut since: BTreeMap<Actor, SimTime> = BTreeMap::new();
-    let mut out = Vec::new();
-    let max_ms = p.degraded_refetch_max_ms;
-    let mut check = |tab: Actor, t: SimTime, since: &BTreeMap<Actor, SimTime>| {
-        let from = since.get(&tab).copied();
-        out.extend(from.and_then(|s| overdue(tab, s, t, bound, max_ms)));
-    };
-    for step in &ev.history.steps {
+
+    /// A new gap for `tab` from `t`, if it is degraded.
+    fn restart(&mut self, tab: &Actor, t: SimTime) {
+        if let Some(s) = self.since.get_mut(tab) {
+            *s = t;
+        }
+    }
+
+    fn take(&mut self, scenario: &Scenario, step: &Step) {
+        let p = &scenario.config.provider;
+        if !p.degraded_polling {
+            return;
+        }
         let t = step.t;
         match &step.obs {
             Observation::Degraded { tab, on } => {
-                check(*tab, t, &since);
+                self.gap(p, *tab, t);
                 if *on {
-                    since.insert(*tab, t);
+                    self.since.insert(*tab, t);
                 } else {
-                    since.remove(tab);
+                    self.since.remove(tab);
                 }
             }
             Observation::Request {
@@ -129,46 +187,44 @@ fn degraded_polling(ev: &Evidence) -> Vec<Violation> {
                 what: RequestKind::Refetch,
                 ..
             } => {
-                check(*tab, t, &since);
-                if let Some(s) = since.get_mut(tab) {
-                    *s = t;
-                }
+                self.gap(p, *tab, t);
+                self.restart(tab, t);
             }
             // A tab that closed, crashed or signed out has no page to keep fresh
             // (A4: it makes no call until the user signs in, and its next
             // degraded spell starts with a new `Degraded`).
             Observation::Lifecycle { tab, what } if what == "close" || what == "crash" => {
-                since.remove(tab);
+                self.since.remove(tab);
             }
             Observation::SignedOut { tab, .. } => {
-                since.remove(tab);
+                self.since.remove(tab);
             }
             // Whatever holds a tab's calls back restarts its clock.
             Observation::Lifecycle { tab, .. }
             | Observation::AuthPaused { tab, .. }
-            | Observation::Banner { tab, .. } => {
-                if let Some(s) = since.get_mut(tab) {
-                    *s = t;
-                }
-            }
+            | Observation::Banner { tab, .. } => self.restart(tab, t),
             Observation::Response {
                 tab,
                 outcome: Outcome::NetError | Outcome::Timeout,
                 ..
-            } => {
-                if let Some(s) = since.get_mut(tab) {
-                    *s = t;
-                }
-            }
+            } => self.restart(tab, t),
             _ => {}
         }
     }
-    let end = ev.scenario.end();
-    let open: Vec<Actor> = since.keys().copied().collect();
-    for tab in open {
-        check(tab, end, &since);
+
+    /// The gaps found, then those still open at the scenario's end.
+    fn finish(&mut self, scenario: &Scenario) -> Vec<Violation> {
+        let p = &scenario.config.provider;
+        if !p.degraded_polling {
+            return vec![];
+        }
+        let end = scenario.end();
+        let open: Vec<Actor> = self.since.keys().copied().collect();
+        for tab in open {
+            self.gap(p, tab, end);
+        }
+        std::mem::take(&mut self.found)
     }
-    out
 }
 
 /// What `degraded_entry` needs of each page: when it was first seen
@@ -252,36 +308,43 @@ fn on_at(spells: Option<&BTreeMap<SimTime, bool>>, t: SimTime) -> bool {
         .is_some_and(|(_, on)| *on)
 }
 
-/// C11, C12: every running page of a live org is degraded once a stream
-/// outage has lasted the notice bound.
-fn degraded_entry(ev: &Evidence) -> Vec<Violation> {
-    let cfg = &ev.scenario.config;
+/// A parked poll's full wait, then the wait before the next poll (a retry,
+/// or C6's pacing for a tab that paces), a round trip, and a second: the
+/// notice bound for a tab that does not pace, and for one that does.
+fn notice_bounds(scenario: &Scenario) -> (u64, u64) {
+    let cfg = &scenario.config;
     let p = &cfg.provider;
-    if !p.degraded_polling {
-        return vec![];
-    }
-    // A parked poll's full wait, then the wait before the next poll (a retry,
-    // or C6's pacing for a tab that paces), a round trip, and a second.
     let notice_after = |wait_ms: u64| {
         cfg.buffer.long_poll_timeout_ms + wait_ms + 2 * cfg.net.max_latency_ms + 1_000
     };
-    let notice = notice_after(p.poll_retry_ms);
-    let paced_notice = notice_after(p.poll_retry_ms.max(p.paced_poll_max_ms));
-    let outages: Vec<(SimTime, SimTime)> = ev
-        .scenario
+    (
+        notice_after(p.poll_retry_ms),
+        notice_after(p.poll_retry_ms.max(p.paced_poll_max_ms)),
+    )
+}
+
+/// The stream outages long enough to judge the entry rule by (none unless
+/// degraded polling is on).
+fn outages(scenario: &Scenario) -> Vec<(SimTime, SimTime)> {
+    if !scenario.config.provider.degraded_polling {
+        return vec![];
+    }
+    let (notice, _) = notice_bounds(scenario);
+    scenario
         .faults
         .iter()
         .filter(|f| f.kind == FaultKind::StreamDown)
-        .map(|f| (f.at, f.ends(ev.scenario.duration)))
+        .map(|f| (f.at, f.ends(scenario.duration)))
         .filter(|(a, b)| *a + notice < *b)
-        .collect();
-    if outages.is_empty() {
-        return vec![];
-    }
-    let mut pages = Pages::default();
-    for step in &ev.history.steps {
-        pages.take(step.t, &step.obs);
-    }
+        .collect()
+}
+
+/// C11, C12: every running page of a live org is degraded once a stream
+/// outage has lasted the notice bound.
+fn degraded_entry(scenario: &Scenario, pages: &Pages) -> Vec<Violation> {
+    let p = &scenario.config.provider;
+    let (notice, paced_notice) = notice_bounds(scenario);
+    let outages = outages(scenario);
     let mut out = Vec::new();
     for (a, b) in outages {
         for tab in pages.seen.keys() {
@@ -294,7 +357,7 @@ fn degraded_entry(ev: &Evidence) -> Vec<Violation> {
             // A poll out when the outage began may have been lost to a fault,
             // and then waits out its own timeout instead of the server's.
             let since = SimTime(a.as_ms().saturating_sub(p.poll_request_timeout_ms));
-            let impaired = super::calls_impaired(ev.scenario, (tab.org, tab.browser), since, due);
+            let impaired = super::calls_impaired(scenario, (tab.org, tab.browser), since, due);
             if live
                 && !impaired
                 && pages.ran_throughout(tab, a, due)

@@ -9,9 +9,10 @@
 //! It holds whatever the faults: it looks only at polls sent after the server
 //! came back and answered 200, each tab's first one per restart.
 
-use super::{Evidence, Violation};
+use super::{Check, End, Violation};
 use crate::http::{Method, Route};
-use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind};
+use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,37 +24,44 @@ fn cursor(path: &str) -> Option<u64> {
     }
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    // Per org: the highest sequence the last restart lost.
-    let mut lost: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut down = false;
-    // Tabs still owed their first answered poll since the last restart.
-    let mut owed: BTreeSet<Actor> = BTreeSet::new();
-    let mut seen_tabs: BTreeSet<Actor> = BTreeSet::new();
-    let mut polls: BTreeMap<(Actor, u64), Option<u64>> = BTreeMap::new();
-    // (tab, answered at, cursor, lost through) to confirm against the gaps.
-    let mut answered = Vec::new();
-    let mut gaps: BTreeSet<(Actor, SimTime)> = BTreeSet::new();
-    for step in &ev.history.steps {
+#[derive(Default)]
+pub struct Checker {
+    /// Per org: the highest sequence the last restart lost.
+    lost: BTreeMap<u32, u64>,
+    down: bool,
+    /// Tabs still owed their first answered poll since the last restart.
+    owed: BTreeSet<Actor>,
+    seen_tabs: BTreeSet<Actor>,
+    polls: BTreeMap<(Actor, u64), Option<u64>>,
+    /// (tab, answered at, cursor, lost through) to confirm against the gaps,
+    /// which may be recorded after the answer at its instant.
+    answered: Vec<(Actor, SimTime, u64, u64)>,
+    gaps: BTreeSet<(Actor, SimTime)>,
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         let t = step.t;
         match &step.obs {
             Observation::ServerDown => {
-                down = true;
-                lost.clear();
+                self.down = true;
+                self.lost.clear();
             }
             Observation::ServerUp => {
-                down = false;
-                owed = seen_tabs.clone();
+                self.down = false;
+                self.owed = self.seen_tabs.clone();
                 // An answer to a poll sent before the restart was made before it.
-                polls.clear();
+                self.polls.clear();
             }
             // Dropped by the restart, or committed while the process was down.
             Observation::BufferDrop {
                 org,
                 seq,
                 reason: DropReason::Restart,
-            } => lose(&mut lost, *org, *seq),
-            Observation::Committed { org, seq, .. } if down => lose(&mut lost, *org, *seq),
+            } => lose(&mut self.lost, *org, *seq),
+            Observation::Committed { org, seq, .. } if self.down => {
+                lose(&mut self.lost, *org, *seq)
+            }
             Observation::Request {
                 tab,
                 req,
@@ -61,8 +69,8 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 path,
                 ..
             } => {
-                seen_tabs.insert(*tab);
-                polls.insert((*tab, *req), cursor(path));
+                self.seen_tabs.insert(*tab);
+                self.polls.insert((*tab, *req), cursor(path));
             }
             Observation::Response {
                 tab,
@@ -70,27 +78,30 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 outcome: Outcome::Status(200),
                 ..
             } => {
-                let Some(c) = polls.remove(&(*tab, *req)) else {
-                    continue;
+                let Some(c) = self.polls.remove(&(*tab, *req)) else {
+                    return;
                 };
-                if !down && owed.remove(tab) {
-                    let lost_through = lost.get(&tab.org).copied().unwrap_or(0);
+                if !self.down && self.owed.remove(tab) {
+                    let lost_through = self.lost.get(&tab.org).copied().unwrap_or(0);
                     if let Some(c) = c.filter(|&c| c < lost_through) {
-                        answered.push((*tab, t, c, lost_through));
+                        self.answered.push((*tab, t, c, lost_through));
                     }
                 }
             }
             Observation::Gap { tab, .. } => {
-                gaps.insert((*tab, t));
+                self.gaps.insert((*tab, t));
             }
             _ => {}
         }
     }
-    answered
-        .into_iter()
-        .filter(|(tab, t, _, _)| !gaps.contains(&(*tab, *t)))
-        .map(unshown)
-        .collect()
+
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        std::mem::take(&mut self.answered)
+            .into_iter()
+            .filter(|(tab, t, _, _)| !self.gaps.contains(&(*tab, *t)))
+            .map(unshown)
+            .collect()
+    }
 }
 
 fn lose(lost: &mut BTreeMap<u32, u64>, org: u32, seq: u64) {

@@ -10,8 +10,9 @@
 //! is excused it (a round trip may take longer than the bound), never the
 //! duplicate.
 
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, RequestKind};
+use super::{Check, End, Violation};
+use crate::observation::{Actor, Observation, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,25 +53,70 @@ impl Refreshes {
     }
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let bound = ev.scenario.config.check.optimistic_resolve_bound_ms;
-    let mut out = Vec::new();
-    // (tab, mutation) -> when its optimistic row appeared.
-    let mut optimistic: BTreeMap<(Actor, u64), SimTime> = BTreeMap::new();
-    // (tab, mutation) -> the committed row the list shows.
-    let mut committed: BTreeMap<(Actor, u64), u64> = BTreeMap::new();
-    // When each tab's calls failed, it paused for a token, or it froze.
-    let mut troubled: BTreeMap<Actor, BTreeSet<SimTime>> = BTreeMap::new();
-    let mut settled: Vec<(Actor, u64, SimTime, SimTime)> = Vec::new();
-    let mut refreshes = Refreshes::default();
-    let twice = |t: SimTime, tab: Actor, m: u64, row: u64| Violation {
-        oracle: "O1",
-        t,
-        subject: tab.to_string(),
-        detail: format!("row {row} shown twice: beside the optimistic row of write {m:016x}"),
-    };
-    for step in &ev.history.steps {
-        refreshes.see(step.t, &step.obs);
+#[derive(Default)]
+pub struct Checker {
+    bound: u64,
+    /// Rows shown twice, as they happen.
+    twice: Vec<Violation>,
+    /// (tab, mutation) -> when its optimistic row appeared.
+    optimistic: BTreeMap<(Actor, u64), SimTime>,
+    /// (tab, mutation) -> the committed row the list shows.
+    committed: BTreeMap<(Actor, u64), u64>,
+    /// When each tab's calls failed, it paused for a token, or it froze.
+    troubled: BTreeMap<Actor, BTreeSet<SimTime>>,
+    /// Optimistic rows settled past the bound: (tab, mutation, shown, settled).
+    /// One settled in time can break nothing, so it is not kept.
+    settled_late: Vec<(Actor, u64, SimTime, SimTime)>,
+    refreshes: Refreshes,
+}
+
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        Self {
+            bound: scenario.config.check.optimistic_resolve_bound_ms,
+            ..Self::default()
+        }
+    }
+
+    /// A list row of `tab`'s write `m` shown or hidden at `t`.
+    fn list_row(&mut self, t: SimTime, tab: Actor, m: u64, row: Option<u64>, shown: bool) {
+        let twice = |r: u64| Violation {
+            oracle: "O1",
+            t,
+            subject: tab.to_string(),
+            detail: format!("row {r} shown twice: beside the optimistic row of write {m:016x}"),
+        };
+        let key = (tab, m);
+        match (row, shown) {
+            (None, true) => {
+                if let Some(&r) = self.committed.get(&key) {
+                    self.twice.push(twice(r));
+                }
+                self.optimistic.insert(key, t);
+            }
+            (None, false) => {
+                if let Some(t0) = self.optimistic.remove(&key) {
+                    if t > t0 + self.bound {
+                        self.settled_late.push((tab, m, t0, t));
+                    }
+                }
+            }
+            (Some(r), true) => {
+                if self.optimistic.contains_key(&key) {
+                    self.twice.push(twice(r));
+                }
+                self.committed.insert(key, r);
+            }
+            (Some(_), false) => {
+                self.committed.remove(&key);
+            }
+        }
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
+        self.refreshes.see(step.t, &step.obs);
         match &step.obs {
             Observation::ListRow {
                 tab,
@@ -78,62 +124,47 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                 row,
                 shown,
                 ..
-            } => {
-                let key = (*tab, *mutation);
-                match (row, shown) {
-                    (None, true) => {
-                        if let Some(&r) = committed.get(&key) {
-                            out.push(twice(step.t, *tab, *mutation, r));
-                        }
-                        optimistic.insert(key, step.t);
-                    }
-                    (None, false) => {
-                        if let Some(t0) = optimistic.remove(&key) {
-                            settled.push((*tab, *mutation, t0, step.t));
-                        }
-                    }
-                    (Some(r), true) => {
-                        if optimistic.contains_key(&key) {
-                            out.push(twice(step.t, *tab, *mutation, *r));
-                        }
-                        committed.insert(key, *r);
-                    }
-                    (Some(_), false) => {
-                        committed.remove(&key);
-                    }
-                }
-            }
+            } => self.list_row(step.t, *tab, *mutation, *row, *shown),
             Observation::Response { tab, outcome, .. } if super::call_failed(outcome) => {
-                troubled.entry(*tab).or_default().insert(step.t);
+                self.troubled.entry(*tab).or_default().insert(step.t);
             }
             Observation::Lifecycle { tab, what } if what == "freeze" => {
-                troubled.entry(*tab).or_default().insert(step.t);
+                self.troubled.entry(*tab).or_default().insert(step.t);
             }
             Observation::AuthPaused { tab, .. } => {
-                troubled.entry(*tab).or_default().insert(step.t);
+                self.troubled.entry(*tab).or_default().insert(step.t);
             }
             _ => {}
         }
     }
-    let end = ev.scenario.end();
-    settled.extend(optimistic.iter().map(|(&(tab, m), &t0)| (tab, m, t0, end)));
-    let never: BTreeSet<(Actor, u64)> = optimistic.keys().copied().collect();
-    out.extend(late(
-        ev,
-        bound,
-        &settled,
-        &never,
-        &troubled,
-        &refreshes.held_up,
-    ));
-    out.sort_by_key(|v| v.t);
-    out
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let scenario_end = end.scenario.end();
+        let mut settled = std::mem::take(&mut self.settled_late);
+        settled.extend(
+            self.optimistic
+                .iter()
+                .map(|(&(tab, m), &t0)| (tab, m, t0, scenario_end)),
+        );
+        let never: BTreeSet<(Actor, u64)> = self.optimistic.keys().copied().collect();
+        let mut out = std::mem::take(&mut self.twice);
+        out.extend(late(
+            end.scenario,
+            self.bound,
+            &settled,
+            &never,
+            &self.troubled,
+            &self.refreshes.held_up,
+        ));
+        out.sort_by_key(|v| v.t);
+        out
+    }
 }
 
 /// Optimistic rows settled past the bound (or never, `never`), unless their
 /// tab's calls failed, it froze, or a fault slowed its calls in that time.
 fn late(
-    ev: &Evidence,
+    scenario: &Scenario,
     bound: u64,
     settled: &[(Actor, u64, SimTime, SimTime)],
     never: &BTreeSet<(Actor, u64)>,
@@ -149,8 +180,8 @@ fn late(
             || held_up
                 .get(&tab.of_browser())
                 .is_some_and(|spans| spans.iter().any(|&(a, b)| a <= due && b >= t0))
-            || super::calls_impaired(ev.scenario, (tab.org, tab.browser), t0, due);
-        let end = ev.scenario.end();
+            || super::calls_impaired(scenario, (tab.org, tab.browser), t0, due);
+        let end = scenario.end();
         if t1 > due && !excused {
             let how = if t1 == end && never.contains(&(tab, m)) {
                 "never settled".to_string()

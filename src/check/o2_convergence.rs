@@ -6,9 +6,11 @@
 //! the server's projection and the client's invalidation rules, so a mistake
 //! in either cannot hide by being shared with the checker.
 
-use super::{Evidence, Violation};
+use super::{Check, End, Violation};
 use crate::event::{EntityType, Row};
+use crate::observation::Step;
 use crate::query::{list_key, AggregateKind, OLDEST_DAY};
+use crate::scenario::Scenario;
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
@@ -31,12 +33,25 @@ fn truth(kind: AggregateKind, rows: &[&Row]) -> i64 {
     }
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let end = ev.scenario.end();
+/// O2 judges the final state alone, so it keeps nothing of the steps.
+#[derive(Default)]
+pub struct Checker;
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, _: &Step) {}
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        converged(end)
+    }
+}
+
+/// Every live tab's lists and aggregates against the store's rows.
+fn converged(run: &End) -> Vec<Violation> {
+    let end = run.scenario.end();
     let store: BTreeMap<u32, &Vec<crate::event::Row>> =
-        ev.last.store.iter().map(|(o, r)| (*o, r)).collect();
+        run.last.store.iter().map(|(o, r)| (*o, r)).collect();
     let mut out = Vec::new();
-    for tab in &ev.last.tabs {
+    for tab in &run.last.tabs {
         let empty = Vec::new();
         let scope: Vec<_> = store
             .get(&tab.org)

@@ -9,8 +9,9 @@
 //! The batch rule holds whatever the faults; a batch that goes to shadow
 //! diagnostics (C13) applies nothing by design and is left out.
 
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation};
+use super::{Check, End, Violation};
+use crate::observation::{Actor, Observation, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,61 +23,74 @@ struct Batch {
     owed: BTreeSet<u64>,
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    // Per tab and org: the last sequence applied, and the highest.
-    let mut last: BTreeMap<(Actor, u32), u64> = BTreeMap::new();
-    let mut newest: BTreeMap<(Actor, u32), u64> = BTreeMap::new();
-    let mut open: Option<Batch> = None;
-    let mut out = Vec::new();
-    for step in &ev.history.steps {
+#[derive(Default)]
+pub struct Checker {
+    /// Per tab and org: the last sequence applied, and the highest.
+    last: BTreeMap<(Actor, u32), u64>,
+    newest: BTreeMap<(Actor, u32), u64>,
+    open: Option<Batch>,
+    found: Vec<Violation>,
+}
+
+impl Checker {
+    /// `tab` applied `org`'s `seq` at `t`.
+    fn applied(&mut self, t: SimTime, tab: Actor, org: u32, seq: u64) {
+        if let Some(b) = self.open.as_mut().filter(|b| b.tab == tab) {
+            b.owed.remove(&seq);
+        }
+        let high = self.newest.entry((tab, org)).or_default();
+        *high = (*high).max(seq);
+        if let Some(prev) = self.last.insert((tab, org), seq) {
+            if seq <= prev {
+                self.found.push(Violation {
+                    oracle: "O3",
+                    t,
+                    subject: tab.to_string(),
+                    detail: format!("applied org {org} seq {seq} after seq {prev}"),
+                });
+            }
+        }
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         let t = step.t;
         // A batch is applied in the handling that delivered it: at its instant,
         // before that tab's next batch.
         let closes = match &step.obs {
-            Observation::Delivered { tab, .. } => open.as_ref().is_some_and(|b| b.tab == *tab),
+            Observation::Delivered { tab, .. } => self.open.as_ref().is_some_and(|b| b.tab == *tab),
             Observation::ShadowEvents { tab, .. } => {
-                if open.as_ref().is_some_and(|b| b.tab == *tab) {
-                    open = None;
+                if self.open.as_ref().is_some_and(|b| b.tab == *tab) {
+                    self.open = None;
                 }
                 false
             }
             _ => false,
         };
-        if closes || open.as_ref().is_some_and(|b| b.t != t) {
-            out.extend(skipped(open.take()));
+        if closes || self.open.as_ref().is_some_and(|b| b.t != t) {
+            self.found.extend(skipped(self.open.take()));
         }
         match &step.obs {
             Observation::Delivered { tab, events } => {
-                let newest = newest.get(&(*tab, tab.org)).copied().unwrap_or(0);
+                let newest = self.newest.get(&(*tab, tab.org)).copied().unwrap_or(0);
                 let owed = events
                     .iter()
                     .filter(|e| e.org == tab.org && e.seq > newest)
                     .map(|e| e.seq)
                     .collect();
-                open = Some(Batch { tab: *tab, t, owed });
+                self.open = Some(Batch { tab: *tab, t, owed });
             }
-            Observation::Applied { tab, org, seq, .. } => {
-                if let Some(b) = open.as_mut().filter(|b| b.tab == *tab) {
-                    b.owed.remove(seq);
-                }
-                let high = newest.entry((*tab, *org)).or_default();
-                *high = (*high).max(*seq);
-                if let Some(prev) = last.insert((*tab, *org), *seq) {
-                    if *seq <= prev {
-                        out.push(Violation {
-                            oracle: "O3",
-                            t,
-                            subject: tab.to_string(),
-                            detail: format!("applied org {org} seq {seq} after seq {prev}"),
-                        });
-                    }
-                }
-            }
+            Observation::Applied { tab, org, seq, .. } => self.applied(t, *tab, *org, *seq),
             _ => {}
         }
     }
-    out.extend(skipped(open));
-    out
+
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        let mut out = std::mem::take(&mut self.found);
+        out.extend(skipped(self.open.take()));
+        out
+    }
 }
 
 /// The events a finished batch owed and did not apply.

@@ -15,63 +15,86 @@
 //! Applies in every run; scopes are the SPEC's (`o4_one_leader::Scopes`).
 
 use super::o4_one_leader::Scopes;
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, Role};
+use super::{Check, End, Violation};
+use crate::observation::{Actor, Observation, Role, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let leader = &ev.scenario.config.provider.leader;
-    let window_ms = leader.heartbeat_ms + leader.takeover_ms + leader.takeover_jitter_ms;
-    let mut scopes = Scopes::new(ev);
-    let mut role_of: BTreeMap<Actor, (String, Role)> = BTreeMap::new();
-    // The last platform switch or login of each browser.
-    let mut switched: BTreeMap<Actor, SimTime> = BTreeMap::new();
-    let mut found = Vec::new();
-    for step in &ev.history.steps {
+pub struct Checker {
+    /// How far back a platform switch, login or freeze excuses a step-down.
+    window_ms: u64,
+    scopes: Scopes,
+    role_of: BTreeMap<Actor, (String, Role)>,
+    /// The last platform switch or login of each browser.
+    switched: BTreeMap<Actor, SimTime>,
+    found: Vec<Violation>,
+}
+
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        let leader = &scenario.config.provider.leader;
+        Self {
+            window_ms: leader.heartbeat_ms + leader.takeover_ms + leader.takeover_jitter_ms,
+            scopes: Scopes::for_scenario(scenario),
+            role_of: BTreeMap::new(),
+            switched: BTreeMap::new(),
+            found: Vec::new(),
+        }
+    }
+
+    /// `tab` took `role` at `t`: churn if it stepped down as leader unexcused.
+    fn role(&mut self, t: SimTime, tab: Actor, role: Role) {
+        let scope = self.scopes.of(tab);
+        let was = self.role_of.insert(tab, (scope.clone(), role));
+        let stepped_down = matches!(was, Some((_, Role::Leader)))
+            && matches!(role, Role::Follower | Role::Claiming);
+        if !stepped_down {
+            return;
+        }
+        let other_leads = self.role_of.iter().any(|(a, (s, r))| {
+            *a != tab && *s == scope && matches!(r, Role::Leader | Role::Claiming)
+        });
+        let recent = |who: Actor| {
+            self.switched
+                .get(&who)
+                .is_some_and(|at| t.since(*at) <= self.window_ms)
+        };
+        if !other_leads && !recent(tab.of_browser()) && !recent(tab) {
+            self.found.push(Violation {
+                oracle: "O4",
+                t,
+                subject: tab.to_string(),
+                detail: format!(
+                    "stepped down as leader of {scope} with no other leader there, open, signed in and on an unchanged platform: leadership churn (L7)"
+                ),
+            });
+        }
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         let t = step.t;
-        scopes.see(&step.obs);
+        self.scopes.see(&step.obs);
         match &step.obs {
             Observation::Lifecycle { tab, .. } if tab.tab.is_none() => {
-                switched.insert(*tab, t);
+                self.switched.insert(*tab, t);
             }
             Observation::SignedOut { tab, .. } => {
-                switched.insert(*tab, t);
+                self.switched.insert(*tab, t);
             }
             // B4: a frozen leader renews nothing, so a takeover while it ran
             // nothing (by a tab that may be gone by the thaw) is not churn.
             Observation::Lifecycle { tab, what } if what == "freeze" || what == "thaw" => {
-                switched.insert(*tab, t);
+                self.switched.insert(*tab, t);
             }
-            Observation::Role { tab, role, .. } => {
-                let scope = scopes.of(*tab);
-                let was = role_of.insert(*tab, (scope.clone(), *role));
-                let stepped_down = matches!(was, Some((_, Role::Leader)))
-                    && matches!(role, Role::Follower | Role::Claiming);
-                if !stepped_down {
-                    continue;
-                }
-                let other_leads = role_of.iter().any(|(a, (s, r))| {
-                    a != tab && *s == scope && matches!(r, Role::Leader | Role::Claiming)
-                });
-                let recent = |who: Actor| {
-                    switched
-                        .get(&who)
-                        .is_some_and(|at| t.since(*at) <= window_ms)
-                };
-                if !other_leads && !recent(tab.of_browser()) && !recent(*tab) {
-                    found.push(Violation {
-                        oracle: "O4",
-                        t,
-                        subject: tab.to_string(),
-                        detail: format!(
-                            "stepped down as leader of {scope} with no other leader there, open, signed in and on an unchanged platform: leadership churn (L7)"
-                        ),
-                    });
-                }
-            }
+            Observation::Role { tab, role, .. } => self.role(t, *tab, *role),
             _ => {}
         }
     }
-    found
+
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
 }

@@ -9,10 +9,11 @@
 //! last logged in with (every open tab gets a new login at once). A tab that
 //! keys its election wrongly is then still counted in the scope it belongs to.
 
-use super::{Evidence, Violation};
+use super::{Check, End, Violation};
 use crate::client::leader::Scope;
 use crate::observation::Role;
-use crate::observation::{Actor, Observation, RequestKind};
+use crate::observation::{Actor, Observation, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,9 +45,9 @@ pub(super) struct Scopes {
 }
 
 impl Scopes {
-    pub(super) fn new(ev: &Evidence) -> Scopes {
+    pub(super) fn for_scenario(scenario: &Scenario) -> Scopes {
         Scopes {
-            scoping: ev.scenario.config.provider.leader.scope,
+            scoping: scenario.config.provider.leader.scope,
             login_session: BTreeMap::new(),
         }
     }
@@ -142,28 +143,50 @@ impl Tabs {
     }
 }
 
-/// Every split-brain window of the run, in time order.
-pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
-    let mut tabs = Tabs {
-        scopes: Scopes::new(ev),
-        scope_of: BTreeMap::new(),
-        role_of: BTreeMap::new(),
-        frozen: BTreeSet::new(),
-        polls: BTreeSet::new(),
-        last_fault: String::from("no fault"),
-    };
-    let mut scopes: BTreeMap<String, ScopeState> = BTreeMap::new();
-    let mut found = Vec::new();
-    for step in &ev.history.steps {
+/// O4's state: each tab's standing, each scope's leaders and streams and
+/// open windows, and the windows closed so far (in the order they closed,
+/// until `finish` puts them in time order).
+pub struct Checker {
+    tabs: Tabs,
+    scopes: BTreeMap<String, ScopeState>,
+    found: Vec<SplitBrain>,
+}
+
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        Checker {
+            tabs: Tabs {
+                scopes: Scopes::for_scenario(scenario),
+                scope_of: BTreeMap::new(),
+                role_of: BTreeMap::new(),
+                frozen: BTreeSet::new(),
+                polls: BTreeSet::new(),
+                last_fault: String::from("no fault"),
+            },
+            scopes: BTreeMap::new(),
+            found: Vec::new(),
+        }
+    }
+
+    /// Every split-brain window of the run, in time order; complete once
+    /// `finish` has closed the windows still open at the end.
+    pub fn windows(&self) -> Vec<SplitBrain> {
+        self.found.clone()
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         let t = step.t;
+        let tabs = &mut self.tabs;
         let Some(tab) = tabs.touch(&step.obs) else {
-            continue;
+            return;
         };
         let Some(scope) = tabs.scope_of.get(&tab) else {
-            continue;
+            return;
         };
         let (leads, streams) = tabs.standing(tab);
-        let st = scopes.entry(scope.clone()).or_default();
+        let st = self.scopes.entry(scope.clone()).or_default();
         toggle(&mut st.leaders, tab, leads);
         toggle(&mut st.streams, tab, streams);
         let cause = format!("{} ({})", tabs.last_fault, tab);
@@ -176,7 +199,7 @@ pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
             &cause,
             scope,
             "leaders",
-            &mut found,
+            &mut self.found,
         );
         track(
             &mut st.stream_window,
@@ -185,32 +208,54 @@ pub fn windows(ev: &Evidence) -> Vec<SplitBrain> {
             &cause,
             scope,
             "streams",
-            &mut found,
+            &mut self.found,
         );
     }
-    let end = ev.scenario.end();
-    for (scope, st) in &mut scopes {
-        track(
-            &mut st.leader_window,
-            false,
-            end,
-            "",
-            scope,
-            "leaders",
-            &mut found,
-        );
-        track(
-            &mut st.stream_window,
-            false,
-            end,
-            "",
-            scope,
-            "streams",
-            &mut found,
-        );
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        // A window still open at the end lasts until the end.
+        let end_t = end.scenario.end();
+        for (scope, st) in &mut self.scopes {
+            track(
+                &mut st.leader_window,
+                false,
+                end_t,
+                "",
+                scope,
+                "leaders",
+                &mut self.found,
+            );
+            track(
+                &mut st.stream_window,
+                false,
+                end_t,
+                "",
+                scope,
+                "streams",
+                &mut self.found,
+            );
+        }
+        self.found
+            .sort_by(|a, b| (a.start, &a.scope, a.what).cmp(&(b.start, &b.scope, b.what)));
+        let bound = end.scenario.config.check.split_brain_bound_ms;
+        self.found
+            .iter()
+            .filter(|w| w.length_ms > bound)
+            .map(|w| Violation {
+                oracle: "O4",
+                t: w.start,
+                subject: w.scope.clone(),
+                detail: format!(
+                    "two {} for {} ms (bound {bound} ms), started by {}",
+                    w.what, w.length_ms, w.cause
+                ),
+            })
+            .collect()
     }
-    found.sort_by(|a, b| (a.start, &a.scope, a.what).cmp(&(b.start, &b.scope, b.what)));
-    found
+
+    fn figures(&self, figures: &mut super::Figures) {
+        figures.split_brains = self.windows();
+    }
 }
 
 fn toggle(set: &mut BTreeSet<Actor>, tab: Actor, on: bool) {
@@ -244,21 +289,4 @@ fn track(
         }
         _ => {}
     }
-}
-
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let bound = ev.scenario.config.check.split_brain_bound_ms;
-    windows(ev)
-        .into_iter()
-        .filter(|w| w.length_ms > bound)
-        .map(|w| Violation {
-            oracle: "O4",
-            t: w.start,
-            subject: w.scope.clone(),
-            detail: format!(
-                "two {} for {} ms (bound {bound} ms), started by {}",
-                w.what, w.length_ms, w.cause
-            ),
-        })
-        .collect()
 }

@@ -5,22 +5,28 @@
 //! declaration for its browser (odd-numbered browsers filter to one
 //! property), the input the tab is given, not anything the tab decides.
 
-use super::{Evidence, Violation};
-use crate::observation::Observation;
+use super::{Check, End, Violation};
+use crate::observation::{Observation, Step};
+use crate::scenario::Scenario;
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let mut out = Vec::new();
-    for step in &ev.history.steps {
+/// Each delivery is judged on its own, so all it keeps is what it found.
+#[derive(Default)]
+pub struct Checker {
+    found: Vec<Violation>,
+}
+
+impl Check for Checker {
+    fn step(&mut self, scenario: &Scenario, step: &Step) {
         let Observation::Delivered { tab, events } = &step.obs else {
-            continue;
+            return;
         };
         let org = tab.org;
-        let property = ev.scenario.browser_config(tab.org, tab.browser).property;
+        let property = scenario.browser_config(tab.org, tab.browser).property;
         for e in events {
             let foreign_org = e.org != org;
             let foreign_property = property.is_some() && e.property != property;
             if foreign_org || foreign_property {
-                out.push(Violation {
+                self.found.push(Violation {
                     oracle: "O5",
                     t: step.t,
                     subject: tab.to_string(),
@@ -32,5 +38,8 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             }
         }
     }
-    out
+
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
 }

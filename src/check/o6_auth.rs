@@ -18,15 +18,16 @@
 //! - No telemetry payload carries a token (C14); the server, which knows
 //!   every token it issued, witnesses each one it receives.
 //!
-//! `audit` also yields the figures the summary reports.
+//! `Checker::audit` (and `audit`) also yields the figures the summary reports.
 
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use super::{Check, End, Violation};
+use crate::observation::{Actor, Observation, Outcome, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What O6 found, and the auth figures of the run.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct AuthAudit {
     pub violations: Vec<Violation>,
     pub refresh_requests: u64,
@@ -111,8 +112,8 @@ fn violation(t: SimTime, subject: impl std::fmt::Display, detail: String) -> Vio
     }
 }
 
-/// The walk over the history: per-browser state, the figures, the findings.
-struct Auditor {
+/// O6's state, one step at a time: per-browser state, the figures, the findings.
+pub struct Checker {
     ttl_ms: u64,
     pre_expiry_ms: u64,
     backoff_base_ms: u64,
@@ -122,7 +123,26 @@ struct Auditor {
     audit: AuthAudit,
 }
 
-impl Auditor {
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        let config = &scenario.config;
+        Checker {
+            ttl_ms: config.tokens.access_token_ttl_ms,
+            pre_expiry_ms: config.provider.auth.pre_expiry_refresh_ms,
+            backoff_base_ms: config.provider.auth.backoff_base_ms,
+            backoff_max_ms: config.provider.auth.backoff_max_ms,
+            silence_bound_ms: config.check.logout_silence_bound_ms,
+            browsers: BTreeMap::new(),
+            audit: AuthAudit::default(),
+        }
+    }
+
+    /// What O6 found and the run's auth figures; complete once `finish` has
+    /// closed the logouts still open at the end.
+    pub fn audit(&self) -> AuthAudit {
+        self.audit.clone()
+    }
+
     fn browser(&mut self, key: Actor) -> &mut Browser {
         self.browsers.entry(key.of_browser()).or_default()
     }
@@ -149,7 +169,7 @@ impl Auditor {
         self.audit.logout_silence_ms = Some(longest);
     }
 
-    fn step(&mut self, t: SimTime, obs: &Observation) {
+    fn take(&mut self, t: SimTime, obs: &Observation) {
         match obs {
             Observation::TokenIssued {
                 org,
@@ -325,29 +345,22 @@ impl Auditor {
     }
 }
 
-pub fn audit(ev: &Evidence) -> AuthAudit {
-    let config = &ev.scenario.config;
-    let mut auditor = Auditor {
-        ttl_ms: config.tokens.access_token_ttl_ms,
-        pre_expiry_ms: config.provider.auth.pre_expiry_refresh_ms,
-        backoff_base_ms: config.provider.auth.backoff_base_ms,
-        backoff_max_ms: config.provider.auth.backoff_max_ms,
-        silence_bound_ms: config.check.logout_silence_bound_ms,
-        browsers: BTreeMap::new(),
-        audit: AuthAudit::default(),
-    };
-    for step in &ev.history.steps {
-        auditor.step(step.t, &step.obs);
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
+        self.take(step.t, &step.obs);
     }
-    let keys: Vec<Actor> = auditor.browsers.keys().copied().collect();
-    for key in keys {
-        auditor.close(key);
-    }
-    let mut a = auditor.audit;
-    a.violations.sort_by_key(|v| v.t);
-    a
-}
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    audit(ev).violations
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        // The logouts no sign-in closed close at the end.
+        let keys: Vec<Actor> = self.browsers.keys().copied().collect();
+        for key in keys {
+            self.close(key);
+        }
+        self.audit.violations.sort_by_key(|v| v.t);
+        self.audit.violations.clone()
+    }
+
+    fn figures(&self, figures: &mut super::Figures) {
+        figures.auth = self.audit();
+    }
 }

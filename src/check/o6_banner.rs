@@ -12,8 +12,9 @@
 //! Both apply to a tab that runs throughout the window: one frozen, closed,
 //! crashed or signed out in it is excused.
 
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Banner, Observation, Outcome, RequestKind};
+use super::{Check, End, Violation};
+use crate::observation::{Actor, Banner, Observation, Outcome, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,8 +22,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// of milliseconds (B1, B2); two seconds leaves room for any such delay.
 pub const BANNER_CLEAR_BOUND_MS: u64 = 2_000;
 
+/// Each rule looks ahead (what a tab shows two seconds after a success or an
+/// answer), so the history is kept as these projections, per tab or browser,
+/// and judged in `finish`.
 #[derive(Default)]
-struct Seen {
+pub struct Checker {
     /// Each tab's banner changes, in time order.
     banners: BTreeMap<Actor, Vec<(SimTime, Banner)>>,
     /// When each tab froze, closed, crashed or signed out (true), or thawed (false).
@@ -39,7 +43,7 @@ struct Seen {
     failed: BTreeMap<Actor, BTreeSet<SimTime>>,
 }
 
-impl Seen {
+impl Checker {
     fn take(&mut self, t: SimTime, obs: &Observation) {
         match obs {
             Observation::Banner { tab, banner } => {
@@ -129,6 +133,38 @@ impl Seen {
             }
         }
     }
+
+    /// A3: every tab of the browser drops "session expired" after a refresh succeeds.
+    fn expired_stuck(&self, end: SimTime, out: &mut Vec<Violation>) {
+        for (browser, successes) in &self.succeeded {
+            for &t0 in successes {
+                let due = t0 + BANNER_CLEAR_BOUND_MS;
+                let failed_again = self
+                    .failed
+                    .get(browser)
+                    .is_some_and(|f| f.range(t0..=due).next().is_some());
+                if failed_again || due > end {
+                    continue;
+                }
+                let tabs = self
+                    .banners
+                    .iter()
+                    .filter(|(tab, _)| tab.org == browser.org && tab.browser == browser.browser);
+                for (tab, changes) in tabs {
+                    if !self.away(tab, t0, due) && banner_at(changes, due) == Banner::Expired {
+                        out.push(Violation {
+                            oracle: "O6",
+                            t: due,
+                            subject: tab.to_string(),
+                            detail: format!(
+                                "still shows the expired banner {BANNER_CLEAR_BOUND_MS} ms after its session's refresh succeeded at {t0}"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What `tab` showed at `t` (the last change at or before it).
@@ -140,41 +176,16 @@ fn banner_at(changes: &[(SimTime, Banner)], t: SimTime) -> Banner {
         .map_or(Banner::None, |(_, b)| *b)
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let mut seen = Seen::default();
-    for step in &ev.history.steps {
-        seen.take(step.t, &step.obs);
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
+        self.take(step.t, &step.obs);
     }
-    let mut out = Vec::new();
-    seen.offline_stuck(ev.scenario.end(), &mut out);
-    for (browser, successes) in &seen.succeeded {
-        for &t0 in successes {
-            let due = t0 + BANNER_CLEAR_BOUND_MS;
-            let failed_again = seen
-                .failed
-                .get(browser)
-                .is_some_and(|f| f.range(t0..=due).next().is_some());
-            if failed_again || due > ev.scenario.end() {
-                continue;
-            }
-            let tabs = seen
-                .banners
-                .iter()
-                .filter(|(tab, _)| tab.org == browser.org && tab.browser == browser.browser);
-            for (tab, changes) in tabs {
-                if !seen.away(tab, t0, due) && banner_at(changes, due) == Banner::Expired {
-                    out.push(Violation {
-                        oracle: "O6",
-                        t: due,
-                        subject: tab.to_string(),
-                        detail: format!(
-                            "still shows the expired banner {BANNER_CLEAR_BOUND_MS} ms after its session's refresh succeeded at {t0}"
-                        ),
-                    });
-                }
-            }
-        }
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let mut out = Vec::new();
+        self.offline_stuck(end.scenario.end(), &mut out);
+        self.expired_stuck(end.scenario.end(), &mut out);
+        out.sort_by_key(|v| v.t);
+        out
     }
-    out.sort_by_key(|v| v.t);
-    out
 }

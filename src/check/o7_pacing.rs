@@ -19,9 +19,10 @@
 //! reports the peak (`peak_requests_per_tab_per_min`); a scenario that sets
 //! `max_requests_per_tab_per_min` makes it a budget O7 holds every tab to.
 
-use super::{Evidence, Violation};
+use super::{Check, End, Violation};
 use crate::client::ProviderConfig;
-use crate::observation::{Actor, Observation, Outcome, RequestKind, Role};
+use crate::observation::{Actor, Observation, Outcome, RequestKind, Role, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -118,20 +119,6 @@ impl TabPace {
     }
 }
 
-/// The most requests any one tab sent in a 60 s window (the run's load figure).
-pub fn peak_requests_per_tab_per_min(ev: &Evidence) -> u64 {
-    let mut tabs: BTreeMap<Actor, TabPace> = BTreeMap::new();
-    let mut peak = 0;
-    for step in &ev.history.steps {
-        if let Observation::Request { tab, .. } = &step.obs {
-            let pace = tabs.entry(*tab).or_default();
-            pace.count(step.t);
-            peak = peak.max(pace.window.len() as u64);
-        }
-    }
-    peak
-}
-
 /// Why a hidden or fallback tab's next poll must wait.
 const C6_PACING: &str = "the background pacing (C6)";
 
@@ -184,69 +171,104 @@ impl Background {
     }
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let p = &ev.scenario.config.provider;
-    let limit = Some(ev.scenario.config.check.max_requests_per_tab_per_min).filter(|&l| l > 0);
-    let mut tabs: BTreeMap<Actor, TabPace> = BTreeMap::new();
-    let mut background = Background::default();
-    let mut out = Vec::new();
-    for step in &ev.history.steps {
+#[derive(Default)]
+pub struct Checker {
+    tabs: BTreeMap<Actor, TabPace>,
+    background: Background,
+    found: Vec<Violation>,
+    /// The most requests any one tab had in its 60 s window so far.
+    peak: u64,
+}
+
+impl Checker {
+    /// The most requests any one tab sent in a 60 s window (the run's load
+    /// figure), over the steps seen so far.
+    pub fn peak_requests_per_tab_per_min(&self) -> u64 {
+        self.peak
+    }
+
+    fn request(&mut self, scenario: &Scenario, t: SimTime, obs: &Observation) {
+        let Observation::Request {
+            tab,
+            req,
+            what,
+            path,
+            ..
+        } = obs
+        else {
+            return;
+        };
+        if let Some(since) = self.background.frozen.get(tab) {
+            self.found.push(Violation {
+                oracle: "O7",
+                t,
+                subject: tab.to_string(),
+                detail: format!(
+                    "{what:?} request {req} sent by a tab frozen since {since} (B4: a frozen tab runs nothing)"
+                ),
+            });
+        }
+        let limit = Some(scenario.config.check.max_requests_per_tab_per_min).filter(|&l| l > 0);
+        let handshake = !path.contains("lastEventId=");
+        let pace = self.tabs.entry(*tab).or_default();
+        self.found
+            .extend(pace.on_request(t, *tab, *req, *what, handshake, limit));
+        self.peak = self.peak.max(pace.window.len() as u64);
+    }
+
+    fn response(&mut self, p: &ProviderConfig, t: SimTime, obs: &Observation) {
+        let Observation::Response {
+            tab,
+            req,
+            outcome,
+            events,
+        } = obs
+        else {
+            return;
+        };
+        let Some(pace) = self.tabs.get_mut(tab) else {
+            return;
+        };
+        let Some((sent_at, RequestKind::Poll, handshake)) = pace.sent.remove(req) else {
+            return;
+        };
+        if pace.polling == Some(*req) {
+            pace.polling = None;
+        }
+        pace.on_poll_answer(t, p, sent_at, handshake, outcome, *events);
+        if self.background.paces(tab) && *outcome == Outcome::Status(200) {
+            let until = t + p.paced_poll_min_ms;
+            if pace.quiet_until.is_none_or(|(u, _)| u < until) {
+                pace.quiet_until = Some((until, C6_PACING));
+            }
+        }
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, scenario: &Scenario, step: &Step) {
+        let p = &scenario.config.provider;
         let t = step.t;
         // C6 binds a tab only while it is in the background.
-        if let Some(tab) = background.take(t, &step.obs, p.leader.leader_enabled) {
-            if let Some(pace) = tabs.get_mut(&tab) {
+        if let Some(tab) = self.background.take(t, &step.obs, p.leader.leader_enabled) {
+            if let Some(pace) = self.tabs.get_mut(&tab) {
                 if pace.quiet_until.is_some_and(|(_, why)| why == C6_PACING) {
                     pace.quiet_until = None;
                 }
             }
         }
         match &step.obs {
-            Observation::Request {
-                tab,
-                req,
-                what,
-                path,
-                ..
-            } => {
-                if let Some(since) = background.frozen.get(tab) {
-                    out.push(Violation {
-                        oracle: "O7",
-                        t,
-                        subject: tab.to_string(),
-                        detail: format!(
-                            "{what:?} request {req} sent by a tab frozen since {since} (B4: a frozen tab runs nothing)"
-                        ),
-                    });
-                }
-                let handshake = !path.contains("lastEventId=");
-                let pace = tabs.entry(*tab).or_default();
-                out.extend(pace.on_request(t, *tab, *req, *what, handshake, limit));
-            }
-            Observation::Response {
-                tab,
-                req,
-                outcome,
-                events,
-            } => {
-                let Some(pace) = tabs.get_mut(tab) else {
-                    continue;
-                };
-                let Some((sent_at, RequestKind::Poll, handshake)) = pace.sent.remove(req) else {
-                    continue;
-                };
-                if pace.polling == Some(*req) {
-                    pace.polling = None;
-                }
-                pace.on_poll_answer(t, p, sent_at, handshake, outcome, *events);
-                if background.paces(tab) && *outcome == Outcome::Status(200) {
-                    let until = t + p.paced_poll_min_ms;
-                    if pace.quiet_until.is_none_or(|(u, _)| u < until) {
-                        pace.quiet_until = Some((until, C6_PACING));
-                    }
-                }
-            }
+            Observation::Request { .. } => self.request(scenario, t, &step.obs),
+            Observation::Response { .. } => self.response(p, t, &step.obs),
             _ => {}
         }
     }
-    out
+
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
+
+    fn figures(&self, figures: &mut super::Figures) {
+        figures.peak_requests_per_tab_per_min = self.peak_requests_per_tab_per_min();
+    }
 }

@@ -20,9 +20,10 @@
 //! (a failed call, by `call_failed`, or one the probe gave up says nothing of
 //! the path).
 
-use super::{call_failed, Evidence, Violation};
+use super::{call_failed, Check, End, Violation};
 use crate::event::OrgId;
-use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind};
+use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -159,79 +160,101 @@ fn sizes_out_of_range(out: &Out, buffered: &[(OrgId, usize)]) -> Vec<String> {
     found
 }
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let mut server = Server::default();
-    let mut found = Vec::new();
-    for step in &ev.history.steps {
+#[derive(Default)]
+pub struct Checker {
+    server: Server,
+    found: Vec<Violation>,
+}
+
+impl Checker {
+    fn metrics_sent(&mut self, probe: Actor, req: u64) {
+        let server = &mut self.server;
+        // A probe gives up its last round when it starts the next.
+        server.metrics_out.retain(|(p, _), _| *p != probe);
+        let held = server.held.iter().map(|(o, n)| (*o, (*n, *n))).collect();
+        let out = Out {
+            sent: server.tally,
+            held,
+        };
+        server.metrics_out.insert((probe, req), out);
+    }
+
+    fn answered(&mut self, t: SimTime, tab: Actor, req: u64, outcome: &Outcome) {
+        let server = &mut self.server;
+        if *outcome != Outcome::Status(200) {
+            server.metrics_out.remove(&(tab, req));
+        }
+        if let Some(sent) = server.legacy_out.remove(&(tab, req)) {
+            let answered = matches!(outcome, Outcome::Status(_));
+            if answered && !call_failed(outcome) && *outcome != Outcome::Status(410) {
+                let detail = format!(
+                    "the legacy subscribe path (sent at {sent}) answered {outcome:?}, not 410 Gone (S8)"
+                );
+                self.found.push(violation(t, tab, detail));
+            }
+        }
+    }
+
+    fn reading(&mut self, t: SimTime, obs: &Observation) {
+        let Observation::Metrics {
+            probe,
+            req,
+            published,
+            delivered,
+            dropped,
+            waiter_cap_hits,
+            evictions,
+            buffered,
+        } = obs
+        else {
+            return;
+        };
+        let Some(out) = self.server.metrics_out.remove(&(*probe, *req)) else {
+            return;
+        };
+        let read = Tally {
+            published: *published,
+            delivered: *delivered,
+            dropped: *dropped,
+            waiter_cap_hits: *waiter_cap_hits,
+            evictions: *evictions,
+        };
+        let wrong = counters_out_of_range(out.sent, self.server.tally, read)
+            .into_iter()
+            .chain(sizes_out_of_range(&out, buffered));
+        self.found
+            .extend(wrong.map(|detail| violation(t, *probe, detail)));
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         let t = step.t;
-        server.step(&step.obs);
+        self.server.step(&step.obs);
         match &step.obs {
             Observation::Request {
                 tab,
                 req,
                 what: RequestKind::Metrics,
                 ..
-            } => {
-                // A probe gives up its last round when it starts the next.
-                server.metrics_out.retain(|(probe, _), _| probe != tab);
-                let held = server.held.iter().map(|(o, n)| (*o, (*n, *n))).collect();
-                let out = Out {
-                    sent: server.tally,
-                    held,
-                };
-                server.metrics_out.insert((*tab, *req), out);
-            }
+            } => self.metrics_sent(*tab, *req),
             Observation::Request {
                 tab,
                 req,
                 what: RequestKind::Legacy,
                 ..
             } => {
-                server.legacy_out.insert((*tab, *req), t);
+                self.server.legacy_out.insert((*tab, *req), t);
             }
             Observation::Response {
                 tab, req, outcome, ..
-            } => {
-                if *outcome != Outcome::Status(200) {
-                    server.metrics_out.remove(&(*tab, *req));
-                }
-                if let Some(sent) = server.legacy_out.remove(&(*tab, *req)) {
-                    let answered = matches!(outcome, Outcome::Status(_));
-                    if answered && !call_failed(outcome) && *outcome != Outcome::Status(410) {
-                        let detail = format!(
-                            "the legacy subscribe path (sent at {sent}) answered {outcome:?}, not 410 Gone (S8)"
-                        );
-                        found.push(violation(t, *tab, detail));
-                    }
-                }
-            }
-            Observation::Metrics {
-                probe,
-                req,
-                published,
-                delivered,
-                dropped,
-                waiter_cap_hits,
-                evictions,
-                buffered,
-            } => {
-                let Some(out) = server.metrics_out.remove(&(*probe, *req)) else {
-                    continue;
-                };
-                let read = Tally {
-                    published: *published,
-                    delivered: *delivered,
-                    dropped: *dropped,
-                    waiter_cap_hits: *waiter_cap_hits,
-                    evictions: *evictions,
-                };
-                let wrong = counters_out_of_range(out.sent, server.tally, read)
-                    .into_iter()
-                    .chain(sizes_out_of_range(&out, buffered));
-                found.extend(wrong.map(|detail| violation(t, *probe, detail)));
-            }
+            } => self.answered(t, *tab, *req, outcome),
+            Observation::Metrics { .. } => self.reading(t, &step.obs),
             _ => {}
         }
     }
-    found
+
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
 }

@@ -2,34 +2,51 @@
 //! the cap, idle orgs are evicted, and every event that leaves a buffer is
 //! counted (what went in = what was dropped + what is still there).
 
-use super::{Evidence, Violation};
-use crate::observation::Observation;
+use super::{Check, End, Violation};
+use crate::observation::{Observation, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let cfg = &ev.scenario.config;
-    let max = cfg.buffer.max_buffer_size;
-    let cap = cfg.buffer.max_waiters_per_org;
-    // An org is idle once nothing touched it for the eviction window; a parked
-    // poll may hold it up to a request timeout longer without being observed.
-    let idle_ms = cfg.buffer.org_idle_evict_ms + cfg.provider.poll_request_timeout_ms + 1_000;
-    let mut out = Vec::new();
-    let mut inserted: BTreeMap<u32, i64> = BTreeMap::new();
-    let mut idle = IdleWatch {
-        idle_ms,
-        deadline_of: BTreeMap::new(),
-        deadlines: BTreeSet::new(),
-    };
-    for step in &ev.history.steps {
+pub struct Checker {
+    /// Violations in the order found, bounds and overdue evictions interleaved.
+    out: Vec<Violation>,
+    /// Each org's inserts less what left its buffer, to match its final size.
+    inserted: BTreeMap<u32, i64>,
+    idle: IdleWatch,
+}
+
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        let cfg = &scenario.config;
+        // An org is idle once nothing touched it for the eviction window; a parked
+        // poll may hold it up to a request timeout longer without being observed.
+        let idle_ms = cfg.buffer.org_idle_evict_ms + cfg.provider.poll_request_timeout_ms + 1_000;
+        Self {
+            out: Vec::new(),
+            inserted: BTreeMap::new(),
+            idle: IdleWatch {
+                idle_ms,
+                deadline_of: BTreeMap::new(),
+                deadlines: BTreeSet::new(),
+            },
+        }
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, scenario: &Scenario, step: &Step) {
+        let cfg = &scenario.config;
+        let max = cfg.buffer.max_buffer_size;
+        let cap = cfg.buffer.max_waiters_per_org;
         let t = step.t;
-        idle.overdue(t, &mut out);
+        self.idle.overdue(t, &mut self.out);
         match &step.obs {
             Observation::BufferInsert { org, seq, len, .. } => {
-                *inserted.entry(*org).or_default() += 1;
-                idle.touch(*org, t);
+                *self.inserted.entry(*org).or_default() += 1;
+                self.idle.touch(*org, t);
                 if *len > max {
-                    out.push(Violation {
+                    self.out.push(Violation {
                         oracle: "O8",
                         t,
                         subject: format!("org{org}"),
@@ -37,15 +54,15 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     });
                 }
             }
-            Observation::BufferDrop { org, .. } => *inserted.entry(*org).or_default() -= 1,
+            Observation::BufferDrop { org, .. } => *self.inserted.entry(*org).or_default() -= 1,
             Observation::OrgEvicted { org, entries } => {
-                *inserted.entry(*org).or_default() -= *entries as i64;
-                idle.forget(*org);
+                *self.inserted.entry(*org).or_default() -= *entries as i64;
+                self.idle.forget(*org);
             }
             Observation::WaitersParked { org, count } => {
-                idle.touch(*org, t);
+                self.idle.touch(*org, t);
                 if *count > cap {
-                    out.push(Violation {
+                    self.out.push(Violation {
                         oracle: "O8",
                         t,
                         subject: format!("org{org}"),
@@ -53,25 +70,30 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
                     });
                 }
             }
-            Observation::PollServed { org, .. } => idle.touch(*org, t),
-            Observation::ServerDown => idle.clear(),
+            Observation::PollServed { org, .. } => self.idle.touch(*org, t),
+            Observation::ServerDown => self.idle.clear(),
             _ => {}
         }
     }
-    idle.overdue(ev.scenario.end(), &mut out);
-    let buffered: BTreeMap<u32, usize> = ev.last.buffered.iter().copied().collect();
-    for (org, net) in inserted {
-        let held = buffered.get(&org).copied().unwrap_or(0) as i64;
-        if net != held {
-            out.push(Violation {
-                oracle: "O8",
-                t: ev.scenario.end(),
-                subject: format!("org{org}"),
-                detail: format!("{} events left the buffer uncounted (inserted minus dropped is {net}, buffer holds {held})", net - held),
-            });
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        let mut out = std::mem::take(&mut self.out);
+        let at_end = end.scenario.end();
+        self.idle.overdue(at_end, &mut out);
+        let buffered: BTreeMap<u32, usize> = end.last.buffered.iter().copied().collect();
+        for (&org, &net) in &self.inserted {
+            let held = buffered.get(&org).copied().unwrap_or(0) as i64;
+            if net != held {
+                out.push(Violation {
+                    oracle: "O8",
+                    t: at_end,
+                    subject: format!("org{org}"),
+                    detail: format!("{} events left the buffer uncounted (inserted minus dropped is {net}, buffer holds {held})", net - held),
+                });
+            }
         }
+        out
     }
-    out
 }
 
 /// Each org's idle deadline, indexed by time so a step looks only at the due ones.

@@ -2,17 +2,31 @@
 //! `derived_min_gap_ms` (a second by default) per tab (U3). The refetches a
 //! tab sends at one instant are one invalidation of several aggregates.
 
-use super::{Evidence, Violation};
-use crate::observation::{Actor, Observation, RequestKind};
+use super::{Check, End, Violation};
+use crate::observation::{Actor, Observation, RequestKind, Step};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn check(ev: &Evidence) -> Vec<Violation> {
-    let gap = ev.scenario.config.check.derived_min_gap_ms;
-    // Per tab: the instant of its last invalidation, and the aggregates it refetched then.
-    let mut last: BTreeMap<Actor, (SimTime, BTreeSet<&str>)> = BTreeMap::new();
-    let mut out = Vec::new();
-    for step in &ev.history.steps {
+#[derive(Default)]
+pub struct Checker {
+    gap: u64,
+    /// Per tab: the instant of its last invalidation, and the aggregates it refetched then.
+    last: BTreeMap<Actor, (SimTime, BTreeSet<String>)>,
+    found: Vec<Violation>,
+}
+
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        Self {
+            gap: scenario.config.check.derived_min_gap_ms,
+            ..Self::default()
+        }
+    }
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
         let Observation::Request {
             tab,
             what: RequestKind::Aggregate,
@@ -20,13 +34,14 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             ..
         } = &step.obs
         else {
-            continue;
+            return;
         };
-        let (at, paths) = last.entry(*tab).or_insert((step.t, BTreeSet::new()));
+        let gap = self.gap;
+        let (at, paths) = self.last.entry(*tab).or_insert((step.t, BTreeSet::new()));
         // One invalidation refetches every stale aggregate at one instant, each once.
         let same_invalidation = *at == step.t && !paths.contains(path.as_str());
         if !paths.is_empty() && !same_invalidation && step.t.since(*at) < gap {
-            out.push(Violation {
+            self.found.push(Violation {
                 oracle: "O9",
                 t: step.t,
                 subject: tab.to_string(),
@@ -40,7 +55,12 @@ pub fn check(ev: &Evidence) -> Vec<Violation> {
             *at = step.t;
             paths.clear();
         }
-        paths.insert(path);
+        if !paths.contains(path.as_str()) {
+            paths.insert(path.clone());
+        }
     }
-    out
+
+    fn finish(&mut self, _: &End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
 }

@@ -71,7 +71,7 @@ struct Express<'a> {
 }
 
 impl<'a> Express<'a> {
-    fn new(scenario: &'a Scenario, seed: u64, mutant: Option<Mutant>) -> Self {
+    fn new(scenario: &'a Scenario, seed: u64, mutant: Option<Mutant>, history: History) -> Self {
         let mut browsers = Vec::new();
         let mut index = BTreeMap::new();
         for org in 0..scenario.topology.orgs {
@@ -98,7 +98,7 @@ impl<'a> Express<'a> {
             next_conn: 0,
             conns: BTreeMap::new(),
             conn_of: BTreeMap::new(),
-            history: History::default(),
+            history,
         }
     }
 
@@ -355,6 +355,7 @@ impl World for Express<'_> {
     }
 }
 
-pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
-    Express::new(scenario, seed, mutant).run(seed)
+/// Run `scenario` at `seed`, recording into `history`.
+pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>, history: History) -> Finished {
+    Express::new(scenario, seed, mutant, history).run(seed)
 }

@@ -399,7 +399,8 @@ impl World for Network<'_, '_> {
     }
 }
 
-pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
+/// Run `scenario` at `seed`, recording into `history`.
+pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>, history: History) -> Finished {
     let cfg = &scenario.config;
     let end = scenario.end();
     let mut sim = turmoil::Builder::new()
@@ -412,7 +413,7 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
         .tcp_capacity(1 << 16)
         .build();
 
-    let history: Shared<History> = Rc::new(RefCell::new(History::default()));
+    let history: Shared<History> = Rc::new(RefCell::new(history));
     let server = Rc::new(RefCell::new(ServerNode::new(
         scenario.server_config(),
         seed,
@@ -472,7 +473,7 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> Finished {
     drop(browser_refs);
     let history = Rc::try_unwrap(history)
         .map(RefCell::into_inner)
-        .unwrap_or_else(|h| h.borrow().clone());
+        .expect("the hosts' handles on the history go with the simulation");
     Finished {
         history,
         last,
