@@ -6,6 +6,7 @@
 //! runs ever sees them.
 
 use crate::http::{Body, Method, Request, Response};
+use crate::observation::History;
 use crate::run::{run_with, Driver};
 use crate::scenario::Scenario;
 use crate::sim::wire::{read_frame, write_frame};
@@ -220,7 +221,8 @@ fn against_bare_queue(scale_file: &Path, tabs: u64, out: &mut Emit) {
     doc["topology"]["orgs"] = toml_edit::value((tabs / 25) as i64);
     let s = Scenario::parse(&scale_file.display().to_string(), &doc.to_string())
         .expect("the resized scale scenario parses");
-    let (done, express_wall) = timed(|| crate::sim::express::run(&s, 1, None, Default::default()));
+    let (done, express_wall) =
+        timed(|| crate::sim::express::run(&s, 1, None, History::discarding()));
     let d = done.dispatched;
     let events = d.deliveries + d.deadlines + d.actions;
     // As many events pending at once as there are nodes, as in the run.

@@ -490,6 +490,15 @@ impl std::fmt::Debug for History {
 }
 
 impl History {
+    /// Keep nothing and observe nothing: the driver's own cost, for `rtsim bench`.
+    pub fn discarding() -> Self {
+        History {
+            steps: Vec::new(),
+            keep: false,
+            observer: None,
+        }
+    }
+
     /// Hand each step to `observer` as it is recorded; keep it too if `keep`.
     pub fn observed(observer: Box<dyn Observer>, keep: bool) -> Self {
         History {

@@ -245,13 +245,23 @@ impl Auth {
     /// expiry goes out all the same (the pre-expiry refresh should have
     /// replaced it); the server's 401 then starts a refresh.
     pub fn bearer(&self) -> Option<String> {
+        self.bearer_ref().map(str::to_string)
+    }
+
+    /// Whether a call could go out now with a bearer (`bearer` is `Some`),
+    /// without copying the token: the timers ask this on every wake-up.
+    pub fn has_bearer(&self) -> bool {
+        self.bearer_ref().is_some()
+    }
+
+    fn bearer_ref(&self) -> Option<&str> {
         let c = self.creds.as_ref()?;
         let usable = !self.refused && self.other_refreshing_until.is_none();
         if usable {
-            Some(c.token.clone())
+            Some(&c.token)
         } else if fires(self.mutant, Mutant::EmptyBearer) {
             // The bug: the pause is skipped and the header goes out with nothing in it.
-            Some(String::new())
+            Some("")
         } else {
             None
         }

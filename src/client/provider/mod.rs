@@ -259,7 +259,7 @@ impl Tab {
         self.sync_role(now);
         self.expire_page_calls(now, env);
         self.echo_timeouts(now);
-        if self.auth.bearer().is_none() {
+        if !self.auth.has_bearer() {
             return;
         }
         self.degraded_tick(now);
@@ -338,7 +338,7 @@ impl Tab {
         ]
         .into_iter()
         .fold(None, earliest);
-        if self.auth.bearer().is_some() {
+        if self.auth.has_bearer() {
             if !self.calls.has(Kind::Aggregate) {
                 next = earliest(next, self.derived.poll_timeout());
             }
