@@ -135,6 +135,8 @@ impl BrowserView for TabView<'_> {
 
 pub struct BrowserNode {
     config: BrowserConfig,
+    /// The tabs' provider configuration, one copy for all of them.
+    provider: std::rc::Rc<crate::client::ProviderConfig>,
     seed: u64,
     mutant: Option<Mutant>,
     /// The browser as a whole, in observations.
@@ -173,6 +175,7 @@ impl BrowserNode {
             mutant,
         );
         let mut node = BrowserNode {
+            provider: std::rc::Rc::new(config.provider.clone()),
             name,
             seed,
             mutant,
@@ -214,7 +217,7 @@ impl BrowserNode {
         Tab::new(
             id,
             self.config.property,
-            self.config.provider.clone(),
+            self.provider.clone(),
             rng,
             self.mutant,
         )

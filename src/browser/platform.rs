@@ -34,6 +34,7 @@ use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
 use crate::time::SimTime;
+use litemap::LiteMap;
 use std::collections::{BTreeMap, VecDeque};
 
 /// A tab's position in its browser; tabs are never renumbered, so a closed
@@ -181,17 +182,17 @@ enum Delivery {
 struct TabState {
     lifecycle: Lifecycle,
     /// This tab's view of localStorage.
-    view: BTreeMap<String, String>,
+    view: LiteMap<String, String>,
     /// The global write number of the last write (set or remove) applied to
     /// each key of the view, so an older write arriving late cannot undo it.
-    applied: BTreeMap<String, u64>,
+    applied: LiteMap<String, u64>,
     last_timer_fire: Option<SimTime>,
     /// Events that came due while the tab was frozen, in order.
     held: VecDeque<PlatformEvent>,
 }
 
 impl TabState {
-    fn new(view: BTreeMap<String, String>, applied: BTreeMap<String, u64>) -> Self {
+    fn new(view: LiteMap<String, String>, applied: LiteMap<String, u64>) -> Self {
         TabState {
             lifecycle: Lifecycle::Visible,
             view,
@@ -252,7 +253,7 @@ impl Platform {
             mutant,
             rng,
             tabs: (0..tabs)
-                .map(|_| TabState::new(BTreeMap::new(), BTreeMap::new()))
+                .map(|_| TabState::new(LiteMap::new(), LiteMap::new()))
                 .collect(),
             backing: BTreeMap::new(),
             next_write: 0,

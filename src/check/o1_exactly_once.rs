@@ -12,11 +12,21 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Checker {
     /// Double applies, as they happen.
     twice: Vec<Violation>,
-    applied: BTreeMap<(Actor, u128), u32>,
-    applied_seqs: BTreeSet<(Actor, u32, u64)>,
-    covered_through: BTreeMap<Actor, u64>,
+    tabs: BTreeMap<Actor, Applies>,
     /// Commits per org, so each tab looks only at its own org's events.
     commits: BTreeMap<u32, Vec<(SimTime, u64, u32, EventId)>>,
+}
+
+/// What one tab applied, and how far its snapshots reach. Kept per tab, so
+/// the tab is not repeated in every entry (this is most of the checkers'
+/// memory in a large run).
+#[derive(Default)]
+struct Applies {
+    ids: BTreeSet<u128>,
+    /// Events already reported as applied twice (a third apply adds nothing).
+    reported: BTreeSet<u128>,
+    seqs: BTreeSet<(u32, u64)>,
+    covered_through: u64,
 }
 
 impl Check for Checker {
@@ -28,9 +38,8 @@ impl Check for Checker {
                 seq,
                 event_id,
             } => {
-                let n = self.applied.entry((*tab, event_id.0)).or_insert(0);
-                *n += 1;
-                if *n == 2 {
+                let applies = self.tabs.entry(*tab).or_default();
+                if !applies.ids.insert(event_id.0) && applies.reported.insert(event_id.0) {
                     self.twice.push(Violation {
                         oracle: "O1",
                         t: step.t,
@@ -38,10 +47,10 @@ impl Check for Checker {
                         detail: format!("event {event_id} (org {org} seq {seq}) applied twice"),
                     });
                 }
-                self.applied_seqs.insert((*tab, *org, *seq));
+                applies.seqs.insert((*org, *seq));
             }
             Observation::Snapshot { tab, as_of_seq, .. } => {
-                let c = self.covered_through.entry(*tab).or_insert(0);
+                let c = &mut self.tabs.entry(*tab).or_default().covered_through;
                 *c = (*c).max(*as_of_seq);
             }
             Observation::Committed {
@@ -62,13 +71,17 @@ impl Check for Checker {
     fn finish(&mut self, end: &End) -> Vec<Violation> {
         let mut out = std::mem::take(&mut self.twice);
         for tab in &end.last.tabs {
-            let covered = self.covered_through.get(&tab.name).copied().unwrap_or(0);
+            let applies = self.tabs.get(&tab.name);
+            let covered = applies.map_or(0, |a| a.covered_through);
             let org = tab.org;
             for &(t, seq, property, event_id) in
                 self.commits.get(&org).map(Vec::as_slice).unwrap_or(&[])
             {
                 let visible = tab.property.is_none_or(|p| p == property);
-                if visible && seq > covered && !self.applied_seqs.contains(&(tab.name, org, seq)) {
+                if visible
+                    && seq > covered
+                    && !applies.is_some_and(|a| a.seqs.contains(&(org, seq)))
+                {
                     out.push(Violation {
                         oracle: "O1",
                         t,

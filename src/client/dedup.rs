@@ -3,7 +3,7 @@
 
 use crate::event::{EventId, OrgId};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DedupConfig {
@@ -22,10 +22,11 @@ impl Default for DedupConfig {
     }
 }
 
+/// An org's ids, oldest first. Found by a scan, not a set beside them: the
+/// window holds tens of ids at a time, and a set doubled the memory of every tab.
 #[derive(Debug, Default)]
 struct OrgIds {
     order: VecDeque<(EventId, SimTime)>,
-    ids: BTreeSet<EventId>,
 }
 
 #[derive(Debug)]
@@ -52,17 +53,14 @@ impl Dedup {
         let cap = self.config.dedup_capacity;
         let ids = self.orgs.entry(org).or_default();
         while ids.order.front().is_some_and(|(_, at)| *at + ttl <= now) {
-            let (old, _) = ids.order.pop_front().expect("front exists");
-            ids.ids.remove(&old);
+            ids.order.pop_front();
         }
-        if ids.ids.contains(&id) {
+        if ids.order.iter().any(|(seen, _)| *seen == id) {
             return false;
         }
         ids.order.push_back((id, now));
-        ids.ids.insert(id);
         while ids.order.len() > cap {
-            let (old, _) = ids.order.pop_front().expect("over capacity");
-            ids.ids.remove(&old);
+            ids.order.pop_front();
         }
         true
     }

@@ -12,6 +12,7 @@ use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::query::ListKind;
 use crate::time::SimTime;
+use litemap::LiteMap;
 use std::collections::{BTreeMap, VecDeque};
 
 /// What reaches a tab's query cache.
@@ -42,7 +43,9 @@ pub enum CacheInput {
 pub struct QueryCache {
     pub org: OrgId,
     pub property: Option<PropertyId>,
-    lists: BTreeMap<ListKind, ListCache>,
+    /// A handful of lists, kept in a sorted vector: a B-tree node holds
+    /// room for eleven, a kilobyte per tab for the one list most pages show.
+    lists: LiteMap<ListKind, ListCache>,
     mutant: Option<Mutant>,
     out: VecDeque<ListChange>,
 }
@@ -148,9 +151,14 @@ impl Machine for QueryCache {
             }
             CacheInput::ClearOptimistic => self
                 .lists
-                .values_mut()
+                .iter_mut()
+                .map(|(_, l)| l)
                 .for_each(ListCache::clear_optimistic),
-            CacheInput::Clear => self.lists.values_mut().for_each(ListCache::clear),
+            CacheInput::Clear => self
+                .lists
+                .iter_mut()
+                .map(|(_, l)| l)
+                .for_each(ListCache::clear),
         }
     }
 
@@ -160,7 +168,11 @@ impl Machine for QueryCache {
     /// The lists' changes, list by list in key order.
     fn poll_output(&mut self) -> Option<ListChange> {
         if self.out.is_empty() {
-            let changes = self.lists.values_mut().flat_map(ListCache::take_changes);
+            let changes = self
+                .lists
+                .iter_mut()
+                .map(|(_, l)| l)
+                .flat_map(ListCache::take_changes);
             self.out = changes.collect();
         }
         self.out.pop_front()

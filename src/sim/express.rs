@@ -281,7 +281,7 @@ impl<'a> Express<'a> {
         }
         self.now = end;
         Finished {
-            last: super::final_state(&self.server, &self.browsers),
+            last: super::final_state(&self.server, std::mem::take(&mut self.browsers)),
             history: self.history,
             dispatched,
         }

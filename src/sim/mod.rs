@@ -29,23 +29,29 @@ pub struct Dispatched {
     pub actions: u64,
 }
 
-/// What the checkers need from the nodes once a run ends; the same for every driver.
-pub fn final_state<'a>(
+/// What the checkers need from the nodes once a run ends; the same for every
+/// driver. A driver that owns its browsers hands them over, so each is freed
+/// once its tabs are read rather than all of them outliving the copy.
+pub fn final_state<B: std::borrow::Borrow<BrowserNode>>(
     server: &ServerNode,
-    browsers: impl IntoIterator<Item = &'a BrowserNode>,
+    browsers: impl IntoIterator<Item = B>,
 ) -> FinalState {
     FinalState {
         store: server.store_rows(),
         buffered: server.buffered(),
         tabs: browsers
             .into_iter()
-            .flat_map(|b| b.live_tabs())
-            .map(|t| TabFinal {
-                name: t.name(),
-                org: t.cache.org,
-                property: t.cache.property,
-                lists: t.cache.shown(),
-                aggregates: t.aggregates(),
+            .flat_map(|b| {
+                b.borrow()
+                    .live_tabs()
+                    .map(|t| TabFinal {
+                        name: t.name(),
+                        org: t.cache.org,
+                        property: t.cache.property,
+                        lists: t.cache.shown(),
+                        aggregates: t.aggregates(),
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect(),
     }

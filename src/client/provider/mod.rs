@@ -103,7 +103,8 @@ pub struct Tab {
     pub id: TabId,
     /// Who this tab is in observations.
     name: Actor,
-    config: ProviderConfig,
+    /// Shared by the browser's tabs: it is the same for all of them.
+    config: std::rc::Rc<ProviderConfig>,
     mutant: Option<Mutant>,
     rng: SimRng,
     auth: Auth,
@@ -165,7 +166,7 @@ impl Tab {
     pub fn new(
         id: TabId,
         property: Option<PropertyId>,
-        config: ProviderConfig,
+        config: std::rc::Rc<ProviderConfig>,
         rng: SimRng,
         mutant: Option<Mutant>,
     ) -> Self {
