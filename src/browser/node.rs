@@ -754,7 +754,13 @@ impl Machine for BrowserNode {
     }
 
     fn poll_output(&mut self) -> Option<BrowserOutput> {
-        self.out.pop_front()
+        let out = self.out.pop_front();
+        // A burst (every tab signing in at once) grows the queue; give the
+        // room back once it is drained instead of keeping it all run long.
+        if out.is_none() && self.out.capacity() > 8 {
+            self.out = VecDeque::new();
+        }
+        out
     }
 
     fn poll_timeout(&self) -> Option<SimTime> {

@@ -5,7 +5,7 @@
 use crate::event::MutationId;
 use crate::query::AggregateKind;
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 /// What a call is for, with what its answer needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct Call {
 
 #[derive(Debug, Default)]
 pub struct Calls {
-    by_req: BTreeMap<u64, (Call, Purpose)>,
+    by_req: LiteMap<u64, (Call, Purpose)>,
 }
 
 impl Calls {

@@ -3,7 +3,8 @@
 
 use crate::event::{EventId, OrgId};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, VecDeque};
+use litemap::LiteMap;
+use std::collections::VecDeque;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DedupConfig {
@@ -32,7 +33,7 @@ struct OrgIds {
 #[derive(Debug)]
 pub struct Dedup {
     config: DedupConfig,
-    orgs: BTreeMap<OrgId, OrgIds>,
+    orgs: LiteMap<OrgId, OrgIds>,
     /// Orgs from least to most recently used.
     recency: VecDeque<OrgId>,
 }
@@ -41,7 +42,7 @@ impl Dedup {
     pub fn new(config: DedupConfig) -> Self {
         Dedup {
             config,
-            orgs: BTreeMap::new(),
+            orgs: LiteMap::new(),
             recency: VecDeque::new(),
         }
     }

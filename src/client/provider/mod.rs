@@ -114,7 +114,7 @@ pub struct Tab {
     derived: Derived,
     /// U2: the next write due, and the echoes awaited.
     next_write_at: Option<SimTime>,
-    echo_due: std::collections::BTreeMap<MutationId, SimTime>,
+    echo_due: litemap::LiteMap<MutationId, SimTime>,
     /// C13: what realtime does for this page.
     realtime: Realtime,
     /// C12: whether the scope's stream is live, as this tab last knew it.
@@ -149,7 +149,7 @@ pub struct Tab {
     /// The cursor of the last message this follower had from its leader.
     last_shared: Option<u64>,
     /// The highest sequence applied per org.
-    applied_through: std::collections::BTreeMap<OrgId, u64>,
+    applied_through: litemap::LiteMap<OrgId, u64>,
     scope: String,
     dedup: Dedup,
     breaker: Breaker,
