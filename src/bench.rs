@@ -179,10 +179,30 @@ fn scale(cfg: &BenchConfig, out: &mut Emit) {
     } else {
         &[100, 1_000, 10_000, 50_000]
     };
+    let mut walls = std::collections::BTreeMap::new();
     for &tabs in counts {
         let (wall, peak_mb) = child_run(&cfg.exe, &scale_file, tabs / 25, &[], "express");
         out.fig(&format!("scale_{}_wall_s", label(tabs)), wall, "s");
         out.fig(&format!("scale_{}_peak_mb", label(tabs)), peak_mb, "MB");
+        walls.insert(tabs, wall);
+    }
+    // Linearity: n times the tabs against n runs of the smaller size (1.0 is linear).
+    for (big, small) in [(10_000u64, 1_000u64), (50_000, 1_000), (50_000, 10_000)] {
+        if let (Some(b), Some(s)) = (walls.get(&big), walls.get(&small)) {
+            let n = big / small;
+            let name = format!("scale_{}_over_{n}x_{}", label(big), label(small));
+            out.fig(&name, b / (n as f64 * s), "ratio");
+        }
+    }
+    if !cfg.quick {
+        // The 250k-tab scenario as shipped: every oracle checked, streamed.
+        let file = cfg.sims.join("scale/scale_250k.toml");
+        let (wall, peak_mb) = child_run(&cfg.exe, &file, 10_000, &[], "express");
+        out.fig("scale_250k_wall_s", wall, "s");
+        out.fig("scale_250k_peak_mb", peak_mb, "MB");
+        if let Some(w50) = walls.get(&50_000) {
+            out.fig("scale_250k_over_5x_50k", wall / (5.0 * w50), "ratio");
+        }
     }
 
     against_bare_queue(&scale_file, if cfg.quick { 1_000 } else { 10_000 }, out);
@@ -211,9 +231,10 @@ fn scale(cfg: &BenchConfig, out: &mut Emit) {
     );
 }
 
-/// The express driver (no checkers) on the seeds' shape at `tabs` tabs,
-/// against its limit: a bare deterministic event queue (a binary heap of
-/// timestamped no-op events) carrying as many deliveries and deadlines.
+/// The express driver on the seeds' shape at `tabs` tabs, alone (its history
+/// discarded) and as a checked run, against its limit: a bare deterministic
+/// event queue (a binary heap of timestamped no-op events) carrying as many
+/// deliveries and deadlines.
 fn against_bare_queue(scale_file: &Path, tabs: u64, out: &mut Emit) {
     let text = std::fs::read_to_string(scale_file)
         .unwrap_or_else(|e| panic!("bench needs {}: {e}", scale_file.display()));
@@ -235,6 +256,18 @@ fn against_bare_queue(scale_file: &Path, tabs: u64, out: &mut Emit) {
     out.fig(
         &format!("express_over_bare_queue_{name}"),
         express_wall / bare_wall,
+        "ratio",
+    );
+    // The same run as users get it: checkers, summary and trace hash streamed.
+    let (report, checked_wall) = timed(|| run_with(&s, 1, None, Driver::Express));
+    assert!(
+        report.pass,
+        "the scale scenario must pass while benchmarked"
+    );
+    out.fig(&format!("express_checked_{name}_wall_s"), checked_wall, "s");
+    out.fig(
+        &format!("express_checked_over_bare_queue_{name}"),
+        checked_wall / bare_wall,
         "ratio",
     );
 }

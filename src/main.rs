@@ -570,11 +570,16 @@ fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, In
         field: "--sims".to_string(),
         message,
     };
-    if !sims.join("delivery_steady.toml").is_file() || !sims.join("scale/scale_50k.toml").is_file()
-    {
-        return Err(bad(
-            "needs delivery_steady.toml and scale/scale_50k.toml".to_string()
-        ));
+    let needed = [
+        "delivery_steady.toml",
+        "scale/scale_50k.toml",
+        "scale/scale_250k.toml",
+    ];
+    if let Some(missing) = needed.iter().find(|f| !sims.join(f).is_file()) {
+        return Err(bad(format!(
+            "needs {} (missing: {missing})",
+            needed.join(", ")
+        )));
     }
     let exe =
         std::env::current_exe().map_err(|e| bad(format!("cannot find the rtsim binary: {e}")))?;
