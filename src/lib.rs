@@ -14,8 +14,8 @@
 //!    an output changes;
 //! 3. call `handle_timeout(now, view)` when `poll_timeout()` comes due.
 //!
-//! `sim::turmoil_driver` is one such driver; `check` reads the history and
-//! decides the verdict; `run` ties a scenario, a seed and a mutant together;
+//! `sim::turmoil_driver` is one such driver; `check` takes the history step
+//! by step as it is recorded and decides the verdict; `run` ties a scenario, a seed and a mutant together;
 //! `swarm` draws whole scenarios from a seed and `shrink` cuts a failing one
 //! down to what it needs; `batch` runs sweeps and cross-checks, one `shard`
 //! of them at a time, as the `results` records the command line prints.
