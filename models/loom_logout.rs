@@ -61,7 +61,7 @@ fn setup() -> Arc<Mutex<World>> {
         tab: 0,
     };
     let mut w = World {
-        tab: Tab::new(id, None, config, rng_for(1, "tab"), None),
+        tab: Tab::new(id, None, config.into(), rng_for(1, "tab"), None),
         view: TabView::new(&browser, 0, true),
         log: Vec::new(),
     };

@@ -234,7 +234,18 @@ struct BatchArgs {
     shard: Shard,
 }
 
+/// Die quietly of SIGPIPE, as other command-line tools do, when a reader such
+/// as `head` closes the pipe: Rust ignores the signal, so the next print
+/// panicked ("failed printing to stdout: Broken pipe").
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     rtsim::log::init_from_env();
     let result = match cli.command {

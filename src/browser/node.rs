@@ -136,7 +136,7 @@ impl BrowserView for TabView<'_> {
 pub struct BrowserNode {
     config: BrowserConfig,
     /// The tabs' provider configuration, one copy for all of them.
-    provider: std::rc::Rc<crate::client::ProviderConfig>,
+    provider: std::sync::Arc<crate::client::ProviderConfig>,
     seed: u64,
     mutant: Option<Mutant>,
     /// The browser as a whole, in observations.
@@ -175,7 +175,7 @@ impl BrowserNode {
             mutant,
         );
         let mut node = BrowserNode {
-            provider: std::rc::Rc::new(config.provider.clone()),
+            provider: std::sync::Arc::new(config.provider.clone()),
             name,
             seed,
             mutant,

@@ -104,7 +104,7 @@ pub struct Tab {
     /// Who this tab is in observations.
     name: Actor,
     /// Shared by the browser's tabs: it is the same for all of them.
-    config: std::rc::Rc<ProviderConfig>,
+    config: std::sync::Arc<ProviderConfig>,
     mutant: Option<Mutant>,
     rng: SimRng,
     auth: Auth,
@@ -166,7 +166,7 @@ impl Tab {
     pub fn new(
         id: TabId,
         property: Option<PropertyId>,
-        config: std::rc::Rc<ProviderConfig>,
+        config: std::sync::Arc<ProviderConfig>,
         rng: SimRng,
         mutant: Option<Mutant>,
     ) -> Self {
