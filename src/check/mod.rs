@@ -55,7 +55,7 @@ impl std::fmt::Display for Violation {
 /// and keeps only the state its property needs (as TigerBeetle's checkers do
 /// through hooks), so a run's memory is its live state, not its history.
 /// `finish` judges what is left once the run ends. The same checker serves a
-/// live run, a stored history replayed, and a history read from a file.
+/// live run and a stored history fed after it (`run::run_stored`) alike.
 pub trait Check {
     fn step(&mut self, scenario: &Scenario, step: &Step);
     /// The violations found, in the order the checker found them.
