@@ -70,3 +70,30 @@ fn a_seed_replays_to_the_same_trace_across_processes() {
     assert_eq!(first, verdict(2));
     assert_eq!(first, format!("verdict: pass seed=3 trace={in_process}"));
 }
+
+/// The scale scenarios (`sims/scale/`, run by `rtsim bench` and by hand, not by
+/// `sweep sims`) load, have the seeds' shape, and hold the tabs their names say.
+#[test]
+fn the_scale_scenarios_load_with_the_tabs_their_names_say() {
+    let scale = common::load_dir(&common::sims_dir().join("scale"));
+    let names: Vec<&str> = scale.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["scale_250k", "scale_50k"]);
+    for s in &scale {
+        let t = &s.topology;
+        assert_eq!(
+            (t.browsers_per_org, t.tabs_per_browser),
+            (5, 5),
+            "{}",
+            s.name
+        );
+        let tabs = u64::from(t.orgs) * 25;
+        let said: u64 = s.name["scale_".len()..s.name.len() - 1]
+            .parse()
+            .expect("scale_<n>k");
+        assert_eq!(tabs, said * 1000, "{}", s.name);
+        let held = s.must_hold();
+        for o in rtsim::scenario::CHECKED_ORACLES {
+            assert!(held.iter().any(|h| h == o), "{}: {o} must hold", s.name);
+        }
+    }
+}
