@@ -1,0 +1,209 @@
+// The platform probe: drives real tabs of one origin in headless Chromium and
+// measures the behaviours rtsim's browser model (SPEC B1-B4) assumes, then
+// writes them as a platform profile (JSON) under ../profiles/.
+//
+// Clocks: every latency is measured on one clock, `performance.timeOrigin +
+// performance.now()` read inside the pages (a shared, high-resolution epoch
+// clock on one machine), except lock release after close, whose start is the
+// driver's `Date.now()` just before it closes the page (millisecond grain).
+
+import http from "node:http";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import puppeteer from "puppeteer-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    return [k, v ?? "true"];
+  }),
+);
+const TRIALS = Number(args.trials ?? 200);
+const CHROMIUM = args.chromium ?? process.env.CHROMIUM ?? "/usr/bin/chromium";
+const OUT = args.out ?? path.join(here, "..", "profiles", "chromium.json");
+
+// One page, served on 127.0.0.1 so localStorage, BroadcastChannel and Web
+// Locks behave as they do for a real origin.
+const PAGE = `<!doctype html><meta charset="utf-8"><title>probe</title><script>
+const now = () => performance.timeOrigin + performance.now();
+window.seen = { storage: [], channel: [] };
+addEventListener("storage", (e) => {
+  if (e.key === "probe") window.seen.storage.push({ at: now(), value: e.newValue });
+});
+const bc = new BroadcastChannel("probe");
+bc.onmessage = (e) => window.seen.channel.push({ at: now(), data: e.data });
+window.probe = { now, bc };
+</script>`;
+
+function serve() {
+  const server = http.createServer((_, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(PAGE);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Nearest-rank quantiles of `xs` (ms), as the profile records a distribution. */
+function distribution(xs) {
+  const v = [...xs].sort((a, b) => a - b);
+  const q = (p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))];
+  const r = (x) => Math.round(x * 1000) / 1000;
+  return { n: v.length, p50_ms: r(q(50)), p90_ms: r(q(90)), p99_ms: r(q(99)), max_ms: r(v[v.length - 1]) };
+}
+
+async function openTabs(browser, url, n) {
+  const pages = [];
+  for (let i = 0; i < n; i++) {
+    const p = await browser.newPage();
+    await p.goto(url);
+    pages.push(p);
+  }
+  return pages;
+}
+
+/** B1: how long after another tab's write its storage event arrives. */
+async function storageEvents(pages) {
+  const [writer, reader] = pages;
+  const delays = [];
+  for (let i = 0; i < TRIALS; i++) {
+    const sent = await writer.evaluate((i) => {
+      const at = window.probe.now();
+      localStorage.setItem("probe", `${i}:${at}`);
+      return at;
+    }, i);
+    await reader.waitForFunction((i) => window.seen.storage.some((s) => s.value.startsWith(`${i}:`)), {}, i);
+    const got = await reader.evaluate((i) => window.seen.storage.find((s) => s.value.startsWith(`${i}:`)).at, i);
+    delays.push(got - sent);
+  }
+  return distribution(delays);
+}
+
+/** B2: BroadcastChannel delivery delay, and whether it ever reaches its sender. */
+async function channelDelay(pages) {
+  const [sender, reader] = pages;
+  const delays = [];
+  for (let i = 0; i < TRIALS; i++) {
+    const sent = await sender.evaluate((i) => {
+      const at = window.probe.now();
+      window.probe.bc.postMessage({ i, at });
+      return at;
+    }, i);
+    await reader.waitForFunction((i) => window.seen.channel.some((m) => m.data.i === i), {}, i);
+    const got = await reader.evaluate((i) => window.seen.channel.find((m) => m.data.i === i).at, i);
+    delays.push(got - sent);
+  }
+  const toSelf = await sender.evaluate(() => window.seen.channel.length);
+  return { ...distribution(delays), delivered_to_sender: toSelf };
+}
+
+/** B1: read-check-write on one key by every tab at once (the driver sends
+ * each tab its check in the same instant); how often two tabs both win. */
+async function readCheckWrite(pages) {
+  let doubles = 0;
+  let none = 0;
+  for (let i = 0; i < TRIALS; i++) {
+    // A key no earlier run touched: a run with more tabs must not find it set.
+    const key = `rcw${pages.length}-${i}`;
+    const claims = await Promise.all(
+      pages.map((p, who) =>
+        p.evaluate(
+          (key, who) => {
+            if (localStorage.getItem(key) === null) {
+              localStorage.setItem(key, String(who));
+              return true;
+            }
+            return false;
+          },
+          key,
+          who,
+        ),
+      ),
+    );
+    const winners = claims.filter(Boolean).length;
+    if (winners > 1) doubles++;
+    if (winners === 0) none++;
+  }
+  return { tabs: pages.length, trials: TRIALS, double_winners: doubles, no_winner: none };
+}
+
+/** B3: how long a Web Lock held by a page stays held after the page closes. */
+async function lockReleaseOnClose(browser, url) {
+  const trials = Math.min(TRIALS, 30);
+  const delays = [];
+  for (let i = 0; i < trials; i++) {
+    const [holder, waiter] = await openTabs(browser, url, 2);
+    const name = `lock${i}`;
+    await holder.evaluate((name) => {
+      navigator.locks.request(name, () => new Promise(() => {}));
+    }, name);
+    await sleep(20);
+    await waiter.evaluate((name) => {
+      window.granted = null;
+      navigator.locks.request(name, () => {
+        window.granted = window.probe.now();
+      });
+    }, name);
+    const closedAt = Date.now();
+    await holder.close();
+    await waiter.waitForFunction(() => window.granted !== null, { timeout: 15000 });
+    const granted = await waiter.evaluate(() => window.granted);
+    delays.push(granted - closedAt);
+    await waiter.close();
+  }
+  return distribution(delays);
+}
+
+async function main() {
+  const server = await serve();
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const version = await browser.version();
+    const two = await openTabs(browser, url, 2);
+    const storage = await storageEvents(two);
+    const channel = await channelDelay(two);
+    const rcw2 = await readCheckWrite(two);
+    const four = [...two, ...(await openTabs(browser, url, 2))];
+    const rcw4 = await readCheckWrite(four);
+    for (const p of four) await p.close();
+    const lockClose = await lockReleaseOnClose(browser, url);
+    const profile = {
+      profile: "chromium",
+      browser: version,
+      measured_on: new Date().toISOString().slice(0, 10),
+      machine: { cores: os.cpus().length, load_1m: Math.round(os.loadavg()[0] * 100) / 100 },
+      trials: TRIALS,
+      storage_event_delay: storage,
+      broadcast_channel_delay: channel,
+      read_check_write_race: [rcw2, rcw4],
+      lock_release_after_close: lockClose,
+      not_measured: [
+        "storage events and lock grants held while a tab's main thread is busy",
+        "lock release after a renderer crash, and a page kept in the back-forward cache",
+        "BroadcastChannel queueing under a burst",
+        "hidden-tab timer clamping and intensive throttling",
+        "frozen-tab semantics (Page.setWebLifecycleState)",
+      ],
+    };
+    fs.mkdirSync(path.dirname(OUT), { recursive: true });
+    fs.writeFileSync(OUT, JSON.stringify(profile, null, 2) + "\n");
+    console.log(`probe: wrote ${OUT} (${version}, ${TRIALS} trials)`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(`probe: ${e.stack ?? e}`);
+  process.exit(1);
+});
