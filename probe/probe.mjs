@@ -66,37 +66,38 @@ async function openTabs(browser, url, n) {
   return pages;
 }
 
-/** B1: how long after another tab's write its storage event arrives. */
-async function storageEvents(pages) {
-  const [writer, reader] = pages;
+/** Each of TRIALS messages `send(i)` from one tab, and when `arrival(i)` (the
+ * page time it arrived, or null) sees it in the other: the delays in ms. */
+async function oneWay(sender, reader, send, arrival) {
   const delays = [];
   for (let i = 0; i < TRIALS; i++) {
-    const sent = await writer.evaluate((i) => {
-      const at = window.probe.now();
-      localStorage.setItem("probe", `${i}:${at}`);
-      return at;
-    }, i);
-    await reader.waitForFunction((i) => window.seen.storage.some((s) => s.value.startsWith(`${i}:`)), {}, i);
-    const got = await reader.evaluate((i) => window.seen.storage.find((s) => s.value.startsWith(`${i}:`)).at, i);
-    delays.push(got - sent);
+    const sent = await sender.evaluate(send, i);
+    const got = await reader.waitForFunction(arrival, {}, i);
+    delays.push((await got.jsonValue()) - sent);
   }
-  return distribution(delays);
+  return delays;
+}
+
+/** B1: how long after another tab's write its storage event arrives. */
+async function storageEvents([writer, reader]) {
+  const send = (i) => {
+    const at = window.probe.now();
+    localStorage.setItem("probe", `${i}:${at}`);
+    return at;
+  };
+  const arrival = (i) => window.seen.storage.find((s) => s.value.startsWith(`${i}:`))?.at ?? null;
+  return distribution(await oneWay(writer, reader, send, arrival));
 }
 
 /** B2: BroadcastChannel delivery delay, and whether it ever reaches its sender. */
-async function channelDelay(pages) {
-  const [sender, reader] = pages;
-  const delays = [];
-  for (let i = 0; i < TRIALS; i++) {
-    const sent = await sender.evaluate((i) => {
-      const at = window.probe.now();
-      window.probe.bc.postMessage({ i, at });
-      return at;
-    }, i);
-    await reader.waitForFunction((i) => window.seen.channel.some((m) => m.data.i === i), {}, i);
-    const got = await reader.evaluate((i) => window.seen.channel.find((m) => m.data.i === i).at, i);
-    delays.push(got - sent);
-  }
+async function channelDelay([sender, reader]) {
+  const send = (i) => {
+    const at = window.probe.now();
+    window.probe.bc.postMessage({ i, at });
+    return at;
+  };
+  const arrival = (i) => window.seen.channel.find((m) => m.data.i === i)?.at ?? null;
+  const delays = await oneWay(sender, reader, send, arrival);
   const toSelf = await sender.evaluate(() => window.seen.channel.length);
   return { ...distribution(delays), delivered_to_sender: toSelf };
 }
