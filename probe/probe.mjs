@@ -132,8 +132,9 @@ async function readCheckWrite(pages) {
   return { tabs: pages.length, trials: TRIALS, double_winners: doubles, no_winner: none };
 }
 
-/** B3: how long a Web Lock held by a page stays held after the page closes. */
-async function lockReleaseOnClose(browser, url) {
+/** B3: how long a Web Lock held by a page stays held after the page goes:
+ * `end(page)` closes it, or crashes its renderer. */
+async function lockRelease(browser, url, end) {
   const trials = Math.min(TRIALS, 30);
   const delays = [];
   for (let i = 0; i < trials; i++) {
@@ -149,14 +150,21 @@ async function lockReleaseOnClose(browser, url) {
         window.granted = window.probe.now();
       });
     }, name);
-    const closedAt = Date.now();
-    await holder.close();
+    const endedAt = Date.now();
+    await end(holder);
     await waiter.waitForFunction(() => window.granted !== null, { timeout: 15000 });
     const granted = await waiter.evaluate(() => window.granted);
-    delays.push(granted - closedAt);
+    delays.push(granted - endedAt);
     await waiter.close();
+    if (!holder.isClosed()) await holder.close();
   }
   return distribution(delays);
+}
+
+/** Crash a page's renderer through the DevTools protocol (the call never answers). */
+async function crash(page) {
+  const cdp = await page.createCDPSession();
+  cdp.send("Page.crash").catch(() => {});
 }
 
 async function main() {
@@ -176,7 +184,8 @@ async function main() {
     const four = [...two, ...(await openTabs(browser, url, 2))];
     const rcw4 = await readCheckWrite(four);
     for (const p of four) await p.close();
-    const lockClose = await lockReleaseOnClose(browser, url);
+    const lockClose = await lockRelease(browser, url, (p) => p.close());
+    const lockCrash = await lockRelease(browser, url, crash);
     const profile = {
       profile: "chromium",
       browser: version,
@@ -187,9 +196,10 @@ async function main() {
       broadcast_channel_delay: channel,
       read_check_write_race: [rcw2, rcw4],
       lock_release_after_close: lockClose,
+      lock_release_after_crash: lockCrash,
       not_measured: [
         "storage events and lock grants held while a tab's main thread is busy",
-        "lock release after a renderer crash, and a page kept in the back-forward cache",
+        "a lock kept by a page in the back-forward cache",
         "BroadcastChannel queueing under a burst",
         "hidden-tab timer clamping and intensive throttling",
         "frozen-tab semantics (Page.setWebLifecycleState)",
