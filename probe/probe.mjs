@@ -167,6 +167,56 @@ async function crash(page) {
   cdp.send("Page.crash").catch(() => {});
 }
 
+/** B4: what a frozen tab runs. The tab ticks a 100 ms timer; it is frozen
+ * through the DevTools protocol (Page.setWebLifecycleState) for 2 s, during
+ * which another tab writes storage and posts channel messages; then resumed. */
+async function frozenTab(browser, url) {
+  const [frozen, other] = await openTabs(browser, url, 2);
+  await frozen.evaluate(() => {
+    window.ticks = [];
+    setInterval(() => window.ticks.push(window.probe.now()), 100);
+  });
+  await sleep(500);
+  const cdp = await frozen.createCDPSession();
+  const from = await frozen.evaluate(() => window.probe.now());
+  await cdp.send("Page.setWebLifecycleState", { state: "frozen" });
+  await sleep(500);
+  const sent = 5;
+  for (let i = 0; i < sent; i++) {
+    await other.evaluate((i) => {
+      localStorage.setItem("probe", `frozen${i}:${window.probe.now()}`);
+      window.probe.bc.postMessage({ i: `frozen${i}` });
+    }, i);
+    await sleep(200);
+  }
+  await sleep(500);
+  const resumedBy = (await other.evaluate(() => window.probe.now()));
+  await cdp.send("Page.setWebLifecycleState", { state: "active" });
+  await sleep(500);
+  const seen = await frozen.evaluate(() => ({
+    ticks: window.ticks,
+    storage: window.seen.storage.filter((s) => s.value.startsWith("frozen")).map((s) => s.at),
+    channel: window.seen.channel.filter((m) => String(m.data.i).startsWith("frozen")).map((m) => m.at),
+  }));
+  const during = (xs) => xs.filter((t) => t > from && t < resumedBy).length;
+  const afterResume = seen.ticks.filter((t) => t >= resumedBy);
+  const firstAfter = afterResume.length ? afterResume[0] : null;
+  const burst = firstAfter === null ? 0 : afterResume.filter((t) => t < firstAfter + 50).length;
+  await frozen.close();
+  await other.close();
+  return {
+    frozen_ms: Math.round(resumedBy - from),
+    timer_ticks_while_frozen: during(seen.ticks),
+    timer_ticks_within_50ms_of_first_after_resume: burst,
+    storage_events_sent: sent,
+    storage_events_run_while_frozen: during(seen.storage),
+    storage_events_run_after_resume: seen.storage.filter((t) => t >= resumedBy).length,
+    channel_messages_sent: sent,
+    channel_messages_run_while_frozen: during(seen.channel),
+    channel_messages_run_after_resume: seen.channel.filter((t) => t >= resumedBy).length,
+  };
+}
+
 async function main() {
   const server = await serve();
   const url = `http://127.0.0.1:${server.address().port}/`;
@@ -186,6 +236,7 @@ async function main() {
     for (const p of four) await p.close();
     const lockClose = await lockRelease(browser, url, (p) => p.close());
     const lockCrash = await lockRelease(browser, url, crash);
+    const frozen = await frozenTab(browser, url);
     const profile = {
       profile: "chromium",
       browser: version,
@@ -197,12 +248,12 @@ async function main() {
       read_check_write_race: [rcw2, rcw4],
       lock_release_after_close: lockClose,
       lock_release_after_crash: lockCrash,
+      frozen_tab: frozen,
       not_measured: [
         "storage events and lock grants held while a tab's main thread is busy",
         "a lock kept by a page in the back-forward cache",
         "BroadcastChannel queueing under a burst",
         "hidden-tab timer clamping and intensive throttling",
-        "frozen-tab semantics (Page.setWebLifecycleState)",
       ],
     };
     fs.mkdirSync(path.dirname(OUT), { recursive: true });
