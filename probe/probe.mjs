@@ -217,6 +217,44 @@ async function frozenTab(browser, url) {
   };
 }
 
+/** B2: a burst of `count` channel messages from one tab: the delay of each
+ * to the other, so queueing shows in the upper quantiles. */
+async function channelBurst([sender, reader], count) {
+  await reader.evaluate(() => (window.seen.channel = []));
+  await sender.evaluate((count) => {
+    for (let i = 0; i < count; i++) window.probe.bc.postMessage({ burst: i, at: window.probe.now() });
+  }, count);
+  await reader.waitForFunction((count) => window.seen.channel.length >= count, { timeout: 60000 }, count);
+  const delays = await reader.evaluate(() => window.seen.channel.map((m) => m.at - m.data.at));
+  return { messages: count, ...distribution(delays) };
+}
+
+/** B4: a write reaching a tab whose main thread is busy for `busyMs`: when its
+ * storage event and its channel message run, counted from the write. */
+async function busyTab([writer, busy], busyMs) {
+  await busy.evaluate(() => {
+    window.seen.storage = [];
+    window.seen.channel = [];
+  });
+  // The busy task starts first; the write lands while it runs.
+  const spin = busy.evaluate((busyMs) => {
+    const end = window.probe.now() + busyMs;
+    while (window.probe.now() < end) {}
+  }, busyMs);
+  await sleep(20);
+  const wrote = await writer.evaluate(() => {
+    const at = window.probe.now();
+    localStorage.setItem("probe", `busy:${at}`);
+    window.probe.bc.postMessage({ busy: true });
+    return at;
+  });
+  await spin;
+  await busy.waitForFunction(() => window.seen.storage.length > 0 && window.seen.channel.length > 0);
+  const at = await busy.evaluate(() => [window.seen.storage[0].at, window.seen.channel[0].at]);
+  const r = (x) => Math.round(x * 10) / 10;
+  return { busy_ms: busyMs, storage_event_after_ms: r(at[0] - wrote), channel_message_after_ms: r(at[1] - wrote) };
+}
+
 async function main() {
   const server = await serve();
   const url = `http://127.0.0.1:${server.address().port}/`;
@@ -231,6 +269,8 @@ async function main() {
     const storage = await storageEvents(two);
     const channel = await channelDelay(two);
     const rcw2 = await readCheckWrite(two);
+    const burst = await channelBurst(two, 10000);
+    const busy = await busyTab(two, 300);
     const four = [...two, ...(await openTabs(browser, url, 2))];
     const rcw4 = await readCheckWrite(four);
     for (const p of four) await p.close();
@@ -245,14 +285,15 @@ async function main() {
       trials: TRIALS,
       storage_event_delay: storage,
       broadcast_channel_delay: channel,
+      broadcast_channel_burst: burst,
+      busy_tab: busy,
       read_check_write_race: [rcw2, rcw4],
       lock_release_after_close: lockClose,
       lock_release_after_crash: lockCrash,
       frozen_tab: frozen,
       not_measured: [
-        "storage events and lock grants held while a tab's main thread is busy",
+        "lock grants to a tab whose main thread is busy",
         "a lock kept by a page in the back-forward cache",
-        "BroadcastChannel queueing under a burst",
         "hidden-tab timer clamping and intensive throttling",
       ],
     };
