@@ -13,17 +13,8 @@ use std::collections::BTreeMap;
 pub struct Checker {
     /// When each (org, seq) was committed; every tab that applies it measures from here.
     committed: BTreeMap<(u32, u64), SimTime>,
-    /// Every apply's latency in ms, in the order applied.
+    /// Every apply's latency in ms: in the order applied, sorted by `finish`.
     applied: Vec<u64>,
-}
-
-impl Checker {
-    /// Every apply's latency in ms so far, sorted.
-    pub fn latencies(&self) -> Vec<u64> {
-        let mut all = self.applied.clone();
-        all.sort_unstable();
-        all
-    }
 }
 
 impl Check for Checker {
@@ -42,6 +33,7 @@ impl Check for Checker {
     }
 
     fn finish(&mut self, end: &End) -> Vec<Violation> {
+        self.applied.sort_unstable();
         let scenario = end.scenario;
         let expect = &scenario.expect;
         let asked = |list: &[String]| list.iter().any(|o| o == "O11");
@@ -49,8 +41,8 @@ impl Check for Checker {
             return vec![];
         }
         let bound = scenario.config.check.ui_latency_p99_bound_ms;
-        let all = self.latencies();
-        match percentile(&all, 99.0) {
+        let all = &self.applied;
+        match percentile(all, 99.0) {
             Some(p99) if p99 > bound => vec![Violation {
                 oracle: "O11",
                 t: scenario.end(),
@@ -65,7 +57,7 @@ impl Check for Checker {
     }
 
     fn figures(&self, figures: &mut super::Figures) {
-        figures.ui_latencies = self.latencies();
+        figures.ui_latencies = self.applied.clone();
     }
 }
 

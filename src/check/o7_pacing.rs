@@ -187,17 +187,12 @@ impl Checker {
         self.peak
     }
 
-    fn request(&mut self, scenario: &Scenario, t: SimTime, obs: &Observation) {
-        let Observation::Request {
-            tab,
-            req,
-            what,
-            path,
-            ..
-        } = obs
-        else {
-            return;
-        };
+    fn request(
+        &mut self,
+        scenario: &Scenario,
+        t: SimTime,
+        (tab, req, what, path): (&Actor, &u64, &RequestKind, &str),
+    ) {
         if let Some(since) = self.background.frozen.get(tab) {
             self.found.push(Violation {
                 oracle: "O7",
@@ -216,16 +211,12 @@ impl Checker {
         self.peak = self.peak.max(pace.window.len() as u64);
     }
 
-    fn response(&mut self, p: &ProviderConfig, t: SimTime, obs: &Observation) {
-        let Observation::Response {
-            tab,
-            req,
-            outcome,
-            events,
-        } = obs
-        else {
-            return;
-        };
+    fn response(
+        &mut self,
+        p: &ProviderConfig,
+        t: SimTime,
+        (tab, req, outcome, events): (&Actor, &u64, &Outcome, &usize),
+    ) {
         let Some(pace) = self.tabs.get_mut(tab) else {
             return;
         };
@@ -258,8 +249,19 @@ impl Check for Checker {
             }
         }
         match &step.obs {
-            Observation::Request { .. } => self.request(scenario, t, &step.obs),
-            Observation::Response { .. } => self.response(p, t, &step.obs),
+            Observation::Request {
+                tab,
+                req,
+                what,
+                path,
+                ..
+            } => self.request(scenario, t, (tab, req, what, path)),
+            Observation::Response {
+                tab,
+                req,
+                outcome,
+                events,
+            } => self.response(p, t, (tab, req, outcome, events)),
             _ => {}
         }
     }
