@@ -7,12 +7,12 @@
 // clock on one machine), except lock release after close, whose start is the
 // driver's `Date.now()` just before it closes the page (millisecond grain).
 
-import http from "node:http";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import puppeteer from "puppeteer-core";
+import { serve } from "./serve.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(
@@ -37,14 +37,6 @@ const bc = new BroadcastChannel("probe");
 bc.onmessage = (e) => window.seen.channel.push({ at: now(), data: e.data });
 window.probe = { now, bc };
 </script>`;
-
-function serve() {
-  const server = http.createServer((_, res) => {
-    res.writeHead(200, { "content-type": "text/html" });
-    res.end(PAGE);
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -286,7 +278,7 @@ async function hiddenTimers(browser, url, seconds) {
 }
 
 async function main() {
-  const server = await serve();
+  const server = await serve(PAGE);
   const url = `http://127.0.0.1:${server.address().port}/`;
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,

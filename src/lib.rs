@@ -42,6 +42,7 @@ pub mod parallel;
 pub mod params;
 pub mod progress;
 pub mod query;
+pub mod recording;
 pub mod results;
 pub mod run;
 pub mod scenario;

@@ -158,6 +158,13 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Judge histories recorded outside the simulator (JSON Lines, schema in README) with
+    /// every oracle they hold enough for; the others are reported as not checkable.
+    Check {
+        /// The recorded histories (histories/*.jsonl).
+        #[arg(required = true)]
+        histories: Vec<PathBuf>,
+    },
 }
 
 /// `rtsim sweep`'s options.
@@ -294,6 +301,7 @@ fn main() -> ExitCode {
             budget,
         } => cmd_shrink(&scenario, seed, driver, mutant, oracle, out, budget),
         Command::Verdicts { paths, jobs } => cmd_verdicts(&paths, jobs),
+        Command::Check { histories } => cmd_check(&histories),
         Command::Params => print_text(rtsim::params::SimConfig::markdown_table()),
         Command::Faults => print_text(rtsim::faults::markdown_table()),
         Command::Coverage => print_text(rtsim::coverage::markdown_table()),
@@ -831,6 +839,32 @@ fn cmd_verdicts(paths: &[PathBuf], jobs: Option<usize>) -> Result<bool, InputErr
         }
         true
     })
+}
+
+/// `rtsim check`: each history's oracles, its violations and its verdict.
+/// Every file is read before any is judged, so a bad one fails the command
+/// (exit 2) before anything is printed.
+fn cmd_check(paths: &[PathBuf]) -> Result<bool, InputError> {
+    use rtsim::recording::Recording;
+    let recordings = paths
+        .iter()
+        .map(|p| Recording::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut all_held = true;
+    for (path, rec) in paths.iter().zip(&recordings) {
+        let judgement = rec.judge();
+        println!(
+            "check {} ({}): {} observations over {}",
+            path.display(),
+            rec.source,
+            rec.steps.len(),
+            rec.scenario.end()
+        );
+        print!("{}", judgement.report());
+        println!("verdict {}: {}", path.display(), judgement.summary());
+        all_held &= judgement.held();
+    }
+    Ok(all_held)
 }
 
 fn print_text(text: String) -> Result<bool, InputError> {

@@ -10,7 +10,7 @@
 use crate::event::{Action, EntityType, EventId, MutationId, OrgId, PropertyId, Row};
 use crate::query::{AggregateKind, ListKind};
 use crate::time::SimTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A5: the global banner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -24,7 +24,7 @@ pub enum Banner {
 }
 
 /// A tab's part in the leader election of its scope (L1-L6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Follower,
@@ -135,6 +135,18 @@ impl Serialize for Actor {
     }
 }
 
+/// Read from its spelling, as recorded histories (`recording`) write it.
+impl<'de> Deserialize<'de> for Actor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Actor::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not an actor: org<i>/browser<j>/tab<k> or org<i>/browser<j>"
+            ))
+        })
+    }
+}
+
 /// Why an event left a server buffer before every reader had it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,7 +158,7 @@ pub enum DropReason {
 }
 
 /// How a request ended, as its tab saw it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Status(u16),
@@ -171,7 +183,7 @@ impl Outcome {
 }
 
 /// What a request was for; checkers treat the transport and the refetches differently.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestKind {
     Login,

@@ -46,6 +46,22 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+impl InputError {
+    /// An input file's name (as errors spell it) and text, or why it cannot be read.
+    pub fn read(path: &Path) -> Result<(String, String), InputError> {
+        let file = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok((file, text)),
+            Err(e) => Err(InputError {
+                file,
+                line: None,
+                field: "-".to_string(),
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+}
+
 pub const ORACLES: [&str; 12] = [
     "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11", "O12",
 ];
@@ -151,13 +167,7 @@ impl Scenario {
 
     /// Load and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, InputError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| InputError {
-            file: file.clone(),
-            line: None,
-            field: "-".to_string(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let (file, text) = InputError::read(path)?;
         Scenario::parse(&file, &text).map(|mut s| {
             s.path = path.to_path_buf();
             s

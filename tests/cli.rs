@@ -270,3 +270,32 @@ fn readme_lists_every_parameter_and_fault_kind_as_declared() {
         "README's SPEC rule table is stale: paste `cargo run --release -- coverage` between the markers"
     );
 }
+
+/// `rtsim check`: a recorded history that breaks an oracle exits 1, one that
+/// keeps every checkable oracle exits 0, a malformed one exits 2 naming the
+/// file, line and field.
+#[test]
+fn check_judges_recorded_histories_and_rejects_malformed_ones() {
+    let dir = common::repo_dir().join("histories");
+    let history = |name: &str| dir.join(name).to_string_lossy().to_string();
+    let split = rtsim(&["check", &history("lease_takeover_3s_heartbeat_10s.jsonl")]);
+    assert_eq!(split.status.code(), Some(1), "{}", stderr(&split));
+    let out = String::from_utf8_lossy(&split.stdout);
+    assert!(out.contains("two leaders for"), "{out}");
+    assert!(out.contains(": fail (O4;"), "{out}");
+    let kept = rtsim(&["check", &history("lease_takeover_18s_heartbeat_10s.jsonl")]);
+    assert_eq!(kept.status.code(), Some(0), "{}", stderr(&kept));
+    assert!(String::from_utf8_lossy(&kept.stdout).contains(": pass (2 checkers judged"));
+    let bad = scenario_file(
+        "bad.jsonl",
+        "{\"kind\":\"recording\",\"schema\":1,\"records\":[\"role\"],\"params\":{\"scope\":\"browser-org\"}}\n{\"t\":1,\"kind\":\"role\",\"tab\":\"org0/browser0/tab0\",\"scope\":\"s\",\"role\":\"leader\",\"seq\":-1,\"cause\":\"c\"}\n",
+    );
+    let o = rtsim(&["check", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.jsonl:2: field `seq`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+}

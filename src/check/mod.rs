@@ -85,40 +85,252 @@ pub struct Figures {
     pub applied: Vec<&'static str>,
 }
 
+/// What a checker must see to judge a history: for `rtsim check`, which
+/// judges a history recorded outside the simulator only with the checkers
+/// whose needs the recording meets, and reports the rest as not checkable.
+#[derive(Clone, Copy, Debug)]
+pub enum Reads {
+    /// Only these observation kinds (a recording's header lists what it holds).
+    Kinds(&'static [&'static str]),
+    /// What only a simulated run has, said in a few words: the scenario's
+    /// fault plan, the final state, observations no recording schema carries.
+    Simulation(&'static str),
+}
+
+/// The observation kinds a history holds: every kind, for a simulated run;
+/// those its header lists, for a recording.
+#[derive(Clone, Copy)]
+pub enum Recorded<'a> {
+    Everything,
+    Only(&'a [String]),
+}
+
+impl Recorded<'_> {
+    pub fn has_all(&self, kinds: &[&str]) -> bool {
+        match self {
+            Recorded::Everything => true,
+            Recorded::Only(held) => kinds.iter().all(|k| held.iter().any(|h| h == k)),
+        }
+    }
+}
+
+/// One oracle's checker: its id, what it judges, what it reads, and how to
+/// make it for a scenario (and for what a history holds: a checker may judge
+/// a part of its property only where the history has the kinds it needs).
+pub struct Entry {
+    pub oracle: &'static str,
+    pub judges: &'static str,
+    pub reads: Reads,
+    /// A part judged only where the history also has these kinds.
+    pub part: Option<(&'static str, &'static [&'static str])>,
+    pub make: fn(&Scenario, Recorded) -> Box<dyn Check>,
+}
+
+/// Everything a simulated run leaves a recording without: the checkers that read it.
+const SIM: Reads =
+    Reads::Simulation("the scenario's fault plan, the final state and the machines' observations");
+
+/// Every checker, in the order each run feeds them.
+pub const ENTRIES: &[Entry] = &[
+    Entry {
+        oracle: "O1",
+        judges: "each event applied at most once, none lost without a refetch",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o1_exactly_once::Checker>::default(),
+    },
+    Entry {
+        oracle: "O1",
+        judges: "exactly once across a server restart",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o1_restart::Checker>::default(),
+    },
+    Entry {
+        oracle: "O1",
+        judges: "optimistic rows settle once",
+        reads: SIM,
+        part: None,
+        make: |s, _| Box::new(o1_ui::Checker::new(s)),
+    },
+    Entry {
+        oracle: "O2",
+        judges: "caches converge to the store",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::new(o2_convergence::Checker),
+    },
+    Entry {
+        oracle: "O3",
+        judges: "applied sequences increase",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o3_order::Checker>::default(),
+    },
+    Entry {
+        oracle: "O4",
+        judges: "at most one leader per scope, split-brain windows bounded",
+        reads: Reads::Kinds(&["role", "lifecycle"]),
+        part: Some((
+            "at most one backend stream per scope",
+            &["request", "response"],
+        )),
+        make: |s, rec| {
+            Box::new(o4_one_leader::Checker::new(
+                s,
+                rec.has_all(&["request", "response"]),
+            ))
+        },
+    },
+    Entry {
+        oracle: "O4",
+        judges: "no leader steps down from a healthy scope (L7 churn)",
+        reads: Reads::Kinds(&["role", "lifecycle", "signed_out"]),
+        part: None,
+        make: |s, _| Box::new(o4_churn::Checker::new(s)),
+    },
+    Entry {
+        oracle: "O5",
+        judges: "no event of another org or property",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o5_isolation::Checker>::default(),
+    },
+    Entry {
+        oracle: "O6",
+        judges: "one refresh per expiry, bearer on every call, silence after logout",
+        reads: SIM,
+        part: None,
+        make: |s, _| Box::new(o6_auth::Checker::new(s)),
+    },
+    Entry {
+        oracle: "O6",
+        judges: "the offline and expired banners",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o6_banner::Checker>::default(),
+    },
+    Entry {
+        oracle: "O7",
+        judges: "request rate and the circuit breaker",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o7_pacing::Checker>::default(),
+    },
+    Entry {
+        oracle: "O8",
+        judges: "buffer, waiter and eviction bounds",
+        reads: SIM,
+        part: None,
+        make: |s, _| Box::new(o8_server_bounds::Checker::new(s)),
+    },
+    Entry {
+        oracle: "O8",
+        judges: "long polls answered within their timeout",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o8_long_poll::Checker>::default(),
+    },
+    Entry {
+        oracle: "O8",
+        judges: "metrics agree with the buffers",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o8_metrics::Checker>::default(),
+    },
+    Entry {
+        oracle: "O9",
+        judges: "derived invalidations debounced",
+        reads: SIM,
+        part: None,
+        make: |s, _| Box::new(o9_debounce::Checker::new(s)),
+    },
+    Entry {
+        oracle: "O9",
+        judges: "aggregates reconcile once quiet",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o9_reconcile::Checker>::default(),
+    },
+    Entry {
+        oracle: "O10",
+        judges: "a leader within the bound after the heal",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o10_recovery::Checker>::default(),
+    },
+    Entry {
+        oracle: "O10",
+        judges: "a handoff resumes the transport",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o10_handoff::Checker>::default(),
+    },
+    Entry {
+        oracle: "O10",
+        judges: "focus refetches",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o10_focus::Checker>::default(),
+    },
+    Entry {
+        oracle: "O10",
+        judges: "hard recovery after silence",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o10_hard_recover::Checker>::default(),
+    },
+    Entry {
+        oracle: "O11",
+        judges: "event-to-UI latency p99",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o11_latency::Checker>::default(),
+    },
+    Entry {
+        oracle: "O12",
+        judges: "rollout flags (C13)",
+        reads: SIM,
+        part: None,
+        make: |s, _| Box::new(o12_flags::Checker::new(s)),
+    },
+];
+
+impl Entry {
+    /// Whether a history holding `recorded` gives this checker what it reads.
+    pub fn judges_on(&self, recorded: Recorded) -> bool {
+        match self.reads {
+            Reads::Kinds(kinds) => recorded.has_all(kinds),
+            Reads::Simulation(_) => matches!(recorded, Recorded::Everything),
+        }
+    }
+}
+
 /// Every checker, fed the same steps in the same order.
 pub struct Checkers {
     checks: Vec<Box<dyn Check>>,
 }
 
 impl Checkers {
+    /// Every checker, and the oracles-applied tally, for a simulated run.
     pub fn new(s: &Scenario) -> Self {
-        Checkers {
-            checks: vec![
-                Box::<o1_exactly_once::Checker>::default(),
-                Box::<o1_restart::Checker>::default(),
-                Box::new(o1_ui::Checker::new(s)),
-                Box::new(o2_convergence::Checker),
-                Box::<o3_order::Checker>::default(),
-                Box::new(o4_one_leader::Checker::new(s)),
-                Box::new(o4_churn::Checker::new(s)),
-                Box::<o5_isolation::Checker>::default(),
-                Box::new(o6_auth::Checker::new(s)),
-                Box::<o6_banner::Checker>::default(),
-                Box::<o7_pacing::Checker>::default(),
-                Box::new(o8_server_bounds::Checker::new(s)),
-                Box::<o8_long_poll::Checker>::default(),
-                Box::<o8_metrics::Checker>::default(),
-                Box::new(o9_debounce::Checker::new(s)),
-                Box::<o9_reconcile::Checker>::default(),
-                Box::<o10_recovery::Checker>::default(),
-                Box::<o10_handoff::Checker>::default(),
-                Box::<o10_focus::Checker>::default(),
-                Box::<o10_hard_recover::Checker>::default(),
-                Box::<o11_latency::Checker>::default(),
-                Box::new(o12_flags::Checker::new(s)),
-                Box::new(Exercised::new(s)),
-            ],
-        }
+        let mut checks: Vec<Box<dyn Check>> = ENTRIES
+            .iter()
+            .map(|e| (e.make)(s, Recorded::Everything))
+            .collect();
+        checks.push(Box::new(Exercised::new(s)));
+        Checkers { checks }
+    }
+
+    /// The checkers a recorded history holding `recorded` can feed.
+    pub fn for_recording(s: &Scenario, recorded: &[String]) -> Self {
+        let recorded = Recorded::Only(recorded);
+        let checks = ENTRIES
+            .iter()
+            .filter(|e| e.judges_on(recorded))
+            .map(|e| (e.make)(s, recorded))
+            .collect();
+        Checkers { checks }
     }
 
     pub fn step(&mut self, scenario: &Scenario, step: &Step) {

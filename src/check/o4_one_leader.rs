@@ -8,6 +8,12 @@
 //! the tabs signed in with one login session, which is the one its browser
 //! last logged in with (every open tab gets a new login at once). A tab that
 //! keys its election wrongly is then still counted in the scope it belongs to.
+//!
+//! A tab leads while its last announced role is leader and it is neither
+//! frozen nor closed or crashed (its lifecycle says so, whatever it last
+//! announced: a real tab that crashes says nothing on its way out). Streams
+//! are judged where the history has requests (a recording may not:
+//! `recording`).
 
 use super::{Check, End, Violation};
 use crate::client::leader::Scope;
@@ -79,12 +85,16 @@ impl Scopes {
     }
 }
 
-/// What O4 knows of each tab: its scope, role, whether it is frozen, its polls in flight.
+/// What O4 knows of each tab: its scope, role, whether it is frozen or
+/// gone, its polls in flight.
 struct Tabs {
     scopes: Scopes,
     scope_of: BTreeMap<Actor, String>,
     role_of: BTreeMap<Actor, Role>,
     frozen: BTreeSet<Actor>,
+    /// Closed or crashed: it runs nothing, whatever role it last announced
+    /// (a recorded tab that crashes says nothing on its way out).
+    gone: BTreeSet<Actor>,
     polls: BTreeSet<(Actor, u64)>,
     last_fault: String,
 }
@@ -107,6 +117,7 @@ impl Tabs {
                 match what.as_str() {
                     "freeze" => self.frozen.insert(*tab),
                     "thaw" => self.frozen.remove(tab),
+                    "close" | "crash" => self.gone.insert(*tab),
                     _ => false,
                 };
                 Some(*tab)
@@ -130,7 +141,8 @@ impl Tabs {
     /// Whether `tab` leads, and whether it runs a stream, now.
     fn standing(&self, tab: Actor) -> (bool, bool) {
         let role = self.role_of.get(&tab).copied();
-        let active = !self.frozen.contains(&tab) && role != Some(Role::Closed);
+        let active =
+            !self.frozen.contains(&tab) && !self.gone.contains(&tab) && role != Some(Role::Closed);
         let leads = active && role == Some(Role::Leader);
         let streams = active
             && role != Some(Role::Solo)
@@ -147,19 +159,23 @@ impl Tabs {
 /// open windows, and the windows closed so far (in the order they closed,
 /// until `finish` puts them in time order).
 pub struct Checker {
+    /// Whether streams are judged too: a recording without requests shows none.
+    streams: bool,
     tabs: Tabs,
     scopes: BTreeMap<String, ScopeState>,
     found: Vec<SplitBrain>,
 }
 
 impl Checker {
-    pub fn new(scenario: &Scenario) -> Self {
+    pub fn new(scenario: &Scenario, streams: bool) -> Self {
         Checker {
+            streams,
             tabs: Tabs {
                 scopes: Scopes::for_scenario(scenario),
                 scope_of: BTreeMap::new(),
                 role_of: BTreeMap::new(),
                 frozen: BTreeSet::new(),
+                gone: BTreeSet::new(),
                 polls: BTreeSet::new(),
                 last_fault: String::from("no fault"),
             },
@@ -191,7 +207,7 @@ impl Check for Checker {
         toggle(&mut st.streams, tab, streams);
         let cause = format!("{} ({})", tabs.last_fault, tab);
         let two_leaders = st.leaders.len() > 1;
-        let two_streams = st.streams.len() > 1;
+        let two_streams = self.streams && st.streams.len() > 1;
         track(
             &mut st.leader_window,
             two_leaders,

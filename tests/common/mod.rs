@@ -4,6 +4,10 @@
 use rtsim::scenario::Scenario;
 use std::path::{Path, PathBuf};
 
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 pub fn sims_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sims")
 }
