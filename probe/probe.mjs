@@ -45,7 +45,7 @@ function distribution(xs) {
   const v = [...xs].sort((a, b) => a - b);
   const q = (p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))];
   const r = (x) => Math.round(x * 1000) / 1000;
-  return { n: v.length, p50_ms: r(q(50)), p90_ms: r(q(90)), p99_ms: r(q(99)), max_ms: r(v[v.length - 1]) };
+  return { n: v.length, min_ms: r(v[0]), p50_ms: r(q(50)), p90_ms: r(q(90)), p99_ms: r(q(99)), max_ms: r(v[v.length - 1]) };
 }
 
 async function openTabs(browser, url, n) {

@@ -29,6 +29,7 @@
 //!   CPU-throttled tab, which handles every input late, network answers
 //!   included, and the platform sees none of those.
 
+use super::profile::PlatformProfile;
 use crate::client::browser_api::Effect;
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
@@ -58,6 +59,10 @@ pub struct PlatformConfig {
     pub intensive_throttle_after_ms: u64,
     /// ...and its timers fire only on this grid, counted from when it was hidden.
     pub intensive_timer_interval_ms: u64,
+    /// The timing followed: the `*_min_ms`/`*_max_ms` above (idealised), or a
+    /// measured browser's (`profile`), which then sets the delays, the lock
+    /// release and the hidden-timer interval instead.
+    pub profile: PlatformProfile,
 }
 
 impl Default for PlatformConfig {
@@ -72,6 +77,7 @@ impl Default for PlatformConfig {
             hidden_timer_min_interval_ms: 1000,
             intensive_throttle_after_ms: 5 * 60 * 1000,
             intensive_timer_interval_ms: 60 * 1000,
+            profile: PlatformProfile::Idealised,
         }
     }
 }
@@ -176,6 +182,8 @@ enum Delivery {
         from: TabIndex,
         data: String,
     },
+    /// B3, measured: the lock manager lets go of a gone tab's lock.
+    Release { tab: TabIndex, name: String },
 }
 
 #[derive(Debug)]
@@ -241,6 +249,8 @@ pub struct Platform {
     storage_last_due: BTreeMap<(TabIndex, String), SimTime>,
     /// Latest scheduled delivery per (sender, receiver), for B2's per-sender order.
     message_last_due: BTreeMap<(TabIndex, TabIndex), SimTime>,
+    /// Measured profile: until when (ns) each receiver is busy with channel messages.
+    channel_busy_ns: BTreeMap<TabIndex, u64>,
     locks: BTreeMap<String, LockState>,
     events: VecDeque<PlatformEvent>,
 }
@@ -261,6 +271,7 @@ impl Platform {
             next_delivery: 0,
             storage_last_due: BTreeMap::new(),
             message_last_due: BTreeMap::new(),
+            channel_busy_ns: BTreeMap::new(),
             locks: BTreeMap::new(),
             events: VecDeque::new(),
         }
@@ -330,15 +341,11 @@ impl Platform {
             // The bug: the write stays in the writer's view and the backing store.
             return;
         }
-        let (lo, hi) = (
-            self.config.storage_propagation_min_ms,
-            self.config.storage_propagation_max_ms,
-        );
         for dest in 0..self.tabs.len() {
             if dest == tab || self.tabs[dest].lifecycle.is_gone() {
                 continue;
             }
-            let drawn = now + jitter_ms(&mut self.rng, lo, hi);
+            let drawn = now + self.storage_delay_ms();
             // A later write must not overtake an earlier one to the same tab,
             // or that tab would see the key go back in time and emit events
             // out of write order. Ties are broken by insertion order.
@@ -360,7 +367,36 @@ impl Platform {
         }
     }
 
+    /// B1: how long a write takes to reach another tab.
+    fn storage_delay_ms(&mut self) -> u64 {
+        match self.config.profile.measured() {
+            None => {
+                let c = &self.config;
+                let (lo, hi) = (c.storage_propagation_min_ms, c.storage_propagation_max_ms);
+                jitter_ms(&mut self.rng, lo, hi)
+            }
+            Some(m) => m.storage.draw_ms(&mut self.rng),
+        }
+    }
+
     // ---- B2 BroadcastChannel ---------------------------------------------
+
+    /// When a message posted now reaches tab `dest`. Measured, the receiver
+    /// handles messages one at a time at the profile's cost each, so a burst
+    /// queues there (probe's `broadcast_channel_burst`).
+    fn message_arrival(&mut self, now: SimTime, dest: TabIndex) -> SimTime {
+        let Some(m) = self.config.profile.measured() else {
+            let c = &self.config;
+            let (lo, hi) = (c.broadcast_delay_min_ms, c.broadcast_delay_max_ms);
+            return now + jitter_ms(&mut self.rng, lo, hi);
+        };
+        let cost = m.channel_per_message_ns;
+        let arrives = now.as_ms() * 1_000_000 + m.channel.draw_ns(&mut self.rng);
+        let busy = self.channel_busy_ns.entry(dest).or_default();
+        let handled = arrives.max(*busy + cost);
+        *busy = handled;
+        SimTime((handled + 500_000) / 1_000_000)
+    }
 
     /// Post `data` on `channel`. Returns false, sending nothing, when
     /// broadcast is unavailable or the sender is not running. Every other
@@ -374,15 +410,11 @@ impl Platform {
             // The bug: the post "succeeds" and goes nowhere.
             return true;
         }
-        let (lo, hi) = (
-            self.config.broadcast_delay_min_ms,
-            self.config.broadcast_delay_max_ms,
-        );
         for dest in 0..self.tabs.len() {
             if dest == from || self.tabs[dest].lifecycle.is_gone() {
                 continue;
             }
-            let drawn = now + jitter_ms(&mut self.rng, lo, hi);
+            let drawn = self.message_arrival(now, dest);
             let last = self.message_last_due.entry((from, dest)).or_default();
             let due = drawn.max(*last);
             *last = due;
@@ -535,17 +567,20 @@ impl Platform {
     /// The tab closes: its locks are released and its queued requests
     /// dropped, and nothing more reaches it. A goodbye (`pagehide`) is the
     /// caller's to send before calling this.
-    fn close(&mut self, _now: SimTime, tab: TabIndex) {
-        self.end(tab, Lifecycle::Closed);
+    fn close(&mut self, now: SimTime, tab: TabIndex) {
+        self.end(now, tab, Lifecycle::Closed);
     }
 
     /// The tab's process dies: as `close` for the platform, but the caller
     /// must not send a goodbye first.
-    fn crash(&mut self, _now: SimTime, tab: TabIndex) {
-        self.end(tab, Lifecycle::Crashed);
+    fn crash(&mut self, now: SimTime, tab: TabIndex) {
+        self.end(now, tab, Lifecycle::Crashed);
     }
 
-    fn end(&mut self, tab: TabIndex, how: Lifecycle) {
+    /// The tab is gone: nothing more reaches it, its lock requests are
+    /// dropped and its locks released, at once (idealised) or after the
+    /// profile's measured delay for a close or a crash.
+    fn end(&mut self, now: SimTime, tab: TabIndex, how: Lifecycle) {
         let t = self.tab_mut(tab);
         if t.lifecycle.is_gone() {
             return;
@@ -555,6 +590,7 @@ impl Platform {
         self.events.retain(|e| e.tab() != tab);
         self.deliveries.retain(|_, d| match d {
             Delivery::Storage { dest, .. } | Delivery::Message { dest, .. } => *dest != tab,
+            Delivery::Release { .. } => true,
         });
         let names: Vec<String> = self.locks.keys().cloned().collect();
         let holds = names.iter().any(|n| self.lock_holder(n) == Some(tab));
@@ -562,14 +598,31 @@ impl Platform {
             // The bug: the lock manager never hears that the holder died.
             return;
         }
+        let release_after = self.config.profile.measured().map(|m| match how {
+            Lifecycle::Crashed => m.lock_release_crash.clone(),
+            _ => m.lock_release_close.clone(),
+        });
         for name in names {
             let lock = self.locks.get_mut(&name).expect("key listed above");
             lock.waiters.retain(|w| *w != tab);
+            match &release_after {
+                Some(delay) if lock.holder == Some(tab) => {
+                    let due = now + delay.draw_ms(&mut self.rng);
+                    self.schedule(due, Delivery::Release { tab, name });
+                }
+                _ => self.release_held(tab, &name),
+            }
+        }
+    }
+
+    /// `tab`, gone, no longer holds `name`: the next waiter gets it.
+    fn release_held(&mut self, tab: TabIndex, name: &str) {
+        if let Some(lock) = self.locks.get_mut(name) {
             if lock.holder == Some(tab) {
                 lock.holder = None;
             }
-            self.grant_next(&name);
         }
+        self.grant_next(name);
     }
 
     /// Open a new visible tab; returns its index. Its view is a copy of the
@@ -595,7 +648,8 @@ impl Platform {
 
     /// When a timer `tab` set to fire at `requested` actually fires, given
     /// the tab's lifecycle now. Visible: on time. Hidden: at least
-    /// `hidden_timer_min_interval_ms` after the tab's previous timer fire,
+    /// `hidden_timer_min_interval_ms` after the tab's previous timer fire
+    /// (measured: the profile's interval, on a grid every hidden tab shares),
     /// and, if by then it has been hidden longer than
     /// `intensive_throttle_after_ms`, on the next point of the
     /// `intensive_timer_interval_ms` grid counted from when it was hidden.
@@ -606,9 +660,17 @@ impl Platform {
         match t.lifecycle {
             Lifecycle::Visible => Some(requested),
             Lifecycle::Hidden { since } => {
+                let measured = self.config.profile.measured();
+                let interval = measured.map_or(self.config.hidden_timer_min_interval_ms, |m| {
+                    m.hidden_interval_ms
+                });
                 let mut at = requested;
                 if let Some(last) = t.last_timer_fire {
-                    at = at.max(last + self.config.hidden_timer_min_interval_ms);
+                    at = at.max(last + interval);
+                }
+                if measured.is_some_and(|m| m.hidden_grid) {
+                    // Chromium wakes hidden tabs on one grid for all of them.
+                    at = SimTime(at.as_ms().div_ceil(interval) * interval);
                 }
                 let hidden_for = at.since(since);
                 let grid = self.config.intensive_timer_interval_ms;
@@ -674,6 +736,7 @@ impl Platform {
                         data,
                     });
                 }
+                Delivery::Release { tab, name } => self.release_held(tab, &name),
             }
         }
     }

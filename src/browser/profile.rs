@@ -1,0 +1,215 @@
+//! Platform profiles: what the browser model (SPEC B1-B4) assumes about a
+//! browser's timing, either as the SPEC first stated it (`Idealised`: the
+//! uniform delays and immediate lock release of the `storage_*`,
+//! `broadcast_*` parameters) or as measured in a real browser by `probe/`
+//! (`Measured`: the profile JSON the probe writes, `profiles/chromium.json`
+//! being the committed one).
+//!
+//! A measured profile gives the model, from the probe's fields:
+//! - `storage_event_delay`, `broadcast_channel_delay`: the delay of a storage
+//!   event and of a channel message, drawn from the measured quantiles
+//!   (piecewise linear between min, p50, p90, p99 and max), to the millisecond;
+//! - `broadcast_channel_burst`: the receiving tab's cost per message, so a
+//!   burst queues at the receiver and drains when the measured one did;
+//! - `lock_release_after_close`, `lock_release_after_crash`: how long a Web
+//!   Lock stays held after its tab closes or crashes;
+//! - `hidden_tab_timers`: whether hidden tabs' timers run on one shared grid
+//!   of the hidden interval (phase spread under 5 ms), as Chromium aligns them.
+//!
+//! Not taken from a profile yet (issue 17): busy-tab scheduling, frozen-tab
+//! channel delivery, the back-forward cache, intensive throttling's threshold.
+
+use crate::seed::SimRng;
+use rand::Rng;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The committed Chromium profile, compiled in so a run never depends on
+/// the working directory.
+const CHROMIUM: &str = include_str!("../../profiles/chromium.json");
+
+/// A measured distribution of delays in ms, as the probe writes it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Quantiles {
+    pub min_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Quantiles {
+    /// The delay at quantile `u` in [0, 1], linear between the measured points.
+    pub fn at(&self, u: f64) -> f64 {
+        let points = [
+            (0.0, self.min_ms),
+            (0.5, self.p50_ms),
+            (0.9, self.p90_ms),
+            (0.99, self.p99_ms),
+            (1.0, self.max_ms),
+        ];
+        let u = u.clamp(0.0, 1.0);
+        let i = points
+            .iter()
+            .rposition(|(q, _)| *q <= u)
+            .unwrap_or(0)
+            .min(3);
+        let ((q0, d0), (q1, d1)) = (points[i], points[i + 1]);
+        d0 + (d1 - d0) * (u - q0) / (q1 - q0)
+    }
+
+    /// One delay drawn from the distribution, in nanoseconds.
+    pub fn draw_ns(&self, rng: &mut SimRng) -> u64 {
+        (self.at(rng.gen::<f64>()) * 1e6).round().max(0.0) as u64
+    }
+
+    /// One delay drawn from the distribution, to the nearest millisecond
+    /// (the model's clock).
+    pub fn draw_ms(&self, rng: &mut SimRng) -> u64 {
+        (self.draw_ns(rng) + 500_000) / 1_000_000
+    }
+
+    fn check(&self, field: &str) -> Result<(), String> {
+        let v = [
+            self.min_ms,
+            self.p50_ms,
+            self.p90_ms,
+            self.p99_ms,
+            self.max_ms,
+        ];
+        let ordered = v.windows(2).all(|w| w[0] <= w[1]);
+        if v.iter().all(|x| x.is_finite() && *x >= 0.0) && ordered {
+            Ok(())
+        } else {
+            Err(format!("{field}: quantiles must be non-negative and ordered min <= p50 <= p90 <= p99 <= max"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Burst {
+    messages: u64,
+    max_ms: f64,
+}
+
+#[derive(Deserialize)]
+struct HiddenTimers {
+    gap: Quantiles,
+    phase_spread_ms: f64,
+}
+
+/// The probe's JSON, the fields the model reads (the rest is for people).
+#[derive(Deserialize)]
+struct ProbeFile {
+    browser: String,
+    measured_on: String,
+    storage_event_delay: Quantiles,
+    broadcast_channel_delay: Quantiles,
+    broadcast_channel_burst: Burst,
+    lock_release_after_close: Quantiles,
+    lock_release_after_crash: Quantiles,
+    hidden_tab_timers: HiddenTimers,
+}
+
+/// A real browser's timing, as the platform model uses it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    /// What the parameter said: "chromium", or the file it was read from.
+    pub name: String,
+    pub browser: String,
+    pub measured_on: String,
+    pub storage: Quantiles,
+    pub channel: Quantiles,
+    /// The receiver's cost per channel message, in nanoseconds.
+    pub channel_per_message_ns: u64,
+    pub lock_release_close: Quantiles,
+    pub lock_release_crash: Quantiles,
+    /// The hidden-tab timer interval, in ms (the measured median gap).
+    pub hidden_interval_ms: u64,
+    /// Hidden tabs' timers fire on one grid shared by every tab.
+    pub hidden_grid: bool,
+}
+
+/// Which timing the platform model follows.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum PlatformProfile {
+    /// The SPEC's first model: uniform delays from the `storage_propagation_*`
+    /// and `broadcast_delay_*` parameters, locks released at once.
+    #[default]
+    Idealised,
+    Measured(Arc<Measured>),
+}
+
+impl PlatformProfile {
+    /// "idealised", "chromium" (the committed profile), or a profile file.
+    pub fn named(name: &str) -> Result<PlatformProfile, String> {
+        match name {
+            "idealised" => Ok(PlatformProfile::Idealised),
+            "chromium" => Measured::parse(name, CHROMIUM),
+            path => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read profile {path}: {e}"))?;
+                Measured::parse(path, &text)
+            }
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            PlatformProfile::Idealised => "idealised",
+            PlatformProfile::Measured(m) => &m.name,
+        }
+    }
+
+    pub fn measured(&self) -> Option<&Measured> {
+        match self {
+            PlatformProfile::Idealised => None,
+            PlatformProfile::Measured(m) => Some(m),
+        }
+    }
+}
+
+impl Measured {
+    fn parse(name: &str, text: &str) -> Result<PlatformProfile, String> {
+        let file: ProbeFile = serde_json::from_str(text)
+            .map_err(|e| format!("profile {name}: {e} (a profile is what probe/ writes)"))?;
+        for (field, q) in [
+            ("storage_event_delay", &file.storage_event_delay),
+            ("broadcast_channel_delay", &file.broadcast_channel_delay),
+            ("lock_release_after_close", &file.lock_release_after_close),
+            ("lock_release_after_crash", &file.lock_release_after_crash),
+            ("hidden_tab_timers.gap", &file.hidden_tab_timers.gap),
+        ] {
+            q.check(field).map_err(|e| format!("profile {name}: {e}"))?;
+        }
+        let burst = &file.broadcast_channel_burst;
+        if burst.messages == 0 || !burst.max_ms.is_finite() || burst.max_ms < 0.0 {
+            return Err(format!(
+                "profile {name}: broadcast_channel_burst: needs messages > 0 and max_ms >= 0"
+            ));
+        }
+        let hidden = &file.hidden_tab_timers;
+        let channel_per_message_ns = per_message_ns(burst, &file.broadcast_channel_delay);
+        Ok(PlatformProfile::Measured(Arc::new(Measured {
+            name: name.to_string(),
+            browser: file.browser,
+            measured_on: file.measured_on,
+            storage: file.storage_event_delay,
+            channel: file.broadcast_channel_delay,
+            channel_per_message_ns,
+            lock_release_close: file.lock_release_after_close,
+            lock_release_crash: file.lock_release_after_crash,
+            hidden_interval_ms: hidden.gap.p50_ms.round().max(1.0) as u64,
+            hidden_grid: hidden.phase_spread_ms < 5.0,
+        })))
+    }
+}
+
+/// The receiver's cost per message that makes a burst drain when the
+/// measured one did: messages are delivered in order, so the drain is the
+/// slowest early message's delay (about a single message's maximum, over
+/// thousands) plus the queue behind it.
+fn per_message_ns(burst: &Burst, single: &Quantiles) -> u64 {
+    let queued_ms = (burst.max_ms - single.max_ms).max(0.0);
+    (queued_ms * 1e6 / burst.messages as f64).round() as u64
+}
