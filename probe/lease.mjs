@@ -94,6 +94,8 @@ function onTimer() {
     if (l && l.tab === me && l.seq === seq) {
       setRole("leader", "lease confirmed");
       schedule(now + H);
+    } else if (!l) {
+      tryClaim(); // the winning claim was given up: the lease is free again
     } else {
       setRole("follower", "lost the lease race");
       lastHeard = now;
@@ -128,7 +130,8 @@ addEventListener("storage", (e) => {
 });
 addEventListener("pagehide", () => {
   const l = readLease();
-  if (role === "leader" && l && l.tab === me) localStorage.removeItem(KEY);
+  // A claim still being rechecked is given up too (rtsim found that one).
+  if ((role === "leader" || role === "claiming") && l && l.tab === me) localStorage.removeItem(KEY);
   setRole("closed", "tab closed");
   clearTimeout(timer);
 });

@@ -37,6 +37,7 @@ pub mod leader_table;
 pub mod log;
 pub mod machine;
 pub mod mutant;
+pub mod mutex_table;
 pub mod observation;
 pub mod parallel;
 pub mod params;

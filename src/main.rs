@@ -97,6 +97,19 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// The refresh mutex's figures (refreshes per expiry, passing runs) per scenario, under the
+    /// measured Chromium platform profile and the idealised model.
+    Mutex {
+        /// The auth scenarios to run.
+        #[arg(default_values = ["sims/auth_expiry_multitab.toml", "sims/auth_expiry_lease_mutex.toml"])]
+        scenarios: Vec<PathBuf>,
+        /// Seeds per scenario and profile.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Swarm exploration: each seed draws a whole scenario (topology, parameters, workload, and
     /// faults from a random subset of the fault kinds) and runs it; a failing run's scenario is
     /// written out with the command that replays it.
@@ -289,6 +302,16 @@ fn main() -> ExitCode {
             seeds,
             jobs,
         } => cmd_leaders(&scenario, seeds, jobs),
+        Command::Mutex {
+            scenarios,
+            seeds,
+            jobs,
+        } => load_scenarios(&scenarios).map(|(_, scenarios)| {
+            let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
+            let rows = rtsim::mutex_table::build(&scenarios, seeds, jobs);
+            print!("{}", rtsim::mutex_table::render(&rows));
+            true
+        }),
         Command::List { dir } => cmd_list(&dir),
         Command::Swarm(args) => cmd_swarm_args(args),
         Command::Shrink {

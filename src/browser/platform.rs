@@ -77,7 +77,7 @@ impl Default for PlatformConfig {
             hidden_timer_min_interval_ms: 1000,
             intensive_throttle_after_ms: 5 * 60 * 1000,
             intensive_timer_interval_ms: 60 * 1000,
-            profile: PlatformProfile::Idealised,
+            profile: PlatformProfile::chromium(),
         }
     }
 }
@@ -809,15 +809,19 @@ impl Machine for Platform {
 mod tests {
     use super::*;
     use crate::seed::rng_for;
+
+    /// These tests pin the idealised model's rules (the measured profile's
+    /// timing has its own tests: tests/profile.rs).
+    fn idealised() -> PlatformConfig {
+        PlatformConfig {
+            profile: PlatformProfile::Idealised,
+            ..PlatformConfig::default()
+        }
+    }
     use proptest::prelude::*;
 
     fn platform(tabs: usize) -> Platform {
-        Platform::new(
-            PlatformConfig::default(),
-            tabs,
-            rng_for(7, "platform"),
-            None,
-        )
+        Platform::new(idealised(), tabs, rng_for(7, "platform"), None)
     }
 
     fn drain(p: &mut Platform) -> Vec<PlatformEvent> {
@@ -923,7 +927,7 @@ mod tests {
             let config = PlatformConfig {
                 storage_propagation_min_ms: 1,
                 storage_propagation_max_ms: 1000,
-                ..PlatformConfig::default()
+                ..idealised()
             };
             let mut p = Platform::new(config, 3, rng_for(seed, "platform"), None);
             for i in 0..20u64 {
@@ -966,7 +970,7 @@ mod tests {
         let config = PlatformConfig {
             broadcast_delay_min_ms: 0,
             broadcast_delay_max_ms: 200,
-            ..PlatformConfig::default()
+            ..idealised()
         };
         for seed in 0..20 {
             let mut p = Platform::new(config.clone(), 3, rng_for(seed, "platform"), None);
@@ -1293,12 +1297,7 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_schedule() {
         let run = |seed| {
-            let mut p = Platform::new(
-                PlatformConfig::default(),
-                4,
-                rng_for(seed, "platform"),
-                None,
-            );
+            let mut p = Platform::new(idealised(), 4, rng_for(seed, "platform"), None);
             let mut log = Vec::new();
             for i in 0..30u64 {
                 let tab = (i % 4) as usize;
@@ -1347,7 +1346,7 @@ mod tests {
             ops in prop::collection::vec(op(), 1..80),
             seed in any::<u64>(),
         ) {
-            let config = PlatformConfig::default();
+            let config = idealised();
             let max = config.storage_propagation_max_ms;
             let mut p = Platform::new(config, 4, rng_for(seed, "platform"), None);
             let mut now = SimTime(0);

@@ -131,21 +131,30 @@ pub struct Measured {
 }
 
 /// Which timing the platform model follows.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PlatformProfile {
     /// The SPEC's first model: uniform delays from the `storage_propagation_*`
     /// and `broadcast_delay_*` parameters, locks released at once.
-    #[default]
     Idealised,
     Measured(Arc<Measured>),
 }
 
 impl PlatformProfile {
+    /// The default: the committed Chromium profile, parsed once.
+    pub fn chromium() -> PlatformProfile {
+        static PARSED: std::sync::OnceLock<PlatformProfile> = std::sync::OnceLock::new();
+        PARSED
+            .get_or_init(|| {
+                Measured::parse("chromium", CHROMIUM).expect("profiles/chromium.json parses")
+            })
+            .clone()
+    }
+
     /// "idealised", "chromium" (the committed profile), or a profile file.
     pub fn named(name: &str) -> Result<PlatformProfile, String> {
         match name {
             "idealised" => Ok(PlatformProfile::Idealised),
-            "chromium" => Measured::parse(name, CHROMIUM),
+            "chromium" => Ok(PlatformProfile::chromium()),
             path => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read profile {path}: {e}"))?;

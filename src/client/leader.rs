@@ -362,6 +362,10 @@ impl Leader {
                 Some(l) if l.tab == self.me && l.seq == self.seq => {
                     self.become_leader(now, "lease confirmed")
                 }
+                // The claim that beat ours was given up (its tab closed while
+                // rechecking): the lease is free again, so claim it again
+                // rather than wait a takeover out for a leader there is not.
+                None => self.try_claim(now, env),
                 _ => {
                     self.set_role(Role::Follower, "lost the lease race");
                     self.last_heard = now;
@@ -464,10 +468,15 @@ impl Leader {
         }
     }
 
-    /// The tab closes cleanly: give the lease up so a follower need not wait it out.
+    /// The tab closes cleanly: give the lease up so a follower need not wait
+    /// it out. A claim still being rechecked is given up too: left behind, it
+    /// reads as a live lease to every follower until it expires (found under
+    /// the measured Chromium profile, where a storage event can reach a tab
+    /// in the same millisecond as the write it announces).
     fn close(&mut self, env: &dyn BrowserView) {
         let holds_lease = self.read_lease(env).is_some_and(|l| l.tab == self.me);
-        let gives_up = self.role == Role::Leader && self.mechanism == Mechanism::Lease;
+        let gives_up = matches!(self.role, Role::Leader | Role::Claiming)
+            && self.mechanism == Mechanism::Lease;
         // The bug: the lease stays behind, so followers wait for it to expire.
         if gives_up && holds_lease && !fires(self.mutant, Mutant::CloseKeepsLease) {
             let key = self.lease_key.clone();
