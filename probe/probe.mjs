@@ -277,6 +277,41 @@ async function hiddenTimers(browser, url, seconds) {
   };
 }
 
+/** B3: a tab holding a Web Lock navigates to another page of the origin:
+ * is the lock released (the page unloaded), or kept while the page sits in
+ * the back-forward cache? The waiter waits up to 10 s; then the holder goes
+ * back, and `pageshow`'s `persisted` says whether it came from the cache. */
+async function lockInBfcache(browser, url) {
+  const [holder, waiter] = await openTabs(browser, url, 2);
+  await holder.evaluate(() => {
+    // Registered now: a page restored from the cache runs no new scripts.
+    window.restored = false;
+    addEventListener("pageshow", (e) => (window.restored = e.persisted));
+    navigator.locks.request("bf", () => new Promise(() => {}));
+  });
+  await sleep(50);
+  await waiter.evaluate(() => {
+    window.granted = null;
+    navigator.locks.request("bf", () => {
+      window.granted = window.probe.now();
+    });
+  });
+  const left = Date.now();
+  await holder.goto(`${url}?away`);
+  let released_after_ms = null;
+  try {
+    await waiter.waitForFunction(() => window.granted !== null, { timeout: 10000 });
+    released_after_ms = Math.round(((await waiter.evaluate(() => window.granted)) - left) * 10) / 10;
+  } catch {
+    // Not released within 10 s.
+  }
+  await holder.goBack();
+  const restored = await holder.evaluate(() => window.restored ?? false);
+  await holder.close();
+  await waiter.close();
+  return { waited_ms: 10000, released_after_ms, restored_from_bfcache: restored };
+}
+
 async function main() {
   const server = await serve(PAGE);
   const url = `http://127.0.0.1:${server.address().port}/`;
@@ -306,6 +341,7 @@ async function main() {
     const lockCrash = await lockRelease(browser, url, crash);
     const frozen = await frozenTab(browser, url);
     const hidden = await hiddenTimers(browser, url, 12);
+    const bfcache = await lockInBfcache(browser, url);
     const profile = {
       profile: "chromium",
       browser: version,
@@ -321,9 +357,9 @@ async function main() {
       lock_release_after_crash: lockCrash,
       frozen_tab: frozen,
       hidden_tab_timers: hidden,
+      lock_after_navigate_away: bfcache,
       not_measured: [
         "lock grants to a tab whose main thread is busy",
-        "a lock kept by a page in the back-forward cache",
         "intensive throttling of chained timers after minutes hidden",
       ],
     };

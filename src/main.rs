@@ -53,6 +53,10 @@ enum Command {
         /// Write the run in the Chrome Trace Event Format here (ui.perfetto.dev, chrome://tracing).
         #[arg(long)]
         perfetto: Option<PathBuf>,
+        /// Follow this platform profile instead of the scenario's: "idealised", "chromium" or a
+        /// profile file (probe/ writes them).
+        #[arg(long)]
+        platform_profile: Option<String>,
     },
     /// Run scenarios over a range of seeds on several threads and tabulate the failures.
     Sweep(SweepArgs),
@@ -206,6 +210,10 @@ struct SweepArgs {
     /// Also write a JUnit XML report here: one test case per scenario.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Run every scenario under this platform profile instead of its own: "idealised",
+    /// "chromium" or a profile file.
+    #[arg(long)]
+    platform_profile: Option<String>,
 }
 
 /// `rtsim swarm`'s options.
@@ -278,6 +286,7 @@ fn main() -> ExitCode {
             format,
             timeline,
             perfetto,
+            platform_profile,
         } => {
             let out = RunOutputs {
                 trace,
@@ -285,7 +294,7 @@ fn main() -> ExitCode {
                 perfetto,
                 format,
             };
-            cmd_run(&scenario, seed, mutant, driver, &out)
+            cmd_run(&scenario, seed, mutant, driver, platform_profile, &out)
         }
         Command::Sweep(args) => cmd_sweep(args),
         Command::Crosscheck {
@@ -353,10 +362,14 @@ fn cmd_run(
     seed: u64,
     mutant: Option<Mutant>,
     driver: Driver,
+    platform_profile: Option<String>,
     out: &RunOutputs,
 ) -> Result<bool, InputError> {
     let format = out.format;
-    let scenario = Scenario::load(path)?;
+    let mut scenario = Scenario::load(path)?;
+    if let Some(name) = &platform_profile {
+        scenario.with_platform_profile(name)?;
+    }
     let wants_trace = out.trace.is_some() || out.timeline.is_some() || out.perfetto.is_some();
     let report = if wants_trace {
         run_traced(&scenario, seed, mutant, driver)
@@ -400,7 +413,10 @@ fn cmd_run(
         for u in &report.unmet {
             println!("unmet: {u}");
         }
-        println!("replay: {}", replay_line(path, seed, mutant, driver));
+        println!(
+            "replay: {}",
+            rtsim::run::replay_line_for(&scenario, seed, mutant, driver)
+        );
     }
     println!(
         "verdict: {} seed={} trace={}",
@@ -498,7 +514,12 @@ fn cmd_sweep(args: SweepArgs) -> Result<bool, InputError> {
         shard: args.batch.shard,
     };
     let (format, junit) = (args.batch.format, args.junit.as_deref());
-    let (_, scenarios) = load_scenarios(&args.paths)?;
+    let (_, mut scenarios) = load_scenarios(&args.paths)?;
+    if let Some(name) = &args.platform_profile {
+        for s in &mut scenarios {
+            s.with_platform_profile(name)?;
+        }
+    }
     let runs = rtsim::batch::sweep(&scenarios, &cfg);
     let (table, all_pass) = rtsim::results::sweep_table(&runs);
     if let Some(file) = junit {

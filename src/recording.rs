@@ -519,6 +519,7 @@ fn scenario_of(
         },
         config,
         replay: None,
+        platform_override: None,
     }
 }
 

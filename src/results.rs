@@ -8,7 +8,7 @@
 use crate::check::Violation;
 use crate::crosscheck::Comparison;
 use crate::driver::Driver;
-use crate::run::{replay_line, RunReport, Summary};
+use crate::run::{replay_line_for, RunReport, Summary};
 use crate::scenario::{InputError, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -123,7 +123,7 @@ impl RunRecord {
             failed_oracles: r.summary.failed_oracles.clone(),
             unmet: r.unmet.clone(),
             violations: group(&r.violations),
-            replay: (!r.pass).then(|| replay_line(&s.path, r.seed, r.mutant, driver)),
+            replay: (!r.pass).then(|| replay_line_for(s, r.seed, r.mutant, driver)),
             summary: None,
         }
     }

@@ -218,6 +218,16 @@ pub fn replay_line(
     line
 }
 
+/// `replay_line` for a loaded scenario: with its `--platform-profile` if
+/// the command line gave one.
+pub fn replay_line_for(s: &Scenario, seed: u64, mutant: Option<Mutant>, driver: Driver) -> String {
+    let mut line = replay_line(&s.path, seed, mutant, driver);
+    if let Some(profile) = &s.platform_override {
+        line.push_str(&format!(" --platform-profile {profile}"));
+    }
+    line
+}
+
 /// Run `scenario` at `seed` with `mutant` on the turmoil driver.
 pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>) -> RunReport {
     run_with(scenario, seed, mutant, Driver::Turmoil)

@@ -106,6 +106,9 @@ pub struct Scenario {
     pub expect: Expect,
     pub config: SimConfig,
     pub replay: Option<Replay>,
+    /// The platform profile given on the command line instead of the
+    /// file's (`--platform-profile`), so a replay line can say so.
+    pub platform_override: Option<String>,
 }
 
 impl Scenario {
@@ -165,6 +168,22 @@ impl Scenario {
         }
     }
 
+    /// Follow platform profile `name` ("idealised", "chromium" or a profile
+    /// file) instead of the one the file names (`--platform-profile`).
+    pub fn with_platform_profile(&mut self, name: &str) -> Result<(), InputError> {
+        let profile = crate::browser::profile::PlatformProfile::named(name).map_err(|message| {
+            InputError {
+                file: self.path.display().to_string(),
+                line: None,
+                field: "--platform-profile".to_string(),
+                message,
+            }
+        })?;
+        self.config.platform.profile = profile;
+        self.platform_override = Some(name.to_string());
+        Ok(())
+    }
+
     /// Load and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, InputError> {
         let (file, text) = InputError::read(path)?;
@@ -212,6 +231,7 @@ impl Scenario {
             expect: src.expect(raw.expect.as_ref())?,
             config,
             replay: raw.replay.as_ref().map(|r| src.replay(r)).transpose()?,
+            platform_override: None,
         })
     }
 }

@@ -299,3 +299,46 @@ fn check_judges_recorded_histories_and_rejects_malformed_ones() {
     );
     assert!(!stderr(&o).contains("panicked"));
 }
+
+/// `--platform-profile` runs a scenario under another platform profile, a
+/// failing run's replay line carries it, and a bad one exits 2 naming the flag.
+#[test]
+fn platform_profile_flag_is_replayed_and_checked() {
+    let sims = common::sims_dir();
+    // Four tabs per browser, so the platform's timing matters.
+    let multitab = sims.join("auth_expiry_multitab.toml");
+    let multitab = multitab.to_string_lossy().to_string();
+    let mutant = "no-property-filter";
+    let args = ["run", &multitab, "--driver", "express", "--mutant", mutant];
+    let o = rtsim(&[&args[..], &["--platform-profile", "idealised"]].concat());
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("--mutant {mutant} --platform-profile idealised\n")),
+        "{out}"
+    );
+    // The replay line replays: the same trace hash.
+    let replay = out
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: rtsim "))
+        .expect("a replay line");
+    let again = rtsim(&replay.split(' ').collect::<Vec<_>>());
+    let verdict = |s: &str| s.lines().last().unwrap_or("").to_string();
+    assert_eq!(
+        verdict(&String::from_utf8_lossy(&again.stdout)),
+        verdict(&out)
+    );
+    // The default (chromium) is another run.
+    let default = rtsim(&args);
+    assert_ne!(
+        verdict(&String::from_utf8_lossy(&default.stdout)),
+        verdict(&out)
+    );
+    let bad = rtsim(&["run", &multitab, "--platform-profile", "/no/such.json"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("field `--platform-profile`: cannot read profile /no/such.json"),
+        "{}",
+        stderr(&bad)
+    );
+}
