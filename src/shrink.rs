@@ -463,6 +463,17 @@ fn regression_doc(shrunk: &Shrunk, goal: &Goal, name: &str, source: &str) -> Tab
         }
     );
     doc.insert("about".into(), Value::String(about));
+    // The platform timing the case failed under, written out even when it is
+    // today's default, so a later default cannot change what it replays.
+    if let Value::Table(params) = doc
+        .entry("params")
+        .or_insert_with(|| Value::Table(Table::new()))
+    {
+        params.entry("platform_profile").or_insert_with(|| {
+            let default = crate::browser::platform::PlatformConfig::default().profile;
+            Value::String(default.name().to_string())
+        });
+    }
     let mut replay = Table::new();
     replay.insert(
         "seeds".into(),

@@ -108,6 +108,16 @@ fn shrinking_keeps_the_failure_and_makes_the_case_smaller() {
         "the shrunk case fails without the mutant"
     );
     assert!(shrunk.runs <= 200, "{} runs over the budget", shrunk.runs);
+    // The case written out names the platform it failed under, default or not,
+    // and replays to the same trace.
+    let out = std::env::temp_dir().join(format!("rtsim-case-{}.toml", std::process::id()));
+    let written = rtsim::shrink::write_case(&goal, &shrunk, Path::new("drawn.toml"), Some(out))
+        .expect("written");
+    let text = std::fs::read_to_string(&written).expect("read back");
+    assert!(text.contains("platform_profile = \"chromium\""), "{text}");
+    let case = rtsim::scenario::Scenario::load(&written).expect("loads");
+    let again = run_with(&case, seed, Some(m), Driver::Express);
+    assert_eq!(again.trace_hash, r.trace_hash, "the written case replays");
 }
 
 #[test]
