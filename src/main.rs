@@ -181,6 +181,9 @@ enum Command {
         /// The recorded histories (histories/*.jsonl).
         #[arg(required = true)]
         histories: Vec<PathBuf>,
+        /// text, or json: one object (kind "check") per history.
+        #[arg(long, default_value = "text", value_parser = Format::parse)]
+        format: Format,
     },
 }
 
@@ -333,7 +336,7 @@ fn main() -> ExitCode {
             budget,
         } => cmd_shrink(&scenario, seed, driver, mutant, oracle, out, budget),
         Command::Verdicts { paths, jobs } => cmd_verdicts(&paths, jobs),
-        Command::Check { histories } => cmd_check(&histories),
+        Command::Check { histories, format } => cmd_check(&histories, format),
         Command::Params => print_text(rtsim::params::SimConfig::markdown_table()),
         Command::Faults => print_text(rtsim::faults::markdown_table()),
         Command::Coverage => print_text(rtsim::coverage::markdown_table()),
@@ -888,7 +891,7 @@ fn cmd_verdicts(paths: &[PathBuf], jobs: Option<usize>) -> Result<bool, InputErr
 /// `rtsim check`: each history's oracles, its violations and its verdict.
 /// Every file is read before any is judged, so a bad one fails the command
 /// (exit 2) before anything is printed.
-fn cmd_check(paths: &[PathBuf]) -> Result<bool, InputError> {
+fn cmd_check(paths: &[PathBuf], format: Format) -> Result<bool, InputError> {
     use rtsim::recording::Recording;
     let recordings = paths
         .iter()
@@ -897,15 +900,20 @@ fn cmd_check(paths: &[PathBuf]) -> Result<bool, InputError> {
     let mut all_held = true;
     for (path, rec) in paths.iter().zip(&recordings) {
         let judgement = rec.judge();
-        println!(
-            "check {} ({}): {} observations over {}",
-            path.display(),
-            rec.source,
-            rec.steps.len(),
-            rec.scenario.end()
-        );
-        print!("{}", judgement.report());
-        println!("verdict {}: {}", path.display(), judgement.summary());
+        let file = path.display().to_string();
+        match format {
+            Format::Json => println!("{}", judgement.to_json(&file, rec)),
+            Format::Text => {
+                println!(
+                    "check {file} ({}): {} observations over {}",
+                    rec.source,
+                    rec.steps.len(),
+                    rec.scenario.end()
+                );
+                print!("{}", judgement.report());
+                println!("verdict {file}: {}", judgement.summary());
+            }
+        }
         all_held &= judgement.held();
     }
     Ok(all_held)

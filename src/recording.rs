@@ -558,6 +558,40 @@ impl Status {
 }
 
 impl Judgement {
+    /// The judgement as one JSON object (`rtsim check --format json`): kind
+    /// "check", the file, its source, each checker's status, every violation.
+    pub fn to_json(&self, file: &str, rec: &Recording) -> Value {
+        let verdicts: Vec<Value> = self
+            .verdicts
+            .iter()
+            .map(|v| {
+                let (status, violations, why) = match &v.status {
+                    Status::Held => ("pass", 0, None),
+                    Status::Broken(n) => ("fail", *n, None),
+                    Status::NotCheckable(why) => ("not_checkable", 0, Some(why.clone())),
+                };
+                serde_json::json!({
+                    "oracle": v.oracle,
+                    "judges": v.judges,
+                    "status": status,
+                    "violations": violations,
+                    "why": why,
+                    "not_judged": v.unjudged,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "kind": "check",
+            "file": file,
+            "source": rec.source,
+            "observations": rec.steps.len(),
+            "end_ms": rec.scenario.end().as_ms(),
+            "pass": self.held(),
+            "verdicts": verdicts,
+            "violations": self.violations,
+        })
+    }
+
     /// The report `rtsim check` prints: each judged checker with its
     /// verdict, then the oracles not checkable, grouped by why.
     pub fn report(&self) -> String {

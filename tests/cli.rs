@@ -283,6 +283,25 @@ fn check_judges_recorded_histories_and_rejects_malformed_ones() {
     let out = String::from_utf8_lossy(&split.stdout);
     assert!(out.contains("two leaders for"), "{out}");
     assert!(out.contains(": fail (O4;"), "{out}");
+    let json = rtsim(&[
+        "check",
+        "--format",
+        "json",
+        &history("lease_takeover_3s_heartbeat_10s.jsonl"),
+    ]);
+    assert_eq!(json.status.code(), Some(1));
+    let record: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON object");
+    assert_eq!(record["kind"], "check");
+    assert_eq!(record["pass"], false);
+    let o4 = &record["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["oracle"] == "O4")
+        .expect("O4 judged")
+        .clone();
+    assert_eq!(o4["status"], "fail");
+    assert!(o4["violations"].as_u64() >= Some(1), "{o4}");
     let kept = rtsim(&["check", &history("lease_takeover_18s_heartbeat_10s.jsonl")]);
     assert_eq!(kept.status.code(), Some(0), "{}", stderr(&kept));
     assert!(String::from_utf8_lossy(&kept.stdout).contains(": pass (2 checkers judged"));
