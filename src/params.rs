@@ -372,9 +372,9 @@ params! { c;
     broadcast_enabled: bool = true, [], platform.broadcast_enabled, "the browser has a BroadcastChannel (B2)";
     locks_enabled: bool = true, [], platform.locks_enabled, "the browser has navigator.locks (B3)";
     hidden_timer_min_interval_ms: u64 = 1_000, [1, HOUR], platform.hidden_timer_min_interval_ms, "a hidden tab's timers fire at most this often (B4)";
-    intensive_throttle_after_ms: u64 = 300_000, [0, DAY], platform.intensive_throttle_after_ms, "hidden this long, timers are throttled hard (B4)";
-    intensive_timer_interval_ms: u64 = 60_000, [1, HOUR], platform.intensive_timer_interval_ms, "the hard-throttled timer period (B4)";
-    platform_profile: PlatformProfile = PlatformProfile::chromium(), [], platform.profile, "the browser timing followed: \"idealised\" (the storage_* and broadcast_* ranges above, locks released at once), \"chromium\" (profiles/chromium.json, measured by probe/) or a profile file";
+    intensive_throttle_after_ms: u64 = 300_000, [0, DAY], platform.intensive_throttle_after_ms, "hidden this long, timers are throttled hard (B4; idealised, or a profile without intensive_throttling)";
+    intensive_timer_interval_ms: u64 = 60_000, [1, HOUR], platform.intensive_timer_interval_ms, "the hard-throttled timer period (B4; as above)";
+    platform_profile: PlatformProfile = PlatformProfile::chromium(), [], platform.profile, "the browser timing followed: \"idealised\" (the storage_*, broadcast_*, hidden and intensive timer parameters above, locks released at once), \"chromium\" (profiles/chromium.json, measured by probe/) or a profile file";
     // ---- auth lifecycle (A1-A5, C7) ----
     pre_expiry_refresh_ms: u64 = 60_000, [0, c.tokens.access_token_ttl_ms.saturating_sub(1)], provider.auth.pre_expiry_refresh_ms, "refresh this long before the token runs out (A1)";
     refresh_request_timeout_ms: u64 = 10_000, [1, HOUR], provider.auth.refresh_request_timeout_ms, "a refresh call is given up after this";

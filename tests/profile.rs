@@ -10,7 +10,9 @@
 //!   2 ms of the measured maximum. Its median is not reproduced: the model
 //!   queues messages evenly at the receiver (median about half the drain),
 //!   Chromium delivered most near the end (median 98 of 110 ms);
-//! - a hidden tab's timers fire once per measured interval, on one grid.
+//! - a hidden tab's timers fire once per measured interval, on one grid;
+//! - intensive throttling starts within one such interval of the measured
+//!   threshold, and then fires once per measured period.
 
 use rtsim::browser::platform::{Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange};
 use rtsim::browser::profile::{Measured, PlatformProfile, Quantiles};
@@ -214,4 +216,47 @@ fn hidden_tab_timers_fire_once_an_interval_on_a_shared_grid() {
             "tab {tab} on the grid: {fired:?}"
         );
     }
+}
+
+/// The probe's `--intensive` run, replayed in the model: a hidden tab chains
+/// 100 ms timers for 420 s. The first gap of 50 s or more starts within one
+/// hidden-timer interval of the measured threshold (the ticks before it are on
+/// the 1 s grid), and every gap after it is the measured period.
+#[test]
+fn intensive_throttling_starts_when_measured_and_keeps_its_period() {
+    let (config, m) = chromium();
+    let intensive = m.intensive.expect("the committed profile measured it");
+    let mut p = Platform::new(config, 2, rng_for(9, "platform"), None);
+    let hidden_at = SimTime(2_500);
+    let change = TabChange::Hide;
+    p.handle(hidden_at, PlatformInput::Lifecycle { tab: 0, change }, &());
+    let mut ticks = Vec::new();
+    let mut requested = hidden_at + 100;
+    while requested.since(hidden_at) < 420_000 {
+        let at = p.timer_fire_time(0, requested).expect("hidden, not frozen");
+        p.handle(at, PlatformInput::TimerFired { tab: 0 }, &());
+        ticks.push(at.since(hidden_at));
+        requested = at + 100;
+    }
+    let gaps: Vec<(u64, u64)> = ticks.windows(2).map(|w| (w[0], w[1] - w[0])).collect();
+    let (first_at, _) = *gaps
+        .iter()
+        .find(|(_, gap)| *gap >= 50_000)
+        .expect("throttled within 420 s");
+    assert!(
+        first_at.abs_diff(intensive.after_ms) <= m.hidden_interval_ms,
+        "first minute gap from {first_at} ms hidden, measured {} ms",
+        intensive.after_ms
+    );
+    let after: Vec<u64> = gaps
+        .iter()
+        .filter(|(at, _)| *at >= first_at)
+        .map(|g| g.1)
+        .collect();
+    assert!(after.len() >= 1, "{gaps:?}");
+    assert!(
+        after.iter().all(|gap| *gap == intensive.interval_ms),
+        "gaps after the threshold {after:?}, measured {} ms",
+        intensive.interval_ms
+    );
 }

@@ -652,7 +652,9 @@ impl Platform {
     /// (measured: the profile's interval, on a grid every hidden tab shares),
     /// and, if by then it has been hidden longer than
     /// `intensive_throttle_after_ms`, on the next point of the
-    /// `intensive_timer_interval_ms` grid counted from when it was hidden.
+    /// `intensive_timer_interval_ms` grid counted from when it was hidden
+    /// (measured, if the profile has it: hidden longer than its threshold,
+    /// its period after the tab's previous fire).
     /// Frozen or gone: never (`None`). The answer holds only while the
     /// lifecycle does not change, so callers ask again after a change.
     pub fn timer_fire_time(&self, tab: TabIndex, requested: SimTime) -> Option<SimTime> {
@@ -673,6 +675,14 @@ impl Platform {
                     at = SimTime(at.as_ms().div_ceil(interval) * interval);
                 }
                 let hidden_for = at.since(since);
+                if let Some(i) = measured.and_then(|m| m.intensive) {
+                    // Measured: once a period after the previous fire.
+                    if hidden_for > i.after_ms {
+                        let last = t.last_timer_fire.unwrap_or(since + i.after_ms);
+                        at = at.max(last + i.interval_ms);
+                    }
+                    return Some(at);
+                }
                 let grid = self.config.intensive_timer_interval_ms;
                 if hidden_for > self.config.intensive_throttle_after_ms && grid > 0 {
                     at = since + hidden_for.div_ceil(grid) * grid;

@@ -14,10 +14,12 @@
 //! - `lock_release_after_close`, `lock_release_after_crash`: how long a Web
 //!   Lock stays held after its tab closes or crashes;
 //! - `hidden_tab_timers`: whether hidden tabs' timers run on one shared grid
-//!   of the hidden interval (phase spread under 5 ms), as Chromium aligns them.
+//!   of the hidden interval (phase spread under 5 ms), as Chromium aligns them;
+//! - `intensive_throttling` (when the probe ran with `--intensive`): from how
+//!   long hidden a tab's chained timers run once a minute, and that period.
 //!
 //! Not taken from a profile yet (issue 17): busy-tab scheduling, frozen-tab
-//! channel delivery, the back-forward cache, intensive throttling's threshold.
+//! channel delivery, the back-forward cache.
 
 use crate::seed::SimRng;
 use rand::Rng;
@@ -98,6 +100,13 @@ struct HiddenTimers {
     phase_spread_ms: f64,
 }
 
+#[derive(Deserialize)]
+struct IntensiveThrottling {
+    /// Hidden this long, the tab's timer ran a minute late for the first time.
+    minute_gaps_from_hidden_ms: Option<f64>,
+    gap_after: Option<Quantiles>,
+}
+
 /// The probe's JSON, the fields the model reads (the rest is for people).
 #[derive(Deserialize)]
 struct ProbeFile {
@@ -109,6 +118,7 @@ struct ProbeFile {
     lock_release_after_close: Quantiles,
     lock_release_after_crash: Quantiles,
     hidden_tab_timers: HiddenTimers,
+    intensive_throttling: Option<IntensiveThrottling>,
 }
 
 /// A real browser's timing, as the platform model uses it.
@@ -128,6 +138,17 @@ pub struct Measured {
     pub hidden_interval_ms: u64,
     /// Hidden tabs' timers fire on one grid shared by every tab.
     pub hidden_grid: bool,
+    /// Intensive throttling, if the probe measured it.
+    pub intensive: Option<Intensive>,
+}
+
+/// B4 measured: hidden longer than `after_ms`, a tab's timers fire at most
+/// once per `interval_ms`, counted from its previous fire (the probe saw the
+/// first minute-long gap start at `after_ms`, not on a grid from hiding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Intensive {
+    pub after_ms: u64,
+    pub interval_ms: u64,
 }
 
 /// Which timing the platform model follows.
@@ -198,6 +219,24 @@ impl Measured {
             ));
         }
         let hidden = &file.hidden_tab_timers;
+        let intensive = match &file.intensive_throttling {
+            Some(IntensiveThrottling {
+                minute_gaps_from_hidden_ms: Some(after),
+                gap_after: Some(gap),
+            }) => {
+                gap.check("intensive_throttling.gap_after")
+                    .map_err(|e| format!("profile {name}: {e}"))?;
+                if !after.is_finite() || *after < 0.0 {
+                    return Err(format!("profile {name}: intensive_throttling.minute_gaps_from_hidden_ms must be >= 0"));
+                }
+                Some(Intensive {
+                    after_ms: after.round() as u64,
+                    interval_ms: gap.p50_ms.round().max(1.0) as u64,
+                })
+            }
+            // Run too short to see it: the model keeps the parameters' rule.
+            _ => None,
+        };
         let channel_per_message_ns = per_message_ns(burst, &file.broadcast_channel_delay);
         Ok(PlatformProfile::Measured(Arc::new(Measured {
             name: name.to_string(),
@@ -210,6 +249,7 @@ impl Measured {
             lock_release_crash: file.lock_release_after_crash,
             hidden_interval_ms: hidden.gap.p50_ms.round().max(1.0) as u64,
             hidden_grid: hidden.phase_spread_ms < 5.0,
+            intensive,
         })))
     }
 }
