@@ -142,6 +142,7 @@ impl Fault {
             FaultKind::PartitionOneway(Direction::FromServer) => kind.push_str(" from_server"),
             FaultKind::Latency { ms } => kind.push_str(&format!(" {ms}ms")),
             FaultKind::Burst { count } => kind.push_str(&format!(" {count}")),
+            FaultKind::Tab(TabAction::CpuThrottle { ms }) => kind.push_str(&format!(" {ms}ms")),
             _ => {}
         }
         match self.for_ms {
@@ -162,6 +163,7 @@ impl Fault {
             FaultKind::Tab(TabAction::Freeze) => Some(TabAction::Thaw),
             FaultKind::Tab(TabAction::BroadcastOff) => Some(TabAction::BroadcastOn),
             FaultKind::Tab(TabAction::LocksOff) => Some(TabAction::LocksOn),
+            FaultKind::Tab(TabAction::CpuThrottle { .. }) => Some(TabAction::CpuUnthrottle),
             _ => None,
         }
     }
@@ -409,6 +411,18 @@ pub const FAULT_KINDS: &[FaultSpec] = &[
         lasts: false,
         doc: "a frozen tab runs again",
         build: |_| tab(TabAction::Thaw),
+    },
+    FaultSpec {
+        name: "cpu_throttle",
+        targets: TABS,
+        fields: &[F::Ms],
+        lasts: true,
+        doc: "a slow device: each input the tab handles takes `ms` of its main thread; inputs queue behind it, and what it does takes effect when its task ends (B4)",
+        build: |a| {
+            tab(TabAction::CpuThrottle {
+                ms: a.ms.expect("checked"),
+            })
+        },
     },
     FaultSpec {
         name: "broadcast_off",

@@ -68,7 +68,7 @@ impl Profile {
 fn area_of(kind: &FaultSpec) -> Area {
     match kind.name {
         "crash_tab" | "close_tab" | "open_tab" | "hide_tab" | "show_tab" | "freeze_tab"
-        | "thaw_tab" | "broadcast_off" | "locks_off" => Area::Leader,
+        | "thaw_tab" | "cpu_throttle" | "broadcast_off" | "locks_off" => Area::Leader,
         "token_expire" | "refresh_fail" | "refresh_slow" | "logout" | "login" => Area::Auth,
         "echo_drop" | "mutate_slow" | "stream_down" | "focus_tab" | "blur_tab" => Area::Ui,
         _ => Area::Server,
@@ -233,6 +233,10 @@ fn draw_fault(rng: &mut SimRng, kind: &FaultSpec, topo: [i64; 4], duration_s: i6
         let v = match field {
             FaultField::Direction => {
                 Value::String(pick(rng, &["to_server", "from_server"]).to_string())
+            }
+            // A slow device's task: from a busy tab's measured 276 ms down.
+            FaultField::Ms if kind.name == "cpu_throttle" => {
+                Value::Integer(*pick(rng, &[20, 100, 300]))
             }
             FaultField::Ms => Value::Integer(*pick(rng, &[500, 2_000, 5_000])),
             FaultField::Count => Value::Integer(*pick(rng, &[10, 50, 250])),

@@ -5,7 +5,11 @@
 //! each tab's requests out and answers back, and moves platform events
 //! (storage, channel messages, lock grants) between tabs. It applies tab
 //! lifecycle faults: a frozen tab runs nothing, and what reaches it (answers,
-//! messages) waits until it thaws; a hidden tab's timers are throttled.
+//! messages) waits until it thaws; a hidden tab's timers are throttled; a
+//! CPU-throttled tab handles one input per task of a fixed length, and what
+//! a task does (writes, messages, requests) takes effect when it ends. Its
+//! timers fire at the earliest once it is free: counted from the task's
+//! start, not from when the handler armed them, one task early at most.
 
 use super::platform::{
     Lifecycle, Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange, TabIndex,
@@ -67,6 +71,23 @@ pub enum TabAction {
     /// U4: the tab's window gains focus (refetch what is stale), or loses it.
     Focus,
     Blur,
+    /// B4: a slow device: each input the tab handles takes `ms` of its main
+    /// thread, until `CpuUnthrottle`.
+    CpuThrottle {
+        ms: u64,
+    },
+    CpuUnthrottle,
+}
+
+impl TabAction {
+    /// How the trace's lifecycle records spell it.
+    pub fn what(self) -> String {
+        match self {
+            TabAction::CpuThrottle { .. } => "cpu_throttle".to_string(),
+            TabAction::CpuUnthrottle => "cpu_unthrottle".to_string(),
+            other => format!("{other:?}").to_lowercase(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -157,6 +178,13 @@ pub struct BrowserNode {
     tab_reqs: BTreeMap<(usize, u64), u64>,
     /// What reached a frozen tab (answers, a sign-in, a visibility change), delivered when it thaws.
     held: BTreeMap<usize, VecDeque<TabInput>>,
+    /// B4: CPU-throttled tabs, and what each input costs their main thread (ms).
+    throttled: BTreeMap<usize, u64>,
+    /// A throttled tab's task in progress: when it ends. Its outputs stay in
+    /// the tab until then (what the handler did takes effect as it ends).
+    busy_until: BTreeMap<usize, SimTime>,
+    /// Inputs that reached a busy tab, handled one task at a time after it.
+    backlog: BTreeMap<usize, VecDeque<TabInput>>,
     /// The tab each lifecycle fault resolved to, so its undo finds it again.
     fault_tabs: BTreeMap<u64, usize>,
     /// Each tab's recent mailbox writes (L6 rate cap).
@@ -189,6 +217,9 @@ impl BrowserNode {
             in_flight: BTreeMap::new(),
             tab_reqs: BTreeMap::new(),
             held: BTreeMap::new(),
+            throttled: BTreeMap::new(),
+            busy_until: BTreeMap::new(),
+            backlog: BTreeMap::new(),
             fault_tabs: BTreeMap::new(),
             mailbox_sent: BTreeMap::new(),
             probe: config.probe_ms.map(Probe::new),
@@ -311,13 +342,21 @@ impl BrowserNode {
         }
     }
 
-    /// Hand tab `index` an input, then carry out what it asks.
+    /// Hand tab `index` an input, then carry out what it asks; a busy tab
+    /// (B4, CPU-throttled) handles it after the inputs before it.
     fn to_tab(&mut self, now: SimTime, index: usize, input: TabInput) {
+        if self.busy_until.contains_key(&index) {
+            self.backlog.entry(index).or_default().push_back(input);
+            return;
+        }
         self.run_tab(now, index, |tab, now, view| tab.handle(now, input, view));
     }
 
     /// Run tab `index` with its view of the platform, then carry out its outputs
-    /// in order, before any other tab runs.
+    /// in order, before any other tab runs. A CPU-throttled tab reads the
+    /// platform now, but what it does takes effect only when its task ends:
+    /// its view can be a task's length stale when it writes (the probe's
+    /// `busy_tab`), and every other input waits for the task (B4).
     fn run_tab(
         &mut self,
         now: SimTime,
@@ -330,8 +369,34 @@ impl BrowserNode {
             mailbox: self.mailbox().is_some(),
         };
         f(&mut self.tabs[index], now, &view);
-        self.drain_tab(now, index);
+        match self.throttled.get(&index) {
+            Some(&ms) if ms > 0 => {
+                self.busy_until.insert(index, now + ms);
+            }
+            _ => self.drain_tab(now, index),
+        }
         self.tab_wants[index] = self.tabs[index].poll_timeout();
+    }
+
+    /// Tasks that end by `now`: their outputs take effect, and each such tab
+    /// takes its next waiting input (or, frozen since, keeps it for its thaw).
+    fn end_tasks(&mut self, now: SimTime) {
+        let done: Vec<usize> = self
+            .busy_until
+            .iter()
+            .filter(|(_, end)| **end <= now)
+            .map(|(i, _)| *i)
+            .collect();
+        for index in done {
+            self.busy_until.remove(&index);
+            self.drain_tab(now, index);
+            while !self.busy_until.contains_key(&index) {
+                let Some(input) = self.backlog.get_mut(&index).and_then(VecDeque::pop_front) else {
+                    break;
+                };
+                self.to_running_tab(now, index, input);
+            }
+        }
     }
 
     /// Carry out a tab's effect on the platform; without a BroadcastChannel, a
@@ -393,7 +458,7 @@ impl BrowserNode {
             (None, TabSel::Index(i)) => Some(i as usize).filter(|&i| i < self.tabs.len()),
             (None, TabSel::Leader) => self.leader_tab(),
         };
-        let what = format!("{action:?}").to_lowercase();
+        let what = action.what();
         if self.browser_wide(now, action, &what) {
             return;
         }
@@ -425,11 +490,31 @@ impl BrowserNode {
                 self.to_platform(now, index, TabChange::Show);
                 self.to_tab(now, index, TabInput::Visibility { hidden: false });
             }
-            TabAction::Freeze => self.to_platform(now, index, TabChange::Freeze),
+            TabAction::Freeze => self.freeze(now, index),
             TabAction::Logout => self.to_tab(now, index, TabInput::Logout),
             TabAction::Focus => self.to_tab(now, index, TabInput::Focus),
             TabAction::Thaw => self.thaw(now, index),
+            TabAction::CpuThrottle { ms } => {
+                self.throttled.insert(index, ms);
+            }
+            // A task under way still takes its time; the next ones do not.
+            TabAction::CpuUnthrottle => {
+                self.throttled.remove(&index);
+            }
             _ => {}
+        }
+    }
+
+    /// A tab is frozen between tasks: a task under way ends first (what it
+    /// did takes effect now), and what waited for it waits for the thaw.
+    fn freeze(&mut self, now: SimTime, index: usize) {
+        if self.busy_until.remove(&index).is_some() {
+            self.drain_tab(now, index);
+        }
+        self.to_platform(now, index, TabChange::Freeze);
+        if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
+            let waiting = self.backlog.remove(&index).unwrap_or_default();
+            self.held.entry(index).or_default().extend(waiting);
         }
     }
 
@@ -492,6 +577,12 @@ impl BrowserNode {
 
     /// A tab crashes or closes; whatever it still had on the wire is abandoned with it.
     fn end_tab(&mut self, now: SimTime, index: usize, crashed: bool) {
+        // A task under way never finishes: what it did is lost with the tab.
+        self.throttled.remove(&index);
+        self.backlog.remove(&index);
+        if self.busy_until.remove(&index).is_some() {
+            while self.tabs[index].poll_output().is_some() {}
+        }
         self.to_tab(now, index, TabInput::Close { crashed });
         let change = if crashed {
             TabChange::Crash
@@ -595,7 +686,9 @@ impl BrowserNode {
         if self.probe.as_ref().is_some_and(|p| p.next_at() <= now) {
             self.probe_round(now);
         }
-        // Tabs whose (throttled) timers are due, then whatever the platform now delivers.
+        // Tasks that end, tabs whose (throttled) timers are due, then
+        // whatever the platform now delivers.
+        self.end_tasks(now);
         for index in 0..self.tabs.len() {
             if self.tab_timer(index).is_some_and(|t| t <= now) {
                 let fired = PlatformInput::TimerFired { tab: index };
@@ -638,8 +731,12 @@ impl BrowserNode {
         }
     }
 
-    /// When tab `index`'s next timer fires, after throttling (B4); never for a frozen or closed tab.
+    /// When tab `index`'s next timer fires, after throttling (B4); never for
+    /// a frozen or closed tab, nor while the tab is busy with a task.
     fn tab_timer(&self, index: usize) -> Option<SimTime> {
+        if self.busy_until.contains_key(&index) {
+            return None;
+        }
         let wanted = self.tab_wants[index]?;
         self.platform.timer_fire_time(index, wanted)
     }
@@ -733,9 +830,10 @@ impl BrowserNode {
             (None, true) => None,
         };
         let probe = self.probe.as_ref().map(Probe::next_at);
+        let tasks = self.busy_until.values().min().copied();
         let tabs = (0..self.tabs.len())
             .map(|i| self.tab_timer(i))
-            .fold(earliest(login, probe), earliest);
+            .fold(earliest(earliest(login, probe), tasks), earliest);
         earliest(tabs, self.platform.poll_timeout())
     }
 }

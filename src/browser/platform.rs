@@ -25,9 +25,9 @@
 //! - B4: a frozen tab's storage view keeps being updated (the data lives in
 //!   the browser, not in the tab), but its events are held until it thaws.
 //! - B5 (the network) is not here: latency, loss, partitions and aborts are
-//!   between hosts, so they belong to the driver (turmoil). So does B4's
-//!   CPU-throttled tab, which handles every input late, network answers
-//!   included, and the platform sees none of those.
+//!   between hosts, so they belong to the driver (turmoil). B4's
+//!   CPU-throttled tab is the browser node's (`browser::node`): it queues
+//!   every input of a busy tab, network answers included, behind its task.
 
 use super::profile::PlatformProfile;
 use crate::client::browser_api::Effect;

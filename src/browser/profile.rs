@@ -18,8 +18,9 @@
 //! - `intensive_throttling` (when the probe ran with `--intensive`): from how
 //!   long hidden a tab's chained timers run once a minute, and that period.
 //!
-//! Not taken from a profile yet (issue 17): busy-tab scheduling, frozen-tab
-//! channel delivery, the back-forward cache.
+//! Not taken from a profile (issue 17): the busy tab's task length (the
+//! `cpu_throttle` fault gives it), frozen-tab channel delivery, the
+//! back-forward cache.
 
 use crate::seed::SimRng;
 use rand::Rng;
