@@ -140,9 +140,10 @@ impl Fault {
         match &self.kind {
             FaultKind::PartitionOneway(Direction::ToServer) => kind.push_str(" to_server"),
             FaultKind::PartitionOneway(Direction::FromServer) => kind.push_str(" from_server"),
-            FaultKind::Latency { ms } => kind.push_str(&format!(" {ms}ms")),
+            FaultKind::Latency { ms } | FaultKind::Tab(TabAction::CpuThrottle { ms }) => {
+                kind.push_str(&format!(" {ms}ms"))
+            }
             FaultKind::Burst { count } => kind.push_str(&format!(" {count}")),
-            FaultKind::Tab(TabAction::CpuThrottle { ms }) => kind.push_str(&format!(" {ms}ms")),
             _ => {}
         }
         match self.for_ms {

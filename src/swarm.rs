@@ -64,7 +64,6 @@ impl Profile {
     }
 }
 
-/// The area each fault kind exercises.
 /// Fault kinds swarm leaves out. `cpu_throttle`: a throttled tab's
 /// observations are stamped at its task's end while the tab decided at the
 /// task's start, so the oracles that time a tab's own decisions (O7's breaker
@@ -73,6 +72,7 @@ impl Profile {
 /// task's end with the view it had at its start (issue 17 notes).
 pub const NOT_DRAWN: &[&str] = &["cpu_throttle"];
 
+/// The area each fault kind exercises.
 fn area_of(kind: &FaultSpec) -> Area {
     match kind.name {
         "crash_tab" | "close_tab" | "open_tab" | "hide_tab" | "show_tab" | "freeze_tab"
