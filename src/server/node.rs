@@ -221,6 +221,11 @@ impl ServerNode {
                 row: event.metadata.id,
                 mutation: event.mutation,
             }));
+        // S10: published while the process is down, it has no subscriber to
+        // reach; the restarted process subscribes afresh and never gets it.
+        if self.is_down() {
+            return;
+        }
         if let Some(mutation) = event.mutation.filter(|_| self.drop_echo.remove(&org)) {
             self.out
                 .push_back(ServerOutput::Observe(Observation::EchoDropped {
