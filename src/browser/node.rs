@@ -473,8 +473,16 @@ impl BrowserNode {
         );
         if user_acts && matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
             // The user can only act in a tab in front of them, and bringing a
-            // frozen page forward resumes it first.
+            // frozen page forward resumes it first; shown, it is visible
+            // before anything held for it runs.
             self.record_lifecycle(index, "thaw");
+            if action == TabAction::Show {
+                self.record_lifecycle(index, &what);
+                self.to_platform(now, index, TabChange::Show);
+                let shown = TabInput::Visibility { hidden: false };
+                self.held.entry(index).or_default().push_front(shown);
+                return self.thaw(now, index);
+            }
             self.thaw(now, index);
         }
         self.record_lifecycle(index, &what);
@@ -518,10 +526,19 @@ impl BrowserNode {
         }
     }
 
-    /// A frozen tab runs again, and gets what waited for it, in order.
+    /// A frozen tab runs again, and gets what waited for it, in order; but a
+    /// page that resumes reads its visibility as it is now, so a change of
+    /// it held while frozen comes first, as the visibility it has now.
     fn thaw(&mut self, now: SimTime, index: usize) {
         self.to_platform(now, index, TabChange::Thaw);
-        for input in self.held.remove(&index).unwrap_or_default() {
+        let mut held = self.held.remove(&index).unwrap_or_default();
+        let is_visibility = |i: &TabInput| matches!(i, TabInput::Visibility { .. });
+        if held.iter().any(is_visibility) {
+            held.retain(|i| !is_visibility(i));
+            let hidden = self.platform.lifecycle(index) != Lifecycle::Visible;
+            held.push_front(TabInput::Visibility { hidden });
+        }
+        for input in held {
             self.to_tab(now, index, input);
         }
     }
