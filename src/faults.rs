@@ -418,7 +418,7 @@ pub const FAULT_KINDS: &[FaultSpec] = &[
         targets: TABS,
         fields: &[F::Ms],
         lasts: true,
-        doc: "a slow device: each input the tab handles takes `ms` of its main thread; inputs queue behind it, and what it does takes effect when its task ends (B4)",
+        doc: "a slow device: each input the tab handles is a task of `ms`; what reaches the tab meanwhile waits, and it acts as the task ends on the storage it could read as the task began (B4)",
         build: |a| {
             tab(TabAction::CpuThrottle {
                 ms: a.ms.expect("checked"),

@@ -6,10 +6,9 @@
 //! (storage, channel messages, lock grants) between tabs. It applies tab
 //! lifecycle faults: a frozen tab runs nothing, and what reaches it (answers,
 //! messages) waits until it thaws; a hidden tab's timers are throttled; a
-//! CPU-throttled tab handles one input per task of a fixed length, and what
-//! a task does (writes, messages, requests) takes effect when it ends. Its
-//! timers fire at the earliest once it is free: counted from the task's
-//! start, not from when the handler armed them, one task early at most.
+//! CPU-throttled tab handles one input per task of a fixed length: it
+//! decides, and what it does (writes, messages, requests) takes effect, as
+//! the task ends, with the storage it could read as the task began.
 
 use super::platform::{
     Lifecycle, Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange, TabIndex,
@@ -117,6 +116,20 @@ pub enum BrowserOutput {
     Observe(Observation),
 }
 
+/// What a tab's task handles: an input, or its timers.
+#[derive(Debug)]
+enum Work {
+    Input(TabInput),
+    Timers,
+}
+
+/// A CPU-throttled tab's task under way (B4).
+#[derive(Debug)]
+struct Task {
+    ends: SimTime,
+    work: Work,
+}
+
 /// Who inside the browser is waiting for an answer.
 #[derive(Clone, Copy, Debug)]
 enum Requester {
@@ -180,9 +193,8 @@ pub struct BrowserNode {
     held: BTreeMap<usize, VecDeque<TabInput>>,
     /// B4: CPU-throttled tabs, and what each input costs their main thread (ms).
     throttled: BTreeMap<usize, u64>,
-    /// A throttled tab's task in progress: when it ends. Its outputs stay in
-    /// the tab until then (what the handler did takes effect as it ends).
-    busy_until: BTreeMap<usize, SimTime>,
+    /// A throttled tab's task under way, handled by the tab as it ends.
+    tasks: BTreeMap<usize, Task>,
     /// Inputs that reached a busy tab, handled one task at a time after it.
     backlog: BTreeMap<usize, VecDeque<TabInput>>,
     /// The tab each lifecycle fault resolved to, so its undo finds it again.
@@ -218,7 +230,7 @@ impl BrowserNode {
             tab_reqs: BTreeMap::new(),
             held: BTreeMap::new(),
             throttled: BTreeMap::new(),
-            busy_until: BTreeMap::new(),
+            tasks: BTreeMap::new(),
             backlog: BTreeMap::new(),
             fault_tabs: BTreeMap::new(),
             mailbox_sent: BTreeMap::new(),
@@ -345,52 +357,75 @@ impl BrowserNode {
     /// Hand tab `index` an input, then carry out what it asks; a busy tab
     /// (B4, CPU-throttled) handles it after the inputs before it.
     fn to_tab(&mut self, now: SimTime, index: usize, input: TabInput) {
-        if self.busy_until.contains_key(&index) {
+        if self.tasks.contains_key(&index) {
             self.backlog.entry(index).or_default().push_back(input);
             return;
         }
-        self.run_tab(now, index, |tab, now, view| tab.handle(now, input, view));
+        self.run_tab(now, index, Work::Input(input));
     }
 
-    /// Run tab `index` with its view of the platform, then carry out its outputs
-    /// in order, before any other tab runs. A CPU-throttled tab reads the
-    /// platform now, but what it does takes effect only when its task ends:
-    /// its view can be a task's length stale when it writes (the probe's
-    /// `busy_tab`), and every other input waits for the task (B4).
-    fn run_tab(
-        &mut self,
-        now: SimTime,
-        index: usize,
-        f: impl FnOnce(&mut Tab, SimTime, &dyn BrowserView),
-    ) {
+    /// Tab `index` handles `work` now, or, CPU-throttled (B4), as a task that
+    /// ends a task's length from now: the tab's main thread is taken until
+    /// then, so every other input waits for it, and the writes reaching it
+    /// wait to be applied (the platform's `Busy`), so it decides at the end
+    /// on what it could read at the start (the probe's `busy_tab`).
+    fn run_tab(&mut self, now: SimTime, index: usize, work: Work) {
+        match self.throttled.get(&index) {
+            Some(&ms) if ms > 0 => {
+                let busy = PlatformInput::Busy {
+                    tab: index,
+                    busy: true,
+                };
+                self.platform.handle(now, busy, &());
+                let ends = now + ms;
+                self.tasks.insert(index, Task { ends, work });
+            }
+            _ => self.handle_now(now, index, work),
+        }
+    }
+
+    /// Tab `index` handles `work` with its view of the platform, then its
+    /// outputs are carried out in order, before any other tab runs.
+    fn handle_now(&mut self, now: SimTime, index: usize, work: Work) {
         let view = TabView {
             platform: &self.platform,
             tab: index,
             mailbox: self.mailbox().is_some(),
         };
-        f(&mut self.tabs[index], now, &view);
-        match self.throttled.get(&index) {
-            Some(&ms) if ms > 0 => {
-                self.busy_until.insert(index, now + ms);
-            }
-            _ => self.drain_tab(now, index),
+        let tab = &mut self.tabs[index];
+        match work {
+            Work::Input(input) => tab.handle(now, input, &view),
+            Work::Timers => tab.handle_timeout(now, &view),
         }
+        self.drain_tab(now, index);
         self.tab_wants[index] = self.tabs[index].poll_timeout();
     }
 
-    /// Tasks that end by `now`: their outputs take effect, and each such tab
-    /// takes its next waiting input (or, frozen since, keeps it for its thaw).
+    /// Tab `index`'s task ends now: the tab handles its work, and then its
+    /// main thread is free (the writes that waited reach its view).
+    fn finish_task(&mut self, now: SimTime, index: usize) {
+        if let Some(task) = self.tasks.remove(&index) {
+            self.handle_now(now, index, task.work);
+            let free = PlatformInput::Busy {
+                tab: index,
+                busy: false,
+            };
+            self.platform.handle(now, free, &());
+        }
+    }
+
+    /// Tasks that end by `now` are handled, and each such tab takes its next
+    /// waiting input (or, frozen since, keeps it for its thaw).
     fn end_tasks(&mut self, now: SimTime) {
         let done: Vec<usize> = self
-            .busy_until
+            .tasks
             .iter()
-            .filter(|(_, end)| **end <= now)
+            .filter(|(_, task)| task.ends <= now)
             .map(|(i, _)| *i)
             .collect();
         for index in done {
-            self.busy_until.remove(&index);
-            self.drain_tab(now, index);
-            while !self.busy_until.contains_key(&index) {
+            self.finish_task(now, index);
+            while !self.tasks.contains_key(&index) {
                 let Some(input) = self.backlog.get_mut(&index).and_then(VecDeque::pop_front) else {
                     break;
                 };
@@ -513,12 +548,10 @@ impl BrowserNode {
         }
     }
 
-    /// A tab is frozen between tasks: a task under way ends first (what it
-    /// did takes effect now), and what waited for it waits for the thaw.
+    /// A tab is frozen between tasks: a task under way ends first (it is
+    /// handled now), and what waited for it waits for the thaw.
     fn freeze(&mut self, now: SimTime, index: usize) {
-        if self.busy_until.remove(&index).is_some() {
-            self.drain_tab(now, index);
-        }
+        self.finish_task(now, index);
         self.to_platform(now, index, TabChange::Freeze);
         if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
             let waiting = self.backlog.remove(&index).unwrap_or_default();
@@ -594,12 +627,10 @@ impl BrowserNode {
 
     /// A tab crashes or closes; whatever it still had on the wire is abandoned with it.
     fn end_tab(&mut self, now: SimTime, index: usize, crashed: bool) {
-        // A task under way never finishes: what it did is lost with the tab.
+        // A task under way never finishes: what it was handling is lost with the tab.
         self.throttled.remove(&index);
         self.backlog.remove(&index);
-        if self.busy_until.remove(&index).is_some() {
-            while self.tabs[index].poll_output().is_some() {}
-        }
+        self.tasks.remove(&index);
         self.to_tab(now, index, TabInput::Close { crashed });
         let change = if crashed {
             TabChange::Crash
@@ -710,7 +741,7 @@ impl BrowserNode {
             if self.tab_timer(index).is_some_and(|t| t <= now) {
                 let fired = PlatformInput::TimerFired { tab: index };
                 self.platform.handle(now, fired, &());
-                self.run_tab(now, index, |tab, now, view| tab.handle_timeout(now, view));
+                self.run_tab(now, index, Work::Timers);
             }
         }
         self.move_platform_events(now);
@@ -751,7 +782,7 @@ impl BrowserNode {
     /// When tab `index`'s next timer fires, after throttling (B4); never for
     /// a frozen or closed tab, nor while the tab is busy with a task.
     fn tab_timer(&self, index: usize) -> Option<SimTime> {
-        if self.busy_until.contains_key(&index) {
+        if self.tasks.contains_key(&index) {
             return None;
         }
         let wanted = self.tab_wants[index]?;
@@ -847,7 +878,7 @@ impl BrowserNode {
             (None, true) => None,
         };
         let probe = self.probe.as_ref().map(Probe::next_at);
-        let tasks = self.busy_until.values().min().copied();
+        let tasks = self.tasks.values().map(|t| t.ends).min();
         let tabs = (0..self.tabs.len())
             .map(|i| self.tab_timer(i))
             .fold(earliest(earliest(login, probe), tasks), earliest);

@@ -24,6 +24,8 @@
 //!   older tab has not seen yet.
 //! - B4: a frozen tab's storage view keeps being updated (the data lives in
 //!   the browser, not in the tab), but its events are held until it thaws.
+//!   A busy tab's (one in the middle of a CPU-throttled task) is not: its
+//!   copy is updated by tasks on its own main thread, as measured.
 //! - B5 (the network) is not here: latency, loss, partitions and aborts are
 //!   between hosts, so they belong to the driver (turmoil). B4's
 //!   CPU-throttled tab is the browser node's (`browser::node`): it queues
@@ -97,6 +99,13 @@ pub enum PlatformInput {
     Locks(bool),
     /// A timer of `tab` fired, for the hidden-tab spacing (B4).
     TimerFired { tab: TabIndex },
+    /// B4: `tab`'s main thread is taken by a task (`true`), or free again.
+    /// What reaches a busy tab waits until it is free: its events, as a
+    /// frozen tab's do, and the writes themselves, unapplied, since a
+    /// renderer's copy of localStorage is updated by tasks on that thread
+    /// (the probe's `busy_tab` saw the write and the message only as its
+    /// task ended).
+    Busy { tab: TabIndex, busy: bool },
 }
 
 /// A lifecycle change of one tab (B4).
@@ -195,8 +204,13 @@ struct TabState {
     /// each key of the view, so an older write arriving late cannot undo it.
     applied: LiteMap<String, u64>,
     last_timer_fire: Option<SimTime>,
-    /// Events that came due while the tab was frozen, in order.
+    /// Events that came due while the tab was frozen or busy, in order.
     held: VecDeque<PlatformEvent>,
+    /// The main thread is taken by a task (B4, CPU-throttled).
+    busy: bool,
+    /// Writes (number, key, value) that reached the tab while it was busy,
+    /// applied when it is free.
+    deferred: VecDeque<(u64, String, Option<String>)>,
 }
 
 impl TabState {
@@ -207,6 +221,8 @@ impl TabState {
             applied,
             last_timer_fire: None,
             held: VecDeque::new(),
+            busy: false,
+            deferred: VecDeque::new(),
         }
     }
 
@@ -556,9 +572,13 @@ impl Platform {
             Some(since) => Lifecycle::Hidden { since },
             None => Lifecycle::Visible,
         };
-        // Everything held for this tab is older than anything of its still in
-        // the queue, so putting the held events at the front keeps its order.
-        let held = std::mem::take(&mut t.held);
+        self.unhold(tab);
+    }
+
+    /// The events held for `tab` come out next. Everything held is older than
+    /// anything of its still in the queue, so the front keeps its order.
+    fn unhold(&mut self, tab: TabIndex) {
+        let held = std::mem::take(&mut self.tab_mut(tab).held);
         for e in held.into_iter().rev() {
             self.events.push_front(e);
         }
@@ -587,6 +607,8 @@ impl Platform {
         }
         t.lifecycle = how;
         t.held.clear();
+        t.busy = false;
+        t.deferred.clear();
         self.events.retain(|e| e.tab() != tab);
         self.deliveries.retain(|_, d| match d {
             Delivery::Storage { dest, .. } | Delivery::Message { dest, .. } => *dest != tab,
@@ -702,8 +724,8 @@ impl Platform {
     // ---- drive loop ------------------------------------------------------
 
     /// Deliver everything due by `now`: storage writes update the receiving
-    /// tab's view (frozen tabs included) and queue a `Storage` event;
-    /// messages queue a `Message` event.
+    /// tab's view (frozen tabs included; a busy one's once it is free) and
+    /// queue a `Storage` event; messages queue a `Message` event.
     fn deliver_due(&mut self, now: SimTime) {
         while let Some(entry) = self.deliveries.first_entry() {
             if entry.key().0 > now {
@@ -720,15 +742,11 @@ impl Platform {
                     if t.lifecycle.is_gone() {
                         continue;
                     }
-                    // A write older than what the view already holds (the
-                    // tab's own later write) is superseded: no change, no event.
-                    if t.apply(write, &key, value.clone()) {
-                        self.events.push_back(PlatformEvent::Storage {
-                            tab: dest,
-                            key,
-                            value,
-                        });
+                    if t.busy {
+                        t.deferred.push_back((write, key, value));
+                        continue;
                     }
+                    self.apply_storage(dest, write, key, value);
                 }
                 Delivery::Message {
                     dest,
@@ -751,12 +769,40 @@ impl Platform {
         }
     }
 
+    /// A write reaches `tab`'s view. One older than what the view already
+    /// holds (the tab's own later write) is superseded: no change, no event.
+    fn apply_storage(&mut self, tab: TabIndex, write: u64, key: String, value: Option<String>) {
+        if self.tabs[tab].apply(write, &key, value.clone()) {
+            self.events
+                .push_back(PlatformEvent::Storage { tab, key, value });
+        }
+    }
+
+    /// B4: `tab`'s main thread is taken, or free again; once free, the
+    /// events held for it come out next, then the writes that waited reach
+    /// its view, each in the order it arrived.
+    fn set_busy(&mut self, tab: TabIndex, busy: bool) {
+        let t = self.tab_mut(tab);
+        if t.lifecycle.is_gone() || t.busy == busy {
+            return;
+        }
+        t.busy = busy;
+        if !busy {
+            self.unhold(tab);
+            for (write, key, value) in std::mem::take(&mut self.tabs[tab].deferred) {
+                self.apply_storage(tab, write, key, value);
+            }
+        }
+    }
+
     /// The next event for a running tab; drain until `None`. Events for a
-    /// frozen tab are held for its thaw; those for a gone tab are dropped.
+    /// frozen or busy tab are held for its thaw or its task's end; those for
+    /// a gone tab are dropped.
     fn next_event(&mut self) -> Option<PlatformEvent> {
         while let Some(e) = self.events.pop_front() {
             let t = &mut self.tabs[e.tab()];
             match t.lifecycle {
+                Lifecycle::Visible | Lifecycle::Hidden { .. } if t.busy => t.held.push_back(e),
                 Lifecycle::Visible | Lifecycle::Hidden { .. } => return Some(e),
                 Lifecycle::Frozen { .. } => t.held.push_back(e),
                 Lifecycle::Closed | Lifecycle::Crashed => {}
@@ -797,6 +843,7 @@ impl Machine for Platform {
             PlatformInput::Broadcast(on) => self.set_broadcast_enabled(on),
             PlatformInput::Locks(on) => self.set_locks_enabled(on),
             PlatformInput::TimerFired { tab } => self.note_timer_fired(tab, now),
+            PlatformInput::Busy { tab, busy } => self.set_busy(tab, busy),
         }
     }
 
@@ -851,6 +898,50 @@ mod tests {
 
     fn s(v: &str) -> Option<String> {
         Some(v.to_string())
+    }
+
+    #[test]
+    fn a_busy_tab_sees_writes_only_once_its_task_ends() {
+        let mut p = platform(2);
+        let busy = |busy| PlatformInput::Busy { tab: 1, busy };
+        p.handle(SimTime(0), busy(true), &());
+        p.storage_set(SimTime(10), 0, "lease", s("tab0"));
+        p.storage_set(SimTime(20), 0, "other", s("x"));
+        assert!(p.broadcast(SimTime(30), 0, "ch", "hi".into()));
+        p.handle_timeout(SimTime(100), &());
+        assert!(drain(&mut p).is_empty(), "no event while the task runs");
+        assert_eq!(p.storage_get(1, "lease"), None, "its copy is a task stale");
+        // Its own write at the task's end is newer than the one that waited.
+        p.storage_set(SimTime(300), 1, "lease", s("tab1"));
+        p.handle(SimTime(300), busy(false), &());
+        assert_eq!(
+            p.storage_get(1, "lease"),
+            s("tab1"),
+            "own later write stands"
+        );
+        assert_eq!(p.storage_get(1, "other"), s("x"));
+        let message = PlatformEvent::Message {
+            tab: 1,
+            channel: "ch".into(),
+            from: 0,
+            data: "hi".into(),
+        };
+        let other = PlatformEvent::Storage {
+            tab: 1,
+            key: "other".into(),
+            value: s("x"),
+        };
+        assert_eq!(
+            drain(&mut p),
+            vec![message, other],
+            "held events first; the superseded write fires nothing"
+        );
+        settle(&mut p);
+        assert_eq!(
+            p.storage_get(0, "lease"),
+            s("tab1"),
+            "last write wins everywhere"
+        );
     }
 
     #[test]
