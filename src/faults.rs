@@ -165,6 +165,7 @@ impl Fault {
             FaultKind::Tab(TabAction::BroadcastOff) => Some(TabAction::BroadcastOn),
             FaultKind::Tab(TabAction::LocksOff) => Some(TabAction::LocksOn),
             FaultKind::Tab(TabAction::CpuThrottle { .. }) => Some(TabAction::CpuUnthrottle),
+            FaultKind::Tab(TabAction::NavigateAway) => Some(TabAction::NavigateBack),
             _ => None,
         }
     }
@@ -424,6 +425,14 @@ pub const FAULT_KINDS: &[FaultSpec] = &[
                 ms: a.ms.expect("checked"),
             })
         },
+    },
+    FaultSpec {
+        name: "navigate_away",
+        targets: TABS,
+        fields: &[],
+        lasts: true,
+        doc: "the user leaves the page and, after `for_s`, goes back: with `bfcache` it waits hidden and frozen in the back-forward cache, keeping its locks; without, it unloads and comes back as a new tab (B4)",
+        build: |_| tab(TabAction::NavigateAway),
     },
     FaultSpec {
         name: "broadcast_off",

@@ -467,6 +467,13 @@ mutants! {
         breaks: "leader stability (L7): every switch away from the leader's tab moves the leadership, a handoff each time",
         caught_by: ("leader_hidden", "O4"),
     },
+    /// Leader election: a page entering the back-forward cache keeps its lease or lock.
+    BfcacheKeepsLeadership {
+        name: "bfcache-keeps-leadership",
+        machine: LeaderElection,
+        breaks: "leaving a page (B4): a leader cached in the back-forward cache keeps its Web Lock, so no other tab leads until it comes back",
+        caught_by: ("leader_locks_bfcache", "O11"),
+    },
 }
 
 impl Mutant {

@@ -371,6 +371,7 @@ params! { c;
     broadcast_delay_max_ms: u64 = 5, [c.platform.broadcast_delay_min_ms, 60_000], platform.broadcast_delay_max_ms, "... and at most this (B2)";
     broadcast_enabled: bool = true, [], platform.broadcast_enabled, "the browser has a BroadcastChannel (B2)";
     locks_enabled: bool = true, [], platform.locks_enabled, "the browser has navigator.locks (B3)";
+    bfcache: bool = true, [], platform.bfcache, "a page navigated away from enters the back-forward cache, frozen and keeping its Web Locks, as Chromium 156 did (B4, probe's lock_after_navigate_away); false: it unloads";
     hidden_timer_min_interval_ms: u64 = 1_000, [1, HOUR], platform.hidden_timer_min_interval_ms, "a hidden tab's timers fire at most this often (B4)";
     intensive_throttle_after_ms: u64 = 300_000, [0, DAY], platform.intensive_throttle_after_ms, "hidden this long, timers are throttled hard (B4; idealised, or a profile without intensive_throttling)";
     intensive_timer_interval_ms: u64 = 60_000, [1, HOUR], platform.intensive_timer_interval_ms, "the hard-throttled timer period (B4; as above)";

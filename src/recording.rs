@@ -64,7 +64,7 @@ pub const KINDS: [&str; 8] = [
 
 /// The lifecycle changes schema 1 carries, as rtsim's traces spell them: a
 /// tab's, and a browser's own (a login, a platform switch).
-const LIFECYCLE: [&str; 17] = [
+const LIFECYCLE: [&str; 19] = [
     "open",
     "hide",
     "show",
@@ -82,6 +82,8 @@ const LIFECYCLE: [&str; 17] = [
     "lockson",
     "cpu_throttle",
     "cpu_unthrottle",
+    "pagehide",
+    "pageshow",
 ];
 
 #[derive(Deserialize)]

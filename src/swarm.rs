@@ -68,7 +68,9 @@ impl Profile {
 fn area_of(kind: &FaultSpec) -> Area {
     match kind.name {
         "crash_tab" | "close_tab" | "open_tab" | "hide_tab" | "show_tab" | "freeze_tab"
-        | "thaw_tab" | "cpu_throttle" | "broadcast_off" | "locks_off" => Area::Leader,
+        | "thaw_tab" | "cpu_throttle" | "navigate_away" | "broadcast_off" | "locks_off" => {
+            Area::Leader
+        }
         "token_expire" | "refresh_fail" | "refresh_slow" | "logout" | "login" => Area::Auth,
         "echo_drop" | "mutate_slow" | "stream_down" | "focus_tab" | "blur_tab" => Area::Ui,
         _ => Area::Server,

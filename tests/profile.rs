@@ -16,7 +16,9 @@
 //! - a storage write, a channel message and a lock release that reach a tab
 //!   busy with a task run in it as its task ends: within 2 ms of the measured
 //!   `busy_tab` figures (the probe saw each 0.6-1.1 ms after the task's end;
-//!   the model's clock is whole milliseconds).
+//!   the model's clock is whole milliseconds);
+//! - a page left for another keeps its Web Lock in the back-forward cache,
+//!   so the model's `bfcache` is on by default.
 
 use rtsim::browser::platform::{Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange};
 use rtsim::browser::profile::{Measured, PlatformProfile, Quantiles};
@@ -222,6 +224,17 @@ fn a_busy_tab_gets_what_reached_it_as_its_task_ends() {
             );
         }
     }
+}
+
+#[test]
+fn the_back_forward_cache_is_on_as_measured() {
+    let nav = &profile_file()["lock_after_navigate_away"];
+    let cached = nav["restored_from_bfcache"] == true && nav["released_after_ms"].is_null();
+    assert_eq!(
+        PlatformConfig::default().bfcache,
+        cached,
+        "the bfcache default must match the probe's lock_after_navigate_away: {nav}"
+    );
 }
 
 #[test]

@@ -76,6 +76,9 @@ pub enum TabAction {
         ms: u64,
     },
     CpuUnthrottle,
+    /// B4: the user navigates the tab to another site, and comes back to it.
+    NavigateAway,
+    NavigateBack,
 }
 
 impl TabAction {
@@ -84,6 +87,8 @@ impl TabAction {
         match self {
             TabAction::CpuThrottle { .. } => "cpu_throttle".to_string(),
             TabAction::CpuUnthrottle => "cpu_unthrottle".to_string(),
+            TabAction::NavigateAway => "navigate_away".to_string(),
+            TabAction::NavigateBack => "navigate_back".to_string(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -488,6 +493,9 @@ impl BrowserNode {
     }
 
     fn lifecycle(&mut self, now: SimTime, id: u64, sel: TabSel, action: TabAction) {
+        if matches!(action, TabAction::NavigateAway | TabAction::NavigateBack) {
+            return self.navigate(now, id, sel, action == TabAction::NavigateAway);
+        }
         let resolved = match (self.fault_tabs.get(&id), sel) {
             (Some(&i), _) => Some(i),
             (None, TabSel::Index(i)) => Some(i as usize).filter(|&i| i < self.tabs.len()),
@@ -545,6 +553,35 @@ impl BrowserNode {
                 self.throttled.remove(&index);
             }
             _ => {}
+        }
+    }
+
+    /// B4: the user leaves a page (`away`) or comes back to it, as the steps
+    /// a browser takes, each recorded as itself. With the back-forward cache
+    /// the page is hidden (its `visibilitychange` runs), gets `pagehide`, and
+    /// is frozen in the cache, where the lock manager keeps its locks; back,
+    /// it is shown, resumes and gets `pageshow`. Without, it unloads (a clean
+    /// close, the goodbye sent), and coming back loads it afresh: a new tab.
+    fn navigate(&mut self, now: SimTime, id: u64, sel: TabSel, away: bool) {
+        let cached = self.config.platform.bfcache;
+        let page_event = |node: &mut Self, what: &str, input: TabInput| {
+            if let Some(&index) = node.fault_tabs.get(&id).filter(|&&i| node.is_open(i)) {
+                node.record_lifecycle(index, what);
+                node.to_running_tab(now, index, input);
+            }
+        };
+        match (away, cached) {
+            (true, true) => {
+                self.lifecycle(now, id, sel, TabAction::Hide);
+                page_event(self, "pagehide", TabInput::PageHide);
+                self.lifecycle(now, id, sel, TabAction::Freeze);
+            }
+            (true, false) => self.lifecycle(now, id, sel, TabAction::Close),
+            (false, true) => {
+                self.lifecycle(now, id, sel, TabAction::Show);
+                page_event(self, "pageshow", TabInput::PageShow);
+            }
+            (false, false) => self.lifecycle(now, id, sel, TabAction::Open),
         }
     }
 

@@ -55,6 +55,9 @@ pub struct PlatformConfig {
     pub broadcast_enabled: bool,
     /// B3: Web Locks may be unavailable.
     pub locks_enabled: bool,
+    /// B4: a page the user navigates away from enters the back-forward
+    /// cache (frozen and hidden, keeping its Web Locks) rather than unloading.
+    pub bfcache: bool,
     /// B4: a hidden tab's timers fire at least this far apart.
     pub hidden_timer_min_interval_ms: u64,
     /// B4: once hidden this long, a tab is intensively throttled...
@@ -76,6 +79,7 @@ impl Default for PlatformConfig {
             broadcast_delay_max_ms: 5,
             broadcast_enabled: true,
             locks_enabled: true,
+            bfcache: true,
             hidden_timer_min_interval_ms: 1000,
             intensive_throttle_after_ms: 5 * 60 * 1000,
             intensive_timer_interval_ms: 60 * 1000,

@@ -19,8 +19,9 @@
 //!   long hidden a tab's chained timers run once a minute, and that period.
 //!
 //! Not taken from a profile (issue 17): the busy tab's task length (the
-//! `cpu_throttle` fault gives it), frozen-tab channel delivery, the
-//! back-forward cache.
+//! `cpu_throttle` fault gives it), frozen-tab channel delivery; the
+//! back-forward cache is the `bfcache` parameter, on by default as measured
+//! (tests/profile.rs checks the two agree).
 
 use crate::seed::SimRng;
 use rand::Rng;

@@ -4,7 +4,9 @@
 //! down while no other tab of its scope leads. Every legitimate way out of
 //! leadership has another cause the history shows: the tab closes, crashes
 //! or signs out (its role becomes closed), it was frozen within the window (B4:
-//! its lease lapsed while it ran nothing), its browser loses the mechanism
+//! its lease lapsed while it ran nothing), its page is entering the
+//! back-forward cache (`pagehide`: frozen there, it must not keep the
+//! role), its browser loses the mechanism
 //! (it becomes solo, or a platform switch or a login came within the last
 //! `heartbeat_ms + takeover_ms + takeover_jitter_ms`), or another tab already
 //! leads the scope or is claiming it (a takeover it saw, or a split brain
@@ -86,7 +88,9 @@ impl Check for Checker {
             }
             // B4: a frozen leader renews nothing, so a takeover while it ran
             // nothing (by a tab that may be gone by the thaw) is not churn.
-            Observation::Lifecycle { tab, what } if what == "freeze" || what == "thaw" => {
+            Observation::Lifecycle { tab, what }
+                if matches!(what.as_str(), "freeze" | "thaw" | "pagehide") =>
+            {
                 self.switched.insert(*tab, t);
             }
             Observation::Role { tab, role, .. } => self.role(t, *tab, *role),

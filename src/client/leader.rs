@@ -133,9 +133,14 @@ pub enum LeaderInput {
         cursor: Option<u64>,
     },
     /// B3: the tab now holds the lock `name`.
-    LockGranted { name: String },
+    LockGranted {
+        name: String,
+    },
     /// A localStorage write by another tab.
-    Storage { key: String, value: Option<String> },
+    Storage {
+        key: String,
+        value: Option<String>,
+    },
     /// The tab's cursor moved; heartbeats carry it for a successor (L5).
     Cursor(Option<u64>),
     /// The tab closes cleanly, giving its lease or lock up.
@@ -144,6 +149,9 @@ pub enum LeaderInput {
     Crash,
     /// B4: the tab went hidden. A hidden leader keeps leading (C6 paces its polls).
     Hidden,
+    /// B4: the page enters the back-forward cache, or is restored from it.
+    PageHide,
+    PageShow,
 }
 
 /// What a tab's election asks of its tab.
@@ -184,6 +192,8 @@ pub struct Leader {
     /// The tab's own cursor, which its heartbeats carry while it leads.
     cursor: Option<u64>,
     next_timer: Option<SimTime>,
+    /// Gave up its role as its page entered the back-forward cache (B4).
+    cached: bool,
     out: VecDeque<LeaderOutput>,
 }
 
@@ -213,6 +223,7 @@ impl Leader {
             shared_cursor: None,
             cursor: None,
             next_timer: None,
+            cached: false,
             out: VecDeque::new(),
         }
     }
@@ -511,6 +522,42 @@ impl Leader {
         }
     }
 
+    /// B4: the page enters the back-forward cache (`pagehide`, persisted).
+    /// Frozen there it can neither lead nor step aside, and the lock manager
+    /// keeps a cached page's locks (measured: not released within 10 s), so
+    /// it gives up what it holds or waits for, as on a close, and competes
+    /// again when restored.
+    fn page_hide(&mut self, env: &dyn BrowserView) {
+        if !matches!(self.role, Role::Leader | Role::Claiming | Role::Follower)
+            || fires(self.mutant, Mutant::BfcacheKeepsLeadership)
+        {
+            return;
+        }
+        let name = self.lease_key.clone();
+        match self.mechanism {
+            // Held or waited for: either way a cached page must not get it.
+            Mechanism::WebLocks => self.effect(Effect::LockRelease { name }),
+            Mechanism::Lease if self.read_lease(env).is_some_and(|l| l.tab == self.me) => {
+                self.effect(Effect::StorageSet {
+                    key: name,
+                    value: None,
+                });
+            }
+            Mechanism::Lease => {}
+        }
+        self.set_role(Role::Follower, "in the back-forward cache");
+        self.next_timer = None;
+        self.cached = true;
+    }
+
+    /// B4: restored from the back-forward cache, the page competes again.
+    fn page_show(&mut self, now: SimTime, env: &dyn BrowserView) {
+        if std::mem::take(&mut self.cached) {
+            self.last_heard = now;
+            self.compete(now, env);
+        }
+    }
+
     /// L4: a leader yields to a higher (sequence, tab) than its own.
     fn yields_to(&self, seq: u64, tab: u32) -> bool {
         tab != self.me
@@ -569,6 +616,8 @@ impl Machine for Leader {
                     self.resign(now);
                 }
             }
+            LeaderInput::PageHide => self.page_hide(view),
+            LeaderInput::PageShow => self.page_show(now, view),
         }
     }
 

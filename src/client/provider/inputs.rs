@@ -8,26 +8,45 @@ use super::*;
 #[derive(Clone, Debug, PartialEq)]
 pub enum TabInput {
     /// The session is signed in: its credentials, and the scope (L1) its tabs share.
-    SignIn { creds: Credentials, scope: String },
+    SignIn {
+        creds: Credentials,
+        scope: String,
+    },
     /// The answer to the tab's request `req`.
     Response {
         req: u64,
         result: Result<Response, NetError>,
     },
     /// A BroadcastChannel message (or an L6 mailbox one) from another tab.
-    Message { channel: String, data: String },
+    Message {
+        channel: String,
+        data: String,
+    },
     /// A localStorage write by another tab.
-    Storage { key: String, value: Option<String> },
+    Storage {
+        key: String,
+        value: Option<String>,
+    },
     /// B3: a lock this tab asked for is its own now.
-    LockGranted { name: String },
+    LockGranted {
+        name: String,
+    },
     /// U4: the tab's window gains focus.
     Focus,
     /// B4, C6: the tab is hidden (or shown again); a hidden tab paces its polls.
-    Visibility { hidden: bool },
+    Visibility {
+        hidden: bool,
+    },
     /// A4: the user clicks "log out" in this tab.
     Logout,
     /// The tab closes (cleanly, or `crashed` without a goodbye).
-    Close { crashed: bool },
+    Close {
+        crashed: bool,
+    },
+    /// B4: `pagehide` as the page enters the back-forward cache, and
+    /// `pageshow` as it is restored from it.
+    PageHide,
+    PageShow,
 }
 
 impl Tab {
@@ -130,6 +149,11 @@ impl Machine for Tab {
             }
             TabInput::Logout => self.logout(now, view),
             TabInput::Close { crashed } => self.close(now, crashed, view),
+            TabInput::PageHide => self.to_leader(now, LeaderInput::PageHide, view),
+            TabInput::PageShow => {
+                self.to_leader(now, LeaderInput::PageShow, view);
+                self.on_timer(now, view);
+            }
         }
     }
 
