@@ -409,7 +409,7 @@ mutants! {
         name: "no-solo-fallback",
         machine: LeaderElection,
         breaks: "the solo fallback (L6): without a BroadcastChannel followers wait for a leader that cannot reach them",
-        caught_by: ("leader_broadcast_off", "O2"),
+        caught_by: ("auth_logout_no_broadcast_channel", "O2"),
     },
     /// Platform: a localStorage write never reaches the other tabs' views.
     StorageWriteLost {

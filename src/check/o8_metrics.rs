@@ -56,9 +56,10 @@ struct Server {
 
 impl Server {
     fn set_held(&mut self, org: OrgId, n: usize) {
-        self.held.insert(org, n);
+        // An org first seen now held nothing before, in any window already open.
+        let before = self.held.insert(org, n).unwrap_or(0);
         for out in self.metrics_out.values_mut() {
-            let r = out.held.entry(org).or_insert((n, n));
+            let r = out.held.entry(org).or_insert((before, before));
             *r = (r.0.min(n), r.1.max(n));
         }
     }

@@ -355,9 +355,13 @@ impl Tab {
                 ChannelMessage::Heartbeat { cursor, .. } => (cursor.unwrap_or(0), *cursor),
             };
             // What this tab got last is the leader's last share, or its own
-            // stream's cursor if it polled since (as leader, or alone in fallback).
-            let got = self.last_shared.max(self.cursor);
-            if got.is_some_and(|last| since > last) {
+            // stream's cursor if it polled since (as leader, or alone in fallback);
+            // before either, what its own snapshot reached: a share that starts
+            // past it (the leader's own snapshot covered the events between)
+            // leaves a hole only a reload fills, as does one that comes before
+            // the tab has any snapshot (the one in flight may predate `since`).
+            let got = self.last_shared.max(self.cursor).or(self.loaded_through);
+            if got.is_none_or(|last| since > last) {
                 if let Some(c) = reached {
                     self.owe_refetch(c);
                 }
