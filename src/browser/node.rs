@@ -850,6 +850,9 @@ impl BrowserNode {
                     // No automatic sign-in after a logout: the user must (the `login` fault).
                     self.creds = None;
                     self.next_login_at = None;
+                    // A4: the probe's calls carry the session's token; they go with it.
+                    let calls = self.probe.as_mut().map(Probe::give_up).unwrap_or_default();
+                    self.abort_probe_calls(calls);
                     continue;
                 }
             };
@@ -861,11 +864,8 @@ impl BrowserNode {
     /// tab that has one (none: the round is skipped).
     fn probe_round(&mut self, now: SimTime) {
         let probe = self.probe.as_mut().expect("only called with a probe");
-        for req in probe.start_round(now) {
-            self.in_flight.remove(&req);
-            self.out.push_back(BrowserOutput::Abort { req });
-            self.record_answer(req, Outcome::Aborted);
-        }
+        let calls = probe.start_round(now);
+        self.abort_probe_calls(calls);
         let bearer = (0..self.tabs.len())
             .filter(|&i| self.is_open(i))
             .find_map(|i| self.tabs[i].bearer());
@@ -883,6 +883,15 @@ impl BrowserNode {
                 }));
             self.out.push_back(BrowserOutput::Send { req, request });
             self.probe.as_mut().expect("checked").sent(req);
+        }
+    }
+
+    /// Abort probe calls still out (a round given up, or the session gone).
+    fn abort_probe_calls(&mut self, calls: Vec<u64>) {
+        for req in calls {
+            self.in_flight.remove(&req);
+            self.out.push_back(BrowserOutput::Abort { req });
+            self.record_answer(req, Outcome::Aborted);
         }
     }
 

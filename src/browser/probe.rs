@@ -36,6 +36,11 @@ impl Probe {
     /// Start the round due now: the calls of the last round still out, to abort.
     pub fn start_round(&mut self, now: SimTime) -> Vec<u64> {
         self.next_at = now + self.every_ms;
+        self.give_up()
+    }
+
+    /// The calls still out, to abort: the round is given up.
+    pub fn give_up(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.pending)
     }
 

@@ -3,7 +3,8 @@
 //! behind, so it refetches every list: a refetch goes out (or its snapshot
 //! arrives) within `refetch_retry_ms` plus one refetch timeout plus a second.
 //!
-//! It applies while the tab's calls can go through: a tab that closes,
+//! A sign-out ends the tab's stream, so the silence is counted within one
+//! session. It applies while the tab's calls can go through: a tab that closes,
 //! crashes, freezes, signs out, is paused for a token (C7), sees a call fail
 //! or has a latency, partition or slow-write fault on its browser in that
 //! window is excused.
@@ -70,7 +71,14 @@ impl Check for Checker {
             {
                 self.excused.entry(*tab).or_default().insert(t);
             }
-            Observation::SignedOut { tab, .. } | Observation::AuthPaused { tab, .. } => {
+            Observation::SignedOut { tab, .. } => {
+                // Its stream ends with the session: the first poll after the
+                // next sign-in starts a new one (after a fresh load), and
+                // resumes from no silence.
+                self.excused.entry(*tab).or_default().insert(t);
+                self.last_success.remove(tab);
+            }
+            Observation::AuthPaused { tab, .. } => {
                 self.excused.entry(*tab).or_default().insert(t);
             }
             _ => {}

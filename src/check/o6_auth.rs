@@ -54,6 +54,9 @@ struct Browser {
     /// Failed refreshes in a row, and when the last one failed.
     failures: u32,
     failed_at: SimTime,
+    /// The last refresh was abandoned by its tab (closed, crashed, signed
+    /// out): the next, by any tab, carries the same attempt on.
+    abandoned: bool,
     in_this_expiry: u64,
     /// Every call in flight (not the logout call itself): (tab, req).
     in_flight: BTreeSet<(Actor, u64)>,
@@ -296,6 +299,8 @@ impl Checker {
         if let Some(((other, r), _)) = b.refreshing.iter().next() {
             let detail = format!("a second refresh while {other}'s request {r} is in flight (A1)");
             a.violations.push(violation(t, tab, detail));
+        } else if std::mem::take(&mut b.abandoned) {
+            // The attempt its tab abandoned goes on: neither early nor a retry.
         } else if b.failures > 0 {
             a.refresh_retries += 1;
             let owed = backoff_owed_ms(base, max, b.failures);
@@ -335,11 +340,19 @@ impl Checker {
         }
         let b = self.browser(tab);
         if b.refreshing.remove(&call).is_some() {
-            if *outcome == Outcome::Status(200) {
-                b.failures = 0;
-            } else {
-                b.failures += 1;
-                b.failed_at = t;
+            match outcome {
+                Outcome::Status(200) => {
+                    b.failures = 0;
+                    b.abandoned = false;
+                }
+                // Abandoned by the client (its tab closed, or signed out): the
+                // server neither refused nor failed it, so A3 has no failure to
+                // count, and another tab may carry the attempt on at once.
+                Outcome::Aborted => b.abandoned = true,
+                _ => {
+                    b.failures += 1;
+                    b.failed_at = t;
+                }
             }
         }
     }

@@ -10,7 +10,8 @@
 //! poll answers), `dropped` (buffer drops, and the entries of evicted orgs),
 //! `waiter_cap_hits`, `evictions`. Every counter lives in the process, so a
 //! restart (`ServerDown`) starts them from zero, and a request out across
-//! one is held to the lower bound zero; the drops the restart itself records
+//! one is held to the lower bound zero and to the upper bound of whichever
+//! process had done more (the old one may have answered before it went down); the drops the restart itself records
 //! (reason `restart`) belong to the process that went down. Each org's reported buffer size lies
 //! between the fewest and most events the history shows it holding over the
 //! same window (inserts less drops; an eviction or a restart empties it), and
@@ -37,12 +38,28 @@ struct Tally {
     evictions: u64,
 }
 
+impl Tally {
+    /// Field by field, the larger of the two.
+    fn max(self, o: Tally) -> Tally {
+        Tally {
+            published: self.published.max(o.published),
+            delivered: self.delivered.max(o.delivered),
+            dropped: self.dropped.max(o.dropped),
+            waiter_cap_hits: self.waiter_cap_hits.max(o.waiter_cap_hits),
+            evictions: self.evictions.max(o.evictions),
+        }
+    }
+}
+
 /// The fewest and most events an org held while a metrics call was out.
 type Range = (usize, usize);
 
 /// A metrics call in flight: the tally when it left, and each org's range since.
 struct Out {
     sent: Tally,
+    /// The most a process that went down while the call was out had done: an
+    /// answer it computed before going down may still arrive after.
+    before_restart: Tally,
     held: BTreeMap<OrgId, Range>,
 }
 
@@ -65,13 +82,14 @@ impl Server {
     }
 
     fn restart(&mut self) {
+        for out in self.metrics_out.values_mut() {
+            out.before_restart = out.before_restart.max(self.tally);
+            out.sent = Tally::default();
+        }
         self.tally = Tally::default();
         let orgs: Vec<OrgId> = self.held.keys().copied().collect();
         for org in orgs {
             self.set_held(org, 0);
-        }
-        for out in self.metrics_out.values_mut() {
-            out.sent = Tally::default();
         }
     }
 
@@ -175,6 +193,7 @@ impl Checker {
         let held = server.held.iter().map(|(o, n)| (*o, (*n, *n))).collect();
         let out = Out {
             sent: server.tally,
+            before_restart: Tally::default(),
             held,
         };
         server.metrics_out.insert((probe, req), out);
@@ -220,7 +239,8 @@ impl Checker {
             waiter_cap_hits: *waiter_cap_hits,
             evictions: *evictions,
         };
-        let wrong = counters_out_of_range(out.sent, self.server.tally, read)
+        let high = self.server.tally.max(out.before_restart);
+        let wrong = counters_out_of_range(out.sent, high, read)
             .into_iter()
             .chain(sizes_out_of_range(&out, buffered));
         self.found
