@@ -162,11 +162,27 @@ async function crash(page) {
 /** B4: what a frozen tab runs. The tab ticks a 100 ms timer; it is frozen
  * through the DevTools protocol (Page.setWebLifecycleState) for 2 s, during
  * which another tab writes storage and posts channel messages; then resumed. */
-async function frozenTab(browser, url) {
+async function frozenTab(browser, url, server) {
   const [frozen, other] = await openTabs(browser, url, 2);
   await frozen.evaluate(() => {
     window.ticks = [];
     setInterval(() => window.ticks.push(window.probe.now()), 100);
+    // What a handler run while frozen can do: write storage, post, fetch.
+    const ask = new BroadcastChannel("ask");
+    ask.onmessage = (e) => {
+      localStorage.setItem("probe-reply", `${e.data}:${window.probe.now()}`);
+      ask.postMessage(`reply${e.data}`);
+      fetch(`/?frozen-fetch=${e.data}`);
+    };
+  });
+  await other.evaluate(() => {
+    window.replies = { storage: [], channel: [] };
+    addEventListener("storage", (e) => {
+      if (e.key === "probe-reply") window.replies.storage.push(window.probe.now());
+    });
+    const ask = new BroadcastChannel("ask");
+    ask.onmessage = () => window.replies.channel.push(window.probe.now());
+    window.ask = ask;
   });
   await sleep(500);
   const cdp = await frozen.createCDPSession();
@@ -178,6 +194,7 @@ async function frozenTab(browser, url) {
     await other.evaluate((i) => {
       localStorage.setItem("probe", `frozen${i}:${window.probe.now()}`);
       window.probe.bc.postMessage({ i: `frozen${i}` });
+      window.ask.postMessage(i);
     }, i);
     await sleep(200);
   }
@@ -190,6 +207,9 @@ async function frozenTab(browser, url) {
     storage: window.seen.storage.filter((s) => s.value.startsWith("frozen")).map((s) => s.at),
     channel: window.seen.channel.filter((m) => String(m.data.i).startsWith("frozen")).map((m) => m.at),
   }));
+  const replies = await other.evaluate(() => window.replies);
+  // The server's clock is Date.now(), the pages' timeOrigin + now(): one epoch clock.
+  const fetches = server.requests.filter((r) => r.path.includes("frozen-fetch")).map((r) => r.at);
   const during = (xs) => xs.filter((t) => t > from && t < resumedBy).length;
   const afterResume = seen.ticks.filter((t) => t >= resumedBy);
   const firstAfter = afterResume.length ? afterResume[0] : null;
@@ -206,6 +226,11 @@ async function frozenTab(browser, url) {
     channel_messages_sent: sent,
     channel_messages_run_while_frozen: during(seen.channel),
     channel_messages_run_after_resume: seen.channel.filter((t) => t >= resumedBy).length,
+    // Each message's handler, run while frozen, wrote storage, posted and fetched:
+    handler_storage_writes_seen_while_frozen: during(replies.storage),
+    handler_posts_delivered_while_frozen: during(replies.channel),
+    handler_fetches_sent_while_frozen: during(fetches),
+    handler_fetches_sent_after_resume: fetches.filter((t) => t >= resumedBy).length,
   };
 }
 
@@ -394,7 +419,7 @@ async function main() {
     for (const p of four) await p.close();
     const lockClose = await lockRelease(browser, url, (p) => p.close());
     const lockCrash = await lockRelease(browser, url, crash);
-    const frozen = await frozenTab(browser, url);
+    const frozen = await frozenTab(browser, url, server);
     const hidden = await hiddenTimers(browser, url, 12);
     const bfcache = await lockInBfcache(browser, url);
     const intensive = args.intensive ? await intensiveThrottling(browser, url, Number(args.intensive)) : null;

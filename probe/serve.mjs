@@ -3,10 +3,13 @@
 
 import http from "node:http";
 
+// `server.requests` records each request's path and arrival (`Date.now()`).
 export function serve(page) {
-  const server = http.createServer((_, res) => {
+  const server = http.createServer((req, res) => {
+    server.requests.push({ path: req.url, at: Date.now() });
     res.writeHead(200, { "content-type": "text/html" });
     res.end(page);
   });
+  server.requests = [];
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
