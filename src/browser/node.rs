@@ -87,8 +87,6 @@ impl TabAction {
         match self {
             TabAction::CpuThrottle { .. } => "cpu_throttle".to_string(),
             TabAction::CpuUnthrottle => "cpu_unthrottle".to_string(),
-            TabAction::NavigateAway => "navigate_away".to_string(),
-            TabAction::NavigateBack => "navigate_back".to_string(),
             other => format!("{other:?}").to_lowercase(),
         }
     }

@@ -28,8 +28,9 @@
 //!   copy is updated by tasks on its own main thread, as measured.
 //! - B5 (the network) is not here: latency, loss, partitions and aborts are
 //!   between hosts, so they belong to the driver (turmoil). B4's
-//!   CPU-throttled tab is the browser node's (`browser::node`): it queues
-//!   every input of a busy tab, network answers included, behind its task.
+//!   CPU-throttled tab is shared: the browser node (`browser::node`) runs its
+//!   tasks and queues its other inputs (network answers, lifecycle) behind
+//!   them, and the platform holds what it owes a busy tab (`Busy`).
 
 use super::profile::PlatformProfile;
 use crate::client::browser_api::Effect;

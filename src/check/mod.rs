@@ -285,7 +285,7 @@ pub const ENTRIES: &[Entry] = &[
         judges: "event-to-UI latency p99",
         reads: SIM,
         part: None,
-        make: |_, _| Box::<o11_latency::Checker>::default(),
+        make: |s, _| Box::new(o11_latency::Checker::new(s)),
     },
     Entry {
         oracle: "O12",

@@ -12,18 +12,34 @@ use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
-#[derive(Default)]
 pub struct Checker {
+    /// The scenario lists O11, so the latencies are judged, not only reported.
+    asked: bool,
     /// When each (org, seq) was committed; every tab that applies it measures from here.
     committed: BTreeMap<(u32, u64), SimTime>,
     /// Every apply's latency in ms: in the order applied, sorted by `finish`
     /// (the run's figures).
     applied: Vec<u64>,
-    /// Those of tabs that ran from the commit to the apply: what O11 judges.
+    /// Those of tabs that ran from the commit to the apply: what O11 judges
+    /// (kept only when asked).
     judged: Vec<u64>,
     /// When each tab last thawed (B4): a tab applies nothing while frozen, so
     /// one that thawed after a commit did not run from the commit on.
     thawed: BTreeMap<Actor, SimTime>,
+}
+
+impl Checker {
+    pub fn new(scenario: &Scenario) -> Self {
+        let expect = &scenario.expect;
+        let asked = |list: &[String]| list.iter().any(|o| o == "O11");
+        Checker {
+            asked: asked(&expect.hold) || asked(&expect.fail),
+            committed: BTreeMap::new(),
+            applied: Vec::new(),
+            judged: Vec::new(),
+            thawed: BTreeMap::new(),
+        }
+    }
 }
 
 impl Check for Checker {
@@ -36,7 +52,7 @@ impl Check for Checker {
                 if let Some(c) = self.committed.get(&(*org, *seq)) {
                     let latency = step.t.since(*c);
                     self.applied.push(latency);
-                    if self.thawed.get(tab).is_none_or(|thaw| thaw < c) {
+                    if self.asked && self.thawed.get(tab).is_none_or(|thaw| thaw < c) {
                         self.judged.push(latency);
                     }
                 }
@@ -51,12 +67,10 @@ impl Check for Checker {
     fn finish(&mut self, end: &End) -> Vec<Violation> {
         self.applied.sort_unstable();
         self.judged.sort_unstable();
-        let scenario = end.scenario;
-        let expect = &scenario.expect;
-        let asked = |list: &[String]| list.iter().any(|o| o == "O11");
-        if !asked(&expect.hold) && !asked(&expect.fail) {
+        if !self.asked {
             return vec![];
         }
+        let scenario = end.scenario;
         let bound = scenario.config.check.ui_latency_p99_bound_ms;
         let all = &self.judged;
         match percentile(all, 99.0) {

@@ -193,7 +193,9 @@ impl Checker {
                 b.expires_at = *expires_at;
                 b.force_expired = false;
                 if via == "login" {
+                    // A new session: nothing of the old one's attempts goes on.
                     b.failures = 0;
+                    b.abandoned = false;
                     b.revoked = false;
                 }
             }

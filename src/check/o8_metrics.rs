@@ -11,8 +11,9 @@
 //! `waiter_cap_hits`, `evictions`. Every counter lives in the process, so a
 //! restart (`ServerDown`) starts them from zero, and a request out across
 //! one is held to the lower bound zero and to the upper bound of whichever
-//! process had done more (the old one may have answered before it went down); the drops the restart itself records
-//! (reason `restart`) belong to the process that went down. Each org's reported buffer size lies
+//! process had done more (the old one may have answered before it went
+//! down); the drops the restart itself records (reason `restart`) belong to
+//! the process that went down. Each org's reported buffer size lies
 //! between the fewest and most events the history shows it holding over the
 //! same window (inserts less drops; an eviction or a restart empties it), and
 //! an org that held events throughout the window is listed.
