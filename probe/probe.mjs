@@ -164,17 +164,26 @@ async function crash(page) {
  * which another tab writes storage and posts channel messages; then resumed. */
 async function frozenTab(browser, url, server) {
   const [frozen, other] = await openTabs(browser, url, 2);
+  await frozen.bringToFront();
   await frozen.evaluate(() => {
     window.ticks = [];
     setInterval(() => window.ticks.push(window.probe.now()), 100);
+    // Whether freezing a visible page hides it: the events, and what the
+    // handler reads while frozen.
+    window.visibility = { changes: [], read_while_frozen: [] };
+    addEventListener("visibilitychange", () =>
+      window.visibility.changes.push({ at: window.probe.now(), state: document.visibilityState }),
+    );
     // What a handler run while frozen can do: write storage, post, fetch.
     const ask = new BroadcastChannel("ask");
     ask.onmessage = (e) => {
+      window.visibility.read_while_frozen.push(document.visibilityState);
       localStorage.setItem("probe-reply", `${e.data}:${window.probe.now()}`);
       ask.postMessage(`reply${e.data}`);
       fetch(`/?frozen-fetch=${e.data}`);
     };
   });
+  const visibleBefore = await frozen.evaluate(() => document.visibilityState);
   await other.evaluate(() => {
     window.replies = { storage: [], channel: [] };
     addEventListener("storage", (e) => {
@@ -203,6 +212,8 @@ async function frozenTab(browser, url, server) {
   await cdp.send("Page.setWebLifecycleState", { state: "active" });
   await sleep(500);
   const seen = await frozen.evaluate(() => ({
+    visibility: window.visibility,
+    visibleAfter: document.visibilityState,
     ticks: window.ticks,
     storage: window.seen.storage.filter((s) => s.value.startsWith("frozen")).map((s) => s.at),
     channel: window.seen.channel.filter((m) => String(m.data.i).startsWith("frozen")).map((m) => m.at),
@@ -231,6 +242,12 @@ async function frozenTab(browser, url, server) {
     handler_posts_delivered_while_frozen: during(replies.channel),
     handler_fetches_sent_while_frozen: during(fetches),
     handler_fetches_sent_after_resume: fetches.filter((t) => t >= resumedBy).length,
+    // Freezing a page in front (brought to front first): what it reads of its visibility.
+    visibility_before_freeze: visibleBefore,
+    visibility_read_by_handler_while_frozen: [...new Set(seen.visibility.read_while_frozen)],
+    visibilitychange_events_while_frozen: during(seen.visibility.changes.map((c) => c.at)),
+    visibilitychange_events_after_resume: seen.visibility.changes.filter((c) => c.at >= resumedBy).length,
+    visibility_after_resume: seen.visibleAfter,
   };
 }
 
@@ -408,6 +425,20 @@ async function main() {
   });
   try {
     const version = await browser.version();
+    if (args.only) {
+      // Re-measure one stage that opens its own tabs, printed for merging
+      // into a profile by hand (its `measured_separately` says so).
+      const stages = {
+        frozen_tab: () => frozenTab(browser, url, server),
+        hidden_tab_timers: () => hiddenTimers(browser, url, 12),
+        lock_after_navigate_away: () => lockInBfcache(browser, url),
+      };
+      const stage = stages[args.only];
+      if (!stage) throw new Error(`--only: no stage ${args.only} (one of ${Object.keys(stages).join(", ")})`);
+      const result = await stage();
+      console.log(JSON.stringify({ browser: version, [args.only]: result }, null, 2));
+      return;
+    }
     const two = await openTabs(browser, url, 2);
     const storage = await storageEvents(two);
     const channel = await channelDelay(two);

@@ -18,7 +18,9 @@
 //!   `busy_tab` figures (the probe saw each 0.6-1.1 ms after the task's end;
 //!   the model's clock is whole milliseconds);
 //! - a page left for another keeps its Web Lock in the back-forward cache,
-//!   so the model's `bfcache` is on by default.
+//!   so the model's `bfcache` is on by default;
+//! - freezing a page in front hides it (its `visibilitychange` runs), and it
+//!   is still hidden after the resume, as the `frozen_tab` stage read.
 
 use rtsim::browser::platform::{Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange};
 use rtsim::browser::profile::{Measured, PlatformProfile, Quantiles};
@@ -351,5 +353,67 @@ fn intensive_throttling_starts_when_measured_and_keeps_its_period() {
         after.iter().all(|gap| *gap == intensive.interval_ms),
         "gaps after the threshold {after:?}, measured {} ms",
         intensive.interval_ms
+    );
+}
+/// The lifecycle records a browser makes when a visible tab is frozen and
+/// thawed under `profile`.
+fn freeze_records(profile: PlatformProfile) -> Vec<String> {
+    use rtsim::browser::{
+        BrowserConfig, BrowserInput, BrowserNode, BrowserOutput, TabAction, TabSel,
+    };
+    use rtsim::observation::Observation;
+    let config = BrowserConfig {
+        org: 0,
+        browser: 0,
+        tabs: 2,
+        property: None,
+        login_timeout_ms: 5_000,
+        login_retry_ms: 1_000,
+        provider: Default::default(),
+        platform: PlatformConfig {
+            profile,
+            ..PlatformConfig::default()
+        },
+        probe_ms: None,
+    };
+    let mut node = BrowserNode::new(config, 1, None);
+    let mut records = Vec::new();
+    for (id, at, action) in [(1, 100, TabAction::Freeze), (1, 2_000, TabAction::Thaw)] {
+        let input = BrowserInput::Lifecycle {
+            id,
+            tab: TabSel::Index(0),
+            action,
+        };
+        node.handle(SimTime(at), input, &());
+        while let Some(out) = node.poll_output() {
+            if let BrowserOutput::Observe(Observation::Lifecycle { what, .. }) = out {
+                records.push(what);
+            }
+        }
+    }
+    records
+}
+
+#[test]
+fn freezing_a_visible_page_hides_it_as_measured() {
+    let frozen = &profile_file()["frozen_tab"];
+    assert_eq!(frozen["visibility_before_freeze"], "visible");
+    let hides = frozen["visibility_read_by_handler_while_frozen"] == serde_json::json!(["hidden"]);
+    let (_, measured) = chromium();
+    assert_eq!(
+        measured.freeze_hides, hides,
+        "the profile's reading: {frozen}"
+    );
+    // Hidden by the freeze, and still hidden after the resume: no `show`.
+    let want: &[&str] = if hides {
+        &["hide", "freeze", "thaw"]
+    } else {
+        &["freeze", "thaw"]
+    };
+    assert_eq!(freeze_records(PlatformProfile::chromium()), want);
+    assert_eq!(
+        freeze_records(PlatformProfile::Idealised),
+        ["freeze", "thaw"],
+        "the idealised model keeps a frozen page's visibility"
     );
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The mutant run both tests draw: a 6-minute, 10-tab run that fails O4 once.
+/// The mutant run both tests draw: a 6-minute, 10-tab run that fails O4 three times (first at 30 s, tab 3).
 const RUN: &[&str] = &[
     "run",
     "sims/leader_chaos.toml",
@@ -56,7 +56,7 @@ fn the_timeline_renders_in_chromium_with_the_violation_markers() {
         assert!(!html.contains(needle), "the page loads {needle}");
     }
     assert!(
-        html.contains("O4 org0/browser0/tab2"),
+        html.contains("O4 org0/browser0/tab3"),
         "the violation is in the page"
     );
     let Some(browser) = chromium() else {
@@ -91,8 +91,8 @@ fn the_timeline_renders_in_chromium_with_the_violation_markers() {
         "not rendered: {body}"
     );
     assert!(
-        body.contains("data-markers=\"1\""),
-        "one violation marker: {body}"
+        body.contains("data-markers=\"3\""),
+        "a marker per violation: {body}"
     );
     assert!(dom.contains("data-oracle=\"O4\""), "the marker names O4");
     assert!(

@@ -526,15 +526,15 @@ impl BrowserNode {
             }
             self.thaw(now, index);
         }
+        if action == TabAction::Freeze {
+            self.hide_before_freeze(now, index);
+        }
         self.record_lifecycle(index, &what);
         match action {
             TabAction::Crash | TabAction::Close => {
                 self.end_tab(now, index, action == TabAction::Crash)
             }
-            TabAction::Hide => {
-                self.to_platform(now, index, TabChange::Hide);
-                self.to_running_tab(now, index, TabInput::Visibility { hidden: true });
-            }
+            TabAction::Hide => self.hide(now, index),
             TabAction::Show => {
                 self.to_platform(now, index, TabChange::Show);
                 self.to_tab(now, index, TabInput::Visibility { hidden: false });
@@ -580,6 +580,21 @@ impl BrowserNode {
                 page_event(self, "pageshow", TabInput::PageShow);
             }
             (false, false) => self.lifecycle(now, id, sel, TabAction::Open),
+        }
+    }
+
+    fn hide(&mut self, now: SimTime, index: usize) {
+        self.to_platform(now, index, TabChange::Hide);
+        self.to_running_tab(now, index, TabInput::Visibility { hidden: true });
+    }
+
+    /// Freezing a visible page hides it first, if the profile measured that
+    /// (Chromium: its `visibilitychange` runs, and it stays hidden after the
+    /// resume, until it is shown).
+    fn hide_before_freeze(&mut self, now: SimTime, index: usize) {
+        if self.platform.freeze_hides() && self.platform.lifecycle(index) == Lifecycle::Visible {
+            self.record_lifecycle(index, "hide");
+            self.hide(now, index);
         }
     }
 

@@ -298,6 +298,14 @@ impl Platform {
         }
     }
 
+    /// B4 measured: freezing a visible tab hides it first.
+    pub fn freeze_hides(&self) -> bool {
+        self.config
+            .profile
+            .measured()
+            .is_some_and(|m| m.freeze_hides)
+    }
+
     pub fn config(&self) -> &PlatformConfig {
         &self.config
     }

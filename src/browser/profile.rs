@@ -16,7 +16,9 @@
 //! - `hidden_tab_timers`: whether hidden tabs' timers run on one shared grid
 //!   of the hidden interval (phase spread under 5 ms), as Chromium aligns them;
 //! - `intensive_throttling` (when the probe ran with `--intensive`): from how
-//!   long hidden a tab's chained timers run once a minute, and that period.
+//!   long hidden a tab's chained timers run once a minute, and that period;
+//! - `frozen_tab`: whether freezing a page in front hides it (Chromium's
+//!   does: hidden while frozen and after the resume).
 //!
 //! Not taken from a profile (issue 17): the busy tab's task length (the
 //! `cpu_throttle` fault gives it), frozen-tab channel delivery; the
@@ -109,6 +111,13 @@ struct IntensiveThrottling {
     gap_after: Option<Quantiles>,
 }
 
+/// B4: what the probe's `frozen_tab` stage read of a page frozen in front.
+#[derive(Deserialize)]
+struct FrozenTabFile {
+    visibility_before_freeze: Option<String>,
+    visibility_read_by_handler_while_frozen: Option<Vec<String>>,
+}
+
 /// The probe's JSON, the fields the model reads (the rest is for people).
 #[derive(Deserialize)]
 struct ProbeFile {
@@ -121,6 +130,7 @@ struct ProbeFile {
     lock_release_after_crash: Quantiles,
     hidden_tab_timers: HiddenTimers,
     intensive_throttling: Option<IntensiveThrottling>,
+    frozen_tab: Option<FrozenTabFile>,
 }
 
 /// A real browser's timing, as the platform model uses it.
@@ -142,6 +152,9 @@ pub struct Measured {
     pub hidden_grid: bool,
     /// Intensive throttling, if the probe measured it.
     pub intensive: Option<Intensive>,
+    /// B4 measured: freezing a page in front hides it (its
+    /// `visibilitychange` runs, and it is hidden until shown again).
+    pub freeze_hides: bool,
 }
 
 /// B4 measured: hidden longer than `after_ms`, a tab's timers fire at most
@@ -239,6 +252,10 @@ impl Measured {
             // Run too short to see it: the model keeps the parameters' rule.
             _ => None,
         };
+        let freeze_hides = match &file.frozen_tab {
+            Some(f) => freeze_hides(f).map_err(|e| format!("profile {name}: frozen_tab: {e}"))?,
+            None => false,
+        };
         let channel_per_message_ns = per_message_ns(burst, &file.broadcast_channel_delay);
         Ok(PlatformProfile::Measured(Arc::new(Measured {
             name: name.to_string(),
@@ -252,7 +269,32 @@ impl Measured {
             hidden_interval_ms: hidden.gap.p50_ms.round().max(1.0) as u64,
             hidden_grid: hidden.phase_spread_ms < 5.0,
             intensive,
+            freeze_hides,
         })))
+    }
+}
+
+/// Whether freezing a page in front hid it: what its channel handler read
+/// of `document.visibilityState` while frozen (absent: not measured, and the
+/// model keeps the idealised rule, a frozen page keeps its visibility).
+fn freeze_hides(f: &FrozenTabFile) -> Result<bool, String> {
+    let (Some(before), Some(read)) = (
+        &f.visibility_before_freeze,
+        &f.visibility_read_by_handler_while_frozen,
+    ) else {
+        return Ok(false);
+    };
+    if before != "visible" {
+        return Err(format!(
+            "visibility_before_freeze is {before:?}: the stage freezes a page in front"
+        ));
+    }
+    match read.as_slice() {
+        [one] if one == "hidden" => Ok(true),
+        [one] if one == "visible" => Ok(false),
+        other => Err(format!(
+            "visibility_read_by_handler_while_frozen is {other:?}: the model needs one state"
+        )),
     }
 }
 

@@ -129,6 +129,10 @@ pub struct Tab {
     telemetry_rng: SimRng,
     cursor: Option<u64>,
     next_poll_at: Option<SimTime>,
+    /// C6: until when the pause after its last poll's answer lasts, while
+    /// it is in the background; a tab that stops polling and takes the
+    /// transport back within it still owes the rest.
+    paced_until: Option<SimTime>,
     /// B4: the tab is in the background (C6 paces its polls).
     hidden: bool,
     last_success: Option<SimTime>,
@@ -206,6 +210,7 @@ impl Tab {
             rng,
             cursor: None,
             next_poll_at: None,
+            paced_until: None,
             hidden: false,
             last_success: None,
             refetch_owed_through: 0,
@@ -239,6 +244,26 @@ impl Tab {
     /// Whether this tab runs the transport now (never where realtime is off, C13).
     fn polls(&self) -> bool {
         self.realtime != Realtime::Off && self.leader.as_ref().is_some_and(Leader::polls)
+    }
+
+    /// C6: hidden, or polling alone for want of a BroadcastChannel.
+    fn in_background(&self) -> bool {
+        let fallback = self.role() == Some(Role::Solo) && self.config.leader.leader_enabled;
+        self.hidden || fallback
+    }
+
+    /// C6: a hidden tab, or one polling alone for want of a BroadcastChannel
+    /// (a follower in fallback mode), re-polls no sooner than a jittered
+    /// `paced_poll_min_ms..paced_poll_max_ms` after an answer.
+    pub(super) fn paced(&mut self, now: SimTime, next: SimTime) -> SimTime {
+        self.paced_until = None;
+        if !self.in_background() || fires(self.mutant, Mutant::UnpacedBackgroundPolls) {
+            return next;
+        }
+        let (lo, hi) = (self.config.paced_poll_min_ms, self.config.paced_poll_max_ms);
+        let until = now + jitter_ms(&mut self.rng, lo, hi);
+        self.paced_until = Some(until);
+        next.max(until)
     }
 
     /// The access token the tab holds now, if any (the ops probe borrows it).

@@ -88,7 +88,9 @@ impl Tab {
         }
         if self.polls() {
             if !self.calls.has(Kind::Poll) && self.next_poll_at.is_none() {
-                self.next_poll_at = Some(now);
+                // C6: taking the transport back in the background, it owes the pause.
+                let owed = self.paced_until.filter(|_| self.in_background());
+                self.next_poll_at = Some(owed.map_or(now, |until| until.max(now)));
             }
         } else {
             // A follower never calls the backend for events (L5).
@@ -303,18 +305,6 @@ impl Tab {
                 self.cache.handle(now, CacheInput::Event(event), &());
             }
         }
-    }
-
-    /// C6: a hidden tab, or one polling alone for want of a BroadcastChannel
-    /// (a follower in fallback mode), re-polls no sooner than a jittered
-    /// `paced_poll_min_ms..paced_poll_max_ms` after an answer.
-    fn paced(&mut self, now: SimTime, next: SimTime) -> SimTime {
-        let fallback = self.role() == Some(Role::Solo) && self.config.leader.leader_enabled;
-        if !(self.hidden || fallback) || fires(self.mutant, Mutant::UnpacedBackgroundPolls) {
-            return next;
-        }
-        let (lo, hi) = (self.config.paced_poll_min_ms, self.config.paced_poll_max_ms);
-        next.max(now + jitter_ms(&mut self.rng, lo, hi))
     }
 
     /// A BroadcastChannel message from another tab of the scope.
