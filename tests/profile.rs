@@ -355,6 +355,7 @@ fn intensive_throttling_starts_when_measured_and_keeps_its_period() {
         intensive.interval_ms
     );
 }
+
 /// The lifecycle records a browser makes when a visible tab is frozen and
 /// thawed under `profile`.
 fn freeze_records(profile: PlatformProfile) -> Vec<String> {

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The mutant run both tests draw: a 6-minute, 10-tab run that fails O4 three times (first at 30 s, tab 3).
+/// The mutant run both tests draw: a 6-minute, 10-tab run that fails O4
+/// three times (first at 30 s, tab 3).
 const RUN: &[&str] = &[
     "run",
     "sims/leader_chaos.toml",
