@@ -56,7 +56,7 @@ rules! {
         "O2 and O1 through the followers that live on it (a reorder costs a follower a refetch, never an event)";
     "B3", "Web Locks: FIFO, released on close and crash",
         "O10 `o10_recovery`: a scope has a transport within the bound after a crash";
-    "B4", "lifecycle: hidden throttling, frozen runs nothing",
+    "B4", "lifecycle: hidden throttling; frozen runs only its channel handler, whose requests wait",
         "O7 `o7_pacing`: a frozen tab sends nothing (throttling: the platform's unit tests)";
     "C1", "one transport per scope",
         "O4 (one backend stream per scope) and O7 (never two polls out at once)";

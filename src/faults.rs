@@ -403,7 +403,7 @@ pub const FAULT_KINDS: &[FaultSpec] = &[
         targets: TABS,
         fields: &[],
         lasts: true,
-        doc: "the tab is frozen: it runs nothing until thawed (B4); under a profile that measured it, a visible tab is hidden first, and stays hidden after",
+        doc: "the tab is frozen until thawed (B4): it runs nothing but, under a measured profile that says so, its channel handler, whose requests wait for the thaw; a visible tab is hidden first, and stays hidden after",
         build: |_| tab(TabAction::Freeze),
     },
     FaultSpec {

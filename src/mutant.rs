@@ -439,6 +439,13 @@ mutants! {
         breaks: "frozen tabs (B4): a frozen tab keeps polling and heartbeating",
         caught_by: ("leader_frozen", "O7"),
     },
+    /// Platform: a frozen page's channel handler sends its requests at once.
+    FrozenFetchesSent {
+        name: "frozen-fetches-sent",
+        machine: Platform,
+        breaks: "frozen tabs (B4, measured): the requests a frozen page's onmessage makes go out while it is frozen, not at its resume",
+        caught_by: ("leader_frozen", "O7"),
+    },
     /// Server: `delivered` counts poll answers, not the events they carry.
     MetricsCountAnswers {
         name: "metrics-count-answers",

@@ -19,6 +19,11 @@
 //!   the model's clock is whole milliseconds);
 //! - a page left for another keeps its Web Lock in the back-forward cache,
 //!   so the model's `bfcache` is on by default;
+//! - a frozen tab runs its channel messages and none of its storage events
+//!   while frozen, and the writes and posts of that handler reach the other
+//!   tab while it is still frozen: the `frozen_tab` counts exactly (the
+//!   requests it makes wait for the thaw in the browser node, checked by
+//!   O7 in the freeze scenarios);
 //! - freezing a page in front hides it (its `visibilitychange` runs), and it
 //!   is still hidden after the resume, as the `frozen_tab` stage read.
 
@@ -354,6 +359,98 @@ fn intensive_throttling_starts_when_measured_and_keeps_its_period() {
         "gaps after the threshold {after:?}, measured {} ms",
         intensive.interval_ms
     );
+}
+
+#[test]
+fn a_frozen_tab_runs_its_channel_handler_as_measured() {
+    let (config, measured) = chromium();
+    let file = profile_file();
+    let frozen = &file["frozen_tab"];
+    let count = |name: &str| {
+        frozen[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("frozen_tab.{name}"))
+    };
+    let sent = count("channel_messages_sent");
+    assert_eq!(sent, count("storage_events_sent"), "the stage sends both");
+    let handler = measured
+        .frozen
+        .expect("the profile measured a frozen handler");
+    assert_eq!(
+        handler.fetches_held,
+        count("handler_fetches_sent_while_frozen") == 0,
+        "held fetches as measured (the browser node sends them at the thaw)"
+    );
+    let effect = |p: &mut Platform, now, tab, effect| {
+        p.handle(now, PlatformInput::Effect { tab, effect }, &())
+    };
+    let lifecycle = |p: &mut Platform, now, change| {
+        p.handle(now, PlatformInput::Lifecycle { tab: 1, change }, &())
+    };
+    let thaw_at = SimTime(count("frozen_ms"));
+    for trial in 0..50 {
+        let mut p = Platform::new(config.clone(), 2, rng_for(trial, "platform"), None);
+        lifecycle(&mut p, SimTime(0), TabChange::Freeze);
+        for i in 0..sent {
+            let at = SimTime(100 + 200 * i);
+            let (key, value) = ("probe".to_string(), Some(format!("w{i}")));
+            effect(&mut p, at, 0, Effect::StorageSet { key, value });
+            let (channel, data) = ("probe".to_string(), format!("m{i}"));
+            effect(&mut p, at, 0, Effect::Broadcast { channel, data });
+        }
+        // The frozen tab's handler writes and posts back for each message it runs.
+        let (mut ran, mut storage_ran, mut seen, mut posts) = (0, 0, 0, 0);
+        while let Some(due) = p.poll_timeout().filter(|t| *t < thaw_at) {
+            p.handle_timeout(due, &());
+            while let Some(e) = p.poll_output() {
+                match e {
+                    PlatformEvent::Message { tab: 1, data, .. } => {
+                        ran += 1;
+                        let (key, value) = (format!("reply{data}"), Some(data.clone()));
+                        effect(&mut p, due, 1, Effect::StorageSet { key, value });
+                        let channel = "probe".to_string();
+                        effect(&mut p, due, 1, Effect::Broadcast { channel, data });
+                    }
+                    PlatformEvent::Storage { tab: 1, .. } => storage_ran += 1,
+                    PlatformEvent::Storage { tab: 0, .. } => seen += 1,
+                    PlatformEvent::Message { tab: 0, .. } => posts += 1,
+                    other => panic!("trial {trial}: {other:?}"),
+                }
+            }
+        }
+        assert_eq!(
+            ran,
+            count("channel_messages_run_while_frozen"),
+            "trial {trial}"
+        );
+        assert_eq!(
+            storage_ran,
+            count("storage_events_run_while_frozen"),
+            "trial {trial}"
+        );
+        assert_eq!(
+            seen,
+            count("handler_storage_writes_seen_while_frozen"),
+            "trial {trial}"
+        );
+        assert_eq!(
+            posts,
+            count("handler_posts_delivered_while_frozen"),
+            "trial {trial}"
+        );
+        lifecycle(&mut p, thaw_at, TabChange::Thaw);
+        let after = std::iter::from_fn(|| p.poll_output()).filter(|e| e.tab() == 1);
+        let (storage, messages): (Vec<_>, Vec<_>) =
+            after.partition(|e| matches!(e, PlatformEvent::Storage { .. }));
+        assert_eq!(
+            storage.len() as u64,
+            count("storage_events_run_after_resume")
+        );
+        assert_eq!(
+            messages.len() as u64,
+            count("channel_messages_run_after_resume")
+        );
+    }
 }
 
 /// The lifecycle records a browser makes when a visible tab is frozen and

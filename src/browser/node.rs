@@ -5,10 +5,12 @@
 //! each tab's requests out and answers back, and moves platform events
 //! (storage, channel messages, lock grants) between tabs. It applies tab
 //! lifecycle faults: a frozen tab runs nothing, and what reaches it (answers,
-//! messages) waits until it thaws; a hidden tab's timers are throttled; a
-//! CPU-throttled tab handles one input per task of a fixed length: it
-//! decides, and what it does (writes, messages, requests) takes effect, as
-//! the task ends, with the storage it could read as the task began.
+//! messages) waits until it thaws, except, under a profile that measured it,
+//! its BroadcastChannel handler, whose requests wait for the thaw; a hidden
+//! tab's timers are throttled; a CPU-throttled tab handles one input per
+//! task of a fixed length: it decides, and what it does (writes, messages,
+//! requests) takes effect, as the task ends, with the storage it could read
+//! as the task began.
 
 use super::platform::{
     Lifecycle, Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange, TabIndex,
@@ -25,7 +27,7 @@ use crate::mutant::{fires, Mutant};
 use crate::observation::{Actor, Observation, Outcome, RequestKind};
 use crate::seed::rng_for;
 use crate::time::{earliest, SimTime};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct BrowserConfig {
@@ -165,8 +167,13 @@ impl BrowserView for TabView<'_> {
     fn broadcast_enabled(&self) -> bool {
         self.platform.config().broadcast_enabled || self.mailbox
     }
+    /// A frozen page keeps `navigator.locks` (its requests are granted on
+    /// resume); a gone one has none.
     fn locks_available(&self) -> bool {
-        self.platform.config().locks_enabled && self.platform.is_running(self.tab)
+        self.platform.config().locks_enabled && !self.platform.lifecycle(self.tab).is_gone()
+    }
+    fn frozen(&self) -> bool {
+        matches!(self.platform.lifecycle(self.tab), Lifecycle::Frozen { .. })
     }
 }
 
@@ -194,6 +201,12 @@ pub struct BrowserNode {
     tab_reqs: BTreeMap<(usize, u64), u64>,
     /// What reached a frozen tab (answers, a sign-in, a visibility change), delivered when it thaws.
     held: BTreeMap<usize, VecDeque<TabInput>>,
+    /// B4 measured: the requests a frozen tab's channel handler made, each
+    /// with its `Request` observation, sent when it thaws (tab-local id, output).
+    unsent: BTreeMap<usize, VecDeque<(u64, BrowserOutput)>>,
+    /// Requests given up before they were sent: the tab's record of the
+    /// abort is dropped with them, since the network never saw them.
+    withdrawn: BTreeSet<(usize, u64)>,
     /// B4: CPU-throttled tabs, and what each input costs their main thread (ms).
     throttled: BTreeMap<usize, u64>,
     /// A throttled tab's task under way, handled by the tab as it ends.
@@ -232,6 +245,8 @@ impl BrowserNode {
             in_flight: BTreeMap::new(),
             tab_reqs: BTreeMap::new(),
             held: BTreeMap::new(),
+            unsent: BTreeMap::new(),
+            withdrawn: BTreeSet::new(),
             throttled: BTreeMap::new(),
             tasks: BTreeMap::new(),
             backlog: BTreeMap::new(),
@@ -395,12 +410,17 @@ impl BrowserNode {
             tab: index,
             mailbox: self.mailbox().is_some(),
         };
+        // A frozen page that is closed runs no handler (the browser throws
+        // it away as it is): its machines close, and nothing they ask for
+        // reaches the platform.
+        let frozen = matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. });
+        let acts = !(frozen && matches!(work, Work::Input(TabInput::Close { .. })));
         let tab = &mut self.tabs[index];
         match work {
             Work::Input(input) => tab.handle(now, input, &view),
             Work::Timers => tab.handle_timeout(now, &view),
         }
-        self.drain_tab(now, index);
+        self.drain_tab(now, index, acts);
         self.tab_wants[index] = self.tabs[index].poll_timeout();
     }
 
@@ -609,11 +629,14 @@ impl BrowserNode {
         }
     }
 
-    /// A frozen tab runs again, and gets what waited for it, in order; but a
+    /// A frozen tab runs again: the requests its channel handler made go out,
+    /// then it gets what waited for it, in order; but a
     /// page that resumes reads its visibility as it is now, so a change of
     /// it held while frozen comes first, as the visibility it has now.
     fn thaw(&mut self, now: SimTime, index: usize) {
         self.to_platform(now, index, TabChange::Thaw);
+        let unsent = self.unsent.remove(&index).unwrap_or_default();
+        self.out.extend(unsent.into_iter().map(|(_, out)| out));
         let mut held = self.held.remove(&index).unwrap_or_default();
         let is_visibility = |i: &TabInput| matches!(i, TabInput::Visibility { .. });
         if held.iter().any(is_visibility) {
@@ -689,6 +712,7 @@ impl BrowserNode {
         };
         self.to_platform(now, index, change);
         self.held.remove(&index);
+        self.unsent.remove(&index);
         let gone: Vec<(usize, u64)> = self
             .tab_reqs
             .keys()
@@ -839,24 +863,58 @@ impl BrowserNode {
         self.platform.timer_fire_time(index, wanted)
     }
 
-    fn drain_tab(&mut self, now: SimTime, index: usize) {
+    /// Carry out what tab `index` asked, in order (its effects on the
+    /// platform only if it `acts`). A frozen tab's requests (and their
+    /// `Request` records) wait for its thaw if the profile says so; one it
+    /// gives up before then is never sent, nor recorded.
+    fn drain_tab(&mut self, now: SimTime, index: usize, acts: bool) {
+        let holds_requests = matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. })
+            && self
+                .platform
+                .frozen_channel()
+                .is_some_and(|f| f.fetches_held);
         while let Some(o) = self.tabs[index].poll_output() {
             let out = match o {
                 TabOutput::Send { req, request } => {
                     let id = self.alloc(Requester::Tab { index, req });
                     self.tab_reqs.insert((index, req), id);
-                    BrowserOutput::Send { req: id, request }
+                    let send = BrowserOutput::Send { req: id, request };
+                    // Sent with its record: held if the record was.
+                    match self.unsent.get_mut(&index) {
+                        Some(unsent) if unsent.back().is_some_and(|(r, _)| *r == req) => {
+                            unsent.push_back((req, send));
+                            continue;
+                        }
+                        _ => send,
+                    }
                 }
                 TabOutput::Abort { req } => match self.tab_reqs.remove(&(index, req)) {
                     Some(id) => {
                         self.in_flight.remove(&id);
+                        if self.withdraw(index, req) {
+                            continue;
+                        }
                         BrowserOutput::Abort { req: id }
                     }
                     None => continue,
                 },
-                TabOutput::Observe(obs) => BrowserOutput::Observe(obs),
+                TabOutput::Observe(obs) => match obs {
+                    Observation::Response { req, .. } if self.withdrawn.remove(&(index, req)) => {
+                        continue
+                    }
+                    Observation::Request { req, .. }
+                        if holds_requests && !fires(self.mutant, Mutant::FrozenFetchesSent) =>
+                    {
+                        let record = (req, BrowserOutput::Observe(obs));
+                        self.unsent.entry(index).or_default().push_back(record);
+                        continue;
+                    }
+                    obs => BrowserOutput::Observe(obs),
+                },
                 TabOutput::Effect(effect) => {
-                    self.carry_out(now, index, effect);
+                    if acts {
+                        self.carry_out(now, index, effect);
+                    }
                     continue;
                 }
                 TabOutput::SignedOut => {
@@ -871,6 +929,22 @@ impl BrowserNode {
             };
             self.out.push_back(out);
         }
+    }
+
+    /// Request `req` of tab `index` is given up: if it is still waiting for
+    /// the tab's thaw, it and its record are dropped, and so is the record
+    /// of its abort that follows (true).
+    fn withdraw(&mut self, index: usize, req: u64) -> bool {
+        let Some(unsent) = self.unsent.get_mut(&index) else {
+            return false;
+        };
+        let before = unsent.len();
+        unsent.retain(|(r, _)| *r != req);
+        let withdrawn = unsent.len() < before;
+        if withdrawn {
+            self.withdrawn.insert((index, req));
+        }
+        withdrawn
     }
 
     /// S7, S8: the ops probe's round, with the token of the first signed-in

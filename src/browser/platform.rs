@@ -23,7 +23,9 @@
 //!   latest write to each key in global order, so it can see a write that an
 //!   older tab has not seen yet.
 //! - B4: a frozen tab's storage view keeps being updated (the data lives in
-//!   the browser, not in the tab), but its events are held until it thaws.
+//!   the browser, not in the tab), but its events are held until it thaws;
+//!   its channel messages too, unless the profile measured its `onmessage`
+//!   running while frozen (Chromium's does), when they reach it as they come.
 //!   A busy tab's (one in the middle of a CPU-throttled task) is not: its
 //!   copy is updated by tasks on its own main thread, as measured.
 //! - B5 (the network) is not here: latency, loss, partitions and aborts are
@@ -32,7 +34,7 @@
 //!   tasks and queues its other inputs (network answers, lifecycle) behind
 //!   them, and the platform holds what it owes a busy tab (`Busy`).
 
-use super::profile::PlatformProfile;
+use super::profile::{FrozenChannel, PlatformProfile};
 use crate::client::browser_api::Effect;
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
@@ -298,6 +300,12 @@ impl Platform {
         }
     }
 
+    /// B4 measured: a frozen tab's BroadcastChannel handler runs while it
+    /// is frozen (`None`: a frozen tab runs nothing, the idealised rule).
+    pub fn frozen_channel(&self) -> Option<FrozenChannel> {
+        self.config.profile.measured().and_then(|m| m.frozen)
+    }
+
     /// B4 measured: freezing a visible tab hides it first.
     pub fn freeze_hides(&self) -> bool {
         self.config
@@ -356,10 +364,10 @@ impl Platform {
 
     /// `setItem` (`Some`) or `removeItem` (`None`) by `tab`. The writer's view
     /// changes at once; every other tab that is not gone gets it after its
-    /// own seeded delay. A tab that is not running cannot write, so a call
-    /// for one is ignored.
+    /// own seeded delay. A tab that cannot act (`can_act`) cannot write, so
+    /// a call for one is ignored.
     fn storage_set(&mut self, now: SimTime, tab: TabIndex, key: &str, value: Option<String>) {
-        if !self.tab(tab).lifecycle.is_running() {
+        if !self.can_act(tab) {
             return;
         }
         self.next_write += 1;
@@ -428,11 +436,11 @@ impl Platform {
     }
 
     /// Post `data` on `channel`. Returns false, sending nothing, when
-    /// broadcast is unavailable or the sender is not running. Every other
+    /// broadcast is unavailable or the sender cannot act. Every other
     /// tab that is not gone receives it after a seeded delay, in order per
     /// (sender, receiver). Receivers filter by channel themselves.
     fn broadcast(&mut self, now: SimTime, from: TabIndex, channel: &str, data: String) -> bool {
-        if !self.config.broadcast_enabled || !self.tab(from).lifecycle.is_running() {
+        if !self.config.broadcast_enabled || !self.can_act(from) {
             return false;
         }
         if self.tabs.len() > 1 && fires(self.mutant, Mutant::BroadcastLost) {
@@ -463,13 +471,13 @@ impl Platform {
     // ---- B3 Web Locks ----------------------------------------------------
 
     /// Ask for the exclusive lock `name`. Returns false when locks are
-    /// unavailable or the tab is not running. Otherwise the request is
+    /// unavailable or the tab cannot act. Otherwise the request is
     /// queued FIFO, and a `LockGranted` event follows when the tab gets the
     /// lock (at once if it is free). As with `navigator.locks.request`, a tab
     /// asking again for a lock it holds or waits for queues a second request
     /// behind the first; it does not get the lock twice.
     fn lock_request(&mut self, _now: SimTime, tab: TabIndex, name: &str) -> bool {
-        if !self.config.locks_enabled || !self.tab(tab).lifecycle.is_running() {
+        if !self.config.locks_enabled || !self.can_act(tab) {
             return false;
         }
         let lock = self.locks.entry(name.to_string()).or_default();
@@ -532,6 +540,16 @@ impl Platform {
     /// Open and not frozen.
     pub fn is_running(&self, tab: TabIndex) -> bool {
         self.tab(tab).lifecycle.is_running()
+    }
+
+    /// Whether what `tab` does takes effect: it runs, or it is frozen and
+    /// the profile says its channel handler still runs (whose writes, posts
+    /// and lock requests are the only things a frozen tab can do).
+    fn can_act(&self, tab: TabIndex) -> bool {
+        match self.tab(tab).lifecycle {
+            Lifecycle::Frozen { .. } => self.frozen_channel().is_some(),
+            other => other.is_running(),
+        }
     }
 
     /// The tab goes to the background. A frozen tab that was visible notes
@@ -809,16 +827,23 @@ impl Platform {
     }
 
     /// The next event for a running tab; drain until `None`. Events for a
-    /// frozen or busy tab are held for its thaw or its task's end; those for
-    /// a gone tab are dropped.
+    /// frozen or busy tab are held for its thaw or its task's end, except
+    /// that a frozen tab still gets its channel messages if the profile says
+    /// its `onmessage` runs (`frozen_channel`); those for a gone tab are dropped.
     fn next_event(&mut self) -> Option<PlatformEvent> {
+        let frozen_hears = self.frozen_channel().is_some();
         while let Some(e) = self.events.pop_front() {
             let t = &mut self.tabs[e.tab()];
             match t.lifecycle {
-                Lifecycle::Visible | Lifecycle::Hidden { .. } if t.busy => t.held.push_back(e),
-                Lifecycle::Visible | Lifecycle::Hidden { .. } => return Some(e),
-                Lifecycle::Frozen { .. } => t.held.push_back(e),
                 Lifecycle::Closed | Lifecycle::Crashed => {}
+                _ if t.busy => t.held.push_back(e),
+                Lifecycle::Visible | Lifecycle::Hidden { .. } => return Some(e),
+                Lifecycle::Frozen { .. }
+                    if frozen_hears && matches!(e, PlatformEvent::Message { .. }) =>
+                {
+                    return Some(e)
+                }
+                Lifecycle::Frozen { .. } => t.held.push_back(e),
             }
         }
         None

@@ -17,13 +17,16 @@
 //!   of the hidden interval (phase spread under 5 ms), as Chromium aligns them;
 //! - `intensive_throttling` (when the probe ran with `--intensive`): from how
 //!   long hidden a tab's chained timers run once a minute, and that period;
-//! - `frozen_tab`: whether freezing a page in front hides it (Chromium's
-//!   does: hidden while frozen and after the resume).
+//! - `frozen_tab`: whether a frozen page's BroadcastChannel `onmessage` runs
+//!   while it is frozen, and whether the requests that handler makes are
+//!   sent only once the page resumes (its storage writes and posts take
+//!   effect at once, as measured; a profile saying otherwise is refused,
+//!   since the model cannot follow it), and whether freezing a page in
+//!   front hides it (Chromium's does: hidden while frozen and after).
 //!
-//! Not taken from a profile (issue 17): the busy tab's task length (the
-//! `cpu_throttle` fault gives it), frozen-tab channel delivery; the
-//! back-forward cache is the `bfcache` parameter, on by default as measured
-//! (tests/profile.rs checks the two agree).
+//! Not taken from a profile: the busy tab's task length (the `cpu_throttle`
+//! fault gives it); the back-forward cache is the `bfcache` parameter, on by
+//! default as measured (tests/profile.rs checks the two agree).
 
 use crate::seed::SimRng;
 use rand::Rng;
@@ -111,9 +114,14 @@ struct IntensiveThrottling {
     gap_after: Option<Quantiles>,
 }
 
-/// B4: what the probe's `frozen_tab` stage read of a page frozen in front.
+/// B4: what a frozen page's channel handler did in the probe's `frozen_tab` stage.
 #[derive(Deserialize)]
 struct FrozenTabFile {
+    channel_messages_sent: u64,
+    channel_messages_run_while_frozen: u64,
+    handler_storage_writes_seen_while_frozen: Option<u64>,
+    handler_posts_delivered_while_frozen: Option<u64>,
+    handler_fetches_sent_while_frozen: Option<u64>,
     visibility_before_freeze: Option<String>,
     visibility_read_by_handler_while_frozen: Option<Vec<String>>,
 }
@@ -152,9 +160,21 @@ pub struct Measured {
     pub hidden_grid: bool,
     /// Intensive throttling, if the probe measured it.
     pub intensive: Option<Intensive>,
+    /// A frozen tab's channel handler, if the probe measured it (else, as
+    /// the idealised model: a frozen tab runs nothing).
+    pub frozen: Option<FrozenChannel>,
     /// B4 measured: freezing a page in front hides it (its
     /// `visibilitychange` runs, and it is hidden until shown again).
     pub freeze_hides: bool,
+}
+
+/// B4 measured: a frozen page still runs its BroadcastChannel `onmessage`
+/// (its timers, storage events and lock callbacks wait for the resume); its
+/// storage writes and posts take effect at once, and the requests it makes
+/// wait for the resume unless `fetches_held` is false.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrozenChannel {
+    pub fetches_held: bool,
 }
 
 /// B4 measured: hidden longer than `after_ms`, a tab's timers fire at most
@@ -252,9 +272,15 @@ impl Measured {
             // Run too short to see it: the model keeps the parameters' rule.
             _ => None,
         };
-        let freeze_hides = match &file.frozen_tab {
-            Some(f) => freeze_hides(f).map_err(|e| format!("profile {name}: frozen_tab: {e}"))?,
-            None => false,
+        let (frozen, freeze_hides) = match &file.frozen_tab {
+            Some(f) => {
+                let context = |e: String| format!("profile {name}: frozen_tab: {e}");
+                (
+                    frozen_channel(f).map_err(context)?,
+                    freeze_hides(f).map_err(context)?,
+                )
+            }
+            None => (None, false),
         };
         let channel_per_message_ns = per_message_ns(burst, &file.broadcast_channel_delay);
         Ok(PlatformProfile::Measured(Arc::new(Measured {
@@ -269,6 +295,7 @@ impl Measured {
             hidden_interval_ms: hidden.gap.p50_ms.round().max(1.0) as u64,
             hidden_grid: hidden.phase_spread_ms < 5.0,
             intensive,
+            frozen,
             freeze_hides,
         })))
     }
@@ -296,6 +323,52 @@ fn freeze_hides(f: &FrozenTabFile) -> Result<bool, String> {
             "visibility_read_by_handler_while_frozen is {other:?}: the model needs one state"
         )),
     }
+}
+
+/// What the model takes of the `frozen_tab` stage: none of the messages run
+/// while frozen, the idealised rule; all of them, the handler runs, and its
+/// fetches are held if none went out while frozen. Anything between, or a
+/// handler whose writes or posts did not take effect, the model cannot follow.
+fn frozen_channel(f: &FrozenTabFile) -> Result<Option<FrozenChannel>, String> {
+    let sent = f.channel_messages_sent;
+    match f.channel_messages_run_while_frozen {
+        0 => return Ok(None),
+        n if n != sent => {
+            return Err(format!(
+                "{n} of {sent} channel messages ran while frozen; the model runs all or none"
+            ))
+        }
+        _ => {}
+    }
+    for (field, seen) in [
+        (
+            "handler_storage_writes_seen_while_frozen",
+            f.handler_storage_writes_seen_while_frozen,
+        ),
+        (
+            "handler_posts_delivered_while_frozen",
+            f.handler_posts_delivered_while_frozen,
+        ),
+    ] {
+        if seen != Some(sent) {
+            return Err(format!(
+                "{field} must be {sent} (the model applies a frozen handler's writes and posts at once)"
+            ));
+        }
+    }
+    let fetches_held = match f.handler_fetches_sent_while_frozen {
+        Some(0) => true,
+        Some(n) if n == sent => false,
+        Some(n) => {
+            let why = format!("{n} of {sent}; the model holds all or none");
+            return Err(format!("handler_fetches_sent_while_frozen: {why}"));
+        }
+        None => {
+            let why = "missing (re-run the probe's frozen_tab stage)";
+            return Err(format!("handler_fetches_sent_while_frozen {why}"));
+        }
+    };
+    Ok(Some(FrozenChannel { fetches_held }))
 }
 
 /// The receiver's cost per message that makes a burst drain when the

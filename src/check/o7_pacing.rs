@@ -11,8 +11,9 @@
 //! - C6: a hidden tab, or one polling alone for want of a BroadcastChannel
 //!   (its role `Solo` while election is on), waits at least
 //!   `paced_poll_min_ms` after each answer to its poll before the next;
-//! - a frozen tab runs nothing (B4): from its freeze to its thaw it sends no
-//!   request at all.
+//! - a frozen tab sends nothing (B4): from its freeze to its thaw it sends no
+//!   request at all (its channel handler may run, as Chromium's does, but
+//!   the requests it makes go out at the thaw).
 //!
 //! How many requests a tab sends is a load figure, not a pacing rule: the
 //! design re-polls once per event batch, so a busy org drives it up. The run
@@ -199,7 +200,7 @@ impl Checker {
                 t,
                 subject: tab.to_string(),
                 detail: format!(
-                    "{what:?} request {req} sent by a tab frozen since {since} (B4: a frozen tab runs nothing)"
+                    "{what:?} request {req} sent by a tab frozen since {since} (B4: a frozen tab sends nothing)"
                 ),
             });
         }

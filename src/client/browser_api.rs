@@ -11,6 +11,11 @@ pub trait BrowserView {
     fn broadcast_enabled(&self) -> bool;
     /// Whether `navigator.locks` would take a request from this tab now.
     fn locks_available(&self) -> bool;
+    /// B4: the page is frozen and runs only its channel handler: none of
+    /// its timers, so no work that was due before this input.
+    fn frozen(&self) -> bool {
+        false
+    }
 }
 
 /// What a tab asks its browser to do.

@@ -276,6 +276,18 @@ impl Tab {
     }
 
     fn on_timer(&mut self, now: SimTime, env: &dyn BrowserView) {
+        if env.frozen() {
+            // B4: a frozen page's channel handler ran: what it changed is
+            // reported, and a refetch it made owed is asked for; its timers
+            // (timeouts, the election's, auth's, writes, polls, the
+            // aggregates' debounce) wait for the thaw.
+            self.drain_auth(now, env);
+            self.sync_role(now);
+            if self.auth.has_bearer() {
+                self.start_refetch(now);
+            }
+            return;
+        }
         self.expire_auth_calls(now, env);
         self.auth.handle_timeout(now, env);
         self.drain_auth(now, env);
@@ -308,23 +320,7 @@ impl Tab {
                 self.send_poll(now);
             }
         }
-        let refetching = self.calls.has(Kind::Refetch);
-        if self.refetch_needed && !refetching && self.next_refetch_at <= now {
-            let route = Route::ListRows {
-                org: self.id.org,
-                property: self.cache.property,
-                lists: self.cache.kinds(),
-            };
-            let owed = self.refetch_owed_through;
-            if let Some(f) = self.send(
-                now,
-                RequestKind::Refetch,
-                route,
-                self.config.refetch_request_timeout_ms,
-            ) {
-                self.calls.track(f, Purpose::Refetch { owed });
-            }
-        }
+        self.start_refetch(now);
         // U3/C10: the aggregates, throttled; one invalidation refetches every stale one.
         if !self.calls.has(Kind::Aggregate) {
             self.derived.handle_timeout(now, &());

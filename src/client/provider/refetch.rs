@@ -4,6 +4,27 @@
 use super::*;
 
 impl Tab {
+    /// The list refetch, if one is owed and its retry is due (C8, C9).
+    pub(super) fn start_refetch(&mut self, now: SimTime) {
+        let refetching = self.calls.has(Kind::Refetch);
+        if self.refetch_needed && !refetching && self.next_refetch_at <= now {
+            let route = Route::ListRows {
+                org: self.id.org,
+                property: self.cache.property,
+                lists: self.cache.kinds(),
+            };
+            let owed = self.refetch_owed_through;
+            if let Some(f) = self.send(
+                now,
+                RequestKind::Refetch,
+                route,
+                self.config.refetch_request_timeout_ms,
+            ) {
+                self.calls.track(f, Purpose::Refetch { owed });
+            }
+        }
+    }
+
     /// C11: the page has no live stream to keep its list fresh.
     pub(super) fn wants_degraded(&self) -> bool {
         self.config.degraded_polling && (self.realtime != Realtime::Live || !self.stream_live)
