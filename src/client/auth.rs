@@ -616,7 +616,12 @@ impl Auth {
                 }
             }
             BACKOFF_KEY => {
-                if let Some(b) = parse::<SharedBackoff>(value) {
+                // The event may be older than what this tab has heard since:
+                // a frozen page runs its channel messages as they come but gets
+                // storage events at its resume (B4, measured), so the backoff
+                // of a refresh that failed arrives after the success that
+                // cleared it. What the key holds now decides.
+                if let Some(b) = read::<SharedBackoff>(env, BACKOFF_KEY) {
                     self.heard_failure(b.session, b.failures, b.retry_at);
                 }
             }
