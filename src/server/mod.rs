@@ -8,6 +8,7 @@ pub mod buffer;
 pub mod node;
 pub mod pubsub;
 pub mod store;
+pub mod stream;
 pub mod tokens;
 
 pub use node::{ServerConfig, ServerInput, ServerNode, ServerOutput};
