@@ -173,7 +173,7 @@ impl BrowserView for TabView<'_> {
         self.platform.config().locks_enabled && !self.platform.lifecycle(self.tab).is_gone()
     }
     fn frozen(&self) -> bool {
-        matches!(self.platform.lifecycle(self.tab), Lifecycle::Frozen { .. })
+        self.platform.lifecycle(self.tab).is_frozen()
     }
 }
 
@@ -365,7 +365,7 @@ impl BrowserNode {
     /// Hand tab `index` an input now, or, while it is frozen (it runs
     /// nothing), when it thaws.
     fn to_running_tab(&mut self, now: SimTime, index: usize, input: TabInput) {
-        if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
+        if self.platform.lifecycle(index).is_frozen() {
             self.held.entry(index).or_default().push_back(input);
         } else {
             self.to_tab(now, index, input);
@@ -413,7 +413,7 @@ impl BrowserNode {
         // A frozen page that is closed runs no handler (the browser throws
         // it away as it is): its machines close, and nothing they ask for
         // reaches the platform.
-        let frozen = matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. });
+        let frozen = self.platform.lifecycle(index).is_frozen();
         let acts = !(frozen && matches!(work, Work::Input(TabInput::Close { .. })));
         let tab = &mut self.tabs[index];
         match work {
@@ -532,7 +532,7 @@ impl BrowserNode {
             action,
             TabAction::Logout | TabAction::Focus | TabAction::Show
         );
-        if user_acts && matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
+        if user_acts && self.platform.lifecycle(index).is_frozen() {
             // The user can only act in a tab in front of them, and bringing a
             // frozen page forward resumes it first; shown, it is visible
             // before anything held for it runs.
@@ -623,7 +623,7 @@ impl BrowserNode {
     fn freeze(&mut self, now: SimTime, index: usize) {
         self.finish_task(now, index);
         self.to_platform(now, index, TabChange::Freeze);
-        if matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. }) {
+        if self.platform.lifecycle(index).is_frozen() {
             let waiting = self.backlog.remove(&index).unwrap_or_default();
             self.held.entry(index).or_default().extend(waiting);
         }
@@ -868,7 +868,7 @@ impl BrowserNode {
     /// `Request` records) wait for its thaw if the profile says so; one it
     /// gives up before then is never sent, nor recorded.
     fn drain_tab(&mut self, now: SimTime, index: usize, acts: bool) {
-        let holds_requests = matches!(self.platform.lifecycle(index), Lifecycle::Frozen { .. })
+        let holds_requests = self.platform.lifecycle(index).is_frozen()
             && self
                 .platform
                 .frozen_channel()

@@ -176,6 +176,11 @@ impl Lifecycle {
         matches!(self, Lifecycle::Visible | Lifecycle::Hidden { .. })
     }
 
+    /// Frozen: it runs nothing (under a measured profile, its channel handler only).
+    pub fn is_frozen(self) -> bool {
+        matches!(self, Lifecycle::Frozen { .. })
+    }
+
     /// Closed or crashed: the tab will never run again.
     pub fn is_gone(self) -> bool {
         matches!(self, Lifecycle::Closed | Lifecycle::Crashed)

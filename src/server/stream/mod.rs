@@ -329,11 +329,10 @@ impl Streams {
     /// S12: send `(org, service)`'s pending batch to every connection of the
     /// org that carries the service, each filtered to its property.
     fn flush(&mut self, now: SimTime, org: OrgId, service: Service) {
-        let config = self.config.clone();
         let Some(log) = self.logs.get_mut(&(org, service)) else {
             return;
         };
-        let Some(flushed) = log.flush(now, &config) else {
+        let Some(flushed) = log.flush(now, &self.config) else {
             return;
         };
         self.due.remove(&(flushed.due, org, service));
@@ -357,10 +356,9 @@ impl Streams {
     /// Queue `frame` on `id` (quarantine and overflow apply), then write what
     /// the socket has room for.
     fn enqueue(&mut self, now: SimTime, id: ConnId, frame: Frame) {
-        let config = self.config.clone();
         let conn = self.conns.get_mut(&id).expect("live connection");
-        let scheduled = conn.quarantine_deadline(&config);
-        let effect = conn.enqueue(now, frame, &config);
+        let scheduled = conn.quarantine_deadline(&self.config);
+        let effect = conn.enqueue(now, frame, &self.config);
         for (service, count) in effect.suppressed {
             *self
                 .metrics
@@ -389,13 +387,12 @@ impl Streams {
     /// Write what `id`'s socket has room for, and move its quarantine
     /// deadline from where it was `scheduled` to where it is now.
     fn settle(&mut self, now: SimTime, id: ConnId, scheduled: Option<SimTime>) {
-        let config = self.config.clone();
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         let old = scheduled;
-        let written = conn.write(now, &config);
-        let new = conn.quarantine_deadline(&config);
+        let written = conn.write(now, &self.config);
+        let new = conn.quarantine_deadline(&self.config);
         for frame in written {
             if let Frame::Batch {
                 service, events, ..
@@ -478,20 +475,18 @@ impl Streams {
     }
 
     fn ack(&mut self, now: SimTime, id: ConnId) {
-        let config = self.config.clone();
         if let Some(conn) = self.conns.get_mut(&id) {
-            let scheduled = conn.quarantine_deadline(&config);
+            let scheduled = conn.quarantine_deadline(&self.config);
             conn.acked();
             self.settle(now, id, scheduled);
         }
     }
 
     fn close(&mut self, id: ConnId, reason: CloseReason) {
-        let config = self.config.clone();
         let Some(conn) = self.conns.remove(&id) else {
             return;
         };
-        if let Some(t) = conn.quarantine_deadline(&config) {
+        if let Some(t) = conn.quarantine_deadline(&self.config) {
             self.quarantine_due.remove(&(t, id));
         }
         if let Some(ids) = self.by_org.get_mut(&conn.org) {
@@ -567,12 +562,11 @@ impl Streams {
                 break;
             }
             self.quarantine_due.remove(&(due, id));
-            let config = self.config.clone();
             let conn = self
                 .conns
                 .get_mut(&id)
                 .expect("scheduled connections exist");
-            let ended = conn.end_quarantine(now, &config);
+            let ended = conn.end_quarantine(now, &self.config);
             if ended {
                 self.note(StreamNote::Quarantine {
                     conn: id,
