@@ -1,4 +1,4 @@
-//! What holds each behaviour rule of SPEC sections 2-7: the check that reads
+//! What holds each behaviour rule of SPEC sections 2-7 (v1 and v2): the check that reads
 //! it off a run's history, and the mutants that break it (found by the SPEC
 //! ids their `breaks` names, so nothing is listed twice). A rule no mutant
 //! breaks yet says why in `gap`; the tests hold the two in step, so a new
@@ -19,7 +19,7 @@ pub struct Rule {
 
 macro_rules! rules {
     ($($id:literal, $rule:literal, $check:literal $(, gap: $gap:literal)?;)*) => {
-        /// Every behaviour rule of SPEC sections 2-7, in SPEC order.
+        /// Every behaviour rule of SPEC sections 2-7 (v1 and v2), in SPEC order.
         pub const RULES: &[Rule] = &[$(Rule {
             id: $id,
             rule: $rule,
@@ -50,6 +50,18 @@ rules! {
         "O6 `o6_auth`: every token lives access_token_ttl_ms; one refresh per expiry; silence after logout";
     "S10", "a restart loses the buffers, and shows it",
         "O1 `o1_restart`: the first poll after a restart from an older cursor shows the loss";
+    "S11", "v2: one stream per client carrying many services, each message a batch",
+        "O3 `o3_order` (a batch's sequences rise within each service) and O13 `o13_replay` (each batch starts where the tab's copy of its service ends)",
+        gap: "no mutant mixes services in a batch or shares one sequence between them yet";
+    "S12", "v2: adaptive batch window 30-150 ms per (org, service)",
+        "O8 `o8_stream`: every window within its bounds; a near-full batch widens it, a quiet one narrows it";
+    "S13", "v2: bounded send queue; repeated overflow quarantines low tiers 30 s",
+        "O8 `o8_stream`: quarantine only after quarantine_overflows overflows in the window, at once, on that connection alone; over within 30 s; nothing but analytics and dashboard shed";
+    "S14", "v2: update-services changes a live connection in place",
+        "the server route answers it; the client does not call it yet",
+        gap: "the client opens its stream with the page's services and never changes them yet (issue 16)";
+    "S15", "v2: replay on reconnect from the last sequence per service",
+        "O13 `o13_replay`: a recovered service resumes at the tab's own cursor in the tab's epoch; nothing resent, no unflagged hole";
     "B1", "localStorage: own writes at once, others' later; races",
         "O4 `o4_one_leader`: the lease's write-then-recheck must survive the race";
     "B2", "BroadcastChannel: async, per-sender order, never to the sender",
@@ -86,6 +98,8 @@ rules! {
         "O12 `o12_flags`: the SPEC's decision per org, made in the checker; shadow applies nothing; off makes no stream call";
     "C14", "telemetry sampled, never a token",
         "O6 `o6_auth`: the server witnesses every payload that carries a token";
+    "C15", "v2: update-services without reconnect; single-flight connect; pre-expiry refresh; per-service health",
+        "O4 `o4_one_stream` (never two streams for a tab), O6 `o6_auth` (no stream opened without a bearer) and O12 `o12_flags` (no stream where the flags say off); update-services, pre-expiry refresh and per-service health are not read by an oracle yet";
     "L1", "scope per session or per browser+org",
         "O4 `o4_one_leader` works each tab's scope out from the SPEC (its browser and org, or its login session), never from the tab, so a tab that keys its election wrongly still counts in its true scope";
     "L2", "lease + heartbeats, or Web Locks",
@@ -197,9 +211,9 @@ mod tests {
     #[test]
     fn the_table_covers_sections_2_to_7_once_each() {
         let expected: Vec<String> = [
-            ("S", 2..=10),
+            ("S", 2..=15),
             ("B", 1..=4),
-            ("C", 1..=14),
+            ("C", 1..=15),
             ("L", 1..=7),
             ("A", 1..=5),
             ("U", 1..=4),

@@ -57,6 +57,44 @@ pub enum Service {
     GuestCheckin,
 }
 
+impl Service {
+    pub const ALL: [Service; 9] = [
+        Service::Finance,
+        Service::Tasks,
+        Service::Staff,
+        Service::Properties,
+        Service::Users,
+        Service::Reports,
+        Service::Dashboard,
+        Service::Analytics,
+        Service::GuestCheckin,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Finance => "finance",
+            Service::Tasks => "tasks",
+            Service::Staff => "staff",
+            Service::Properties => "properties",
+            Service::Users => "users",
+            Service::Reports => "reports",
+            Service::Dashboard => "dashboard",
+            Service::Analytics => "analytics",
+            Service::GuestCheckin => "guest_checkin",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Service, String> {
+        Service::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
+                format!("unknown service {name:?}; known: {}", known.join(", "))
+            })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityType {

@@ -112,6 +112,8 @@ pub enum FaultKind {
     /// C11: a realtime outage: the subscribe endpoint answers 503 while it
     /// lasts; the rest of the API works.
     StreamDown,
+    /// S15: the server severs the v2 streams of an org (of every org).
+    DropStream,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -357,6 +359,14 @@ pub const FAULT_KINDS: &[FaultSpec] = &[
         lasts: true,
         doc: "the subscribe endpoint answers 503; the rest of the API works (C11)",
         build: |_| FaultKind::StreamDown,
+    },
+    FaultSpec {
+        name: "drop_stream",
+        targets: &[T::Server, T::Org],
+        fields: &[],
+        lasts: false,
+        doc: "the server severs the org's v2 streams (every org's, aimed at the server); clients reconnect and replay (S15)",
+        build: |_| FaultKind::DropStream,
     },
     FaultSpec {
         name: "crash_tab",

@@ -3,10 +3,11 @@
 //! the simulator frames these values on TCP, which costs a fraction of a real
 //! HTTP stack and checks the same behaviour.
 
-use crate::event::{Event, MutationId, OrgId, PropertyId, Row, RowId};
+use crate::event::{Event, MutationId, OrgId, PropertyId, Row, RowId, Service};
+use crate::frames::{cursors_param, parse_cursors, parse_services, services_param, Resume};
 use crate::query::{AggregateKind, ListKind};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Method {
@@ -107,6 +108,15 @@ pub enum Body {
     /// Its answer: the committed row, as the event that publishes it.
     Committed(Box<Event>),
     Metrics(BufferMetrics),
+    /// S14: `POST /v2/realtime/update-services`: the caller's new service set and filter...
+    Services {
+        services: BTreeSet<Service>,
+        property: Option<PropertyId>,
+    },
+    /// ...and its answer: how many of the caller's live connections changed.
+    Updated {
+        connections: usize,
+    },
     Error {
         message: String,
     },
@@ -159,6 +169,17 @@ pub enum Route {
     Telemetry,
     /// S7: `GET /finance/realtime/metrics`
     Metrics,
+    /// S11: `GET /v2/realtime/stream?orgId=&services=&propertyId=&epoch=&last=`:
+    /// a connection the server pushes frames on (`frames`); on a reconnect
+    /// it carries the epoch and the last sequence per service (S15).
+    Stream {
+        org: OrgId,
+        services: BTreeSet<Service>,
+        property: Option<PropertyId>,
+        resume: Option<Resume>,
+    },
+    /// S14: `POST /v2/realtime/update-services?orgId=`.
+    UpdateServices { org: OrgId },
     /// S8: `GET /finance/events/subscribe`, gone.
     LegacySubscribe,
     /// S9: `POST /auth/login`
@@ -176,23 +197,13 @@ impl Route {
             | Route::Refresh
             | Route::Logout
             | Route::Mutate { .. }
+            | Route::UpdateServices { .. }
             | Route::Telemetry => Method::Post,
             _ => Method::Get,
         }
     }
 
     pub fn to_path(&self) -> String {
-        fn query(pairs: &[(&str, Option<String>)]) -> String {
-            let parts: Vec<String> = pairs
-                .iter()
-                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-                .collect();
-            if parts.is_empty() {
-                String::new()
-            } else {
-                format!("?{}", parts.join("&"))
-            }
-        }
         let scoped = |org: &OrgId, property: &Option<PropertyId>| {
             vec![
                 ("orgId", Some(org.to_string())),
@@ -244,6 +255,22 @@ impl Route {
                 };
                 format!("{base}{}", query(&q))
             }
+            Route::Stream {
+                org,
+                services,
+                property,
+                resume,
+            } => {
+                let mut q = scoped(org, property);
+                q.push(("services", Some(services_param(services))));
+                q.push(("epoch", resume.as_ref().map(|r| r.epoch.to_string())));
+                q.push(("last", resume.as_ref().map(|r| cursors_param(&r.last))));
+                format!("/v2/realtime/stream{}", query(&q))
+            }
+            Route::UpdateServices { org } => format!(
+                "/v2/realtime/update-services{}",
+                query(&[("orgId", Some(org.to_string()))])
+            ),
             Route::Telemetry => "/telemetry/client".to_string(),
             Route::Metrics => "/finance/realtime/metrics".to_string(),
             Route::LegacySubscribe => "/finance/events/subscribe".to_string(),
@@ -287,19 +314,11 @@ impl Route {
                 property,
                 lists: vec![ListKind::Revenues],
             }),
-            (Method::Get, "/v1/queries/lists") => {
-                let names = params.get("lists").ok_or(400u16)?;
-                let lists = names
-                    .split(',')
-                    .map(ListKind::parse)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|_| 400u16)?;
-                Ok(Route::ListRows {
-                    org: org()?,
-                    property,
-                    lists,
-                })
-            }
+            (Method::Get, "/v1/queries/lists") => Ok(Route::ListRows {
+                org: org()?,
+                property,
+                lists: parse_lists(params.get("lists").ok_or(400u16)?)?,
+            }),
             (Method::Post, "/v1/finance/revenues") => Ok(Route::Mutate { org: org()? }),
             (Method::Get, "/v1/finance/profit-loss") => aggregate(AggregateKind::ProfitLoss),
             (Method::Get, "/v1/finance/daily-approval") => aggregate(AggregateKind::DailyApproval),
@@ -308,6 +327,16 @@ impl Route {
                 let day = |k: &str| number(k)?.map(|d| d as u32).ok_or(400u16);
                 let name = format!("report:{}-{}", day("from")?, day("to")?);
                 aggregate(AggregateKind::parse(&name).map_err(|_| 400u16)?)
+            }
+            (Method::Get, "/v2/realtime/stream") => Ok(Route::Stream {
+                org: org()?,
+                services: parse_services(params.get("services").ok_or(400u16)?)
+                    .map_err(|_| 400u16)?,
+                property,
+                resume: parse_resume(number("epoch")?, params.get("last").copied())?,
+            }),
+            (Method::Post, "/v2/realtime/update-services") => {
+                Ok(Route::UpdateServices { org: org()? })
             }
             (Method::Get, "/finance/realtime/metrics") => Ok(Route::Metrics),
             (Method::Get, "/finance/events/subscribe") => Ok(Route::LegacySubscribe),
@@ -322,6 +351,37 @@ impl Route {
             _ => Err(404),
         }
     }
+}
+
+/// `?k=v&...` of the pairs that have a value ("" if none do).
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// `lists=revenues,tasks`: the lists a page loads in one call.
+fn parse_lists(names: &str) -> Result<Vec<ListKind>, u16> {
+    names
+        .split(',')
+        .map(ListKind::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| 400u16)
+}
+
+/// S15: a reconnect's `epoch=` and `last=` (none without an epoch).
+fn parse_resume(epoch: Option<u64>, last: Option<&str>) -> Result<Option<Resume>, u16> {
+    let Some(epoch) = epoch else {
+        return Ok(None);
+    };
+    let last = parse_cursors(last.unwrap_or("")).map_err(|_| 400u16)?;
+    Ok(Some(Resume { epoch, last }))
 }
 
 #[cfg(test)]
@@ -367,6 +427,24 @@ mod tests {
                 kind: AggregateKind::Report { from: 6, to: 1 },
             },
             Route::Mutate { org: 4 },
+            Route::Stream {
+                org: 1,
+                services: [Service::Finance, Service::Tasks].into_iter().collect(),
+                property: Some(2),
+                resume: Some(Resume {
+                    epoch: 77,
+                    last: [(Service::Finance, 3), (Service::Tasks, 5)]
+                        .into_iter()
+                        .collect(),
+                }),
+            },
+            Route::Stream {
+                org: 0,
+                services: [Service::Analytics].into_iter().collect(),
+                property: None,
+                resume: None,
+            },
+            Route::UpdateServices { org: 3 },
             Route::Telemetry,
             Route::Metrics,
             Route::LegacySubscribe,
@@ -393,6 +471,16 @@ mod tests {
             (Method::Post, "/v1/finance/realtime/subscribe?orgId=1", 405),
             (Method::Post, "/v1/finance/revenues", 400),
             (Method::Get, "/v1/queries/lists?orgId=1&lists=staff", 400),
+            (
+                Method::Get,
+                "/v2/realtime/stream?orgId=1&services=nope",
+                400,
+            ),
+            (
+                Method::Get,
+                "/v2/realtime/stream?orgId=1&services=finance&epoch=1&last=finance",
+                400,
+            ),
             (
                 Method::Get,
                 "/v1/reports/daily-report?orgId=1&from=0&to=6",

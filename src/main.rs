@@ -114,6 +114,19 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// v1 against v2 on the same workload: each scenario over the same seeds with the leader
+    /// long-poll and with the stream per tab (express driver); prints README's markdown tables
+    Compare {
+        /// The scenarios to compare (their `transport` is overridden).
+        #[arg(default_values = ["sims/compare/seed_shape.toml", "sims/compare/write_spike.toml"])]
+        scenarios: Vec<PathBuf>,
+        /// Seeds per scenario and transport.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Swarm exploration: each seed draws a whole scenario (topology, parameters, workload, and
     /// faults from a random subset of the fault kinds) and runs it; a failing run's scenario is
     /// written out with the command that replays it.
@@ -318,12 +331,12 @@ fn main() -> ExitCode {
             scenarios,
             seeds,
             jobs,
-        } => load_scenarios(&scenarios).map(|(_, scenarios)| {
-            let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
-            let rows = rtsim::mutex_table::build(&scenarios, seeds, jobs);
-            print!("{}", rtsim::mutex_table::render(&rows));
-            true
-        }),
+        } => cmd_mutex(&scenarios, seeds, jobs),
+        Command::Compare {
+            scenarios,
+            seeds,
+            jobs,
+        } => cmd_compare(&scenarios, seeds, jobs),
         Command::List { dir } => cmd_list(&dir),
         Command::Swarm(args) => cmd_swarm_args(args),
         Command::Shrink {
@@ -430,6 +443,24 @@ fn cmd_run(
     Ok(report.pass)
 }
 
+/// `rtsim mutex`: the refresh mutex's figures per scenario and platform profile.
+fn cmd_mutex(paths: &[PathBuf], seeds: u64, jobs: Option<usize>) -> Result<bool, InputError> {
+    let (_, scenarios) = load_scenarios(paths)?;
+    let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
+    let rows = rtsim::mutex_table::build(&scenarios, seeds, jobs);
+    print!("{}", rtsim::mutex_table::render(&rows));
+    Ok(true)
+}
+
+/// `rtsim compare`: v1 against v2, each scenario under both transports.
+fn cmd_compare(paths: &[PathBuf], seeds: u64, jobs: Option<usize>) -> Result<bool, InputError> {
+    let (_, scenarios) = load_scenarios(paths)?;
+    let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
+    let comparisons = rtsim::compare::build(&scenarios, seeds, jobs);
+    print!("{}", rtsim::compare::render(&comparisons));
+    Ok(true)
+}
+
 /// Write `text` to `file`, or say which option named a file that cannot be written.
 fn write_file(file: &Path, option: &str, text: &str) -> Result<(), InputError> {
     std::fs::write(file, text).map_err(|e| InputError {
@@ -471,6 +502,26 @@ fn print_summary(r: &RunReport) {
         s.optimistic_writes,
         s.telemetry_events
     );
+    if !s.by_service.is_empty() {
+        let services: Vec<String> = s
+            .by_service
+            .iter()
+            .map(|h| {
+                let last = h
+                    .last_event_at_ms
+                    .map_or("-".to_string(), |t| format!("{:.1} s", t as f64 / 1000.0));
+                format!(
+                    "{} p95 {} last event {last}, {} delivered, {} suppressed, {} reconnects",
+                    h.service,
+                    ms(h.p95_latency_ms),
+                    h.delivered,
+                    h.suppressed,
+                    h.reconnects
+                )
+            })
+            .collect();
+        println!("v2 by service: {}", services.join("; "));
+    }
 }
 
 /// The scenario files `paths` name, and each loaded (the first bad one is the error).

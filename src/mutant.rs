@@ -75,6 +75,7 @@ pub enum MutantMachine {
     Platform,
     TokenService,
     ServerRoutes,
+    ServerStream,
 }
 
 impl MutantMachine {
@@ -88,6 +89,7 @@ impl MutantMachine {
             MutantMachine::Platform => "browser platform",
             MutantMachine::TokenService => "token service",
             MutantMachine::ServerRoutes => "server routes",
+            MutantMachine::ServerStream => "server v2 stream",
         }
     }
 }
@@ -445,6 +447,69 @@ mutants! {
         machine: Platform,
         breaks: "frozen tabs (B4, measured): the requests a frozen page's onmessage makes go out while it is frozen, not at its resume",
         caught_by: ("leader_frozen", "O7"),
+    },
+    /// v2 stream: a reconnect's cursors are trusted whatever epoch they are from.
+    EpochIgnored {
+        name: "epoch-ignored",
+        machine: ServerStream,
+        breaks: "replay (S15): after a restart, a cursor of the old epoch is spliced onto the new one's sequences",
+        caught_by: ("v2_server_restart", "O13"),
+    },
+    /// v2 stream: a reconnect is replayed the whole buffer, not what it missed.
+    ReplayFromStart {
+        name: "replay-from-start",
+        machine: ServerStream,
+        breaks: "replay (S15): a reconnect gets every buffered event of a service, from the buffer's start, not from its cursor",
+        caught_by: ("v2_replay_forced_disconnect", "O13"),
+    },
+    /// Client v2: the connect guard lets a second stream open while one connects.
+    ConnectWhileConnecting {
+        name: "connect-while-connecting",
+        machine: Provider,
+        breaks: "single-flight connect (C15): the guard asks whether the socket is open, so a tab whose stream is still connecting opens another",
+        caught_by: ("v2_visibility_reconnect", "O4"),
+    },
+    /// Client v2: the stream, forced on, ignores the flags that switch an org off.
+    StreamIgnoresKillSwitch {
+        name: "stream-ignores-kill-switch",
+        machine: Provider,
+        breaks: "flags (C13): the v2 provider, forced on in production, opens its stream for an org the kill list switched off",
+        caught_by: ("v2_kill_switch", "O12"),
+    },
+    /// v2 stream: quarantine sheds every tier, not only the low one.
+    QuarantineShedsCritical {
+        name: "quarantine-sheds-critical",
+        machine: ServerStream,
+        breaks: "quarantine (S13): a quarantined connection is shed finance and tasks batches too, not only analytics and dashboard",
+        caught_by: ("v2_slow_consumer", "O8"),
+    },
+    /// v2 stream: one slow connection quarantines its whole org.
+    QuarantineWholeOrg {
+        name: "quarantine-whole-org",
+        machine: ServerStream,
+        breaks: "quarantine (S13): a slow connection's quarantine is applied to every connection of its org",
+        caught_by: ("v2_slow_consumer", "O8"),
+    },
+    /// v2 stream: overflows are counted and never quarantine.
+    NoQuarantine {
+        name: "no-quarantine",
+        machine: ServerStream,
+        breaks: "quarantine (S13): a connection that overflows its send queue again and again is never quarantined",
+        caught_by: ("v2_slow_consumer", "O8"),
+    },
+    /// v2 stream: the batch window widens and never narrows back.
+    WindowNeverNarrows {
+        name: "window-never-narrows",
+        machine: ServerStream,
+        breaks: "adaptive batching (S12): once a spike widened a service's window, quiet batches leave it wide",
+        caught_by: ("v2_spike_window", "O8"),
+    },
+    /// v2 stream: the batch window stays at its floor however full batches are.
+    WindowNeverWidens {
+        name: "window-never-widens",
+        machine: ServerStream,
+        breaks: "adaptive batching (S12): a batch at its maximum size leaves the window as narrow as it was",
+        caught_by: ("v2_spike_window", "O8"),
     },
     /// Server: `delivered` counts poll answers, not the events they carry.
     MetricsCountAnswers {

@@ -7,7 +7,7 @@
 //! never the machines' internals, so a bug in a machine cannot hide itself by
 //! also fooling the checker. The history serialised in order is the trace.
 
-use crate::event::{Action, EntityType, EventId, MutationId, OrgId, PropertyId, Row};
+use crate::event::{Action, EntityType, EventId, MutationId, OrgId, PropertyId, Row, Service};
 use crate::query::{AggregateKind, ListKind};
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
@@ -201,6 +201,8 @@ pub enum RequestKind {
     Metrics,
     /// S8: the ops probe tries the retired legacy subscribe path.
     Legacy,
+    /// S11: a v2 stream connection.
+    Stream,
 }
 
 /// One event as a tab received it in a batch, before dedup and filtering.
@@ -223,6 +225,20 @@ pub enum Resolution {
     RolledBack,
     /// The page was cleared (logout) or closed.
     Cleared,
+}
+
+/// Why the server ended a v2 stream connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The client closed it (nothing to tell it).
+    ByClient,
+    /// Its send queue passed twice its capacity.
+    SlowConsumer,
+    /// The `drop_stream` fault: the server severed it.
+    Dropped,
+    /// S10: the process restarted.
+    Restart,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -337,6 +353,10 @@ pub enum Observation {
         org: OrgId,
         seq: u64,
         event_id: EventId,
+        /// v2: the event's service and its sequence there (what orders it);
+        /// absent from traces for v1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<(Service, u64)>,
     },
     Snapshot {
         tab: Actor,
@@ -434,6 +454,54 @@ pub enum Observation {
     Lifecycle {
         tab: Actor,
         what: String,
+    },
+    // ---- server: the v2 stream (S11-S15) ----
+    /// S12: a batch left `(org, service)`: opened with `window_ms`, it
+    /// waited `waited_ms` (less if it filled), and the next opens with `next_window_ms`.
+    BatchFlushed {
+        org: OrgId,
+        service: Service,
+        events: usize,
+        window_ms: u64,
+        waited_ms: u64,
+        next_window_ms: u64,
+    },
+    /// S13: a frame reached a connection whose queue was over capacity.
+    StreamOverflow {
+        conn: u64,
+        queued: usize,
+    },
+    Quarantine {
+        conn: u64,
+        on: bool,
+    },
+    StreamClosed {
+        conn: u64,
+        reason: CloseReason,
+    },
+    /// S10: the stream starts over in a new epoch.
+    StreamEpoch {
+        epoch: u64,
+    },
+    // ---- client: the v2 stream (C15) ----
+    /// A tab's stream was welcomed (`epoch`), or its services changed
+    /// (none): `continuous` if every service follows on from what it had.
+    StreamStarted {
+        tab: Actor,
+        epoch: Option<u64>,
+        as_of: u64,
+        starts: Vec<crate::frames::ServiceStart>,
+    },
+    /// A batch frame (or a `Suppressed` one) a tab's live stream brought:
+    /// `service`'s range `(after, through]`, with how many events.
+    StreamBatch {
+        tab: Actor,
+        service: Service,
+        after: u64,
+        through: u64,
+        events: usize,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        suppressed: bool,
     },
     // ---- faults and phases ----
     Fault {

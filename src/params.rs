@@ -9,11 +9,12 @@
 use crate::browser::platform::PlatformConfig;
 use crate::browser::profile::PlatformProfile;
 use crate::client::leader::{Fallback, Mechanism, Scope};
-use crate::client::ProviderConfig;
+use crate::client::{ProviderConfig, Transport};
 use crate::event::OrgId;
 use crate::query::{AggregateKind, ListKind};
 use crate::server::buffer::BufferConfig;
 use crate::server::pubsub::PubSubConfig;
+use crate::server::stream::StreamConfig;
 use crate::server::tokens::TokenConfig;
 
 /// The checkers' bounds: plain data that `check` reads.
@@ -49,6 +50,8 @@ pub struct SimConfig {
     pub buffer: BufferConfig,
     pub pubsub: PubSubConfig,
     pub tokens: TokenConfig,
+    /// The v2 stream's server side (deployed where `transport = "stream"`).
+    pub stream: StreamConfig,
     pub provider: ProviderConfig,
     pub platform: PlatformConfig,
     pub check: CheckConfig,
@@ -73,6 +76,7 @@ impl Default for SimConfig {
             buffer: BufferConfig::default(),
             pubsub: PubSubConfig::default(),
             tokens: TokenConfig::default(),
+            stream: StreamConfig::default(),
             provider: ProviderConfig::default(),
             platform: PlatformConfig::default(),
             check: CheckConfig::default(),
@@ -182,6 +186,7 @@ macro_rules! choice_param {
 }
 choice_param!(Mechanism { "lease" => Mechanism::Lease, "web-locks" => Mechanism::WebLocks });
 choice_param!(Scope { "session" => Scope::Session, "browser-org" => Scope::BrowserOrg });
+choice_param!(Transport { "long-poll" => Transport::LongPoll, "stream" => Transport::Stream });
 choice_param!(Fallback { "solo" => Fallback::Solo, "mailbox" => Fallback::Mailbox });
 
 /// A platform profile by name ("idealised", "chromium") or file.
@@ -405,6 +410,23 @@ params! { c;
     degraded_refetch_max_ms: u64 = 18_000, [c.provider.degraded_refetch_min_ms, HOUR], provider.degraded_refetch_max_ms, "degraded list refetch period, at most (C11)";
     list_stale_ms: u64 = 5_000, [0, DAY], provider.list_stale_ms, "a focused tab refetches a list older than this (U4)";
     telemetry_sample_pct: u32 = 2, [0, 100], provider.telemetry_sample_pct, "share of telemetry events sent (C14)";
+    // ---- the v2 stream (S11-S15, C15) ----
+    transport: Transport = Transport::LongPoll, [], provider.transport, "how tabs get events: v1's leader long-poll, or v2's stream per tab";
+    batch_window_min_ms: u64 = 30, [1, 60_000], stream.batch_window_min_ms, "the adaptive batch window's floor, per (org, service) (S12)";
+    batch_window_max_ms: u64 = 150, [c.stream.batch_window_min_ms, 60_000], stream.batch_window_max_ms, "the adaptive batch window's ceiling (S12)";
+    batch_max_events: usize = 50, [1, 100_000], stream.batch_max_events, "a batch this full is sent at once, and widens the window (S12)";
+    tasks_buffer_size: usize = 300, [1, 1_000_000], stream.tasks_buffer_size, "tasks' replay buffer per org (S15)";
+    service_buffer_size: usize = 200, [1, 1_000_000], stream.service_buffer_size, "every other service's replay buffer per org (S15)";
+    stream_event_ttl_ms: u64 = 25_000, [1, HOUR], stream.event_ttl_ms, "how long the replay buffers keep an event (S15)";
+    send_queue_capacity: usize = 200, [1, 1_000_000], stream.send_queue_capacity, "events a connection's send queue holds before an overflow (S13)";
+    socket_window_frames: usize = 8, [1, 10_000], stream.socket_window_frames, "frames on a connection not yet consumed by the client (S13)";
+    quarantine_overflows: usize = 3, [1, 1_000], stream.quarantine_overflows, "overflows within overflow_window_ms that quarantine a connection (S13)";
+    overflow_window_ms: u64 = 10_000, [1, HOUR], stream.overflow_window_ms, "the window quarantine_overflows is counted in (S13)";
+    quarantine_ms: u64 = 30_000, [1, HOUR], stream.quarantine_ms, "a quarantine's length (S13)";
+    quarantine_clear_ms: u64 = 5_000, [1, HOUR], stream.quarantine_clear_ms, "a quarantine clears early after its queue stays at half capacity this long (S13)";
+    ping_interval_ms: u64 = 25_000, [1, HOUR], stream.ping_interval_ms, "the server pings every stream this often";
+    stream_silence_ms: u64 = 35_000, [c.stream.ping_interval_ms + 1, DAY], provider.stream_silence_ms, "a stream silent this long is dead; the tab reconnects (C15)";
+    stream_close_when_hidden: bool = true, [], provider.stream_close_when_hidden, "a hidden tab closes its stream and resumes it when shown (C15)";
     // ---- oracle bounds ----
     max_requests_per_tab_per_min: usize = 0, [0, 1_000_000], check.max_requests_per_tab_per_min, "O7: a budget of requests one tab may send in any minute (0: none; the run reports the peak)";
     split_brain_bound_ms: u64 = 3_000, [0, DAY], check.split_brain_bound_ms, "O4: the longest two leaders may overlap";

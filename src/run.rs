@@ -4,15 +4,17 @@
 use crate::check::o11_latency::percentile;
 use crate::check::{Checkers, End, Figures, Violation};
 pub use crate::driver::Driver;
+use crate::event::Service;
 use crate::mutant::Mutant;
 use crate::observation::{
     Actor, FinalState, History, Observation, Observer, RequestKind, Role, Step,
 };
 use crate::scenario::Scenario;
+use crate::time::SimTime;
 use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// The figures an insta snapshot keeps for a scenario at a seed.
@@ -64,6 +66,30 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub telemetry_events: u64,
     pub failed_oracles: Vec<String>,
+    /// C15: v2's per-service health, the figures seed 003's provider exports
+    /// (`byServiceP95LatencyMs`, `byServiceLastEventAt`, `byServiceDelivered`,
+    /// `byServiceSuppressed`, `byServiceReconnects`), over every tab; none for v1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_service: Vec<ServiceHealth>,
+    /// How long transport calls (v1's polls, v2's streams) were open, summed
+    /// over the tabs, in ms: `rtsim compare`'s connections per session.
+    #[serde(skip)]
+    pub transport_open_ms: u64,
+}
+
+/// One service's health over a v2 run's tabs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceHealth {
+    pub service: String,
+    /// Event-to-UI latency p95 of its events, in ms.
+    pub p95_latency_ms: Option<u64>,
+    /// When a tab last applied one of its events, in ms of simulated time.
+    pub last_event_at_ms: Option<u64>,
+    /// Events its batches carried to the tabs, and ranges shed as suppressed.
+    pub delivered: u64,
+    pub suppressed: u64,
+    /// Welcomes after a tab's first: each reconnect of a stream carrying it.
+    pub reconnects: u64,
 }
 
 pub struct RunReport {
@@ -283,16 +309,26 @@ struct Tally {
     counts: Summary,
     /// Every tab that took a role (L7's churn is per tab that took part).
     role_tabs: BTreeSet<Actor>,
+    /// v2: each service's health so far (its latency comes from O11's figures).
+    by_service: BTreeMap<Service, ServiceHealth>,
+    /// v2: the tabs welcomed once already (a later welcome is a reconnect).
+    welcomed: BTreeSet<Actor>,
+    /// Transport calls open now, and since when.
+    transport_open: BTreeMap<(Actor, u64), SimTime>,
 }
 
 impl Tally {
     fn step(&mut self, step: &Step) {
         let s = &mut self.counts;
         match &step.obs {
-            Observation::Request { what, .. } => {
+            Observation::Request { what, tab, req, .. } => {
                 s.requests += 1;
+                if matches!(what, RequestKind::Poll | RequestKind::Stream) {
+                    self.transport_open.insert((*tab, *req), step.t);
+                }
                 match what {
-                    RequestKind::Poll => s.polls += 1,
+                    // v2's stream opens are its transport calls, as v1's polls.
+                    RequestKind::Poll | RequestKind::Stream => s.polls += 1,
                     RequestKind::Refetch => s.refetches += 1,
                     RequestKind::Aggregate => s.aggregate_refetches += 1,
                     RequestKind::Mutate => s.writes += 1,
@@ -304,6 +340,11 @@ impl Tally {
                     | RequestKind::Legacy => {}
                 }
             }
+            Observation::Response { tab, req, .. } => {
+                if let Some(since) = self.transport_open.remove(&(*tab, *req)) {
+                    s.transport_open_ms += step.t.since(since);
+                }
+            }
             Observation::Committed { .. } => s.events_published += 1,
             Observation::Mutation {
                 optimistic: true, ..
@@ -311,7 +352,16 @@ impl Tally {
             Observation::BufferInsert {
                 redelivery: true, ..
             } => s.redeliveries += 1,
-            Observation::Applied { .. } => s.applies += 1,
+            Observation::Applied { stream, .. } => {
+                s.applies += 1;
+                if let Some((service, _)) = stream {
+                    let health = self.by_service.entry(*service).or_default();
+                    health.last_event_at_ms = Some(step.t.as_ms());
+                }
+            }
+            Observation::StreamBatch { .. } | Observation::StreamStarted { .. } => {
+                self.stream_step(&step.obs)
+            }
             Observation::Gap { .. } => s.gaps += 1,
             Observation::HardRecover { .. } => s.hard_recovers += 1,
             Observation::BreakerOpen { .. } => s.breaker_opens += 1,
@@ -325,6 +375,40 @@ impl Tally {
                 self.role_tabs.insert(*tab);
                 if *role == Role::Leader {
                     s.leader_elections += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// v2's per-service health: what the tabs' streams delivered, shed and
+    /// how often each reconnected.
+    fn stream_step(&mut self, obs: &Observation) {
+        match obs {
+            Observation::StreamBatch {
+                service,
+                events,
+                suppressed,
+                ..
+            } => {
+                let health = self.by_service.entry(*service).or_default();
+                let n = *events as u64;
+                if *suppressed {
+                    health.suppressed += n;
+                } else {
+                    health.delivered += n;
+                }
+            }
+            Observation::StreamStarted {
+                tab,
+                epoch: Some(_),
+                starts,
+                ..
+            } => {
+                let again = !self.welcomed.insert(*tab);
+                for start in starts {
+                    let health = self.by_service.entry(start.service).or_default();
+                    health.reconnects += u64::from(again);
                 }
             }
             _ => {}
@@ -372,6 +456,24 @@ impl Tally {
             split_brain_windows: windows.len() as u64,
             longest_split_brain_ms: windows.iter().map(|w| w.length_ms).max().unwrap_or(0),
             leader_churn_per_tab_per_day: format!("{churn:.1}"),
+            transport_open_ms: self.counts.transport_open_ms
+                + self
+                    .transport_open
+                    .values()
+                    .map(|since| scenario.end().since(*since))
+                    .sum::<u64>(),
+            by_service: self
+                .by_service
+                .into_iter()
+                .map(|(service, health)| ServiceHealth {
+                    service: service.name().to_string(),
+                    p95_latency_ms: figures
+                        .ui_latencies_by_service
+                        .get(&service)
+                        .and_then(|l| percentile(l, 95.0)),
+                    ..health
+                })
+                .collect(),
             ..self.counts
         }
     }

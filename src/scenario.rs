@@ -62,13 +62,13 @@ impl InputError {
     }
 }
 
-pub const ORACLES: [&str; 12] = [
-    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11", "O12",
+pub const ORACLES: [&str; 13] = [
+    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11", "O12", "O13",
 ];
 /// The oracles the walking skeleton checks; `hold = ["all"]` means these.
 /// O11 is not among them: a scenario on a healthy network opts in by listing it.
-pub const CHECKED_ORACLES: [&str; 11] = [
-    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O12",
+pub const CHECKED_ORACLES: [&str; 12] = [
+    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O12", "O13",
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -138,6 +138,8 @@ impl Scenario {
             buffer: self.config.buffer.clone(),
             pubsub: self.config.pubsub.clone(),
             tokens: self.config.tokens.clone(),
+            streams: (self.config.provider.transport == crate::client::Transport::Stream)
+                .then(|| self.config.stream.clone()),
             orgs: self.topology.orgs,
             properties_per_org: self.topology.properties_per_org,
             mutations_per_s: self.mutations_per_s,

@@ -124,9 +124,15 @@ fn real_tabs_keep_one_leader_with_an_18s_takeover() {
     let rec = history("lease_takeover_18s_heartbeat_10s");
     let judged = rec.judge();
     assert!(judged.held(), "{}", judged.report());
+    // O4's leader and churn checkers judge it; v2's one-stream-per-tab reads
+    // requests, which this recording of the election alone does not hold.
     assert_eq!(
         o4(&rec),
-        [Status::Held, Status::Held],
+        [
+            Status::Held,
+            Status::Held,
+            Status::NotCheckable("no request, response recorded".to_string())
+        ],
         "O4 is judged, not skipped"
     );
     // The script did happen: a freeze, a crash and a close of the leader.

@@ -21,6 +21,7 @@ use crate::client::browser_api::{BrowserView, Effect};
 use crate::client::leader::{Fallback, Role, Scope};
 use crate::client::{NetError, ProviderConfig, Tab, TabId, TabInput, TabOutput};
 use crate::event::{OrgId, PropertyId};
+use crate::frames::Frame;
 use crate::http::{Body, Method, Request, Response, Route};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
@@ -100,6 +101,8 @@ pub enum BrowserInput {
         req: u64,
         result: Result<Response, NetError>,
     },
+    /// A frame on the v2 stream opened by request `req`, which stays open.
+    Frame { req: u64, frame: Frame },
     /// A lifecycle fault; `id` names the fault so its undo reaches the same tab.
     Lifecycle {
         id: u64,
@@ -116,6 +119,10 @@ pub enum BrowserOutput {
         request: Request,
     },
     Abort {
+        req: u64,
+    },
+    /// The stream opened by `req` consumed a frame (its socket has room again).
+    Ack {
         req: u64,
     },
     Observe(Observation),
@@ -347,6 +354,14 @@ impl BrowserNode {
                 }
                 None => {} // aborted earlier; a late answer has no one to go to
             },
+            BrowserInput::Frame { req, frame } => {
+                if let Some(&Requester::Tab { index, req: local }) = self.in_flight.get(&req) {
+                    if self.is_open(index) {
+                        let input = TabInput::Frame { req: local, frame };
+                        self.to_running_tab(now, index, input);
+                    }
+                }
+            }
             BrowserInput::Lifecycle { id, tab, action } => self.lifecycle(now, id, tab, action),
         }
         self.on_timer(now);
@@ -896,6 +911,10 @@ impl BrowserNode {
                         }
                         BrowserOutput::Abort { req: id }
                     }
+                    None => continue,
+                },
+                TabOutput::Ack { req } => match self.tab_reqs.get(&(index, req)) {
+                    Some(&id) => BrowserOutput::Ack { req: id },
                     None => continue,
                 },
                 TabOutput::Observe(obs) => match obs {

@@ -1,4 +1,4 @@
-//! Oracles (SPEC O1-O11, and O12 for the rollout flags of C13): one checker per concern, each reading only the
+//! Oracles (SPEC O1-O11, O12 for the rollout flags of C13, O13 for v2's replay): one checker per concern, each reading only the
 //! history and the final state. Each takes the history a step at a time as the
 //! driver records it (`Check`); safety checkers judge each step, liveness
 //! checkers (convergence) look at the state after the settle window.
@@ -9,6 +9,7 @@ mod o10_hard_recover;
 mod o10_recovery;
 pub mod o11_latency;
 mod o12_flags;
+mod o13_replay;
 mod o1_exactly_once;
 mod o1_restart;
 mod o1_ui;
@@ -16,6 +17,7 @@ mod o2_convergence;
 mod o3_order;
 mod o4_churn;
 pub mod o4_one_leader;
+mod o4_one_stream;
 mod o5_isolation;
 pub mod o6_auth;
 mod o6_banner;
@@ -23,6 +25,7 @@ pub mod o7_pacing;
 mod o8_long_poll;
 mod o8_metrics;
 mod o8_server_bounds;
+mod o8_stream;
 mod o9_debounce;
 mod o9_reconcile;
 
@@ -79,6 +82,8 @@ pub struct Figures {
     pub auth: o6_auth::AuthAudit,
     /// O11: every realtime apply's event-to-UI latency in ms, sorted.
     pub ui_latencies: Vec<u64>,
+    /// O11, v2: the same per service, sorted.
+    pub ui_latencies_by_service: std::collections::BTreeMap<crate::event::Service, Vec<u64>>,
     /// O7: the most requests one tab sent in any 60 s.
     pub peak_requests_per_tab_per_min: u64,
     /// The oracles the run gave something to judge (`Exercised`).
@@ -190,6 +195,13 @@ pub const ENTRIES: &[Entry] = &[
         make: |s, _| Box::new(o4_churn::Checker::new(s)),
     },
     Entry {
+        oracle: "O4",
+        judges: "one v2 stream per tab (C15 single-flight connect)",
+        reads: Reads::Kinds(&["request", "response"]),
+        part: None,
+        make: |_, _| Box::<o4_one_stream::Checker>::default(),
+    },
+    Entry {
         oracle: "O5",
         judges: "no event of another org or property",
         reads: SIM,
@@ -237,6 +249,13 @@ pub const ENTRIES: &[Entry] = &[
         reads: SIM,
         part: None,
         make: |_, _| Box::<o8_metrics::Checker>::default(),
+    },
+    Entry {
+        oracle: "O8",
+        judges: "v2 batch windows adapt within bounds; quarantine earned, brief, low tiers only",
+        reads: SIM,
+        part: None,
+        make: |s, _| Box::new(o8_stream::Checker::new(s)),
     },
     Entry {
         oracle: "O9",
@@ -293,6 +312,13 @@ pub const ENTRIES: &[Entry] = &[
         reads: SIM,
         part: None,
         make: |s, _| Box::new(o12_flags::Checker::new(s)),
+    },
+    Entry {
+        oracle: "O13",
+        judges: "v2 streams replay exactly what was missed, never across epochs",
+        reads: SIM,
+        part: None,
+        make: |_, _| Box::<o13_replay::Checker>::default(),
     },
 ];
 
@@ -397,12 +423,19 @@ impl Check for Exercised {
                 what: RequestKind::Poll,
                 ..
             } => &["O7"],
-            Observation::PollServed { .. } | Observation::Metrics { .. } => &["O8"],
+            Observation::PollServed { .. }
+            | Observation::Metrics { .. }
+            | Observation::BatchFlushed { .. } => &["O8"],
+            Observation::Request {
+                what: RequestKind::Stream,
+                ..
+            } => &["O4"],
             Observation::Request {
                 what: RequestKind::Aggregate,
                 ..
             } => &["O9"],
             Observation::Degraded { on: true, .. } | Observation::ShadowEvents { .. } => &["O12"],
+            Observation::StreamBatch { .. } => &["O13"],
             _ => &[],
         };
         self.seen.extend(o.iter().copied());

@@ -7,6 +7,7 @@
 //! the fault's.
 
 use super::{Check, End, Violation};
+use crate::event::Service;
 use crate::observation::{Actor, Observation, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
@@ -20,6 +21,8 @@ pub struct Checker {
     /// Every apply's latency in ms: in the order applied, sorted by `finish`
     /// (the run's figures).
     applied: Vec<u64>,
+    /// v2: the applied latencies per service.
+    by_service: BTreeMap<Service, Vec<u64>>,
     /// Those of tabs that ran from the commit to the apply: what O11 judges
     /// (kept only when asked).
     judged: Vec<u64>,
@@ -36,6 +39,7 @@ impl Checker {
             asked: asked(&expect.hold) || asked(&expect.fail),
             committed: BTreeMap::new(),
             applied: Vec::new(),
+            by_service: BTreeMap::new(),
             judged: Vec::new(),
             thawed: BTreeMap::new(),
         }
@@ -48,10 +52,19 @@ impl Check for Checker {
             Observation::Committed { org, seq, .. } => {
                 self.committed.insert((*org, *seq), step.t);
             }
-            Observation::Applied { tab, org, seq, .. } => {
+            Observation::Applied {
+                tab,
+                org,
+                seq,
+                stream,
+                ..
+            } => {
                 if let Some(c) = self.committed.get(&(*org, *seq)) {
                     let latency = step.t.since(*c);
                     self.applied.push(latency);
+                    if let Some((service, _)) = stream {
+                        self.by_service.entry(*service).or_default().push(latency);
+                    }
                     if self.asked && self.thawed.get(tab).is_none_or(|thaw| thaw < c) {
                         self.judged.push(latency);
                     }
@@ -66,6 +79,9 @@ impl Check for Checker {
 
     fn finish(&mut self, end: &End) -> Vec<Violation> {
         self.applied.sort_unstable();
+        for latencies in self.by_service.values_mut() {
+            latencies.sort_unstable();
+        }
         self.judged.sort_unstable();
         if !self.asked {
             return vec![];
@@ -89,6 +105,7 @@ impl Check for Checker {
 
     fn figures(&self, figures: &mut super::Figures) {
         figures.ui_latencies = self.applied.clone();
+        figures.ui_latencies_by_service = self.by_service.clone();
     }
 }
 

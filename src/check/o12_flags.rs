@@ -84,7 +84,7 @@ impl Checker {
             }
             Observation::Request {
                 tab,
-                what: RequestKind::Poll,
+                what: RequestKind::Poll | RequestKind::Stream,
                 path,
                 ..
             } if mode(tab) == Some(Realtime::Off) => (

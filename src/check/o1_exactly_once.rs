@@ -37,6 +37,7 @@ impl Check for Checker {
                 org,
                 seq,
                 event_id,
+                ..
             } => {
                 let applies = self.tabs.entry(*tab).or_default();
                 if !applies.ids.insert(event_id.0) && applies.reported.insert(event_id.0) {

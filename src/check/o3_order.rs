@@ -8,8 +8,15 @@
 //!
 //! The batch rule holds whatever the faults; a batch that goes to shadow
 //! diagnostics (C13) applies nothing by design and is left out.
+//!
+//! v2 sequences events per `(org, service)` (S12), and promises no order
+//! between services (two services' batches leave on their own windows), so
+//! there the order checked is each service's own sequence, per tab, within
+//! the epoch the tab's stream was welcomed in (a restarted server numbers
+//! every service afresh).
 
 use super::{Check, End, Violation};
+use crate::event::Service;
 use crate::observation::{Actor, Observation, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
@@ -28,18 +35,44 @@ pub struct Checker {
     /// Per tab and org: the last sequence applied, and the highest.
     last: BTreeMap<(Actor, u32), u64>,
     newest: BTreeMap<(Actor, u32), u64>,
+    /// v2: per tab, org and service, the last service sequence applied.
+    last_in_service: BTreeMap<(Actor, u32, Service), u64>,
+    /// v2: the epoch each tab's stream was last welcomed in.
+    epoch: BTreeMap<Actor, u64>,
     open: Option<Batch>,
     found: Vec<Violation>,
 }
 
 impl Checker {
     /// `tab` applied `org`'s `seq` at `t`.
-    fn applied(&mut self, t: SimTime, tab: Actor, org: u32, seq: u64) {
+    fn applied(
+        &mut self,
+        t: SimTime,
+        tab: Actor,
+        org: u32,
+        seq: u64,
+        stream: Option<(Service, u64)>,
+    ) {
         if let Some(b) = self.open.as_mut().filter(|b| b.tab == tab) {
             b.owed.remove(&seq);
         }
         let high = self.newest.entry((tab, org)).or_default();
         *high = (*high).max(seq);
+        if let Some((service, n)) = stream {
+            let prev = self.last_in_service.insert((tab, org, service), n);
+            if let Some(prev) = prev.filter(|&p| n <= p) {
+                self.found.push(Violation {
+                    oracle: "O3",
+                    t,
+                    subject: tab.to_string(),
+                    detail: format!(
+                        "applied org {org} {} seq {n} after seq {prev}",
+                        service.name()
+                    ),
+                });
+            }
+            return;
+        }
         if let Some(prev) = self.last.insert((tab, org), seq) {
             if seq <= prev {
                 self.found.push(Violation {
@@ -81,7 +114,22 @@ impl Check for Checker {
                     .collect();
                 self.open = Some(Batch { tab: *tab, t, owed });
             }
-            Observation::Applied { tab, org, seq, .. } => self.applied(t, *tab, *org, *seq),
+            Observation::Applied {
+                tab,
+                org,
+                seq,
+                stream,
+                ..
+            } => self.applied(t, *tab, *org, *seq, *stream),
+            Observation::StreamStarted {
+                tab,
+                epoch: Some(e),
+                ..
+            } => {
+                if self.epoch.insert(*tab, *e).is_some_and(|old| old != *e) {
+                    self.last_in_service.retain(|(t, _, _), _| t != tab);
+                }
+            }
             _ => {}
         }
     }

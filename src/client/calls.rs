@@ -76,6 +76,13 @@ impl Calls {
         self.by_req.remove(&req)
     }
 
+    /// `req` lives on until `deadline` (a stream that just heard from the server).
+    pub fn extend(&mut self, req: u64, deadline: SimTime) {
+        if let Some((call, _)) = self.by_req.get_mut(&req) {
+            call.deadline = deadline;
+        }
+    }
+
     pub fn purpose_of(&self, req: u64) -> Option<Purpose> {
         self.by_req.get(&req).map(|(_, p)| *p)
     }

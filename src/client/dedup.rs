@@ -1,5 +1,6 @@
-//! C2: the dedup LRU. Per org, the last `dedup_capacity` event ids, each kept
+//! C2: the dedup LRU. Per org, the last `dedup_capacity` keys, each kept
 //! for `dedup_ttl_ms`; only the `dedup_orgs` most recently used orgs are kept.
+//! v1 keys by event id (E3); the v2 stream by `service:entity_type:event_id`.
 
 use crate::event::{EventId, OrgId};
 use crate::time::SimTime;
@@ -25,20 +26,28 @@ impl Default for DedupConfig {
 
 /// An org's ids, oldest first. Found by a scan, not a set beside them: the
 /// window holds tens of ids at a time, and a set doubled the memory of every tab.
-#[derive(Debug, Default)]
-struct OrgIds {
-    order: VecDeque<(EventId, SimTime)>,
+#[derive(Debug)]
+struct OrgIds<K> {
+    order: VecDeque<(K, SimTime)>,
+}
+
+impl<K> Default for OrgIds<K> {
+    fn default() -> Self {
+        OrgIds {
+            order: VecDeque::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
-pub struct Dedup {
+pub struct Dedup<K = EventId> {
     config: DedupConfig,
-    orgs: LiteMap<OrgId, OrgIds>,
+    orgs: LiteMap<OrgId, OrgIds<K>>,
     /// Orgs from least to most recently used.
     recency: VecDeque<OrgId>,
 }
 
-impl Dedup {
+impl<K: PartialEq> Dedup<K> {
     pub fn new(config: DedupConfig) -> Self {
         Dedup {
             config,
@@ -48,7 +57,7 @@ impl Dedup {
     }
 
     /// Record `id` for `org`; true if it was not seen within the window (apply it).
-    pub fn first_sighting(&mut self, now: SimTime, org: OrgId, id: EventId) -> bool {
+    pub fn first_sighting(&mut self, now: SimTime, org: OrgId, id: K) -> bool {
         self.touch(org);
         let ttl = self.config.dedup_ttl_ms;
         let cap = self.config.dedup_capacity;
@@ -83,7 +92,7 @@ mod tests {
 
     #[test]
     fn repeats_are_caught_until_ttl_or_capacity_forgets_them() {
-        let mut d = Dedup::new(DedupConfig {
+        let mut d: Dedup = Dedup::new(DedupConfig {
             dedup_capacity: 2,
             dedup_ttl_ms: 100,
             dedup_orgs: 3,
@@ -108,7 +117,7 @@ mod tests {
 
     #[test]
     fn only_the_most_recent_orgs_are_kept() {
-        let mut d = Dedup::new(DedupConfig {
+        let mut d: Dedup = Dedup::new(DedupConfig {
             dedup_capacity: 10,
             dedup_ttl_ms: 1000,
             dedup_orgs: 2,

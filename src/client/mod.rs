@@ -10,7 +10,8 @@ pub mod derived;
 pub mod leader;
 pub mod provider;
 pub mod query_cache;
+pub mod stream;
 
-pub use provider::{NetError, ProviderConfig, Tab, TabId, TabInput, TabOutput};
+pub use provider::{NetError, ProviderConfig, Tab, TabId, TabInput, TabOutput, Transport};
 pub mod flags;
 pub mod writes;

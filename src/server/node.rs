@@ -3,8 +3,10 @@
 use super::buffer::{BufferConfig, BufferInput, BufferOutput, Buffers, ConnId};
 use super::pubsub::{PubSub, PubSubConfig};
 use super::store::Store;
+use super::stream::{Opening, StreamConfig, StreamInput, StreamOutput, Streams};
 use super::tokens::{Issued, RefreshMode, TokenConfig, Tokens};
 use crate::event::{Event, EventId, OrgId, Row};
+use crate::frames::Frame;
 use crate::http::{Body, Request, Response, Route};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
@@ -19,6 +21,9 @@ pub struct ServerConfig {
     pub buffer: BufferConfig,
     pub pubsub: PubSubConfig,
     pub tokens: TokenConfig,
+    /// The v2 stream (S11-S15), where the scenario's clients use it; none:
+    /// its endpoints are not deployed (404) and it costs v1 runs nothing.
+    pub streams: Option<StreamConfig>,
     pub orgs: u32,
     pub properties_per_org: u32,
     /// Domain writes per org per second while the workload runs...
@@ -66,6 +71,14 @@ pub enum ServerInput {
     },
     /// The `stream_down` fault and its undo: subscribe answers 503.
     SetStreamDown(bool),
+    /// The client consumed a frame of the stream on `conn`.
+    StreamAck {
+        conn: ConnId,
+    },
+    /// The `drop_stream` fault: the server severs every v2 stream of `org` (of every org: none).
+    DropStreams {
+        org: Option<OrgId>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +87,12 @@ pub enum ServerOutput {
         conn: ConnId,
         resp: Response,
     },
-    /// Sever `conn` without an answer (the process died under it).
+    /// A frame on the v2 stream `conn`, which stays open.
+    Push {
+        conn: ConnId,
+        frame: Frame,
+    },
+    /// Sever `conn` without an answer (the process died under it, or it was a stream).
     Close {
         conn: ConnId,
     },
@@ -83,6 +101,7 @@ pub enum ServerOutput {
 
 /// ChaCha streams of the server's generator: its own draws use stream 0.
 const PUBSUB_STREAM: u64 = 1;
+const STREAMS_STREAM: u64 = 2;
 
 pub struct ServerNode {
     config: ServerConfig,
@@ -90,6 +109,7 @@ pub struct ServerNode {
     store: Store,
     pubsub: PubSub,
     buffers: Buffers,
+    streams: Option<Streams>,
     tokens: Tokens,
     /// (due, org) of each org's next domain write.
     next_mutation: BTreeSet<(SimTime, OrgId)>,
@@ -128,6 +148,11 @@ impl ServerNode {
                 r.set_stream(PUBSUB_STREAM);
                 r
             }),
+            streams: config.streams.as_ref().map(|c| {
+                let mut r = rng.clone();
+                r.set_stream(STREAMS_STREAM);
+                Streams::new(c.clone(), r, mutant)
+            }),
             tokens: Tokens::new(config.tokens.clone(), mutant),
             store: Store::new(),
             rng,
@@ -160,7 +185,21 @@ impl ServerNode {
                     self.serve(now, conn, req);
                 }
             }
-            ServerInput::Disconnect { conn } => self.to_buffers(now, BufferInput::Cancel { conn }),
+            ServerInput::Disconnect { conn } => {
+                self.to_streams(now, StreamInput::Close { conn });
+                self.to_buffers(now, BufferInput::Cancel { conn })
+            }
+            ServerInput::StreamAck { conn } => self.to_streams(now, StreamInput::Ack { conn }),
+            ServerInput::DropStreams { org } => {
+                let conns = self
+                    .streams
+                    .as_ref()
+                    .map(|s| s.conns(org))
+                    .unwrap_or_default();
+                for conn in conns {
+                    self.to_streams(now, StreamInput::Sever { conn });
+                }
+            }
             ServerInput::Burst { org, count } => {
                 for _ in 0..count {
                     self.mutate(now, org);
@@ -170,6 +209,7 @@ impl ServerNode {
                 self.out
                     .push_back(ServerOutput::Observe(Observation::ServerDown));
                 self.to_buffers(now, BufferInput::Restart);
+                self.to_streams(now, StreamInput::Restart);
                 // A slow refresh still waiting dies with the process too.
                 for (_, (conn, _)) in std::mem::take(&mut self.delayed) {
                     self.out.push_back(ServerOutput::Close { conn });
@@ -279,37 +319,15 @@ impl ServerNode {
                 return self.respond_after(now, conn, self.write_delay_ms, resp);
             }
             Route::Logout => self.logout(req.body),
-            Route::Metrics => match verified(self, None) {
-                Ok(()) => Response::new(200, Body::Metrics(self.buffers.metrics())),
-                Err(status) => Response::error(status, "unauthorized"),
-            },
-            Route::ListRows {
-                org,
-                property,
-                lists,
-            } => match verified(self, Some(org)) {
-                Ok(()) => {
-                    let mut rows = self.store.rows(org, property);
-                    rows.retain(|r| lists.iter().any(|l| l.entity() == r.entity_type));
-                    let as_of_seq = self.store.head_seq(org);
-                    Response::new(200, Body::Rows { rows, as_of_seq })
+            route @ (Route::Stream { .. } | Route::UpdateServices { .. }) => {
+                match self.serve_v2(now, conn, bearer, route, req.body) {
+                    Some(resp) => resp,
+                    None => return,
                 }
-                Err(status) => Response::error(status, "unauthorized"),
-            },
-            Route::Aggregate {
-                org,
-                property,
-                kind,
-            } => match verified(self, Some(org)) {
-                Ok(()) => Response::new(
-                    200,
-                    Body::Aggregate {
-                        value: self.store.aggregate(org, property, kind),
-                        as_of_seq: self.store.head_seq(org),
-                    },
-                ),
-                Err(status) => Response::error(status, "unauthorized"),
-            },
+            }
+            route @ (Route::Metrics | Route::ListRows { .. } | Route::Aggregate { .. }) => {
+                self.read(now, bearer, route)
+            }
             Route::Subscribe {
                 org,
                 property,
@@ -331,6 +349,117 @@ impl ServerNode {
             },
         };
         self.respond(conn, resp);
+    }
+
+    /// S11, S14: open a stream or change one in place; `None` once the
+    /// stream has the call (it answers, or pushes frames, itself).
+    fn serve_v2(
+        &mut self,
+        now: SimTime,
+        conn: ConnId,
+        bearer: Option<&str>,
+        route: Route,
+        body: Body,
+    ) -> Option<Response> {
+        let resp = match route {
+            Route::Stream {
+                org,
+                services,
+                property,
+                resume,
+            } => {
+                let opening = |user| Opening {
+                    conn,
+                    org,
+                    user,
+                    services,
+                    property,
+                    resume,
+                    as_of: self.store.head_seq(org),
+                };
+                match self.v2_caller(now, bearer, org) {
+                    Ok(_) if self.stream_down => Response::error(503, "realtime unavailable"),
+                    Ok(user) => {
+                        self.to_streams(now, StreamInput::Open(opening(user)));
+                        return None;
+                    }
+                    Err(resp) => resp,
+                }
+            }
+            Route::UpdateServices { org } => match (self.v2_caller(now, bearer, org), body) {
+                (Err(resp), _) => resp,
+                (Ok(user), Body::Services { services, property }) => {
+                    let update = StreamInput::UpdateServices {
+                        req: conn,
+                        org,
+                        user,
+                        services,
+                        property,
+                        as_of: self.store.head_seq(org),
+                    };
+                    self.to_streams(now, update);
+                    return None;
+                }
+                _ => Response::error(400, "update-services needs a service set"),
+            },
+            _ => Response::error(404, "not a v2 route"),
+        };
+        Some(resp)
+    }
+
+    /// The reads: the metrics (S7), a page's lists, an aggregate.
+    fn read(&self, now: SimTime, bearer: Option<&str>, route: Route) -> Response {
+        match route {
+            Route::Metrics => match self.tokens.verify(now, bearer, None) {
+                Ok(()) => Response::new(200, Body::Metrics(self.buffers.metrics())),
+                Err(status) => Response::error(status, "unauthorized"),
+            },
+            Route::ListRows {
+                org,
+                property,
+                lists,
+            } => match self.tokens.verify(now, bearer, Some(org)) {
+                Ok(()) => {
+                    let mut rows = self.store.rows(org, property);
+                    rows.retain(|r| lists.iter().any(|l| l.entity() == r.entity_type));
+                    let as_of_seq = self.store.head_seq(org);
+                    Response::new(200, Body::Rows { rows, as_of_seq })
+                }
+                Err(status) => Response::error(status, "unauthorized"),
+            },
+            Route::Aggregate {
+                org,
+                property,
+                kind,
+            } => match self.tokens.verify(now, bearer, Some(org)) {
+                Ok(()) => Response::new(
+                    200,
+                    Body::Aggregate {
+                        value: self.store.aggregate(org, property, kind),
+                        as_of_seq: self.store.head_seq(org),
+                    },
+                ),
+                Err(status) => Response::error(status, "unauthorized"),
+            },
+            _ => Response::error(404, "not a read"),
+        }
+    }
+
+    /// S11, S14: the user a v2 call is from, or the answer that refuses it
+    /// (no stream deployed here, or the bearer may not act for `org`).
+    fn v2_caller(&self, now: SimTime, bearer: Option<&str>, org: OrgId) -> Result<u32, Response> {
+        if self.streams.is_none() {
+            return Err(Response::error(404, "no v2 stream here"));
+        }
+        self.tokens
+            .verify(now, bearer, Some(org))
+            .map_err(|status| Response::error(status, "unauthorized"))?;
+        // A verified bearer has a holder; a token without one is refused alike.
+        let (_, user) = self
+            .tokens
+            .holder(bearer)
+            .ok_or_else(|| Response::error(401, "unauthorized"))?;
+        Ok(user)
     }
 
     fn login(&mut self, now: SimTime, body: Body) -> Response {
@@ -446,6 +575,31 @@ impl ServerNode {
         self.drain_buffers();
     }
 
+    /// Hand the v2 stream an input (where it is deployed), then carry out what it asks.
+    fn to_streams(&mut self, now: SimTime, input: StreamInput) {
+        if let Some(s) = self.streams.as_mut() {
+            s.handle(now, input, &());
+        }
+        self.drain_streams();
+    }
+
+    fn drain_streams(&mut self) {
+        let Some(streams) = self.streams.as_mut() else {
+            return;
+        };
+        while let Some(o) = streams.poll_output() {
+            self.out.push_back(match o {
+                StreamOutput::Push { conn, frame } => ServerOutput::Push { conn, frame },
+                StreamOutput::Close { conn, .. } => ServerOutput::Close { conn },
+                StreamOutput::Updated { req, connections } => ServerOutput::Respond {
+                    conn: req,
+                    resp: Response::new(200, Body::Updated { connections }),
+                },
+                StreamOutput::Observe(obs) => ServerOutput::Observe(obs),
+            });
+        }
+    }
+
     fn drain_buffers(&mut self) {
         while let Some(o) = self.buffers.poll_output() {
             self.out.push_back(match o {
@@ -479,6 +633,10 @@ impl ServerNode {
         while let Some((event, redelivery)) = self.pubsub.poll_output() {
             // S10: what reaches a process that is down is gone.
             if !self.is_down() {
+                if let Some(s) = self.streams.as_mut() {
+                    let event = event.clone();
+                    s.handle(now, StreamInput::Publish { event }, &());
+                }
                 let arrived = BufferInput::Event { event, redelivery };
                 self.buffers.handle(now, arrived, &());
             }
@@ -492,6 +650,10 @@ impl ServerNode {
         }
         self.buffers.handle_timeout(now, &());
         self.drain_buffers();
+        if let Some(s) = self.streams.as_mut() {
+            s.handle_timeout(now, &());
+        }
+        self.drain_streams();
     }
 
     fn next_timer(&self) -> Option<SimTime> {
@@ -504,6 +666,7 @@ impl ServerNode {
             workload,
             self.pubsub.poll_timeout(),
             self.buffers.poll_timeout(),
+            self.streams.as_ref().and_then(Streams::poll_timeout),
             self.down_until,
             self.delayed.keys().next().map(|(t, _)| *t),
         ]

@@ -186,6 +186,12 @@ impl Tokens {
         self.sessions.get(&session).map(|s| (s.org, s.user))
     }
 
+    /// Whose session `bearer` was issued to: `(org, user)`, while the session lives.
+    pub fn holder(&self, bearer: Option<&str>) -> Option<(OrgId, u32)> {
+        let grant = self.grants.get(bearer?)?;
+        self.owner(grant.session)
+    }
+
     /// `Ok` if `bearer` may act for `org` (any org when `None`), else the status.
     pub fn verify(
         &self,

@@ -14,6 +14,7 @@ use super::nemesis::{BrowserKey, Nemesis, World};
 use super::Finished;
 use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
 use crate::client::NetError;
+use crate::frames::Frame;
 use crate::http::{Request, Response};
 use crate::machine::Machine;
 use crate::mutant::Mutant;
@@ -36,12 +37,31 @@ enum Delivery {
     ToServer { conn: u64, request: Request },
     /// The browser side of `conn` closed (abort or reset).
     ClientGone { conn: u64 },
+    /// A frame of the v2 stream on `req` reaches a browser.
+    Frame {
+        browser: usize,
+        req: u64,
+        frame: Frame,
+    },
+    /// A browser's acknowledgement of a frame reaches the server.
+    Ack { conn: u64 },
     /// An answer, or a failure, reaches a browser.
     ToBrowser {
         browser: usize,
         req: u64,
         result: Result<Response, NetError>,
     },
+}
+
+/// A v2 stream's two directions. TCP keeps each in order; a frame lost to
+/// a cut (turmoil drops the segment) stalls that direction for good, as a
+/// byte stream with a hole delivers nothing after it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Flow {
+    down_at: SimTime,
+    down_stalled: bool,
+    up_at: SimTime,
+    up_stalled: bool,
 }
 
 /// Per-browser link to the server.
@@ -67,6 +87,8 @@ struct Express<'a> {
     /// Open connections: conn -> (browser, browser request id), and back.
     conns: BTreeMap<u64, (usize, u64)>,
     conn_of: BTreeMap<(usize, u64), u64>,
+    /// The open v2 streams among them (v1's one-answer connections have none).
+    flows: BTreeMap<u64, Flow>,
     history: History,
 }
 
@@ -98,6 +120,7 @@ impl<'a> Express<'a> {
             next_conn: 0,
             conns: BTreeMap::new(),
             conn_of: BTreeMap::new(),
+            flows: BTreeMap::new(),
             history,
         }
     }
@@ -113,8 +136,53 @@ impl<'a> Express<'a> {
     }
 
     fn deliver_after(&mut self, ms: u64, d: Delivery) {
+        self.deliver_at(self.now + ms, d);
+    }
+
+    fn deliver_at(&mut self, at: SimTime, d: Delivery) {
         self.next_delivery += 1;
-        self.queue.insert((self.now + ms, self.next_delivery), d);
+        self.queue.insert((at, self.next_delivery), d);
+    }
+
+    /// A frame on the stream `conn`, in order behind the ones before it.
+    fn push(&mut self, conn: u64, frame: Frame) {
+        let Some(&(browser, req)) = self.conns.get(&conn) else {
+            return;
+        };
+        let ms = self.latency(browser);
+        let cut = self.links[browser].from_server_cut > 0;
+        let flow = self.flows.entry(conn).or_default();
+        if flow.down_stalled || cut {
+            flow.down_stalled = true;
+            return;
+        }
+        flow.down_at = flow.down_at.max(self.now + ms);
+        let at = flow.down_at;
+        self.deliver_at(
+            at,
+            Delivery::Frame {
+                browser,
+                req,
+                frame,
+            },
+        );
+    }
+
+    /// A browser's acknowledgement on the stream of its request `req`.
+    fn ack(&mut self, browser: usize, req: u64) {
+        let Some(&conn) = self.conn_of.get(&(browser, req)) else {
+            return;
+        };
+        let ms = self.latency(browser);
+        let cut = self.links[browser].to_server_cut > 0;
+        let flow = self.flows.entry(conn).or_default();
+        if flow.up_stalled || cut {
+            flow.up_stalled = true;
+            return;
+        }
+        flow.up_at = flow.up_at.max(self.now + ms);
+        let at = flow.up_at;
+        self.deliver_at(at, Delivery::Ack { conn });
     }
 
     fn reschedule(&mut self, node: Node) {
@@ -134,6 +202,7 @@ impl<'a> Express<'a> {
         while let Some(out) = self.server.poll_output() {
             match out {
                 ServerOutput::Respond { conn, resp } => self.close_conn(conn, Ok(resp)),
+                ServerOutput::Push { conn, frame } => self.push(conn, frame),
                 ServerOutput::Close { conn } => self.close_conn(conn, Err(NetError::Reset)),
                 ServerOutput::Observe(obs) => self.history.record(self.now, obs),
             }
@@ -147,16 +216,17 @@ impl<'a> Express<'a> {
             return;
         };
         self.conn_of.remove(&(browser, req));
-        if self.links[browser].from_server_cut == 0 {
+        let flow = self.flows.remove(&conn);
+        if self.links[browser].from_server_cut == 0 && !flow.is_some_and(|f| f.down_stalled) {
             let ms = self.latency(browser);
-            self.deliver_after(
-                ms,
-                Delivery::ToBrowser {
-                    browser,
-                    req,
-                    result,
-                },
-            );
+            // A stream's end follows its last frame.
+            let at = flow.map_or(self.now + ms, |f| f.down_at.max(self.now + ms));
+            let d = Delivery::ToBrowser {
+                browser,
+                req,
+                result,
+            };
+            self.deliver_at(at, d);
         }
     }
 
@@ -187,9 +257,11 @@ impl<'a> Express<'a> {
                     let ms = self.latency(browser);
                     self.deliver_after(ms, Delivery::ToServer { conn, request });
                 }
+                BrowserOutput::Ack { req } => self.ack(browser, req),
                 BrowserOutput::Abort { req } => {
                     if let Some(conn) = self.conn_of.remove(&(browser, req)) {
                         self.conns.remove(&conn);
+                        self.flows.remove(&conn);
                         if self.links[browser].to_server_cut == 0 {
                             let ms = self.latency(browser);
                             self.deliver_after(ms, Delivery::ClientGone { conn });
@@ -210,6 +282,16 @@ impl<'a> Express<'a> {
                 }
             }
             Delivery::ClientGone { conn } => self.server_input(ServerInput::Disconnect { conn }),
+            Delivery::Ack { conn } => {
+                if self.conns.contains_key(&conn) {
+                    self.server_input(ServerInput::StreamAck { conn });
+                }
+            }
+            Delivery::Frame {
+                browser,
+                req,
+                frame,
+            } => self.browser_input(browser, Some(BrowserInput::Frame { req, frame })),
             Delivery::ToBrowser {
                 browser,
                 req,
@@ -339,6 +421,7 @@ impl World for Express<'_> {
             }
             self.conns.remove(&conn);
             self.conn_of.remove(&(browser, req));
+            self.flows.remove(&conn);
             self.server_input(ServerInput::Disconnect { conn });
             let result = Err(NetError::Reset);
             self.browser_input(browser, Some(BrowserInput::Response { req, result }));

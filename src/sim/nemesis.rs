@@ -106,7 +106,8 @@ fn apply(scenario: &Scenario, world: &mut impl World, fault: &Fault, start: bool
         | FaultKind::Refresh(_)
         | FaultKind::EchoDrop
         | FaultKind::MutateSlow
-        | FaultKind::StreamDown => {
+        | FaultKind::StreamDown
+        | FaultKind::DropStream => {
             for input in server_inputs(scenario, fault, start) {
                 world.server_input(input);
             }
@@ -168,6 +169,12 @@ fn server_inputs(scenario: &Scenario, fault: &Fault, start: bool) -> Vec<ServerI
             _ => vec![],
         },
         (FaultKind::StreamDown, _) => vec![ServerInput::SetStreamDown(start)],
+        (FaultKind::DropStream, true) => vec![ServerInput::DropStreams {
+            org: match fault.target {
+                Target::Org(org) => Some(org),
+                _ => None,
+            },
+        }],
         (FaultKind::MutateSlow, _) => vec![ServerInput::SetWriteDelay {
             ms: if start {
                 scenario.config.mutate_slow_ms

@@ -7,10 +7,11 @@
 //! shared through `Rc<RefCell<_>>` on turmoil's single thread.
 
 use super::nemesis::{BrowserKey, Nemesis, World};
-use super::wire::{read_frame, write_frame};
+use super::wire::{is_stream, read_frame, write_frame, StreamAck, StreamWire};
 use super::Finished;
 use crate::browser::{BrowserInput, BrowserNode, BrowserOutput};
 use crate::client::NetError;
+use crate::frames::Frame;
 use crate::http::{Request, Response};
 use crate::machine::Machine;
 use crate::mutant::Mutant;
@@ -94,9 +95,97 @@ enum ServerEvent {
         req: Request,
         reply: oneshot::Sender<Response>,
     },
+    /// A v2 stream opened: what the node pushes on it goes to `push`.
+    Stream {
+        conn: u64,
+        req: Request,
+        push: mpsc::UnboundedSender<StreamWire>,
+    },
+    /// The client consumed a frame of the stream `conn`.
+    Ack {
+        conn: u64,
+    },
     Gone {
         conn: u64,
     },
+}
+
+/// The server host's open connections: calls waiting for their answer, v2
+/// streams it pushes frames on, and each connection's task.
+#[derive(Default)]
+struct Connections {
+    replies: BTreeMap<u64, oneshot::Sender<Response>>,
+    pushes: BTreeMap<u64, mpsc::UnboundedSender<StreamWire>>,
+    tasks: BTreeMap<u64, AbortHandle>,
+}
+
+impl Connections {
+    /// Carry one of the node's outputs out: an answer to its connection, a
+    /// frame down its stream, an observation to the history.
+    fn carry(&mut self, out: ServerOutput, history: &Shared<History>) {
+        match out {
+            ServerOutput::Respond { conn, resp } => {
+                if let Some(reply) = self.replies.remove(&conn) {
+                    let _ = reply.send(resp);
+                } else if let Some(push) = self.pushes.remove(&conn) {
+                    let _ = push.send(StreamWire::Answer(resp));
+                }
+            }
+            ServerOutput::Push { conn, frame } => {
+                if let Some(push) = self.pushes.get(&conn) {
+                    let _ = push.send(StreamWire::Frame(frame));
+                }
+            }
+            ServerOutput::Close { conn } => {
+                self.replies.remove(&conn);
+                self.pushes.remove(&conn);
+                if let Some(h) = self.tasks.remove(&conn) {
+                    h.abort();
+                }
+            }
+            ServerOutput::Observe(obs) => history.borrow_mut().record(now(), obs),
+        }
+    }
+
+    /// Hand the node what reached the host from a connection.
+    fn on_event(&mut self, ev: ServerEvent, node: &Shared<ServerNode>) {
+        match ev {
+            ServerEvent::Request { conn, req, reply } => {
+                self.replies.insert(conn, reply);
+                node.borrow_mut()
+                    .handle(now(), ServerInput::Request { conn, req }, &());
+            }
+            ServerEvent::Stream { conn, req, push } => {
+                self.pushes.insert(conn, push);
+                node.borrow_mut()
+                    .handle(now(), ServerInput::Request { conn, req }, &());
+            }
+            ServerEvent::Ack { conn } => {
+                if self.pushes.contains_key(&conn) {
+                    node.borrow_mut()
+                        .handle(now(), ServerInput::StreamAck { conn }, &());
+                }
+            }
+            ServerEvent::Gone { conn } => {
+                self.tasks.remove(&conn);
+                if self.replies.remove(&conn).is_some() || self.pushes.remove(&conn).is_some() {
+                    node.borrow_mut()
+                        .handle(now(), ServerInput::Disconnect { conn }, &());
+                }
+            }
+        }
+    }
+
+    /// The `reset_connections` fault: every open connection is cut.
+    fn reset(&mut self, node: &Shared<ServerNode>) {
+        for (conn, h) in std::mem::take(&mut self.tasks) {
+            h.abort();
+            self.replies.remove(&conn);
+            self.pushes.remove(&conn);
+            node.borrow_mut()
+                .handle(now(), ServerInput::Disconnect { conn }, &());
+        }
+    }
 }
 
 async fn server_host(
@@ -106,8 +195,7 @@ async fn server_host(
 ) -> turmoil::Result {
     let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<ServerEvent>();
-    let mut replies: BTreeMap<u64, oneshot::Sender<Response>> = BTreeMap::new();
-    let mut conns: BTreeMap<u64, AbortHandle> = BTreeMap::new();
+    let mut conns = Connections::default();
     let mut next_conn = 0u64;
     loop {
         // Move the node's outputs first: answers to their connections, observations to the history.
@@ -115,20 +203,7 @@ async fn server_host(
             let Some(out) = node.borrow_mut().poll_output() else {
                 break;
             };
-            match out {
-                ServerOutput::Respond { conn, resp } => {
-                    if let Some(reply) = replies.remove(&conn) {
-                        let _ = reply.send(resp);
-                    }
-                }
-                ServerOutput::Close { conn } => {
-                    replies.remove(&conn);
-                    if let Some(h) = conns.remove(&conn) {
-                        h.abort();
-                    }
-                }
-                ServerOutput::Observe(obs) => history.borrow_mut().record(now(), obs),
-            }
+            conns.carry(out, &history);
         }
         let deadline = node.borrow().poll_timeout();
         tokio::select! {
@@ -137,37 +212,20 @@ async fn server_host(
                 for c in mailbox.take() {
                     match c {
                         Control::Server(input) => node.borrow_mut().handle(now(), input, &()),
-                        Control::ResetConnections => {
-                            for (conn, h) in std::mem::take(&mut conns) {
-                                h.abort();
-                                replies.remove(&conn);
-                                node.borrow_mut().handle(now(), ServerInput::Disconnect { conn }, &());
-                            }
-                        }
+                        Control::ResetConnections => conns.reset(&node),
                         // Browser inputs go to browser hosts only.
                         Control::Browser { .. } => {}
                     }
                 }
             }
-            Some(ev) = rx.recv() => match ev {
-                ServerEvent::Request { conn, req, reply } => {
-                    replies.insert(conn, reply);
-                    node.borrow_mut().handle(now(), ServerInput::Request { conn, req }, &());
-                }
-                ServerEvent::Gone { conn } => {
-                    conns.remove(&conn);
-                    if replies.remove(&conn).is_some() {
-                        node.borrow_mut().handle(now(), ServerInput::Disconnect { conn }, &());
-                    }
-                }
-            },
+            Some(ev) = rx.recv() => conns.on_event(ev, &node),
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
                 next_conn += 1;
                 let conn = next_conn;
                 let tx = tx.clone();
                 let handle = tokio::task::spawn_local(serve_connection(conn, stream, tx));
-                conns.insert(conn, handle.abort_handle());
+                conns.tasks.insert(conn, handle.abort_handle());
             }
             _ = sleep_until_deadline(deadline) => node.borrow_mut().handle_timeout(now(), &()),
         }
@@ -185,6 +243,9 @@ async fn serve_connection(
         let _ = tx.send(ServerEvent::Gone { conn });
         return;
     };
+    if is_stream(&req.path) {
+        return serve_stream(conn, req, stream, tx).await;
+    }
     let (reply_tx, reply_rx) = oneshot::channel();
     let _ = tx.send(ServerEvent::Request {
         conn,
@@ -206,6 +267,87 @@ async fn serve_connection(
     let _ = tx.send(ServerEvent::Gone { conn });
 }
 
+/// A v2 stream: write what the node pushes, in order, and hand it the
+/// client's acknowledgements, until either side ends it.
+async fn serve_stream(
+    conn: u64,
+    req: Request,
+    stream: TcpStream,
+    tx: mpsc::UnboundedSender<ServerEvent>,
+) {
+    let (push, mut pushed) = mpsc::unbounded_channel();
+    let _ = tx.send(ServerEvent::Stream { conn, req, push });
+    let (mut reader, mut writer) = stream.into_split();
+    // Two loops that live as long as the stream, never a read restarted in a
+    // `select!`: a frame read half-way and dropped would lose its bytes.
+    let write = async {
+        while let Some(item) = pushed.recv().await {
+            let last = matches!(item, StreamWire::Answer(_));
+            if write_frame(&mut writer, &item).await.is_err() || last {
+                return;
+            }
+        }
+    };
+    let read = async {
+        while read_frame::<_, StreamAck>(&mut reader).await.is_ok() {
+            let _ = tx.send(ServerEvent::Ack { conn });
+        }
+    };
+    tokio::select! {
+        biased;
+        () = write => {}
+        () = read => {}
+    }
+    let _ = tx.send(ServerEvent::Gone { conn });
+}
+
+/// What a browser's connection task hands its host.
+enum Incoming {
+    Frame(Frame),
+    Done(Result<Response, NetError>),
+}
+
+/// A v2 stream from the browser's side: each frame goes to the host as it
+/// arrives, each acknowledgement the tab makes goes back, until it ends.
+async fn open_stream(
+    request: Request,
+    mut acks: mpsc::UnboundedReceiver<()>,
+    host: impl Fn(Incoming),
+) {
+    let Ok(stream) = TcpStream::connect(("server", PORT)).await else {
+        return host(Incoming::Done(Err(NetError::Refused)));
+    };
+    let (mut reader, mut writer) = stream.into_split();
+    if write_frame(&mut writer, &request).await.is_err() {
+        return host(Incoming::Done(Err(NetError::Reset)));
+    }
+    // As on the server's side: each direction one loop for the stream's life.
+    let write = async {
+        while let Some(()) = acks.recv().await {
+            if write_frame(&mut writer, &StreamAck).await.is_err() {
+                return NetError::Reset;
+            }
+        }
+        // The tab dropped the stream: it ends with the read side.
+        std::future::pending().await
+    };
+    let read = async {
+        loop {
+            match read_frame::<_, StreamWire>(&mut reader).await {
+                Ok(StreamWire::Frame(frame)) => host(Incoming::Frame(frame)),
+                Ok(StreamWire::Answer(resp)) => return Ok(resp),
+                Err(_) => return Err(NetError::Reset),
+            }
+        }
+    };
+    let done = tokio::select! {
+        biased;
+        e = write => Err(e),
+        r = read => r,
+    };
+    host(Incoming::Done(done));
+}
+
 async fn fetch(request: Request) -> Result<Response, NetError> {
     let mut stream = TcpStream::connect(("server", PORT))
         .await
@@ -224,8 +366,10 @@ struct Crowd {
     nodes: Vec<Shared<BrowserNode>>,
     keys: Vec<(u32, u32)>,
     history: Shared<History>,
-    tx: mpsc::UnboundedSender<(usize, u64, Result<Response, NetError>)>,
+    tx: mpsc::UnboundedSender<(usize, u64, Incoming)>,
     in_flight: BTreeMap<(usize, u64), AbortHandle>,
+    /// The open streams' acknowledgement senders.
+    acks: BTreeMap<(usize, u64), mpsc::UnboundedSender<()>>,
     deadlines: super::Deadlines<usize>,
 }
 
@@ -239,15 +383,31 @@ impl Crowd {
         }
         while let Some(out) = node.poll_output() {
             match out {
+                BrowserOutput::Send { req, request } if is_stream(&request.path) => {
+                    let tx = self.tx.clone();
+                    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+                    let handle =
+                        tokio::task::spawn_local(open_stream(request, ack_rx, move |incoming| {
+                            let _ = tx.send((i, req, incoming));
+                        }));
+                    self.in_flight.insert((i, req), handle.abort_handle());
+                    self.acks.insert((i, req), ack_tx);
+                }
                 BrowserOutput::Send { req, request } => {
                     let tx = self.tx.clone();
                     let handle = tokio::task::spawn_local(async move {
                         let result = fetch(request).await;
-                        let _ = tx.send((i, req, result));
+                        let _ = tx.send((i, req, Incoming::Done(result)));
                     });
                     self.in_flight.insert((i, req), handle.abort_handle());
                 }
+                BrowserOutput::Ack { req } => {
+                    if let Some(ack) = self.acks.get(&(i, req)) {
+                        let _ = ack.send(());
+                    }
+                }
                 BrowserOutput::Abort { req } => {
+                    self.acks.remove(&(i, req));
                     if let Some(h) = self.in_flight.remove(&(i, req)) {
                         h.abort();
                     }
@@ -273,6 +433,7 @@ async fn browser_host(
         history,
         tx,
         in_flight: BTreeMap::new(),
+        acks: BTreeMap::new(),
         deadlines: Default::default(),
     };
     for i in 0..count {
@@ -289,6 +450,7 @@ async fn browser_host(
                             crowd.step(i, Some(input));
                         }
                     } else if let Control::ResetConnections = c {
+                        crowd.acks.clear();
                         for ((i, req), h) in std::mem::take(&mut crowd.in_flight) {
                             h.abort();
                             crowd.step(i, Some(BrowserInput::Response { req, result: Err(NetError::Reset) }));
@@ -296,11 +458,19 @@ async fn browser_host(
                     }
                 }
             }
-            Some((i, req, result)) = rx.recv() => {
-                if crowd.in_flight.remove(&(i, req)).is_some() {
-                    crowd.step(i, Some(BrowserInput::Response { req, result }));
+            Some((i, req, incoming)) = rx.recv() => match incoming {
+                Incoming::Frame(frame) => {
+                    if crowd.in_flight.contains_key(&(i, req)) {
+                        crowd.step(i, Some(BrowserInput::Frame { req, frame }));
+                    }
                 }
-            }
+                Incoming::Done(result) => {
+                    crowd.acks.remove(&(i, req));
+                    if crowd.in_flight.remove(&(i, req)).is_some() {
+                        crowd.step(i, Some(BrowserInput::Response { req, result }));
+                    }
+                }
+            },
             _ = sleep_until_deadline(deadline) => {
                 while let Some(i) = crowd.deadlines.pop_due(now()) {
                     crowd.step(i, None);

@@ -10,8 +10,24 @@ use crate::client::leader::LeaderConfig;
 use crate::client::writes::WriteConfig;
 use crate::query::Page;
 
+/// How a tab gets its events: v1's long-poll, run by the scope's leader
+/// (C1, L5), or v2's stream, one per tab (C15: seed 003's provider is a
+/// tab's own; behind the leader is not modelled yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    LongPoll,
+    Stream,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderConfig {
+    pub transport: Transport,
+    /// C15: a stream silent this long (no frame, not even the server's
+    /// ping) is dead, and the tab reconnects.
+    pub stream_silence_ms: u64,
+    /// C15: a hidden tab closes its stream, and resumes it (with its
+    /// cursors) when shown again.
+    pub stream_close_when_hidden: bool,
     /// A poll gets this long to answer: the server's long-poll timeout plus slack.
     pub poll_request_timeout_ms: u64,
     pub refetch_request_timeout_ms: u64,
@@ -56,6 +72,9 @@ pub struct ProviderConfig {
 impl Default for ProviderConfig {
     fn default() -> Self {
         ProviderConfig {
+            transport: Transport::LongPoll,
+            stream_silence_ms: 35_000,
+            stream_close_when_hidden: true,
             poll_request_timeout_ms: 35_000,
             refetch_request_timeout_ms: 10_000,
             fast_empty_ms: 1_500,

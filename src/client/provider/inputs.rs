@@ -17,6 +17,11 @@ pub enum TabInput {
         req: u64,
         result: Result<Response, NetError>,
     },
+    /// A frame on the v2 stream the tab's request `req` opened.
+    Frame {
+        req: u64,
+        frame: crate::frames::Frame,
+    },
     /// A BroadcastChannel message (or an L6 mailbox one) from another tab.
     Message {
         channel: String,
@@ -136,6 +141,7 @@ impl Machine for Tab {
         match input {
             TabInput::SignIn { creds, scope } => self.sign_in(now, creds, scope, view),
             TabInput::Response { req, result } => self.on_response(now, req, result, view),
+            TabInput::Frame { req, frame } => self.on_frame(now, req, frame, view),
             TabInput::Message { channel, data } => self.on_message(now, &channel, &data, view),
             TabInput::Storage { key, value } => self.on_storage(now, key, value, view),
             TabInput::LockGranted { name } => self.on_lock_granted(now, name, view),

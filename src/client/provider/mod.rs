@@ -27,7 +27,7 @@ use super::derived::{Aggregate, Derived, DerivedInput};
 use super::flags::Realtime;
 use super::leader::{ChannelMessage, Leader, LeaderInput, LeaderOutput, Role};
 use super::query_cache::{CacheInput, QueryCache};
-use crate::event::{application_order, Event, MutationId, OrgId, PropertyId};
+use crate::event::{application_order, Event, MutationId, OrgId, PropertyId, Service};
 use crate::http::{Batch, Body, MutationRequest, Request, Response, Route};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
@@ -39,15 +39,17 @@ use rand::Rng;
 use std::collections::VecDeque;
 use std::fmt;
 
+mod apply;
 mod config;
 mod inputs;
 mod page;
 mod refetch;
 mod requests;
 mod session;
+mod stream;
 mod transport;
 
-pub use config::ProviderConfig;
+pub use config::{ProviderConfig, Transport};
 pub use inputs::TabInput;
 
 /// C12: the stream's health, as the tab that runs it tells the others.
@@ -90,6 +92,10 @@ pub enum TabOutput {
     },
     /// Give up on `req` (the tab timed it out).
     Abort {
+        req: u64,
+    },
+    /// The tab consumed a frame of the stream `req` (C15).
+    Ack {
         req: u64,
     },
     /// The session ended in this tab (A4); the browser signs in again only when the user does.
@@ -156,6 +162,8 @@ pub struct Tab {
     applied_through: litemap::LiteMap<OrgId, u64>,
     scope: String,
     dedup: Dedup,
+    /// The v2 stream's state, for a tab whose transport it is (C15).
+    v2: Option<super::stream::StreamState>,
     breaker: Breaker,
     pub cache: QueryCache,
     out: VecDeque<TabOutput>,
@@ -178,6 +186,8 @@ impl Tab {
             name: Actor::tab(id.org, id.browser, id.tab),
             id,
             dedup: Dedup::new(config.dedup.clone()),
+            v2: (config.transport == Transport::Stream)
+                .then(|| super::stream::StreamState::new(config.dedup.clone())),
             breaker: Breaker::new(config.breaker.clone(), mutant),
             cache: QueryCache::new(id.org, property, &config.page.lists, mutant),
             auth: Auth::new(config.auth.clone(), id.tab, mutant),
@@ -243,7 +253,16 @@ impl Tab {
 
     /// Whether this tab runs the transport now (never where realtime is off, C13).
     fn polls(&self) -> bool {
-        self.realtime != Realtime::Off && self.leader.as_ref().is_some_and(Leader::polls)
+        if self.realtime == Realtime::Off
+            && !(self.v2.is_some() && fires(self.mutant, Mutant::StreamIgnoresKillSwitch))
+        {
+            return false;
+        }
+        if self.v2.is_some() {
+            // C15: every signed-in tab keeps its own stream, unless hidden.
+            return self.leader.is_some() && !self.stream_paused();
+        }
+        self.leader.as_ref().is_some_and(Leader::polls)
     }
 
     /// C6: hidden, or polling alone for want of a BroadcastChannel.
@@ -310,7 +329,7 @@ impl Tab {
             self.write(now);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
         }
-        let polling = self.calls.has(Kind::Poll);
+        let polling = self.transport_in_flight();
         if self.polls() && !polling && self.next_poll_at.is_some_and(|t| t <= now) {
             let ready = self.breaker.ready_at(now);
             if ready > now {
@@ -335,19 +354,6 @@ impl Tab {
                     self.calls.track(call, Purpose::Aggregate(kind));
                 }
             }
-        }
-    }
-
-    /// Subscribe from the cursor: the long-poll (C1, S3).
-    fn send_poll(&mut self, now: SimTime) {
-        let route = Route::Subscribe {
-            org: self.id.org,
-            property: self.cache.property,
-            last_event_id: self.cursor,
-        };
-        let timeout = self.config.poll_request_timeout_ms;
-        if let Some(call) = self.send(now, RequestKind::Poll, route, timeout) {
-            self.calls.track(call, Purpose::Poll);
         }
     }
 

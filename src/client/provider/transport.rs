@@ -1,6 +1,6 @@
 //! The transport part of a tab (C1-C5, C8, C9, C12, L5): the poll and its
 //! answers, the cursor, gap detection, the breaker and fast-empty backoff,
-//! sharing batches with the scope, applying events in order and once.
+//! sharing batches with the scope (`apply.rs` applies what they bring).
 
 use super::*;
 
@@ -52,7 +52,9 @@ impl Tab {
                 self.telemetry(now, kind, change.cause);
             }
             self.last_role = Some(change.role);
-            if matches!(change.role, Role::Leader | Role::Solo) && !polled {
+            // C15: a v2 tab's stream is its own; its role moves nothing.
+            let handoff = self.v2.is_none();
+            if handoff && matches!(change.role, Role::Leader | Role::Solo) && !polled {
                 // L5: a tab that takes the transport over resumes from the cursor the last
                 // leader shared. Without one, it starts afresh and reloads the page once
                 // the new cursor is known.
@@ -75,7 +77,7 @@ impl Tab {
                 }
             }
             let follows = matches!(change.role, Role::Follower | Role::Claiming);
-            if polled && follows {
+            if handoff && polled && follows {
                 // A tab that gives its own stream up ignored the leader's batches while it
                 // polled; whatever the leader shared beyond its own cursor it must reload.
                 let shared = self.leader.as_ref().and_then(|l| l.shared_cursor());
@@ -87,7 +89,7 @@ impl Tab {
             }
         }
         if self.polls() {
-            if !self.calls.has(Kind::Poll) && self.next_poll_at.is_none() {
+            if !self.transport_in_flight() && self.next_poll_at.is_none() {
                 // C6: taking the transport back in the background, it owes the pause.
                 let owed = self.paced_until.filter(|_| self.in_background());
                 self.next_poll_at = Some(owed.map_or(now, |until| until.max(now)));
@@ -96,6 +98,22 @@ impl Tab {
             // A follower never calls the backend for events (L5).
             self.abort_all(Kind::Poll);
             self.next_poll_at = None;
+        }
+    }
+
+    /// Subscribe from the cursor: the long-poll (C1, S3).
+    pub(super) fn send_poll(&mut self, now: SimTime) {
+        if self.v2.is_some() {
+            return self.open_stream(now);
+        }
+        let route = Route::Subscribe {
+            org: self.id.org,
+            property: self.cache.property,
+            last_event_id: self.cursor,
+        };
+        let timeout = self.config.poll_request_timeout_ms;
+        if let Some(call) = self.send(now, RequestKind::Poll, route, timeout) {
+            self.calls.track(call, Purpose::Poll);
         }
     }
 
@@ -238,72 +256,6 @@ impl Tab {
                 channel,
                 data: serde_json::to_string(&msg).expect("a batch serialises"),
             }));
-        }
-    }
-
-    /// Apply events to the cache: C3 order, C2 dedup, U1 patch.
-    pub(super) fn apply_events(&mut self, now: SimTime, mut events: Vec<Event>) {
-        let delivered = events
-            .iter()
-            .map(|e| Delivered {
-                org: e.org_id,
-                property: e.property_id,
-                seq: e.sequence,
-            })
-            .collect();
-        self.observe(Observation::Delivered {
-            tab: self.name.clone(),
-            events: delivered,
-        });
-        if self.realtime == Realtime::Shadow
-            && !events.is_empty()
-            && !fires(self.mutant, Mutant::ShadowApplies)
-        {
-            // C13: diagnostics only (`finance-shadow-events`); the page is untouched.
-            return self.observe(Observation::ShadowEvents {
-                tab: self.name.clone(),
-                events: events.len(),
-            });
-        }
-        let out_of_order = events
-            .windows(2)
-            .any(|w| application_order(&w[0], &w[1]) == std::cmp::Ordering::Greater);
-        if !(out_of_order && fires(self.mutant, Mutant::BatchUnsorted)) {
-            events.sort_by(application_order);
-        }
-        for event in events {
-            if let Some(m) = event.mutation {
-                self.echo_due.remove(&m);
-            }
-            // O3 across batches: an event older than one already applied (a late copy
-            // from a second source, after a leader change) is skipped; the hole it
-            // belongs to was seen as a gap, and the refetch that follows covers it.
-            let applied = self
-                .applied_through
-                .get(&event.org_id)
-                .copied()
-                .unwrap_or(0);
-            if event.sequence < applied {
-                continue;
-            }
-            let fresh = self
-                .dedup
-                .first_sighting(now, event.org_id, event.dedup_key())
-                || fires(self.mutant, Mutant::NoDedup);
-            if fresh {
-                self.observe(Observation::Applied {
-                    tab: self.name.clone(),
-                    org: event.org_id,
-                    seq: event.sequence,
-                    event_id: event.event_id,
-                });
-                self.list_updated_at = now;
-                self.applied_through
-                    .insert(event.org_id, event.sequence.max(applied));
-                let changed = DerivedInput::Changed(event.metadata.clone());
-                self.derived.handle(now, changed, &());
-                self.cache.handle(now, CacheInput::Event(event), &());
-            }
         }
     }
 

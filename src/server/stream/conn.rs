@@ -5,6 +5,7 @@
 use super::log::passes;
 use super::{Frame, ServiceStart, StreamConfig, StreamEvent};
 use crate::event::{OrgId, PropertyId, Service};
+use crate::mutant::{fires, Mutant};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -74,14 +75,14 @@ pub(super) fn batch(service: Service, after: u64, through: u64, events: Vec<Stre
 /// S13: a low-tier batch, shed: the same range as a `Suppressed` frame,
 /// with its service and how many events it carried. Any other frame is
 /// handed back as it is.
-fn shed(frame: Frame) -> Result<(Frame, Service, u64), Frame> {
+fn shed(frame: Frame, mutant: Option<Mutant>) -> Result<(Frame, Service, u64), Frame> {
     match frame {
         Frame::Batch {
             service,
             after,
             through,
             events,
-        } if Tier::of(service) == Tier::Low => {
+        } if Tier::of(service) == Tier::Low || fires(mutant, Mutant::QuarantineShedsCritical) => {
             let count = events.len() as u64;
             let frame = Frame::Suppressed {
                 service,
@@ -150,11 +151,17 @@ impl Conn {
     /// arrival over capacity is an overflow, and enough of them quarantine
     /// the connection (its queued low-tier batches shed too); past twice the
     /// capacity it is to be severed.
-    pub fn enqueue(&mut self, now: SimTime, frame: Frame, config: &StreamConfig) -> Enqueued {
+    pub fn enqueue(
+        &mut self,
+        now: SimTime,
+        frame: Frame,
+        config: &StreamConfig,
+        mutant: Option<Mutant>,
+    ) -> Enqueued {
         let mut effect = Enqueued::default();
         let frame = match frame {
             frame if !self.quarantined() => frame,
-            frame => shed(frame).map_or_else(
+            frame => shed(frame, mutant).map_or_else(
                 |kept| kept,
                 |(frame, service, count)| {
                     effect.suppressed.push((service, count));
@@ -175,8 +182,13 @@ impl Conn {
             {
                 self.overflows.pop_front();
             }
-            if !self.quarantined() && self.overflows.len() >= config.quarantine_overflows {
-                self.enter_quarantine(now, config, &mut effect);
+            if !self.quarantined()
+                && self.overflows.len() >= config.quarantine_overflows
+                && !fires(mutant, Mutant::NoQuarantine)
+            {
+                effect.quarantined = true;
+                let shed = self.enter_quarantine(now, config, mutant);
+                effect.suppressed.extend(shed);
             }
         }
         effect.sever = self.queued_events > 2 * capacity;
@@ -184,25 +196,33 @@ impl Conn {
         effect
     }
 
-    fn enter_quarantine(&mut self, now: SimTime, config: &StreamConfig, effect: &mut Enqueued) {
+    /// Quarantine the connection now, shedding its queued low-tier batches:
+    /// which services lost how many events.
+    pub fn enter_quarantine(
+        &mut self,
+        now: SimTime,
+        config: &StreamConfig,
+        mutant: Option<Mutant>,
+    ) -> Vec<(Service, u64)> {
         self.overflows.clear();
         self.quarantine = Some(Quarantine {
             until: now + config.quarantine_ms,
             healthy_since: None,
         });
-        effect.quarantined = true;
+        let mut suppressed = Vec::new();
         let queue = std::mem::take(&mut self.queue);
         for frame in queue {
-            let frame = match shed(frame) {
+            let frame = match shed(frame, mutant) {
                 Ok((frame, service, count)) => {
                     self.queued_events -= count as usize;
-                    effect.suppressed.push((service, count));
+                    suppressed.push((service, count));
                     frame
                 }
                 Err(kept) => kept,
             };
             self.queue.push_back(frame);
         }
+        suppressed
     }
 
     fn note_health(&mut self, now: SimTime, config: &StreamConfig) {
@@ -259,6 +279,7 @@ impl Conn {
         &mut self,
         services: &[(Service, u64)],
         property: Option<PropertyId>,
+        as_of: u64,
     ) -> Frame {
         let refiltered = property != self.property;
         self.property = property;
@@ -290,6 +311,10 @@ impl Conn {
         });
         self.queued_events = self.queue.iter().map(Frame::events).sum();
         self.through = kept;
-        Frame::Subscribed { starts, property }
+        Frame::Subscribed {
+            as_of,
+            starts,
+            property,
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{StreamConfig, StreamEvent};
 use crate::event::{Event, PropertyId, Service};
+use crate::mutant::{fires, Mutant};
 use crate::time::SimTime;
 use std::collections::VecDeque;
 
@@ -106,7 +107,12 @@ impl ServiceLog {
 
     /// S12: the pending batch leaves; the window widens after a batch near
     /// the maximum size and narrows after a quiet one.
-    pub fn flush(&mut self, now: SimTime, config: &StreamConfig) -> Option<Flushed> {
+    pub fn flush(
+        &mut self,
+        now: SimTime,
+        config: &StreamConfig,
+        mutant: Option<Mutant>,
+    ) -> Option<Flushed> {
         let (opened, due) = self.opened.take()?;
         let events = std::mem::take(&mut self.pending);
         let through = events.last().map_or(self.head, |e| e.seq);
@@ -115,9 +121,13 @@ impl ServiceLog {
         let (n, max) = (events.len(), config.batch_max_events);
         let (lo, hi) = (config.batch_window_min_ms, config.batch_window_max_ms);
         if 4 * n >= 3 * max {
-            self.window_ms = (self.window_ms * 2).min(hi);
+            if self.window_ms >= hi || !fires(mutant, Mutant::WindowNeverWidens) {
+                self.window_ms = (self.window_ms * 2).min(hi);
+            }
         } else if 4 * n <= max {
-            self.window_ms = (self.window_ms / 2).max(lo);
+            if self.window_ms <= lo || !fires(mutant, Mutant::WindowNeverNarrows) {
+                self.window_ms = (self.window_ms / 2).max(lo);
+            }
         }
         Some(Flushed {
             due,
@@ -127,6 +137,11 @@ impl ServiceLog {
             waited_ms,
             next_window_ms: self.window_ms,
         })
+    }
+
+    /// The highest sequence the buffer no longer holds (0: it holds them all).
+    pub fn floor(&self) -> u64 {
+        self.floor
     }
 
     /// S15: every event after `last` up to the head that `property` lets

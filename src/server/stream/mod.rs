@@ -30,7 +30,11 @@ mod conn;
 mod log;
 
 use crate::event::{Event, OrgId, PropertyId, Service};
+pub use crate::frames::{Frame, Resume, ServiceStart, StreamEvent};
 use crate::machine::Machine;
+use crate::mutant::{fires, Mutant};
+pub use crate::observation::CloseReason;
+use crate::observation::Observation;
 use crate::seed::SimRng;
 use crate::time::SimTime;
 use conn::Conn;
@@ -70,6 +74,9 @@ pub struct StreamConfig {
     /// S13: a quarantine clears early once the queue has stayed at or under
     /// half its capacity for this long.
     pub quarantine_clear_ms: u64,
+    /// Every connection gets a `Ping` this often (Centrifugo's 25 s), so a
+    /// client can tell a dead connection from a quiet one.
+    pub ping_interval_ms: u64,
 }
 
 impl Default for StreamConfig {
@@ -87,90 +94,9 @@ impl Default for StreamConfig {
             overflow_window_ms: 10_000,
             quarantine_ms: 30_000,
             quarantine_clear_ms: 5_000,
+            ping_interval_ms: 25_000,
         }
     }
-}
-
-/// One event on the stream, with its `(org, service)` sequence.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StreamEvent {
-    pub seq: u64,
-    pub event: Event,
-}
-
-/// What a reconnecting client says it has: the epoch its cursors are from,
-/// and the last sequence it applied per service.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Resume {
-    pub epoch: u64,
-    pub last: BTreeMap<Service, u64>,
-}
-
-/// Where a connection's copy of a service starts.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ServiceStart {
-    pub service: Service,
-    /// The stream continues after this sequence.
-    pub head: u64,
-    /// S15: the frames that follow the welcome replay everything after the
-    /// client's cursor; false: its copy is not continuous (no cursor, another
-    /// epoch, or past the buffer) and it must refetch the service.
-    pub recovered: bool,
-}
-
-/// What the server pushes on a connection, in order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub enum Frame {
-    /// First frame of a connection.
-    Welcome {
-        epoch: u64,
-        starts: Vec<ServiceStart>,
-    },
-    /// Every event of `service` in `(after, through]` that the connection's
-    /// property filter lets through, in sequence order.
-    Batch {
-        service: Service,
-        after: u64,
-        through: u64,
-        events: Vec<StreamEvent>,
-    },
-    /// S13: quarantine shed `service`'s events in `(after, through]` for this
-    /// connection (`count` of them): the client's copy is stale.
-    Suppressed {
-        service: Service,
-        after: u64,
-        through: u64,
-        count: u64,
-    },
-    /// S14: from here on the connection carries `starts`' services (each
-    /// newly added one from its head) filtered to `property`.
-    Subscribed {
-        starts: Vec<ServiceStart>,
-        property: Option<PropertyId>,
-    },
-}
-
-impl Frame {
-    /// The events a frame carries (what the send queue's capacity counts).
-    pub fn events(&self) -> usize {
-        match self {
-            Frame::Batch { events, .. } => events.len(),
-            _ => 0,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CloseReason {
-    /// The client closed it (nothing to tell it).
-    ByClient,
-    /// Its send queue passed twice its capacity.
-    SlowConsumer,
-    /// The `drop_stream` fault: the server severed it.
-    Dropped,
-    /// S10: the process restarted.
-    Restart,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -192,42 +118,11 @@ pub enum StreamInput {
         user: u32,
         services: BTreeSet<Service>,
         property: Option<PropertyId>,
+        /// The org's store head now (see `Frame::Subscribed`).
+        as_of: u64,
     },
     /// S10: the process restarts.
     Restart,
-}
-
-/// What the stream observed, for the trace and the v2 oracles.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StreamNote {
-    /// S12: a batch left `(org, service)`: opened with `window_ms`, it
-    /// waited `waited_ms` (less if it filled), and the next opens with `next_window_ms`.
-    Flushed {
-        org: OrgId,
-        service: Service,
-        events: usize,
-        window_ms: u64,
-        waited_ms: u64,
-        next_window_ms: u64,
-    },
-    /// S13: a frame reached a connection whose queue was over capacity.
-    Overflow {
-        conn: ConnId,
-        queued: usize,
-    },
-    Quarantine {
-        conn: ConnId,
-        on: bool,
-    },
-    Closed {
-        conn: ConnId,
-        reason: CloseReason,
-    },
-    /// S10: the stream starts over in a new epoch.
-    Epoch {
-        epoch: u64,
-    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -245,7 +140,7 @@ pub enum StreamOutput {
         req: u64,
         connections: usize,
     },
-    Note(StreamNote),
+    Observe(Observation),
 }
 
 /// S7 for v2.
@@ -266,6 +161,7 @@ pub struct StreamMetrics {
 #[derive(Debug)]
 pub struct Streams {
     config: StreamConfig,
+    mutant: Option<Mutant>,
     rng: SimRng,
     epoch: u64,
     logs: BTreeMap<(OrgId, Service), ServiceLog>,
@@ -276,15 +172,18 @@ pub struct Streams {
     by_org: BTreeMap<OrgId, BTreeSet<ConnId>>,
     /// (deadline, conn) for quarantines: their end, or their early clearing.
     quarantine_due: BTreeSet<(SimTime, ConnId)>,
+    /// The next ping to every connection; none while there is none.
+    next_ping: Option<SimTime>,
     metrics: StreamMetrics,
     out: VecDeque<StreamOutput>,
 }
 
 impl Streams {
-    pub fn new(config: StreamConfig, mut rng: SimRng) -> Self {
+    pub fn new(config: StreamConfig, mut rng: SimRng, mutant: Option<Mutant>) -> Self {
         let epoch = rng.next_u64();
         Streams {
             config,
+            mutant,
             rng,
             epoch,
             logs: BTreeMap::new(),
@@ -292,6 +191,7 @@ impl Streams {
             conns: BTreeMap::new(),
             by_org: BTreeMap::new(),
             quarantine_due: BTreeSet::new(),
+            next_ping: None,
             metrics: StreamMetrics::default(),
             out: VecDeque::new(),
         }
@@ -301,8 +201,16 @@ impl Streams {
         self.epoch
     }
 
-    fn note(&mut self, note: StreamNote) {
-        self.out.push_back(StreamOutput::Note(note));
+    /// The live connections of `org` (of every org: none), in id order.
+    pub fn conns(&self, org: Option<OrgId>) -> Vec<ConnId> {
+        match org {
+            Some(org) => self.conns_of(org),
+            None => self.conns.keys().copied().collect(),
+        }
+    }
+
+    fn note(&mut self, obs: Observation) {
+        self.out.push_back(StreamOutput::Observe(obs));
     }
 
     fn log(&mut self, org: OrgId, service: Service) -> &mut ServiceLog {
@@ -332,11 +240,11 @@ impl Streams {
         let Some(log) = self.logs.get_mut(&(org, service)) else {
             return;
         };
-        let Some(flushed) = log.flush(now, &self.config) else {
+        let Some(flushed) = log.flush(now, &self.config, self.mutant) else {
             return;
         };
         self.due.remove(&(flushed.due, org, service));
-        self.note(StreamNote::Flushed {
+        self.note(Observation::BatchFlushed {
             org,
             service,
             events: flushed.events.len(),
@@ -357,8 +265,9 @@ impl Streams {
     /// the socket has room for.
     fn enqueue(&mut self, now: SimTime, id: ConnId, frame: Frame) {
         let conn = self.conns.get_mut(&id).expect("live connection");
+        let org = conn.org;
         let scheduled = conn.quarantine_deadline(&self.config);
-        let effect = conn.enqueue(now, frame, &self.config);
+        let effect = conn.enqueue(now, frame, &self.config, self.mutant);
         for (service, count) in effect.suppressed {
             *self
                 .metrics
@@ -368,11 +277,12 @@ impl Streams {
         }
         if let Some(queued) = effect.overflow {
             self.metrics.overflows += 1;
-            self.note(StreamNote::Overflow { conn: id, queued });
+            self.note(Observation::StreamOverflow { conn: id, queued });
         }
         if effect.quarantined {
             self.metrics.quarantines += 1;
-            self.note(StreamNote::Quarantine { conn: id, on: true });
+            self.note(Observation::Quarantine { conn: id, on: true });
+            self.quarantine_org(now, org, id);
         }
         if effect.sever {
             if let Some(t) = scheduled {
@@ -382,6 +292,33 @@ impl Streams {
             return;
         }
         self.settle(now, id, scheduled);
+    }
+
+    /// The `quarantine-whole-org` mutant: `slow`'s quarantine is put on every
+    /// other connection of its org too (correctly, it is that connection's alone).
+    fn quarantine_org(&mut self, now: SimTime, org: OrgId, slow: ConnId) {
+        let others: Vec<ConnId> = self
+            .conns_of(org)
+            .into_iter()
+            .filter(|c| *c != slow && !self.conns[c].quarantined())
+            .collect();
+        if others.is_empty() || !fires(self.mutant, Mutant::QuarantineWholeOrg) {
+            return;
+        }
+        for id in others {
+            let conn = self.conns.get_mut(&id).expect("live connection");
+            let suppressed = conn.enter_quarantine(now, &self.config, self.mutant);
+            for (service, count) in suppressed {
+                *self
+                    .metrics
+                    .suppressed_by_service
+                    .entry(service)
+                    .or_default() += count;
+            }
+            self.metrics.quarantines += 1;
+            self.note(Observation::Quarantine { conn: id, on: true });
+            self.settle(now, id, None);
+        }
     }
 
     /// Write what `id`'s socket has room for, and move its quarantine
@@ -427,11 +364,16 @@ impl Streams {
             services,
             property,
             resume,
+            as_of,
         } = opening;
-        let same_epoch = resume.as_ref().filter(|r| r.epoch == self.epoch);
+        let same_epoch = resume.as_ref().filter(|r| {
+            // The bug: any epoch's cursors are taken as this one's.
+            r.epoch == self.epoch || fires(self.mutant, Mutant::EpochIgnored)
+        });
         let mut starts = Vec::new();
         let mut replay = Vec::new();
         let mut conn = Conn::new(org, user, property);
+        let mutant = self.mutant;
         for &service in &services {
             let cursor = same_epoch.and_then(|r| r.last.get(&service).copied());
             let log = self.log(org, service);
@@ -441,7 +383,16 @@ impl Streams {
                 Some(last) => match log.since(last, property) {
                     Some(events) => {
                         if last < head {
-                            replay.push(conn::batch(service, last, head, events));
+                            let floor = log.floor();
+                            let resend = floor < last && fires(mutant, Mutant::ReplayFromStart);
+                            replay.push(match resend {
+                                // The bug: the whole buffer again, from its start.
+                                true => {
+                                    let all = log.since(floor, property).unwrap_or_default();
+                                    conn::batch(service, floor, head, all)
+                                }
+                                false => conn::batch(service, last, head, events),
+                            });
                         }
                         true
                     }
@@ -464,8 +415,11 @@ impl Streams {
         self.by_org.entry(org).or_default().insert(id);
         let welcome = Frame::Welcome {
             epoch: self.epoch,
+            as_of,
             starts,
         };
+        let interval = self.config.ping_interval_ms;
+        self.next_ping.get_or_insert(now + interval);
         for frame in std::iter::once(welcome).chain(replay) {
             self.enqueue(now, id, frame);
             if !self.conns.contains_key(&id) {
@@ -495,7 +449,7 @@ impl Streams {
                 self.by_org.remove(&conn.org);
             }
         }
-        self.note(StreamNote::Closed { conn: id, reason });
+        self.note(Observation::StreamClosed { conn: id, reason });
         if reason != CloseReason::ByClient {
             self.out.push_back(StreamOutput::Close { conn: id, reason });
         }
@@ -525,7 +479,7 @@ impl Streams {
                 .map(|&s| (s, self.log(org, s).head()))
                 .collect();
             let conn = self.conns.get_mut(&id).expect("indexed connections exist");
-            let frame = conn.resubscribe(&heads, set.property);
+            let frame = conn.resubscribe(&heads, set.property, set.as_of);
             changed += 1;
             self.enqueue(now, id, frame);
         }
@@ -544,13 +498,28 @@ impl Streams {
         self.logs.clear();
         self.due.clear();
         self.quarantine_due.clear();
+        self.next_ping = None;
         self.metrics = StreamMetrics::default();
         self.epoch = self.rng.next_u64();
         let epoch = self.epoch;
-        self.note(StreamNote::Epoch { epoch });
+        self.note(Observation::StreamEpoch { epoch });
+    }
+
+    /// Ping every connection, and schedule the next round while any is open.
+    fn ping(&mut self, now: SimTime) {
+        for id in self.conns.keys().copied().collect::<Vec<_>>() {
+            if self.conns.contains_key(&id) {
+                self.enqueue(now, id, Frame::Ping);
+            }
+        }
+        let interval = self.config.ping_interval_ms;
+        self.next_ping = (!self.conns.is_empty()).then_some(now + interval);
     }
 
     fn on_deadlines(&mut self, now: SimTime) {
+        if self.next_ping.is_some_and(|t| t <= now) {
+            self.ping(now);
+        }
         while let Some(&(due, org, service)) = self.due.first() {
             if due > now {
                 break;
@@ -568,7 +537,7 @@ impl Streams {
                 .expect("scheduled connections exist");
             let ended = conn.end_quarantine(now, &self.config);
             if ended {
-                self.note(StreamNote::Quarantine {
+                self.note(Observation::Quarantine {
                     conn: id,
                     on: false,
                 });
@@ -599,12 +568,15 @@ pub struct Opening {
     pub services: BTreeSet<Service>,
     pub property: Option<PropertyId>,
     pub resume: Option<Resume>,
+    /// The org's store head now (see `Frame::Welcome`).
+    pub as_of: u64,
 }
 
 /// `UpdateServices`' new set.
 struct Changed {
     services: BTreeSet<Service>,
     property: Option<PropertyId>,
+    as_of: u64,
 }
 
 impl Machine for Streams {
@@ -625,7 +597,15 @@ impl Machine for Streams {
                 user,
                 services,
                 property,
-            } => self.update(now, req, org, user, Changed { services, property }),
+                as_of,
+            } => {
+                let set = Changed {
+                    services,
+                    property,
+                    as_of,
+                };
+                self.update(now, req, org, user, set)
+            }
             StreamInput::Restart => self.restart(),
         }
     }
@@ -641,7 +621,10 @@ impl Machine for Streams {
     fn poll_timeout(&self) -> Option<SimTime> {
         let flush = self.due.first().map(|d| d.0);
         let quarantine = self.quarantine_due.first().map(|d| d.0);
-        flush.into_iter().chain(quarantine).min()
+        [flush, quarantine, self.next_ping]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

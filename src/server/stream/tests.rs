@@ -33,7 +33,7 @@ fn ev(org: OrgId, service: Service, property: u32, n: u128) -> Event {
 }
 
 fn streams(config: StreamConfig) -> Streams {
-    Streams::new(config, rng_for(7, "stream"))
+    Streams::new(config, rng_for(7, "stream"), None)
 }
 
 fn services(list: &[Service]) -> BTreeSet<Service> {
@@ -48,6 +48,7 @@ fn open(s: &mut Streams, now: u64, conn: ConnId, list: &[Service], resume: Optio
         services: services(list),
         property: None,
         resume,
+        as_of: 0,
     });
     s.handle(SimTime(now), input, &());
 }
@@ -106,7 +107,7 @@ fn events_within_a_window_travel_in_one_batch_and_a_quiet_window_narrows() {
     let flushed: Vec<_> = out
         .iter()
         .filter_map(|o| match o {
-            StreamOutput::Note(StreamNote::Flushed {
+            StreamOutput::Observe(Observation::BatchFlushed {
                 window_ms,
                 waited_ms,
                 ..
@@ -219,7 +220,7 @@ fn a_cursor_past_the_buffer_or_from_another_epoch_is_not_recovered() {
         open(s, 1_000, conn, &[Service::Tasks], Some(resume));
         let out = run_until(s, 1_000);
         match frames_of(&out, conn)[0] {
-            Frame::Welcome { epoch, starts } => (*epoch, starts[0].clone()),
+            Frame::Welcome { epoch, starts, .. } => (*epoch, starts[0].clone()),
             other => panic!("{other:?}"),
         }
     };
@@ -247,6 +248,7 @@ fn a_property_filter_passes_only_its_property_and_frames_stay_contiguous() {
         services: services(&[Service::Finance]),
         property: Some(2),
         resume: None,
+        as_of: 0,
     });
     s.handle(SimTime(0), input, &());
     let mut all = Vec::new();
@@ -284,10 +286,10 @@ fn tight() -> StreamConfig {
     }
 }
 
-fn notes(out: &[StreamOutput]) -> Vec<&StreamNote> {
+fn notes(out: &[StreamOutput]) -> Vec<&Observation> {
     out.iter()
         .filter_map(|o| match o {
-            StreamOutput::Note(n) => Some(n),
+            StreamOutput::Observe(n) => Some(n),
             _ => None,
         })
         .collect()
@@ -343,11 +345,11 @@ fn quarantine_sheds_only_low_tiers_of_the_slow_connection_and_ends_in_time() {
     let out = load(&mut s, (0, 20_000), &carried, &[2], &mut n);
     let on: Vec<_> = notes(&out)
         .into_iter()
-        .filter(|n| matches!(n, StreamNote::Quarantine { on: true, .. }))
+        .filter(|n| matches!(n, Observation::Quarantine { on: true, .. }))
         .collect();
     assert_eq!(
         on,
-        vec![&StreamNote::Quarantine { conn: 1, on: true }],
+        vec![&Observation::Quarantine { conn: 1, on: true }],
         "only the slow one"
     );
     // Every frame connection 2 got, and every frame in connection 1's queue,
@@ -378,7 +380,7 @@ fn quarantine_sheds_only_low_tiers_of_the_slow_connection_and_ends_in_time() {
     // Connection 1 is severed once its queue passes twice the capacity of
     // critical events, rather than dropping any of them.
     let closed = notes(&out).into_iter().any(|n| {
-        *n == StreamNote::Closed {
+        *n == Observation::StreamClosed {
             conn: 1,
             reason: CloseReason::SlowConsumer,
         }
@@ -393,7 +395,7 @@ fn a_quarantine_clears_early_once_the_connection_keeps_up() {
     let mut n = 0;
     // Slow: three overflows quarantine it.
     let mut out = load(&mut s, (0, 1_500), &[Service::Analytics], &[], &mut n);
-    assert!(notes(&out).contains(&&StreamNote::Quarantine { conn: 1, on: true }));
+    assert!(notes(&out).contains(&&Observation::Quarantine { conn: 1, on: true }));
     let since = SimTime(1_500);
     // Then it drains its queue and keeps up.
     s.handle(since, StreamInput::Ack { conn: 1 }, &());
@@ -402,9 +404,11 @@ fn a_quarantine_clears_early_once_the_connection_keeps_up() {
     out.extend(run_acking(&mut s, 6_500, &[1]));
     let ended = notes(&out)
         .iter()
-        .any(|n| **n == StreamNote::Quarantine { conn: 1, on: false });
+        .any(|n| **n == Observation::Quarantine { conn: 1, on: false });
     assert!(ended, "{out:?}");
-    assert!(s.poll_timeout().is_none(), "nothing left to clear");
+    // Only the keepalive ping is left to wake for, no quarantine to clear.
+    let ping = SimTime(StreamConfig::default().ping_interval_ms);
+    assert_eq!(s.poll_timeout(), Some(ping), "nothing left to clear");
     let later = load(
         &mut s,
         (60_000, 60_500),
@@ -435,6 +439,7 @@ fn update_services_changes_the_connection_in_place() {
         user: 1,
         services: services(&[Service::Tasks]),
         property: None,
+        as_of: 0,
     };
     s.handle(SimTime(1_000), update, &());
     publish(&mut s, 1_100, Service::Finance, 3);
@@ -483,7 +488,7 @@ fn update_services_changes_the_connection_in_place() {
 #[test]
 fn the_same_seed_gives_the_same_epochs() {
     let epochs = |seed| {
-        let mut s = Streams::new(StreamConfig::default(), rng_for(seed, "stream"));
+        let mut s = Streams::new(StreamConfig::default(), rng_for(seed, "stream"), None);
         let first = s.epoch();
         s.handle(SimTime(0), StreamInput::Restart, &());
         (first, s.epoch())

@@ -1,0 +1,196 @@
+//! The v2 transport part of a tab (C15, S11-S15): one stream connection per
+//! tab, single-flight (the call table holds at most one), closed while the
+//! tab is hidden and resumed with its cursors when it is shown; frames are
+//! acknowledged as the tab handles them (a busy tab is a slow consumer);
+//! a service the server could not replay is refetched, as is a hole.
+
+use super::*;
+use crate::client::stream::{StreamKey, Taken};
+use crate::frames::{Frame, StreamEvent};
+
+impl Tab {
+    /// The services the page shows: its lists' (C15: a route's service set).
+    pub(super) fn page_services(&self) -> std::collections::BTreeSet<Service> {
+        self.cache
+            .kinds()
+            .iter()
+            .map(|l| l.entity().service())
+            .collect()
+    }
+
+    /// C15: a hidden tab keeps no stream (it resumes when shown).
+    pub(super) fn stream_paused(&self) -> bool {
+        self.v2.is_some() && self.hidden && self.config.stream_close_when_hidden
+    }
+
+    /// C15's single-flight guard: whether the transport has a call in
+    /// flight (a stream connecting or open, or v1's poll), so no other opens.
+    pub(super) fn transport_in_flight(&self) -> bool {
+        let in_flight = self.calls.has(Kind::Poll);
+        if in_flight
+            && self.stream_connecting()
+            && fires(self.mutant, Mutant::ConnectWhileConnecting)
+        {
+            // The bug: the guard asks whether the socket is open, and one
+            // still connecting is not.
+            return false;
+        }
+        in_flight
+    }
+
+    /// A v2 stream is in flight that has not been welcomed yet.
+    fn stream_connecting(&self) -> bool {
+        self.v2.as_ref().is_some_and(|v2| {
+            v2.welcomed
+                .is_none_or(|req| self.calls.purpose_of(req) != Some(Purpose::Poll))
+        })
+    }
+
+    /// S11: open the stream, resuming from the tab's cursors if it has any.
+    pub(super) fn open_stream(&mut self, now: SimTime) {
+        let route = Route::Stream {
+            org: self.id.org,
+            services: self.page_services(),
+            property: self.cache.property,
+            resume: self.v2.as_ref().and_then(|v| v.resume()),
+        };
+        let timeout = self.config.stream_silence_ms;
+        if let Some(call) = self.send(now, RequestKind::Stream, route, timeout) {
+            self.calls.track(call, Purpose::Poll);
+        }
+    }
+
+    /// A frame on the stream `req`: handled, then acknowledged.
+    pub(super) fn on_frame(&mut self, now: SimTime, req: u64, frame: Frame, env: &dyn BrowserView) {
+        if self.v2.is_none() || self.calls.purpose_of(req) != Some(Purpose::Poll) {
+            // A frame of a stream given up already: its socket is closed.
+            return self.on_timer(now, env);
+        }
+        self.calls.extend(req, now + self.config.stream_silence_ms);
+        match frame {
+            Frame::Welcome {
+                epoch,
+                as_of,
+                starts,
+            } => {
+                self.v2.as_mut().expect("checked above").welcomed = Some(req);
+                self.on_welcome(now, Some(epoch), as_of, &starts, env)
+            }
+            Frame::Subscribed { as_of, starts, .. } => {
+                self.on_welcome(now, None, as_of, &starts, env)
+            }
+            Frame::Batch {
+                service,
+                after,
+                through,
+                events,
+            } => {
+                self.observe_batch(service, (after, through), events.len(), false);
+                let org = self.id.org;
+                let key = |e: &Event| -> StreamKey { (e.service, e.entity_type, e.event_id) };
+                let v2 = self.v2.as_mut().expect("checked above");
+                let taken = v2.batch(now, org, service, (after, through), events, key);
+                self.on_taken(now, taken);
+            }
+            Frame::Suppressed {
+                service,
+                after,
+                through,
+                count,
+            } => {
+                self.observe_batch(service, (after, through), count as usize, true);
+                let v2 = self.v2.as_mut().expect("checked above");
+                v2.suppressed(service, through, count);
+            }
+            Frame::Ping => {}
+        }
+        self.out.push_back(TabOutput::Ack { req });
+        self.on_timer(now, env);
+    }
+
+    /// What a batch (or a suppressed range) of `service` covered.
+    fn observe_batch(
+        &mut self,
+        service: Service,
+        (after, through): (u64, u64),
+        events: usize,
+        suppressed: bool,
+    ) {
+        self.observe(Observation::StreamBatch {
+            tab: self.name,
+            service,
+            after,
+            through,
+            events,
+            suppressed,
+        });
+    }
+
+    /// S15: the stream is (re)established, or its services changed: where
+    /// each continues; a page whose snapshot does not cover what the server
+    /// could not replay reloads (`as_of` is the org's head as it opened).
+    fn on_welcome(
+        &mut self,
+        now: SimTime,
+        epoch: Option<u64>,
+        as_of: u64,
+        starts: &[crate::frames::ServiceStart],
+        env: &dyn BrowserView,
+    ) {
+        let reconnect = epoch.is_some() && self.last_success.is_some();
+        let v2 = self.v2.as_mut().expect("a v2 tab");
+        let continuous = v2.start(epoch, starts, reconnect);
+        if epoch.is_some() {
+            self.auth.handle(now, AuthInput::Offline(false), env);
+            self.breaker.on_success();
+            self.poll_failures = 0;
+            self.last_success = Some(now);
+            self.set_stream_live(true);
+        }
+        self.observe(Observation::StreamStarted {
+            tab: self.name,
+            epoch,
+            as_of,
+            starts: starts.to_vec(),
+        });
+        if !continuous && self.loaded_through.is_none_or(|t| t < as_of) {
+            self.owe_refetch(as_of);
+        }
+    }
+
+    fn on_taken(&mut self, now: SimTime, taken: Taken) {
+        if let Some((cursor, after)) = taken.hole {
+            // Never by design (a connection's frames follow on); if it
+            // happens, the page reloads past what the frame carries.
+            let through = taken
+                .fresh
+                .iter()
+                .map(|e| e.event.sequence)
+                .max()
+                .unwrap_or(0);
+            self.observe(Observation::Gap {
+                tab: self.name,
+                cursor,
+                last_event_id: after,
+                floor: after,
+            });
+            self.owe_refetch(through);
+        }
+        self.apply_stream_events(now, taken.fresh);
+    }
+
+    /// Apply what the stream delivered: each event once (C15's dedup), in
+    /// its service's order; services are not ordered against each other.
+    fn apply_stream_events(&mut self, now: SimTime, events: Vec<StreamEvent>) {
+        if self.delivered(events.iter().map(|e| &e.event)) {
+            return;
+        }
+        for StreamEvent { seq, event } in events {
+            if let Some(m) = event.mutation {
+                self.echo_due.remove(&m);
+            }
+            let service = event.service;
+            self.patch(now, event, Some((service, seq)));
+        }
+    }
+}
