@@ -77,7 +77,7 @@ fn a_seed_replays_to_the_same_trace_across_processes() {
 fn the_scale_scenarios_load_with_the_tabs_their_names_say() {
     let scale = common::load_dir(&common::sims_dir().join("scale"));
     let names: Vec<&str> = scale.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["scale_250k", "scale_50k"]);
+    assert_eq!(names, ["scale_250k", "scale_50k", "v2_chaos_10k"]);
     for s in &scale {
         let t = &s.topology;
         assert_eq!(
@@ -87,9 +87,13 @@ fn the_scale_scenarios_load_with_the_tabs_their_names_say() {
             s.name
         );
         let tabs = u64::from(t.orgs) * 25;
-        let said: u64 = s.name["scale_".len()..s.name.len() - 1]
-            .parse()
-            .expect("scale_<n>k");
+        let said: u64 = s
+            .name
+            .rsplit('_')
+            .next()
+            .and_then(|n| n.strip_suffix('k'))
+            .and_then(|n| n.parse().ok())
+            .expect("<name>_<n>k");
         assert_eq!(tabs, said * 1000, "{}", s.name);
         let held = s.must_hold();
         for o in rtsim::scenario::CHECKED_ORACLES {
