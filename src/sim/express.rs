@@ -58,10 +58,29 @@ enum Delivery {
 /// byte stream with a hole delivers nothing after it.
 #[derive(Clone, Copy, Debug, Default)]
 struct Flow {
-    down_at: SimTime,
-    down_stalled: bool,
-    up_at: SimTime,
-    up_stalled: bool,
+    down: Lane,
+    up: Lane,
+}
+
+/// One direction of a stream: when its last message arrives, and whether a
+/// cut stalled it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Lane {
+    at: SimTime,
+    stalled: bool,
+}
+
+impl Lane {
+    /// When a message sent now, taking at least until `earliest`, arrives
+    /// behind the ones before it; none once the lane is cut (`cut`) or stalled.
+    fn next(&mut self, earliest: SimTime, cut: bool) -> Option<SimTime> {
+        self.stalled |= cut;
+        if self.stalled {
+            return None;
+        }
+        self.at = self.at.max(earliest);
+        Some(self.at)
+    }
 }
 
 /// Per-browser link to the server.
@@ -151,13 +170,10 @@ impl<'a> Express<'a> {
         };
         let ms = self.latency(browser);
         let cut = self.links[browser].from_server_cut > 0;
-        let flow = self.flows.entry(conn).or_default();
-        if flow.down_stalled || cut {
-            flow.down_stalled = true;
+        let earliest = self.now + ms;
+        let Some(at) = self.flows.entry(conn).or_default().down.next(earliest, cut) else {
             return;
-        }
-        flow.down_at = flow.down_at.max(self.now + ms);
-        let at = flow.down_at;
+        };
         self.deliver_at(
             at,
             Delivery::Frame {
@@ -175,14 +191,10 @@ impl<'a> Express<'a> {
         };
         let ms = self.latency(browser);
         let cut = self.links[browser].to_server_cut > 0;
-        let flow = self.flows.entry(conn).or_default();
-        if flow.up_stalled || cut {
-            flow.up_stalled = true;
-            return;
+        let earliest = self.now + ms;
+        if let Some(at) = self.flows.entry(conn).or_default().up.next(earliest, cut) {
+            self.deliver_at(at, Delivery::Ack { conn });
         }
-        flow.up_at = flow.up_at.max(self.now + ms);
-        let at = flow.up_at;
-        self.deliver_at(at, Delivery::Ack { conn });
     }
 
     fn reschedule(&mut self, node: Node) {
@@ -217,10 +229,10 @@ impl<'a> Express<'a> {
         };
         self.conn_of.remove(&(browser, req));
         let flow = self.flows.remove(&conn);
-        if self.links[browser].from_server_cut == 0 && !flow.is_some_and(|f| f.down_stalled) {
+        if self.links[browser].from_server_cut == 0 && !flow.is_some_and(|f| f.down.stalled) {
             let ms = self.latency(browser);
             // A stream's end follows its last frame.
-            let at = flow.map_or(self.now + ms, |f| f.down_at.max(self.now + ms));
+            let at = flow.map_or(self.now + ms, |f| f.down.at.max(self.now + ms));
             let d = Delivery::ToBrowser {
                 browser,
                 req,
