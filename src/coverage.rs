@@ -58,8 +58,7 @@ rules! {
     "S13", "v2: bounded send queue; repeated overflow quarantines low tiers 30 s",
         "O8 `o8_stream`: quarantine only after quarantine_overflows overflows in the window, at once, on that connection alone; over within 30 s; nothing but analytics and dashboard shed";
     "S14", "v2: update-services changes a live connection in place",
-        "the server route answers it; the client does not call it yet",
-        gap: "the client opens its stream with the page's services and never changes them yet (issue 16)";
+        "O14 `o14_subscriptions`: a resubscription a tab sees carries a page that tab has shown since its welcome (never another tab's route); O13 (nothing of a dropped service after it, a new one from its head)";
     "S15", "v2: replay on reconnect from the last sequence per service",
         "O13 `o13_replay`: a recovered service resumes at the tab's own cursor in the tab's epoch; nothing resent, no unflagged hole";
     "B1", "localStorage: own writes at once, others' later; races",
@@ -99,7 +98,7 @@ rules! {
     "C14", "telemetry sampled, never a token",
         "O6 `o6_auth`: the server witnesses every payload that carries a token";
     "C15", "v2: update-services without reconnect; single-flight connect; pre-expiry refresh; per-service health",
-        "O4 `o4_one_stream` (never two streams for a tab), O6 `o6_auth` (no stream opened without a bearer) and O12 `o12_flags` (no stream where the flags say off); update-services, pre-expiry refresh and per-service health are not read by an oracle yet";
+        "O4 `o4_one_stream` (never two streams for a tab), O14 `o14_subscriptions` (a route or filter change never closes the open stream to open another; at the end each open stream carries its page), O6 `o6_auth` (no stream opened without a bearer; pre-expiry refresh, one per expiry, as in v1: `v2_token_refresh`) and O12 `o12_flags` (no stream where the flags say off); per-service health is not read by an oracle yet";
     "L1", "scope per session or per browser+org",
         "O4 `o4_one_leader` works each tab's scope out from the SPEC (its browser and org, or its login session), never from the tab, so a tab that keys its election wrongly still counts in its true scope";
     "L2", "lease + heartbeats, or Web Locks",

@@ -7,6 +7,7 @@
 //! behaviour in `sim::nemesis::apply` (or the node it reaches).
 
 use crate::browser::TabAction;
+use crate::query::{Filter, Lists};
 use crate::server::tokens::RefreshMode;
 use crate::time::SimTime;
 use crate::topology::Topology;
@@ -146,6 +147,14 @@ impl Fault {
                 kind.push_str(&format!(" {ms}ms"))
             }
             FaultKind::Burst { count } => kind.push_str(&format!(" {count}")),
+            FaultKind::Tab(TabAction::ChangeRoute { lists: Some(l) }) => {
+                let names: Vec<&str> = l.kinds().iter().map(|k| k.name()).collect();
+                kind.push_str(&format!(" {}", names.join(",")));
+            }
+            FaultKind::Tab(TabAction::SetFilter { filter: Some(f) }) => match f {
+                Filter::All => kind.push_str(" all"),
+                Filter::Property(p) => kind.push_str(&format!(" {p}")),
+            },
             _ => {}
         }
         match self.for_ms {
@@ -168,6 +177,12 @@ impl Fault {
             FaultKind::Tab(TabAction::LocksOff) => Some(TabAction::LocksOn),
             FaultKind::Tab(TabAction::CpuThrottle { .. }) => Some(TabAction::CpuUnthrottle),
             FaultKind::Tab(TabAction::NavigateAway) => Some(TabAction::NavigateBack),
+            FaultKind::Tab(TabAction::ChangeRoute { .. }) => {
+                Some(TabAction::ChangeRoute { lists: None })
+            }
+            FaultKind::Tab(TabAction::SetFilter { .. }) => {
+                Some(TabAction::SetFilter { filter: None })
+            }
             _ => None,
         }
     }
@@ -182,16 +197,28 @@ pub enum FaultField {
     Ms,
     /// `count = <1..=1000000>`.
     Count,
+    /// `lists = "revenues,tasks"`: a page's lists.
+    Lists,
+    /// `property = <i> | "all"`: a property filter.
+    Property,
 }
 
 impl FaultField {
-    pub const ALL: [FaultField; 3] = [FaultField::Direction, FaultField::Ms, FaultField::Count];
+    pub const ALL: [FaultField; 5] = [
+        FaultField::Direction,
+        FaultField::Ms,
+        FaultField::Count,
+        FaultField::Lists,
+        FaultField::Property,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             FaultField::Direction => "direction",
             FaultField::Ms => "ms",
             FaultField::Count => "count",
+            FaultField::Lists => "lists",
+            FaultField::Property => "property",
         }
     }
 }
@@ -202,6 +229,8 @@ pub struct FaultArgs {
     pub direction: Option<Direction>,
     pub ms: Option<u64>,
     pub count: Option<u32>,
+    pub lists: Option<Lists>,
+    pub filter: Option<Filter>,
 }
 
 /// One fault kind; see the module doc.
@@ -443,6 +472,22 @@ pub const FAULT_KINDS: &[FaultSpec] = &[
         lasts: true,
         doc: "the user leaves the page and, after `for_s`, goes back: with `bfcache` it waits hidden and frozen in the back-forward cache, keeping its locks; without, it unloads and comes back as a new tab (B4)",
         build: |_| tab(TabAction::NavigateAway),
+    },
+    FaultSpec {
+        name: "navigate",
+        targets: &[T::Tab],
+        fields: &[F::Lists],
+        lasts: true,
+        doc: "the user moves the tab to a route whose page shows `lists` (so other services), and back after `for_s`; a v2 tab changes its stream in place (C15, S14)",
+        build: |a| tab(TabAction::ChangeRoute { lists: a.lists }),
+    },
+    FaultSpec {
+        name: "set_property_filter",
+        targets: &[T::Tab],
+        fields: &[F::Property],
+        lasts: true,
+        doc: "the user filters the tab's page to `property` (or `\"all\"`), and back after `for_s`; a v2 tab changes its stream in place (C15, S14)",
+        build: |a| tab(TabAction::SetFilter { filter: a.filter }),
     },
     FaultSpec {
         name: "broadcast_off",

@@ -40,6 +40,9 @@ pub enum Frame {
     /// opened: a snapshot that reaches it, with the frames that follow,
     /// covers a service that was not recovered.
     Welcome {
+        /// The connection's id, which `update-services` names (Centrifugo's
+        /// client id).
+        client: u64,
         epoch: u64,
         as_of: u64,
         starts: Vec<ServiceStart>,

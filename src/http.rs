@@ -110,6 +110,8 @@ pub enum Body {
     Metrics(BufferMetrics),
     /// S14: `POST /v2/realtime/update-services`: the caller's new service set and filter...
     Services {
+        /// The connection to change: its welcome's `client`.
+        client: u64,
         services: BTreeSet<Service>,
         property: Option<PropertyId>,
     },

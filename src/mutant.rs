@@ -476,6 +476,20 @@ mutants! {
         breaks: "flags (C13): the v2 provider, forced on in production, opens its stream for an org the kill list switched off",
         caught_by: ("v2_kill_switch", "O12"),
     },
+    /// Client v2: a route or filter change reopens the stream instead of changing it in place.
+    UpdateServicesReconnects {
+        name: "update-services-reconnects",
+        machine: Provider,
+        breaks: "in-place subscriptions (C15, S14): a route or property-filter change closes the stream and opens a new one with the new services",
+        caught_by: ("v2_route_changes", "O14"),
+    },
+    /// v2 stream: `update-services` changes every connection of the user (the seed's `updateUserConnections`).
+    UpdateServicesWholeUser {
+        name: "update-services-whole-user",
+        machine: ServerStream,
+        breaks: "in-place subscriptions (S14): one tab's route change retargets the streams of every tab of the same user",
+        caught_by: ("v2_route_changes", "O14"),
+    },
     /// v2 stream: quarantine sheds every tier, not only the low one.
     QuarantineShedsCritical {
         name: "quarantine-sheds-critical",

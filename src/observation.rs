@@ -203,6 +203,9 @@ pub enum RequestKind {
     Legacy,
     /// S11: a v2 stream connection.
     Stream,
+    /// S14: `POST /v2/realtime/update-services`: a stream's services or
+    /// property filter change in place.
+    UpdateServices,
 }
 
 /// One event as a tab received it in a batch, before dedup and filtering.

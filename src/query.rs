@@ -60,6 +60,70 @@ impl ListKind {
     }
 }
 
+/// A set of lists, as a route names them (C15: a route's page): small and
+/// `Copy`, so a fault can carry one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lists(u8);
+
+impl Lists {
+    pub fn of(kinds: &[ListKind]) -> Lists {
+        Lists(kinds.iter().fold(0, |bits, k| bits | Self::bit(*k)))
+    }
+
+    fn bit(kind: ListKind) -> u8 {
+        1 << ListKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .expect("listed")
+    }
+
+    /// `revenues,tasks`: at least one list, each known.
+    pub fn parse(text: &str) -> Result<Lists, String> {
+        let kinds = text
+            .split(',')
+            .map(|s| ListKind::parse(s.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        match Lists::of(&kinds) {
+            Lists(0) => Err("names no list".to_string()),
+            lists => Ok(lists),
+        }
+    }
+
+    /// The lists, in key order.
+    pub fn kinds(self) -> Vec<ListKind> {
+        ListKind::ALL
+            .into_iter()
+            .filter(|k| self.0 & Self::bit(*k) != 0)
+            .collect()
+    }
+}
+
+/// The property part of a page's query keys: one property, or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Filter {
+    All,
+    Property(u32),
+}
+
+impl Filter {
+    pub fn of(property: Option<u32>) -> Filter {
+        property.map_or(Filter::All, Filter::Property)
+    }
+
+    pub fn property(self) -> Option<u32> {
+        match self {
+            Filter::All => None,
+            Filter::Property(p) => Some(p),
+        }
+    }
+
+    /// Whether an event or row of `property` is in it.
+    pub fn admits(self, property: u32) -> bool {
+        self.property().is_none_or(|p| p == property)
+    }
+}
+
 /// A derived aggregate of a page (U3), for the page's org and property.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,6 +267,9 @@ mod tests {
         }
         assert_eq!(ListKind::parse("tasks"), Ok(ListKind::Tasks));
         assert!(ListKind::parse("staff").is_err());
+        let lists = Lists::parse("tasks,revenues").unwrap();
+        assert_eq!(lists.kinds(), vec![ListKind::Revenues, ListKind::Tasks]);
+        assert!(Lists::parse("").is_err());
         assert_eq!(
             list_key(ListKind::Revenues, 3, Some(1)),
             "['revenues', 3, 1]"

@@ -337,7 +337,8 @@ impl Tally {
                     | RequestKind::Refresh
                     | RequestKind::Logout
                     | RequestKind::Metrics
-                    | RequestKind::Legacy => {}
+                    | RequestKind::Legacy
+                    | RequestKind::UpdateServices => {}
                 }
             }
             Observation::Response { tab, req, .. } => {

@@ -13,6 +13,7 @@ pub use crate::faults::{Direction, Fault, FaultKind, Target};
 use crate::mutant::Mutant;
 use crate::params::ParamValue;
 pub use crate::params::{CheckConfig, NetConfig, SimConfig};
+use crate::query::{Filter, Lists};
 use crate::server::ServerConfig;
 use crate::time::SimTime;
 pub use crate::topology::Topology;
@@ -62,13 +63,13 @@ impl InputError {
     }
 }
 
-pub const ORACLES: [&str; 13] = [
-    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11", "O12", "O13",
+pub const ORACLES: [&str; 14] = [
+    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O11", "O12", "O13", "O14",
 ];
 /// The oracles the walking skeleton checks; `hold = ["all"]` means these.
 /// O11 is not among them: a scenario on a healthy network opts in by listing it.
-pub const CHECKED_ORACLES: [&str; 12] = [
-    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O12", "O13",
+pub const CHECKED_ORACLES: [&str; 13] = [
+    "O1", "O2", "O3", "O4", "O5", "O6", "O7", "O8", "O9", "O10", "O12", "O13", "O14",
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -214,7 +215,8 @@ impl Scenario {
         let (mutations_per_s, entities) = src.workload(&raw.workload)?;
         let mut faults = Vec::new();
         for (i, f) in raw.fault.iter().enumerate() {
-            faults.push(src.fault(i, f, &topology, duration_ms)?);
+            let stream = config.provider.transport == crate::client::Transport::Stream;
+            faults.push(src.fault(i, f, &topology, duration_ms, stream)?);
         }
         faults.sort_by_key(|f| f.at);
         for (i, f) in faults.iter_mut().enumerate() {
@@ -379,6 +381,7 @@ impl Source<'_> {
         f: &RawFault,
         topology: &Topology,
         duration_ms: u64,
+        stream: bool,
     ) -> Result<Fault, InputError> {
         let field = |name: &str| format!("fault[{i}].{name}");
         let at = self.seconds(&f.at_s, &field("at_s"), 86_400.0)?;
@@ -408,7 +411,18 @@ impl Source<'_> {
             let message = format!("unknown fault kind {name:?}; known: {}", known.join(", "));
             self.err(span(&f.kind), &field("kind"), message)
         })?;
-        let args = self.fault_args(i, f, spec)?;
+        if !stream
+            && spec
+                .fields
+                .iter()
+                .any(|f| matches!(f, FaultField::Lists | FaultField::Property))
+        {
+            // v1's page is one route with one filter: its leader's poll
+            // carries every tab of the session, whatever each shows.
+            let message = format!("{name} is a v2 fault: it needs params.transport = \"stream\"");
+            return Err(self.err(span(&f.kind), &field("kind"), message));
+        }
+        let args = self.fault_args(i, f, spec, topology)?;
         if !spec.takes(&target) {
             let at = f.target.as_ref().map(|t| t.span()).or(span(&f.kind));
             let want = spec.targets_spelled();
@@ -432,6 +446,7 @@ impl Source<'_> {
         i: usize,
         f: &RawFault,
         spec: &FaultSpec,
+        topology: &Topology,
     ) -> Result<FaultArgs, InputError> {
         let kind_span = span(&f.kind);
         let field = |name: &str| format!("fault[{i}].{name}");
@@ -440,6 +455,8 @@ impl Source<'_> {
                 FaultField::Direction => f.direction.is_some(),
                 FaultField::Ms => f.ms.is_some(),
                 FaultField::Count => f.count.is_some(),
+                FaultField::Lists => f.lists.is_some(),
+                FaultField::Property => f.property.is_some(),
             };
             let needed = spec.fields.contains(&which);
             let message = match (present, needed) {
@@ -474,11 +491,43 @@ impl Source<'_> {
             Some(c) => Some(self.range(c, &field("count"), 1, 1_000_000)?),
             None => None,
         };
+        let lists = match &f.lists {
+            Some(l) => {
+                Some(Lists::parse(l.get_ref()).map_err(|m| self.err(span(l), &field("lists"), m))?)
+            }
+            None => None,
+        };
+        let filter = match &f.property {
+            Some(p) => Some(self.filter(p, &field("property"), topology.properties_per_org)?),
+            None => None,
+        };
         Ok(FaultArgs {
             direction,
             ms,
             count,
+            lists,
+            filter,
         })
+    }
+
+    /// `property = <i>` (one of the org's) or `"all"`.
+    fn filter(
+        &self,
+        v: &Spanned<toml::Value>,
+        field: &str,
+        properties: u32,
+    ) -> Result<Filter, InputError> {
+        match v.get_ref() {
+            toml::Value::String(s) if s == "all" => Ok(Filter::All),
+            toml::Value::Integer(p) if (0..properties as i64).contains(p) => {
+                Ok(Filter::Property(*p as u32))
+            }
+            other => {
+                let message =
+                    format!("{other} is not a property of the org (0..{properties}) or \"all\"");
+                Err(self.err(span(v), field, message))
+            }
+        }
     }
 
     /// `[replay]`: seeds, a driver, a known oracle, a known mutant.
@@ -626,6 +675,8 @@ struct RawFault {
     direction: Option<Spanned<String>>,
     ms: Option<Spanned<i64>>,
     count: Option<Spanned<i64>>,
+    lists: Option<Spanned<String>>,
+    property: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]

@@ -64,6 +64,15 @@ impl Profile {
     }
 }
 
+/// A fault only a v2 scenario takes (a route or filter change in place):
+/// swarm draws v1 scenarios, and skips these before drawing, so adding one
+/// moves no other draw.
+pub fn v2_only(kind: &FaultSpec) -> bool {
+    kind.fields
+        .iter()
+        .any(|f| matches!(f, FaultField::Lists | FaultField::Property))
+}
+
 /// The area each fault kind exercises.
 fn area_of(kind: &FaultSpec) -> Area {
     match kind.name {
@@ -243,6 +252,8 @@ fn draw_fault(rng: &mut SimRng, kind: &FaultSpec, topo: [i64; 4], duration_s: i6
             FaultField::Ms if kind.name == "cpu_throttle" => Value::Integer(*pick(rng, &[20, 50])),
             FaultField::Ms => Value::Integer(*pick(rng, &[500, 2_000, 5_000])),
             FaultField::Count => Value::Integer(*pick(rng, &[10, 50, 250])),
+            FaultField::Lists => Value::String(pick(rng, &["tasks", "revenues,tasks"]).to_string()),
+            FaultField::Property => Value::String("all".to_string()),
         };
         f.insert(field.name().into(), v);
     }
@@ -269,7 +280,7 @@ pub fn draw(seed: u64, profile: Profile) -> Table {
     // Swarm omission: this run's fault kinds, then 0-8 faults drawn from them.
     let kinds: Vec<&FaultSpec> = FAULT_KINDS
         .iter()
-        .filter(|k| rng.gen_bool(profile.weight(area_of(k))))
+        .filter(|k| !v2_only(k) && rng.gen_bool(profile.weight(area_of(k))))
         .collect();
     let count = if kinds.is_empty() {
         0
@@ -500,7 +511,7 @@ impl Tally {
             out.push_str(&format!("{o:<6} {applied:>8} {failed:>7}\n"));
         }
         out.push_str("fault kinds drawn (runs):");
-        for k in FAULT_KINDS {
+        for k in FAULT_KINDS.iter().filter(|k| !v2_only(k)) {
             out.push_str(&format!(
                 " {}={}",
                 k.name,

@@ -107,6 +107,30 @@ fn bad_scenarios_exit_2_naming_file_line_and_field() {
             12,
         ),
         (
+            "navigate_v1.toml",
+            format!("{GOOD}[[fault]]\nat_s = 5\nkind = \"navigate\"\ntarget = \"org0/browser0/tab0\"\nlists = \"tasks\"\n"),
+            "fault[0].kind",
+            14,
+        ),
+        (
+            "filter_property.toml",
+            format!(
+                "{}[[fault]]\nat_s = 5\nkind = \"set_property_filter\"\ntarget = \"org0/browser0/tab0\"\nproperty = 4\n",
+                GOOD.replace("[workload]", "[params]\ntransport = \"stream\"\n[workload]")
+            ),
+            "fault[0].property",
+            18,
+        ),
+        (
+            "navigate_lists.toml",
+            format!(
+                "{}[[fault]]\nat_s = 5\nkind = \"navigate\"\ntarget = \"org0/browser0/tab0\"\nlists = \"staff\"\n",
+                GOOD.replace("[workload]", "[params]\ntransport = \"stream\"\n[workload]")
+            ),
+            "fault[0].lists",
+            18,
+        ),
+        (
             "fault_late.toml",
             format!("{GOOD}[[fault]]\nat_s = 25\nkind = \"partition\"\ntarget = \"org0\"\n"),
             "fault[0].at_s",

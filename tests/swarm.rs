@@ -7,7 +7,7 @@ use rtsim::faults::FAULT_KINDS;
 use rtsim::mutant::Mutant;
 use rtsim::run::{run_with, Driver};
 use rtsim::shrink::{shrink, Goal};
-use rtsim::swarm::{draw, scenario_of, text_of, Profile};
+use rtsim::swarm::{draw, scenario_of, text_of, v2_only, Profile};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -57,7 +57,12 @@ fn each_draw_enables_some_fault_kinds_and_every_kind_is_drawn() {
         }
         seen.extend(kinds);
     }
-    let all: BTreeSet<&str> = FAULT_KINDS.iter().map(|k| k.name).collect();
+    // Swarm draws v1 scenarios: v2's in-place route and filter changes are not its to draw.
+    let all: BTreeSet<&str> = FAULT_KINDS
+        .iter()
+        .filter(|k| !v2_only(k))
+        .map(|k| k.name)
+        .collect();
     let missing: Vec<_> = all.difference(&seen).collect();
     assert!(missing.is_empty(), "never drawn in 400 runs: {missing:?}");
     assert!(narrow >= 100, "only {narrow} of 400 runs kept to few kinds");

@@ -26,6 +26,7 @@ use crate::http::{Body, Method, Request, Response, Route};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::observation::{Actor, Observation, Outcome, RequestKind};
+use crate::query::{Filter, Lists};
 use crate::seed::rng_for;
 use crate::time::{earliest, SimTime};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -82,6 +83,15 @@ pub enum TabAction {
     /// B4: the user navigates the tab to another site, and comes back to it.
     NavigateAway,
     NavigateBack,
+    /// C15: the user moves to another route of the app, whose page shows
+    /// `lists` (`None`: back to the scenario's page), or sets the property
+    /// filter (`None`: back to the browser's own).
+    ChangeRoute {
+        lists: Option<Lists>,
+    },
+    SetFilter {
+        filter: Option<Filter>,
+    },
 }
 
 impl TabAction {
@@ -90,6 +100,8 @@ impl TabAction {
         match self {
             TabAction::CpuThrottle { .. } => "cpu_throttle".to_string(),
             TabAction::CpuUnthrottle => "cpu_unthrottle".to_string(),
+            TabAction::ChangeRoute { .. } => "navigate".to_string(),
+            TabAction::SetFilter { .. } => "set_property_filter".to_string(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -545,7 +557,11 @@ impl BrowserNode {
         }
         let user_acts = matches!(
             action,
-            TabAction::Logout | TabAction::Focus | TabAction::Show
+            TabAction::Logout
+                | TabAction::Focus
+                | TabAction::Show
+                | TabAction::ChangeRoute { .. }
+                | TabAction::SetFilter { .. }
         );
         if user_acts && self.platform.lifecycle(index).is_frozen() {
             // The user can only act in a tab in front of them, and bringing a
@@ -584,6 +600,15 @@ impl BrowserNode {
             // A task under way still takes its time; the next ones do not.
             TabAction::CpuUnthrottle => {
                 self.throttled.remove(&index);
+            }
+            TabAction::ChangeRoute { lists } => {
+                let home = || Lists::of(&self.provider.page.lists);
+                let lists = lists.unwrap_or_else(home).kinds();
+                self.to_tab(now, index, TabInput::ChangeRoute { lists });
+            }
+            TabAction::SetFilter { filter } => {
+                let filter = filter.unwrap_or(Filter::of(self.config.property));
+                self.to_tab(now, index, TabInput::SetFilter { filter });
             }
             _ => {}
         }

@@ -1,4 +1,5 @@
-//! Oracles (SPEC O1-O11, O12 for the rollout flags of C13, O13 for v2's replay): one checker per concern, each reading only the
+//! Oracles (SPEC O1-O11, O12 for the rollout flags of C13, O13 for v2's replay,
+//! O14 for its in-place subscriptions): one checker per concern, each reading only the
 //! history and the final state. Each takes the history a step at a time as the
 //! driver records it (`Check`); safety checkers judge each step, liveness
 //! checkers (convergence) look at the state after the settle window.
@@ -10,6 +11,7 @@ mod o10_recovery;
 pub mod o11_latency;
 mod o12_flags;
 mod o13_replay;
+mod o14_subscriptions;
 mod o1_exactly_once;
 mod o1_restart;
 mod o1_ui;
@@ -320,6 +322,13 @@ pub const ENTRIES: &[Entry] = &[
         part: None,
         make: |_, _| Box::<o13_replay::Checker>::default(),
     },
+    Entry {
+        oracle: "O14",
+        judges: "v2 route and filter changes made in place, each tab's stream its own page's",
+        reads: SIM,
+        part: None,
+        make: |s, _| Box::new(o14_subscriptions::Checker::new(s)),
+    },
 ];
 
 impl Entry {
@@ -436,6 +445,10 @@ impl Check for Exercised {
             } => &["O9"],
             Observation::Degraded { on: true, .. } | Observation::ShadowEvents { .. } => &["O12"],
             Observation::StreamBatch { .. } => &["O13"],
+            Observation::Request {
+                what: RequestKind::UpdateServices,
+                ..
+            } => &["O14"],
             _ => &[],
         };
         self.seen.extend(o.iter().copied());

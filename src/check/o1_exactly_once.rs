@@ -1,12 +1,18 @@
 //! O1: each tab applies each event it may see at most once, and none is lost
 //! without a refetch (a snapshot at or after its sequence) that restores it.
+//! What a tab may see is its org's events of its property; a v2 stream
+//! carries only its page's services (E1: an entity's service), so a v2 tab
+//! that ends on another route owes only what its last page shows.
 
 use super::{Check, End, Violation};
-use crate::event::EventId;
+use crate::event::{EntityType, EventId, Service};
 use crate::observation::{Actor, Observation, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// A commit: when, its sequence, property, event and entity.
+type Commit = (SimTime, u64, u32, EventId, EntityType);
 
 #[derive(Default)]
 pub struct Checker {
@@ -14,7 +20,7 @@ pub struct Checker {
     twice: Vec<Violation>,
     tabs: BTreeMap<Actor, Applies>,
     /// Commits per org, so each tab looks only at its own org's events.
-    commits: BTreeMap<u32, Vec<(SimTime, u64, u32, EventId)>>,
+    commits: BTreeMap<u32, Vec<Commit>>,
 }
 
 /// What one tab applied, and how far its snapshots reach. Kept per tab, so
@@ -59,26 +65,34 @@ impl Check for Checker {
                 seq,
                 event_id,
                 property,
+                entity,
                 ..
             } => self
                 .commits
                 .entry(*org)
                 .or_default()
-                .push((step.t, *seq, *property, *event_id)),
+                .push((step.t, *seq, *property, *event_id, *entity)),
             _ => {}
         }
     }
 
     fn finish(&mut self, end: &End) -> Vec<Violation> {
         let mut out = std::mem::take(&mut self.twice);
+        let stream = end.scenario.config.provider.transport == crate::client::Transport::Stream;
         for tab in &end.last.tabs {
+            let services: BTreeSet<Service> = tab
+                .lists
+                .iter()
+                .map(|(l, _)| l.entity().service())
+                .collect();
             let applies = self.tabs.get(&tab.name);
             let covered = applies.map_or(0, |a| a.covered_through);
             let org = tab.org;
-            for &(t, seq, property, event_id) in
+            for &(t, seq, property, event_id, entity) in
                 self.commits.get(&org).map(Vec::as_slice).unwrap_or(&[])
             {
-                let visible = tab.property.is_none_or(|p| p == property);
+                let carried = !stream || services.contains(&entity.service());
+                let visible = carried && tab.property.is_none_or(|p| p == property);
                 if visible
                     && seq > covered
                     && !applies.is_some_and(|a| a.seqs.contains(&(org, seq)))

@@ -278,7 +278,12 @@ impl Checker {
             self.audit.violations.extend(found);
         }
         match what {
-            RequestKind::Poll | RequestKind::Stream | RequestKind::Refetch if !bearer => {
+            RequestKind::Poll
+            | RequestKind::Stream
+            | RequestKind::UpdateServices
+            | RequestKind::Refetch
+                if !bearer =>
+            {
                 let detail = format!("{what:?} request {req} without a bearer token (C7)");
                 self.audit.violations.push(violation(t, tab, detail));
             }

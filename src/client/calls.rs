@@ -25,6 +25,8 @@ pub enum Purpose {
     },
     /// A sampled telemetry event (C14).
     Telemetry,
+    /// S14: the stream's services or filter change in place.
+    UpdateServices,
 }
 
 /// The kinds of `Purpose`, to select calls by.
@@ -36,6 +38,7 @@ pub enum Kind {
     Aggregate,
     Write,
     Telemetry,
+    UpdateServices,
 }
 
 impl Purpose {
@@ -47,6 +50,7 @@ impl Purpose {
             Purpose::Aggregate(_) => Kind::Aggregate,
             Purpose::Write { .. } => Kind::Write,
             Purpose::Telemetry => Kind::Telemetry,
+            Purpose::UpdateServices => Kind::UpdateServices,
         }
     }
 }

@@ -52,6 +52,9 @@ pub enum DerivedInput {
     Stop,
     /// Every aggregate may have changed (a snapshot).
     InvalidateAll,
+    /// C15: the page's filter changed: what is shown is another key's, and
+    /// every aggregate is fetched afresh (through the throttle, as ever).
+    Rekeyed,
     /// An applied event changed this row.
     Changed(Row),
     /// U4: the window gained focus; refetch what was fetched longer ago than this.
@@ -211,6 +214,10 @@ impl Machine for Derived {
             DerivedInput::Start => self.start(now),
             DerivedInput::Stop => self.stop(),
             DerivedInput::InvalidateAll => self.invalidate_all(),
+            DerivedInput::Rekeyed => {
+                self.shown.clear();
+                self.invalidate_all();
+            }
             DerivedInput::Changed(row) => self.invalidate_for(&row),
             DerivedInput::Focused { stale_ms } => self.invalidate_if_older(now, stale_ms),
             DerivedInput::Answered { kind, aggregate } => self.on_result(kind, aggregate),

@@ -111,6 +111,29 @@ impl QueryCache {
         }
     }
 
+    /// C15: the page changes route (its lists) or filter (every key): a
+    /// list it keeps under the same key stays; the others go, their rows
+    /// with them, and the new ones start empty until the page reloads.
+    pub fn set_page(&mut self, lists: &[ListKind], property: Option<PropertyId>) {
+        let refiltered = property != self.property;
+        self.property = property;
+        let old = std::mem::take(&mut self.lists);
+        for (kind, mut list) in old {
+            if refiltered || !lists.contains(&kind) {
+                list.clear();
+                self.out.extend(list.take_changes());
+            } else {
+                self.lists.insert(kind, list);
+            }
+        }
+        for &kind in lists {
+            if !self.lists.contains_key(&kind) {
+                let list = ListCache::new(self.org, property, self.mutant);
+                self.lists.insert(kind, list);
+            }
+        }
+    }
+
     pub fn kinds(&self) -> Vec<ListKind> {
         self.lists.keys().copied().collect()
     }

@@ -7,7 +7,14 @@ use super::dedup::{Dedup, DedupConfig};
 use crate::event::{EntityType, Event, EventId, OrgId, Service};
 use crate::frames::{Resume, ServiceStart, StreamEvent};
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a stream carries: the page's services, filtered to a property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub services: BTreeSet<Service>,
+    pub property: Option<crate::event::PropertyId>,
+}
 
 /// The v2 dedup key, `service:entity_type:event_id`: two services may mint
 /// the same event id, and must not hide each other's events.
@@ -30,6 +37,14 @@ pub struct StreamState {
     /// The request whose stream was welcomed last: a stream in flight that
     /// is not it is still connecting.
     pub welcomed: Option<u64>,
+    /// The welcomed connection's id, which `update-services` names.
+    pub client: Option<u64>,
+    /// What the tab last asked its stream to carry (opening it, or with
+    /// `update-services`); none after a change failed.
+    pub asked: Option<Subscription>,
+    /// What the server says the stream carries (its welcome's or last
+    /// resubscription's set).
+    pub carried: Option<Subscription>,
     /// `byServiceDelivered`, `byServiceSuppressed`, `byServiceReconnects`.
     pub delivered: BTreeMap<Service, u64>,
     pub suppressed: BTreeMap<Service, u64>,
@@ -43,6 +58,9 @@ impl StreamState {
             last: BTreeMap::new(),
             dedup: Dedup::new(dedup),
             welcomed: None,
+            client: None,
+            asked: None,
+            carried: None,
             delivered: BTreeMap::new(),
             suppressed: BTreeMap::new(),
             reconnects: BTreeMap::new(),

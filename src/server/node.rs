@@ -388,11 +388,19 @@ impl ServerNode {
             }
             Route::UpdateServices { org } => match (self.v2_caller(now, bearer, org), body) {
                 (Err(resp), _) => resp,
-                (Ok(user), Body::Services { services, property }) => {
+                (
+                    Ok(user),
+                    Body::Services {
+                        client,
+                        services,
+                        property,
+                    },
+                ) => {
                     let update = StreamInput::UpdateServices {
                         req: conn,
                         org,
                         user,
+                        client,
                         services,
                         property,
                         as_of: self.store.head_seq(org),

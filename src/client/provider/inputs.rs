@@ -52,6 +52,14 @@ pub enum TabInput {
     /// `pageshow` as it is restored from it.
     PageHide,
     PageShow,
+    /// C15: the user moves to a route whose page shows `lists`...
+    ChangeRoute {
+        lists: Vec<ListKind>,
+    },
+    /// ...or sets the page's property filter.
+    SetFilter {
+        filter: crate::query::Filter,
+    },
 }
 
 impl Tab {
@@ -160,6 +168,8 @@ impl Machine for Tab {
                 self.to_leader(now, LeaderInput::PageShow, view);
                 self.on_timer(now, view);
             }
+            TabInput::ChangeRoute { lists } => self.change_route(now, &lists, view),
+            TabInput::SetFilter { filter } => self.set_filter(now, filter, view),
         }
     }
 

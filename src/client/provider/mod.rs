@@ -45,6 +45,7 @@ mod inputs;
 mod page;
 mod refetch;
 mod requests;
+mod route;
 mod session;
 mod stream;
 mod transport;
@@ -325,7 +326,9 @@ impl Tab {
 
     /// Start what is due: a write, the poll, the refetch, the aggregates.
     fn start_due_calls(&mut self, now: SimTime) {
-        if self.loaded() && self.next_write_at.is_some_and(|t| t <= now) {
+        // U2: the user writes revenues, on a page that shows them.
+        let writes = self.loaded() && self.cache.shows(ListKind::Revenues);
+        if writes && self.next_write_at.is_some_and(|t| t <= now) {
             self.write(now);
             self.next_write_at = self.config.writes.next_after(now, &mut self.rng);
         }
@@ -340,6 +343,7 @@ impl Tab {
             }
         }
         self.start_refetch(now);
+        self.sync_services(now);
         // U3/C10: the aggregates, throttled; one invalidation refetches every stale one.
         if !self.calls.has(Kind::Aggregate) {
             self.derived.handle_timeout(now, &());
@@ -376,7 +380,7 @@ impl Tab {
             if self.refetch_needed && !self.calls.has(Kind::Refetch) {
                 next = earliest(next, Some(self.next_refetch_at));
             }
-            if self.loaded() {
+            if self.loaded() && self.cache.shows(ListKind::Revenues) {
                 next = earliest(next, self.next_write_at);
             }
             next = earliest(next, self.next_degraded_refetch);

@@ -68,6 +68,7 @@ impl Tab {
     pub(super) fn stop_page_calls(&mut self) {
         self.abort_all(Kind::Write);
         self.abort_all(Kind::Telemetry);
+        self.abort_all(Kind::UpdateServices);
         self.next_write_at = None;
         self.echo_due.clear();
     }

@@ -69,7 +69,8 @@ impl Tab {
 
     /// The poll, the refetch, telemetry and writes past their deadline time out.
     pub(super) fn expire_page_calls(&mut self, now: SimTime, env: &dyn BrowserView) {
-        for kind in [Kind::Poll, Kind::Refetch, Kind::Telemetry, Kind::Write] {
+        let page = [Kind::Poll, Kind::Refetch, Kind::Telemetry, Kind::Write];
+        for kind in page.into_iter().chain([Kind::UpdateServices]) {
             self.expire(now, kind, env);
         }
     }
@@ -110,6 +111,7 @@ impl Tab {
             Some(Kind::Aggregate) => self.on_aggregate_result(now, req, result, env),
             Some(Kind::Write) => self.on_write_result(now, req, result, env),
             Some(Kind::Telemetry) => self.on_telemetry_result(req, result),
+            Some(Kind::UpdateServices) => self.on_update_result(now, req, result, env),
             None => {}
         }
     }

@@ -5,7 +5,7 @@
 //! a service the server could not replay is refetched, as is a hole.
 
 use super::*;
-use crate::client::stream::{StreamKey, Taken};
+use crate::client::stream::{StreamKey, Subscription, Taken};
 use crate::frames::{Frame, StreamEvent};
 
 impl Tab {
@@ -46,17 +46,26 @@ impl Tab {
         })
     }
 
+    /// The stream is open and welcomed: it can be changed in place.
+    pub(super) fn stream_open(&self) -> bool {
+        self.calls.has(Kind::Poll) && !self.stream_connecting()
+    }
+
     /// S11: open the stream, resuming from the tab's cursors if it has any.
     pub(super) fn open_stream(&mut self, now: SimTime) {
+        let want = self.subscription();
         let route = Route::Stream {
             org: self.id.org,
-            services: self.page_services(),
-            property: self.cache.property,
+            services: want.services.clone(),
+            property: want.property,
             resume: self.v2.as_ref().and_then(|v| v.resume()),
         };
         let timeout = self.config.stream_silence_ms;
         if let Some(call) = self.send(now, RequestKind::Stream, route, timeout) {
             self.calls.track(call, Purpose::Poll);
+            let v2 = self.v2.as_mut().expect("a v2 tab opens streams");
+            v2.asked = Some(want);
+            v2.client = None;
         }
     }
 
@@ -69,14 +78,25 @@ impl Tab {
         self.calls.extend(req, now + self.config.stream_silence_ms);
         match frame {
             Frame::Welcome {
+                client,
                 epoch,
                 as_of,
                 starts,
             } => {
-                self.v2.as_mut().expect("checked above").welcomed = Some(req);
+                let v2 = self.v2.as_mut().expect("checked above");
+                v2.welcomed = Some(req);
+                v2.client = Some(client);
+                v2.carried = v2.asked.clone();
                 self.on_welcome(now, Some(epoch), as_of, &starts, env)
             }
-            Frame::Subscribed { as_of, starts, .. } => {
+            Frame::Subscribed {
+                as_of,
+                starts,
+                property,
+            } => {
+                let services = starts.iter().map(|s| s.service).collect();
+                let carried = Subscription { services, property };
+                self.v2.as_mut().expect("checked above").carried = Some(carried);
                 self.on_welcome(now, None, as_of, &starts, env)
             }
             Frame::Batch {
@@ -181,7 +201,18 @@ impl Tab {
 
     /// Apply what the stream delivered: each event once (C15's dedup), in
     /// its service's order; services are not ordered against each other.
-    fn apply_stream_events(&mut self, now: SimTime, events: Vec<StreamEvent>) {
+    /// Until a route or filter change is acknowledged, the stream still
+    /// carries the old page's: what the page no longer shows, it drops
+    /// unseen (anything else is delivered, for O5 to judge).
+    fn apply_stream_events(&mut self, now: SimTime, mut events: Vec<StreamEvent>) {
+        let org = self.id.org;
+        let admits = |s: &Subscription, e: &Event| {
+            s.services.contains(&e.service) && e.visible_to(org, s.property)
+        };
+        let page = self.subscription();
+        if let Some(old) = self.v2.as_ref().and_then(|v| v.carried.as_ref()) {
+            events.retain(|e| admits(&page, &e.event) || !admits(old, &e.event));
+        }
         if self.delivered(events.iter().map(|e| &e.event)) {
             return;
         }

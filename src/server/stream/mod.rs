@@ -1,5 +1,5 @@
-//! S11-S15: the v2 unified stream, sans-IO (issue 16: the server's part;
-//! not yet wired into `ServerNode`, so no scenario runs it: its unit tests do).
+//! S11-S15: the v2 unified stream, sans-IO; `ServerNode` deploys it where a
+//! scenario's clients use it.
 //!
 //! One long-lived connection per client carries many services. Each
 //! `(org, service)` has a log (`log.rs`): its own sequence, a bounded replay
@@ -22,6 +22,12 @@
 //!   sheds low tiers (analytics, dashboard) on that connection only, and
 //!   says so in a `Suppressed` frame, so the client knows its copy of the
 //!   service is stale rather than seeing a gap.
+//! - `update-services` changes the one connection the caller names (the
+//!   `client` id its welcome gave it), not every connection of the user as
+//!   the seed's `updateUserConnections(orgId, userId, ..)` does: a user has
+//!   a stream per tab, each tab on its own route, and a route change in one
+//!   tab must not retarget the others (the `update-services-whole-user`
+//!   mutant is the seed's reading; `v2_route_changes` catches it).
 //! - Staff and guest check-in are in no tier the seed names; they rank with
 //!   properties, above the shed tier, since only analytics and dashboard are
 //!   named as shed.
@@ -111,11 +117,13 @@ pub enum StreamInput {
     Close { conn: ConnId },
     /// The `drop_stream` fault.
     Sever { conn: ConnId },
-    /// S14: `POST /v2/realtime/update-services` by `(org, user)`, request `req`.
+    /// S14: `POST /v2/realtime/update-services` by `(org, user)`, request
+    /// `req`, for its connection `client`.
     UpdateServices {
         req: u64,
         org: OrgId,
         user: u32,
+        client: ConnId,
         services: BTreeSet<Service>,
         property: Option<PropertyId>,
         /// The org's store head now (see `Frame::Subscribed`).
@@ -414,6 +422,7 @@ impl Streams {
         self.conns.insert(id, conn);
         self.by_org.entry(org).or_default().insert(id);
         let welcome = Frame::Welcome {
+            client: id,
             epoch: self.epoch,
             as_of,
             starts,
@@ -465,12 +474,16 @@ impl Streams {
             .collect()
     }
 
-    /// S14: change every live connection of `(org, user)` in place.
+    /// S14: change the caller's connection `set.client` in place (one of
+    /// another org or user is not the caller's to change).
     fn update(&mut self, now: SimTime, req: u64, org: OrgId, user: u32, set: Changed) {
         let ids = self.conns_of(org);
         let mut changed = 0;
         for id in ids {
-            if self.conns[&id].user != user {
+            // The bug (the seed's `updateUserConnections`): every connection
+            // of the user, whichever tab's route changed.
+            let whole_user = fires(self.mutant, Mutant::UpdateServicesWholeUser);
+            if self.conns[&id].user != user || (id != set.client && !whole_user) {
                 continue;
             }
             let heads: Vec<(Service, u64)> = set
@@ -572,8 +585,9 @@ pub struct Opening {
     pub as_of: u64,
 }
 
-/// `UpdateServices`' new set.
+/// `UpdateServices`' connection and its new set.
 struct Changed {
+    client: ConnId,
     services: BTreeSet<Service>,
     property: Option<PropertyId>,
     as_of: u64,
@@ -595,11 +609,13 @@ impl Machine for Streams {
                 req,
                 org,
                 user,
+                client,
                 services,
                 property,
                 as_of,
             } => {
                 let set = Changed {
+                    client,
                     services,
                     property,
                     as_of,

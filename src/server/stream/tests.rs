@@ -437,6 +437,7 @@ fn update_services_changes_the_connection_in_place() {
         req: 9,
         org: 0,
         user: 1,
+        client: 1,
         services: services(&[Service::Tasks]),
         property: None,
         as_of: 0,

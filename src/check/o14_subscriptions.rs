@@ -1,0 +1,268 @@
+//! O14 (v2, S14, C15): a route or property-filter change is made in place.
+//! Read from the scenario's fault plan (which page each tab is moved to:
+//! the input the tab is given, not anything it decides) and what the tab
+//! saw of its stream, never from the server:
+//! - a tab whose stream is open when its page changes keeps that stream:
+//!   it never closes it itself to open another (`update-services` changes
+//!   it), unless something else made it let go (the tab was hidden,
+//!   closed, signed out, another fault, or the change itself failed);
+//! - a resubscription a tab's stream acknowledges carries the services of a
+//!   page the tab has shown since the stream was welcomed (a route change
+//!   in one tab never retargets another's stream);
+//! - at the end, a tab with an open stream has it carry its page's services.
+//!
+//! That nothing of a service no longer carried arrives after the
+//! acknowledgement, and that a newly carried one continues from its start,
+//! is O13's (each batch follows the tab's copy of its service); that none
+//! of a new page's events is missed is O1's and O2's.
+
+use super::{Check, End, Violation};
+use crate::browser::TabAction;
+use crate::event::Service;
+use crate::faults::{FaultKind, Target};
+use crate::observation::{Actor, Observation, Outcome, RequestKind, Step};
+use crate::query::ListKind;
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+type Services = BTreeSet<Service>;
+
+/// E1: the services whose events a page's lists show.
+fn services_of(lists: &[ListKind]) -> Services {
+    lists.iter().map(|l| l.entity().service()).collect()
+}
+
+#[derive(Default)]
+struct TabStream {
+    /// Its `update-services` calls in flight.
+    updates: BTreeSet<u64>,
+    /// The page's services now, and every page's since the welcome.
+    page: Services,
+    shown: Vec<Services>,
+    /// The stream request in flight, and the one welcomed.
+    opening: Option<u64>,
+    open: Option<u64>,
+    /// What the open stream carries (its welcome's or last ack's services).
+    carried: Option<Services>,
+    /// A change made while the stream was open, not yet acknowledged: when.
+    change: Option<SimTime>,
+    /// Something other than the change may have made the tab let go since.
+    excused: bool,
+}
+
+/// A page change the plan makes: when, on which tab, to which lists (none:
+/// back to the scenario's page).
+struct Change {
+    at: SimTime,
+    tab: Actor,
+    lists: Option<Vec<ListKind>>,
+}
+
+pub struct Checker {
+    home: Services,
+    changes: Vec<Change>,
+    next: usize,
+    tabs: BTreeMap<Actor, TabStream>,
+    found: Vec<Violation>,
+}
+
+impl Checker {
+    pub fn new(s: &Scenario) -> Self {
+        let mut changes = Vec::new();
+        for f in &s.faults {
+            let (FaultKind::Tab(action), Target::Tab(o, b, k)) = (&f.kind, &f.target) else {
+                continue;
+            };
+            let tab = Actor::tab(*o, *b, *k);
+            let lists = match action {
+                TabAction::ChangeRoute { lists } => lists.map(|l| l.kinds()),
+                // A filter change keeps the services; it is a change all the same.
+                TabAction::SetFilter { .. } => Some(Vec::new()),
+                _ => continue,
+            };
+            changes.push(Change {
+                at: f.at,
+                tab,
+                lists: lists.clone(),
+            });
+            // Undone after `for_s`, or at the heal.
+            {
+                let back = if matches!(action, TabAction::SetFilter { .. }) {
+                    Some(Vec::new())
+                } else {
+                    None
+                };
+                changes.push(Change {
+                    at: f.ends(s.duration),
+                    tab,
+                    lists: back,
+                });
+            }
+        }
+        changes.sort_by_key(|c| c.at);
+        Checker {
+            home: services_of(&s.config.provider.page.lists),
+            changes,
+            next: 0,
+            tabs: BTreeMap::new(),
+            found: Vec::new(),
+        }
+    }
+
+    fn tab(&mut self, tab: Actor) -> &mut TabStream {
+        let home = &self.home;
+        self.tabs.entry(tab).or_insert_with(|| TabStream {
+            page: home.clone(),
+            shown: vec![home.clone()],
+            ..Default::default()
+        })
+    }
+
+    /// The plan's changes due by `t`, in order (a filter change, `Some([])`,
+    /// keeps the page's services).
+    fn changes_due(&mut self, t: SimTime) {
+        while let Some(c) = self.changes.get(self.next).filter(|c| c.at <= t) {
+            self.next += 1;
+            let (at, tab, lists) = (c.at, c.tab, c.lists.clone());
+            let home = self.home.clone();
+            let s = self.tab(tab);
+            s.page = match lists {
+                Some(l) if l.is_empty() => s.page.clone(),
+                Some(l) => services_of(&l),
+                None => home,
+            };
+            s.shown.push(s.page.clone());
+            if s.open.is_some() && s.change.is_none() {
+                s.change = Some(at);
+                s.excused = false;
+            }
+        }
+    }
+
+    /// The tab's stream acknowledged a change: it now carries `carried`.
+    fn resubscribed(&mut self, t: SimTime, tab: Actor, carried: Services) {
+        let s = self.tab(tab);
+        let asked = s.shown.contains(&carried);
+        let shown: Vec<String> = s.shown.iter().map(names).collect();
+        s.carried = Some(carried.clone());
+        s.change = None;
+        if !asked {
+            let detail = format!(
+                "its stream was resubscribed to {}, which no page it has shown since its welcome carries ({})",
+                names(&carried),
+                shown.join(" then ")
+            );
+            self.flag(t, tab, detail);
+        }
+    }
+
+    /// A call of the tab ended: an update (a failed one excuses a reopen),
+    /// or its open stream (closed by the tab itself during a change: flagged).
+    fn ended(&mut self, t: SimTime, tab: Actor, req: u64, outcome: &Outcome) {
+        let s = self.tab(tab);
+        if s.updates.remove(&req) {
+            // A change that failed is made by reopening the stream.
+            s.excused |= *outcome != Outcome::Status(200);
+            return;
+        }
+        if s.open != Some(req) {
+            return;
+        }
+        s.open = None;
+        s.carried = None;
+        let change = s.change.take();
+        if let (Some(at), Outcome::Aborted, false) = (change, outcome, s.excused) {
+            let detail = format!(
+                "its page changed at {at} with its stream (request {req}) open, and it closed that stream itself instead of changing it in place"
+            );
+            self.flag(t, tab, detail);
+        }
+    }
+
+    fn flag(&mut self, t: SimTime, tab: Actor, detail: String) {
+        self.found.push(Violation {
+            oracle: "O14",
+            t,
+            subject: tab.to_string(),
+            detail,
+        });
+    }
+}
+
+fn names(s: &Services) -> String {
+    let v: Vec<&str> = s.iter().map(|s| s.name()).collect();
+    v.join(",")
+}
+
+impl Check for Checker {
+    fn step(&mut self, _: &Scenario, step: &Step) {
+        self.changes_due(step.t);
+        match &step.obs {
+            Observation::Request { tab, req, what, .. } => match what {
+                RequestKind::Stream => self.tab(*tab).opening = Some(*req),
+                RequestKind::UpdateServices => {
+                    self.tab(*tab).updates.insert(*req);
+                }
+                _ => {}
+            },
+            Observation::StreamStarted {
+                tab,
+                epoch: Some(_),
+                starts,
+                ..
+            } => {
+                let s = self.tab(*tab);
+                s.open = s.opening.take();
+                s.carried = Some(starts.iter().map(|x| x.service).collect());
+                s.shown = vec![s.page.clone()];
+            }
+            Observation::StreamStarted {
+                tab,
+                epoch: None,
+                starts,
+                ..
+            } => self.resubscribed(step.t, *tab, starts.iter().map(|x| x.service).collect()),
+            Observation::Response {
+                tab, req, outcome, ..
+            } => self.ended(step.t, *tab, *req, outcome),
+            Observation::Lifecycle { tab, what }
+                if what != "navigate" && what != "set_property_filter" =>
+            {
+                self.tab(*tab).excused = true;
+            }
+            Observation::Fault { what }
+                if !what.starts_with("navigate ") && !what.starts_with("set_property_filter ") =>
+            {
+                for s in self.tabs.values_mut() {
+                    s.excused = true;
+                }
+            }
+            Observation::SignedOut { tab, .. } | Observation::Logout { tab, .. } => {
+                self.tab(*tab).excused = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, end: &End) -> Vec<Violation> {
+        for tab in &end.last.tabs {
+            let Some(s) = self.tabs.get(&tab.name) else {
+                continue;
+            };
+            let Some(carried) = s.carried.clone() else {
+                continue;
+            };
+            let page = s.page.clone();
+            if carried != page {
+                let detail = format!(
+                    "at the end its open stream carries {} but its page shows {}",
+                    names(&carried),
+                    names(&page)
+                );
+                self.flag(end.scenario.end(), tab.name, detail);
+            }
+        }
+        std::mem::take(&mut self.found)
+    }
+}
