@@ -42,7 +42,8 @@ impl fmt::Debug for EventId {
     }
 }
 
-/// The services of E1; rtsim's workload drives `finance` and `tasks`.
+/// The services of E1; rtsim's workload drives `finance`, `tasks` and the
+/// low tier's `analytics` and `dashboard`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
@@ -101,6 +102,10 @@ pub enum EntityType {
     Revenue,
     Expense,
     Task,
+    /// An analytics metric, and a dashboard widget: the low tier (S13)
+    /// that quarantine sheds.
+    Metric,
+    Widget,
 }
 
 impl EntityType {
@@ -109,6 +114,8 @@ impl EntityType {
         match self {
             EntityType::Revenue | EntityType::Expense => Service::Finance,
             EntityType::Task => Service::Tasks,
+            EntityType::Metric => Service::Analytics,
+            EntityType::Widget => Service::Dashboard,
         }
     }
 
@@ -116,13 +123,22 @@ impl EntityType {
         *self == EntityType::Revenue
     }
 
-    pub const ALL: [EntityType; 3] = [EntityType::Revenue, EntityType::Expense, EntityType::Task];
+    pub const ALL: [EntityType; 5] = [
+        EntityType::Revenue,
+        EntityType::Expense,
+        EntityType::Task,
+        EntityType::Metric,
+        EntityType::Widget,
+    ];
 
     pub fn parse(name: &str) -> Result<EntityType, String> {
         EntityType::ALL
             .into_iter()
             .find(|e| e.name() == name)
-            .ok_or_else(|| format!("unknown entity {name:?}; known: revenue, expense, task"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = EntityType::ALL.iter().map(|e| e.name()).collect();
+                format!("unknown entity {name:?}; known: {}", known.join(", "))
+            })
     }
 
     pub fn name(self) -> &'static str {
@@ -130,6 +146,8 @@ impl EntityType {
             EntityType::Revenue => "revenue",
             EntityType::Expense => "expense",
             EntityType::Task => "task",
+            EntityType::Metric => "metric",
+            EntityType::Widget => "widget",
         }
     }
 }

@@ -476,6 +476,13 @@ mutants! {
         breaks: "flags (C13): the v2 provider, forced on in production, opens its stream for an org the kill list switched off",
         caught_by: ("v2_kill_switch", "O12"),
     },
+    /// Client v2: a service quarantine shed is counted and never reloaded.
+    SuppressedNotReloaded {
+        name: "suppressed-not-reloaded",
+        machine: Provider,
+        breaks: "quarantine's other side (S13, C15): a tab told a service was shed counts it as suppressed and keeps its stale copy",
+        caught_by: ("v2_quarantine_tiers", "O1"),
+    },
     /// Client v2: a route or filter change reopens the stream instead of changing it in place.
     UpdateServicesReconnects {
         name: "update-services-reconnects",

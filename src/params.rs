@@ -390,7 +390,7 @@ params! { c;
     auth_backoff_base_ms: u64 = 2_000, [1, HOUR], provider.auth.backoff_base_ms, "first backoff after a failed refresh (A3)";
     auth_backoff_max_ms: u64 = 60_000, [c.provider.auth.backoff_base_ms, HOUR], provider.auth.backoff_max_ms, "longest backoff after failed refreshes (A3)";
     // ---- UI: aggregates, writes, flags, degraded mode (U1-U4, C10-C14) ----
-    page_lists: Vec<ListKind> = vec![ListKind::Revenues], [], provider.page.lists, "the page's lists: revenues, expenses, tasks (U1)";
+    page_lists: Vec<ListKind> = vec![ListKind::Revenues], [], provider.page.lists, "the page's lists: revenues, expenses, tasks, metrics, widgets (U1)";
     page_aggregates: Vec<AggregateKind> = Vec::new(), [], provider.page.aggregates, "the page's aggregates: profit-loss, daily-approval, today-pending, report:<from>-<to> (U3)";
     derived_debounce_ms: u64 = 1_000, [1, HOUR], provider.derived.debounce_ms, "at most one aggregate refetch per window, the first at once (U3)";
     reconcile_ms: u64 = 60_000, [10, DAY], provider.derived.reconcile_ms, "aggregates are refetched this often anyway, jittered by a tenth (C10)";
@@ -427,6 +427,7 @@ params! { c;
     ping_interval_ms: u64 = 25_000, [1, HOUR], stream.ping_interval_ms, "the server pings every stream this often";
     stream_silence_ms: u64 = 35_000, [c.stream.ping_interval_ms + 1, DAY], provider.stream_silence_ms, "a stream silent this long is dead; the tab reconnects (C15)";
     stream_close_when_hidden: bool = true, [], provider.stream_close_when_hidden, "a hidden tab closes its stream and resumes it when shown (C15)";
+    stream_suppressed_refetch_ms: u64 = 5_000, [0, HOUR], provider.stream_suppressed_refetch_ms, "a tab whose stream was shed a service (quarantine, S13) reloads its lists this long after (C15)";
     // ---- oracle bounds ----
     max_requests_per_tab_per_min: usize = 0, [0, 1_000_000], check.max_requests_per_tab_per_min, "O7: a budget of requests one tab may send in any minute (0: none; the run reports the peak)";
     split_brain_bound_ms: u64 = 3_000, [0, DAY], check.split_brain_bound_ms, "O4: the longest two leaders may overlap";

@@ -30,10 +30,19 @@ pub enum ListKind {
     Revenues,
     Expenses,
     Tasks,
+    /// The analytics and dashboard pages' lists (the low tier, S13).
+    Metrics,
+    Widgets,
 }
 
 impl ListKind {
-    pub const ALL: [ListKind; 3] = [ListKind::Revenues, ListKind::Expenses, ListKind::Tasks];
+    pub const ALL: [ListKind; 5] = [
+        ListKind::Revenues,
+        ListKind::Expenses,
+        ListKind::Tasks,
+        ListKind::Metrics,
+        ListKind::Widgets,
+    ];
 
     /// The entity whose rows (and events) the list shows.
     pub fn entity(self) -> EntityType {
@@ -41,6 +50,8 @@ impl ListKind {
             ListKind::Revenues => EntityType::Revenue,
             ListKind::Expenses => EntityType::Expense,
             ListKind::Tasks => EntityType::Task,
+            ListKind::Metrics => EntityType::Metric,
+            ListKind::Widgets => EntityType::Widget,
         }
     }
 
@@ -49,6 +60,8 @@ impl ListKind {
             ListKind::Revenues => "revenues",
             ListKind::Expenses => "expenses",
             ListKind::Tasks => "tasks",
+            ListKind::Metrics => "metrics",
+            ListKind::Widgets => "widgets",
         }
     }
 
@@ -56,7 +69,10 @@ impl ListKind {
         ListKind::ALL
             .into_iter()
             .find(|k| k.name() == name)
-            .ok_or_else(|| format!("unknown list {name:?}; known: revenues, expenses, tasks"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = ListKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown list {name:?}; known: {}", known.join(", "))
+            })
     }
 }
 

@@ -28,6 +28,10 @@ pub struct ProviderConfig {
     /// C15: a hidden tab closes its stream, and resumes it (with its
     /// cursors) when shown again.
     pub stream_close_when_hidden: bool,
+    /// S13: a service quarantine shed is stale in the tab; its lists reload
+    /// this long after the first shed frame (a slow consumer is not made
+    /// to reload at every frame).
+    pub stream_suppressed_refetch_ms: u64,
     /// A poll gets this long to answer: the server's long-poll timeout plus slack.
     pub poll_request_timeout_ms: u64,
     pub refetch_request_timeout_ms: u64,
@@ -75,6 +79,7 @@ impl Default for ProviderConfig {
             transport: Transport::LongPoll,
             stream_silence_ms: 35_000,
             stream_close_when_hidden: true,
+            stream_suppressed_refetch_ms: 5_000,
             poll_request_timeout_ms: 35_000,
             refetch_request_timeout_ms: 10_000,
             fast_empty_ms: 1_500,

@@ -121,6 +121,14 @@ impl Tab {
                 self.observe_batch(service, (after, through), count as usize, true);
                 let v2 = self.v2.as_mut().expect("checked above");
                 v2.suppressed(service, through, count);
+                // The bug: a shed service is counted, and its copy left stale.
+                let reloads = !fires(self.mutant, Mutant::SuppressedNotReloaded);
+                if !self.refetch_needed && reloads {
+                    // S13: the tab's copy of the service is stale; it reloads
+                    // once the quarantine has had time to pass.
+                    self.owe_refetch(0);
+                    self.next_refetch_at = now + self.config.stream_suppressed_refetch_ms;
+                }
             }
             Frame::Ping => {}
         }
