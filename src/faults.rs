@@ -95,6 +95,11 @@ pub enum FaultKind {
     Latency {
         ms: u64,
     },
+    /// Seed 003's chaos plan: the link loses `pct` percent of its packets,
+    /// in bursts (see `sim::nemesis::flaps`).
+    PacketLoss {
+        pct: u32,
+    },
     ServerRestart,
     ResetConnections,
     Burst {
@@ -147,6 +152,7 @@ impl Fault {
                 kind.push_str(&format!(" {ms}ms"))
             }
             FaultKind::Burst { count } => kind.push_str(&format!(" {count}")),
+            FaultKind::PacketLoss { pct } => kind.push_str(&format!(" {pct}%")),
             FaultKind::Tab(TabAction::ChangeRoute { lists: Some(l) }) => {
                 let names: Vec<&str> = l.kinds().iter().map(|k| k.name()).collect();
                 kind.push_str(&format!(" {}", names.join(",")));
@@ -201,15 +207,18 @@ pub enum FaultField {
     Lists,
     /// `property = <i> | "all"`: a property filter.
     Property,
+    /// `pct = <1..=50>`: a share of packets, in percent.
+    Pct,
 }
 
 impl FaultField {
-    pub const ALL: [FaultField; 5] = [
+    pub const ALL: [FaultField; 6] = [
         FaultField::Direction,
         FaultField::Ms,
         FaultField::Count,
         FaultField::Lists,
         FaultField::Property,
+        FaultField::Pct,
     ];
 
     pub fn name(self) -> &'static str {
@@ -219,6 +228,7 @@ impl FaultField {
             FaultField::Count => "count",
             FaultField::Lists => "lists",
             FaultField::Property => "property",
+            FaultField::Pct => "pct",
         }
     }
 }
@@ -231,6 +241,7 @@ pub struct FaultArgs {
     pub count: Option<u32>,
     pub lists: Option<Lists>,
     pub filter: Option<Filter>,
+    pub pct: Option<u32>,
 }
 
 /// One fault kind; see the module doc.
@@ -313,6 +324,16 @@ pub const FAULT_KINDS: &[FaultSpec] = &[
         doc: "every message between the target's browsers and the server takes `ms`",
         build: |a| FaultKind::Latency {
             ms: a.ms.expect("checked"),
+        },
+    },
+    FaultSpec {
+        name: "packet_loss",
+        targets: LINKS,
+        fields: &[F::Pct],
+        lasts: true,
+        doc: "the target's links lose `pct` percent of packets, in bursts TCP cannot hide (cuts of 0.2-2 s drawn from the run's seed): a call or frame caught in one is lost, so calls time out and streams stall until their silence timeout",
+        build: |a| FaultKind::PacketLoss {
+            pct: a.pct.expect("checked"),
         },
     },
     FaultSpec {

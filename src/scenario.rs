@@ -457,6 +457,7 @@ impl Source<'_> {
                 FaultField::Count => f.count.is_some(),
                 FaultField::Lists => f.lists.is_some(),
                 FaultField::Property => f.property.is_some(),
+                FaultField::Pct => f.pct.is_some(),
             };
             let needed = spec.fields.contains(&which);
             let message = match (present, needed) {
@@ -501,12 +502,17 @@ impl Source<'_> {
             Some(p) => Some(self.filter(p, &field("property"), topology.properties_per_org)?),
             None => None,
         };
+        let pct = match &f.pct {
+            Some(p) => Some(self.range(p, &field("pct"), 1, 50)?),
+            None => None,
+        };
         Ok(FaultArgs {
             direction,
             ms,
             count,
             lists,
             filter,
+            pct,
         })
     }
 
@@ -677,6 +683,7 @@ struct RawFault {
     count: Option<Spanned<i64>>,
     lists: Option<Spanned<String>>,
     property: Option<Spanned<toml::Value>>,
+    pct: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -254,6 +254,7 @@ fn draw_fault(rng: &mut SimRng, kind: &FaultSpec, topo: [i64; 4], duration_s: i6
             FaultField::Count => Value::Integer(*pick(rng, &[10, 50, 250])),
             FaultField::Lists => Value::String(pick(rng, &["tasks", "revenues,tasks"]).to_string()),
             FaultField::Property => Value::String("all".to_string()),
+            FaultField::Pct => Value::Integer(*pick(rng, &[2, 5, 10])),
         };
         f.insert(field.name().into(), v);
     }

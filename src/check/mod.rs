@@ -500,6 +500,7 @@ pub(crate) fn calls_impaired(
             FaultKind::Partition
                 | FaultKind::PartitionOneway(_)
                 | FaultKind::Latency { .. }
+                | FaultKind::PacketLoss { .. }
                 | FaultKind::MutateSlow
         );
         let until = f.ends(scenario.duration);

@@ -314,7 +314,7 @@ impl<'a> Express<'a> {
 
     fn run(mut self, seed: u64) -> Finished {
         let end = self.scenario.end();
-        let mut nemesis = Nemesis::new(self.scenario);
+        let mut nemesis = Nemesis::new(self.scenario, seed);
         self.reschedule(Node::Server);
         for i in 0..self.browsers.len() {
             self.browser_input(i, None);

@@ -7,9 +7,11 @@
 use crate::browser::BrowserInput;
 use crate::observation::Observation;
 use crate::scenario::{Direction, Fault, FaultKind, Scenario, Target};
+use crate::seed::rng_for;
 use crate::server::tokens::RefreshMode;
 use crate::server::ServerInput;
 use crate::time::SimTime;
+use rand::Rng;
 use std::collections::VecDeque;
 
 /// A browser by (org, browser index).
@@ -41,10 +43,10 @@ pub struct Nemesis<'a> {
 }
 
 impl<'a> Nemesis<'a> {
-    pub fn new(scenario: &'a Scenario) -> Self {
+    pub fn new(scenario: &'a Scenario, seed: u64) -> Self {
         Nemesis {
             scenario,
-            actions: timeline(scenario).into(),
+            actions: timeline(scenario, seed).into(),
             active: Vec::new(),
         }
     }
@@ -68,6 +70,10 @@ impl<'a> Nemesis<'a> {
                     apply(self.scenario, world, &f, false);
                     self.active.retain(|a| a != &f);
                 }
+                Action::Flap { fault, cut } => {
+                    let browsers = fault.target.browsers(&self.scenario.topology);
+                    world.partition(&browsers, cut);
+                }
                 Action::HealAll => {
                     for f in std::mem::take(&mut self.active).into_iter().rev() {
                         apply(self.scenario, world, &f, false);
@@ -88,6 +94,9 @@ fn apply(scenario: &Scenario, world: &mut impl World, fault: &Fault, start: bool
             world.partition_oneway(&browsers, *direction, start)
         }
         FaultKind::Latency { ms } => world.set_latency(&browsers, start.then_some(*ms)),
+        // Its cuts are actions of their own (`flaps`); what is left to undo is the last.
+        FaultKind::PacketLoss { .. } if start => {}
+        FaultKind::PacketLoss { .. } => world.partition(&browsers, false),
         FaultKind::ResetConnections if start => match fault.target {
             Target::Server => world.reset_connections(None),
             _ => world.reset_connections(Some(&browsers)),
@@ -119,16 +128,30 @@ fn apply(scenario: &Scenario, world: &mut impl World, fault: &Fault, start: bool
 enum Action {
     Start(Fault),
     Undo(Fault),
+    /// One burst of a `packet_loss` fault begins (`cut`) or ends.
+    Flap {
+        fault: Fault,
+        cut: bool,
+    },
     /// The end of the fault phase: undo whatever is still in force.
     HealAll,
 }
 
 /// Every action in time order; at equal times, undos before starts, so a
 /// fault that ends as another begins does not cancel the new one.
-fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
+fn timeline(scenario: &Scenario, seed: u64) -> Vec<(SimTime, Action)> {
     let mut actions = Vec::new();
     for f in &scenario.faults {
         actions.push((f.at, 1, Action::Start(f.clone())));
+        if let FaultKind::PacketLoss { pct } = f.kind {
+            for (at, cut) in flaps(seed, f, pct, f.ends(scenario.duration)) {
+                let flap = Action::Flap {
+                    fault: f.clone(),
+                    cut,
+                };
+                actions.push((at, 2, flap));
+            }
+        }
         // A restart manages its own downtime inside the server node; bursts, resets
         // and token expiries are instants (`FAULT_KINDS` says which kinds last).
         let lasting = f.lasts();
@@ -142,6 +165,32 @@ fn timeline(scenario: &Scenario) -> Vec<(SimTime, Action)> {
     actions.push((scenario.duration, 0, Action::HealAll));
     actions.sort_by_key(|(t, order, _)| (*t, *order));
     actions.into_iter().map(|(t, _, a)| (t, a)).collect()
+}
+
+/// A `packet_loss` fault as the transport sees it: TCP hides a lost packet
+/// behind a retransmission, so what shows is a burst of loss, a cut of the
+/// link for 0.2-2 s, during which a call or frame is lost. The cuts cover
+/// `pct` percent of `[fault.at, until)` on average, at times drawn from the
+/// run's seed and the fault's place in the plan (so both drivers cut alike).
+/// Like two overlapping partitions, a burst's end repairs the link whatever
+/// else cut it.
+fn flaps(seed: u64, fault: &Fault, pct: u32, until: SimTime) -> Vec<(SimTime, bool)> {
+    let mut rng = rng_for(seed, &format!("packet_loss/{}", fault.id));
+    let (min_cut, max_cut) = (200, 2_000);
+    let mean_gap = (min_cut + max_cut) / 2 * u64::from(100 - pct) / u64::from(pct);
+    let mut out = Vec::new();
+    let mut t = fault.at;
+    loop {
+        t = t + rng.gen_range(mean_gap / 2..=mean_gap * 3 / 2);
+        if t >= until {
+            break;
+        }
+        let end = (t + rng.gen_range(min_cut..=max_cut)).min(until);
+        out.push((t, true));
+        out.push((end, false));
+        t = end;
+    }
+    out
 }
 
 /// The server inputs that start (or, `start = false`, undo) a fault the server node applies.

@@ -618,7 +618,7 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>, history: Hist
             browser_host(nodes.clone(), history.clone(), mail.clone())
         });
     }
-    let mut nemesis = Nemesis::new(scenario);
+    let mut nemesis = Nemesis::new(scenario, seed);
     let mut network = Network {
         scenario,
         sim: &mut sim,
