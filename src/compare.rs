@@ -27,6 +27,11 @@ pub struct Column {
     /// suppressed (v2), per run.
     pub drops_per_run: f64,
     pub suppressed_per_run: f64,
+    /// The server's memory in events, the most it held at once (sampled
+    /// each second), median over the seeds: v1's buffers; v2's replay
+    /// buffers, and its send queues.
+    pub peak_buffered: u64,
+    pub peak_queued: u64,
 }
 
 pub struct Comparison {
@@ -88,6 +93,12 @@ fn column(base: &Scenario, transport: Transport, seeds: u64, jobs: usize, sessio
         ui_p50_ms: median(&|r| r.ui_latency_p50_ms),
         ui_p99_ms: median(&|r| r.ui_latency_p99_ms),
         drops_per_run: runs.iter().map(|(_, r)| r.drops as f64).sum::<f64>() / n,
+        peak_buffered: median(&|r| {
+            let h = r.peak_held;
+            Some((h.v1_buffered + h.v2_buffered) as u64)
+        })
+        .unwrap_or(0),
+        peak_queued: median(&|r| Some(r.peak_held.v2_queued as u64)).unwrap_or(0),
         suppressed_per_run: runs
             .iter()
             .map(|(_, r)| r.by_service.iter().map(|h| h.suppressed).sum::<u64>() as f64)
@@ -107,7 +118,7 @@ pub fn render(comparisons: &[Comparison]) -> String {
         );
         let _ = writeln!(t, "| figure | v1 long-poll | v2 stream |\n|---|---|---|");
         let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
-        let rows: [(&str, String, String); 8] = [
+        let rows: [(&str, String, String); 10] = [
             (
                 "requests per session per minute",
                 format!("{:.1}", c.v1.requests_per_session_min),
@@ -137,6 +148,16 @@ pub fn render(comparisons: &[Comparison]) -> String {
                 "events aged or pushed out of v1's buffers per run (v2 does not poll them)",
                 format!("{:.1}", c.v1.drops_per_run),
                 "-".to_string(),
+            ),
+            (
+                "server memory: events held in buffers at the peak (v1 per org, v2 per org and service; median over seeds)",
+                c.v1.peak_buffered.to_string(),
+                c.v2.peak_buffered.to_string(),
+            ),
+            (
+                "server memory: events waiting in send queues at the peak (v2; median over seeds)",
+                "-".to_string(),
+                c.v2.peak_queued.to_string(),
             ),
             (
                 "events suppressed by quarantine per run",

@@ -75,6 +75,9 @@ pub struct Summary {
     /// over the tabs, in ms: `rtsim compare`'s connections per session.
     #[serde(skip)]
     pub transport_open_ms: u64,
+    /// The most events the server held (express only; `rtsim compare`).
+    #[serde(skip)]
+    pub peak_held: crate::server::Held,
 }
 
 /// One service's health over a v2 run's tabs.
@@ -160,7 +163,7 @@ pub fn run_stored(
     for step in &done.history.steps {
         stream.observe(step);
     }
-    report(scenario, seed, mutant, stream, &done.last)
+    report(scenario, seed, mutant, stream, &done.last, done.peak_held)
 }
 
 fn run_streamed(
@@ -178,7 +181,7 @@ fn run_streamed(
         .ok()
         .expect("the driver's history, the stream's other handle, is dropped")
         .into_inner();
-    report(scenario, seed, mutant, stream, &done.last)
+    report(scenario, seed, mutant, stream, &done.last, done.peak_held)
 }
 
 /// Move the nodes to the end of the run, recording into `history`.
@@ -266,6 +269,7 @@ fn report(
     mutant: Option<Mutant>,
     stream: Stream,
     last: &FinalState,
+    peak_held: crate::server::Held,
 ) -> RunReport {
     let end = End { scenario, last };
     let (violations, figures) = stream.checkers.finish(&end);
@@ -283,9 +287,10 @@ fn report(
     }
     let pass = unmet.is_empty();
     let trace = stream.trace.finish(&violations);
-    let summary = stream
+    let mut summary = stream
         .tally
         .summary(scenario, seed, pass, trace.hash, &failed, &figures);
+    summary.peak_held = peak_held;
     let report = RunReport {
         pass,
         seed,

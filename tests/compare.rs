@@ -22,4 +22,13 @@ fn v2_makes_fewer_requests_than_v1_and_both_hold_on_the_seeds_shape() {
     // v1: one leader's poll per session; v2: a stream per visible tab.
     assert!((0.9..=1.1).contains(&c.v1.open_connections_per_session));
     assert!(c.v2.open_connections_per_session > 4.0);
+    // Both hold events in memory (v1 per org, v2 per org and service); only
+    // v2 has send queues.
+    assert!(
+        c.v1.peak_buffered > 0 && c.v2.peak_buffered > 0,
+        "{} {}",
+        c.v1.peak_buffered,
+        c.v2.peak_buffered
+    );
+    assert_eq!(c.v1.peak_queued, 0);
 }

@@ -11,4 +11,4 @@ pub mod store;
 pub mod stream;
 pub mod tokens;
 
-pub use node::{ServerConfig, ServerInput, ServerNode, ServerOutput};
+pub use node::{Held, ServerConfig, ServerInput, ServerNode, ServerOutput};

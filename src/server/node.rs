@@ -99,6 +99,25 @@ pub enum ServerOutput {
     Observe(Observation),
 }
 
+/// Events the server holds (`ServerNode::held`), or the most it held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    pub v1_buffered: usize,
+    pub v2_buffered: usize,
+    pub v2_queued: usize,
+}
+
+impl Held {
+    /// Each figure's peak over `self` and `now`.
+    pub fn peak(self, now: Held) -> Held {
+        Held {
+            v1_buffered: self.v1_buffered.max(now.v1_buffered),
+            v2_buffered: self.v2_buffered.max(now.v2_buffered),
+            v2_queued: self.v2_queued.max(now.v2_queued),
+        }
+    }
+}
+
 /// ChaCha streams of the server's generator: its own draws use stream 0.
 const PUBSUB_STREAM: u64 = 1;
 const STREAMS_STREAM: u64 = 2;
@@ -692,6 +711,17 @@ impl ServerNode {
 
     pub fn buffered(&self) -> Vec<(OrgId, usize)> {
         self.buffers.buffered()
+    }
+
+    /// The server's memory in events: v1's per-org buffers, v2's replay
+    /// buffers and send queues.
+    pub fn held(&self) -> Held {
+        let (queued, buffered) = self.streams.as_ref().map_or((0, 0), Streams::held);
+        Held {
+            v1_buffered: self.buffers.buffered().iter().map(|(_, n)| n).sum(),
+            v2_buffered: buffered,
+            v2_queued: queued,
+        }
     }
 }
 

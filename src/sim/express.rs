@@ -21,7 +21,7 @@ use crate::mutant::Mutant;
 use crate::observation::{History, Observation};
 use crate::scenario::{Direction, Scenario};
 use crate::seed::{jitter_ms, rng_for, SimRng};
-use crate::server::{ServerInput, ServerNode, ServerOutput};
+use crate::server::{Held, ServerInput, ServerNode, ServerOutput};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -323,6 +323,7 @@ impl<'a> Express<'a> {
         const MAX_STEPS_AT_ONE_INSTANT: u64 = 10_000_000;
         let mut steps_now = (SimTime::ZERO, 0u64);
         let mut dispatched = super::Dispatched::default();
+        let (mut peak_held, mut next_sample) = (Held::default(), SimTime::ZERO);
         loop {
             let next_action = nemesis.next_at();
             let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
@@ -336,6 +337,11 @@ impl<'a> Express<'a> {
             };
             if t >= end && next_action.is_none_or(|a| a > t) {
                 break;
+            }
+            if t >= next_sample {
+                // What the server held as the last instant ended, once a second.
+                peak_held = peak_held.peak(self.server.held());
+                next_sample = SimTime((t.as_ms() / 1_000 + 1) * 1_000);
             }
             self.now = t;
             crate::log::set_now(t);
@@ -378,6 +384,7 @@ impl<'a> Express<'a> {
             last: super::final_state(&self.server, std::mem::take(&mut self.browsers)),
             history: self.history,
             dispatched,
+            peak_held,
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Finished {
     pub last: FinalState,
     /// What the driver dispatched (express only; turmoil's steps are its own).
     pub dispatched: Dispatched,
+    /// The most events the server held, sampled each simulated second
+    /// (express only: `rtsim compare`'s server memory).
+    pub peak_held: crate::server::Held,
 }
 
 /// How many deliveries, deadlines and nemesis actions a run dispatched: the

@@ -648,5 +648,6 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>, history: Hist
         history,
         last,
         dispatched: super::Dispatched::default(),
+        peak_held: Default::default(),
     }
 }

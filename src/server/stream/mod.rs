@@ -561,6 +561,13 @@ impl Streams {
         }
     }
 
+    /// Events held now: waiting in send queues, and in replay buffers.
+    pub fn held(&self) -> (usize, usize) {
+        let queued = self.conns.values().map(|c| c.queued_events()).sum();
+        let buffered = self.logs.values().map(|l| l.buffered()).sum();
+        (queued, buffered)
+    }
+
     pub fn metrics(&self) -> StreamMetrics {
         let mut m = self.metrics.clone();
         m.current_batch_window_ms = self.logs.iter().map(|(k, l)| (*k, l.window_ms())).collect();
