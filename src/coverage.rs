@@ -43,7 +43,7 @@ rules! {
     "S6", "auth on every call; org and property filters",
         "O5 `o5_isolation` (no foreign org or property, any tab that ever lived); O6 (no call without a bearer)";
     "S7", "metrics endpoint",
-        "O8 `o8_metrics`: each counter the ops probe reads lies between what the history shows the server had done when the call left and when it came back";
+        "O8 `o8_metrics`: each counter the ops probe reads lies between what the history shows the server had done when the call left and when it came back; v2: each `(org, service)` batch window it reads is one a flush had put in force while the call was out";
     "S8", "legacy subscribe answers 410",
         "O8 `o8_metrics`: the ops probe's legacy call answers 410 whenever the server answers";
     "S9", "token service: expiry, refresh, logout revokes",

@@ -68,6 +68,15 @@ pub struct BufferMetrics {
     pub waiters: usize,
     pub waiter_cap_hits: u64,
     pub evictions: u64,
+    /// v2 (S12, S13), where the stream is deployed: each `(org, service)`'s
+    /// batch window now (seed 003's `currentBatchWindowMsByService`), and
+    /// the events written to and shed from connections, per service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch_window_ms: Vec<(OrgId, Service, u64)>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delivered_by_service: BTreeMap<Service, u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed_by_service: BTreeMap<Service, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

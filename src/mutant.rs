@@ -539,6 +539,13 @@ mutants! {
         breaks: "metrics (S7): delivered counts answers, so empty long-polls inflate it and batches shrink it",
         caught_by: ("server_metrics", "O8"),
     },
+    /// v2 stream: the metrics report the window's floor, not the window in force.
+    MetricsWindowStale {
+        name: "metrics-window-stale",
+        machine: ServerStream,
+        breaks: "metrics (S7, S12): currentBatchWindowMsByService reports the configured floor, whatever a spike widened the window to",
+        caught_by: ("v2_server_metrics", "O8"),
+    },
     /// Server: the dev switch of the legacy path is left on in production.
     LegacyPathServed {
         name: "legacy-path-served",

@@ -312,6 +312,9 @@ pub enum Observation {
         waiter_cap_hits: u64,
         evictions: u64,
         buffered: Vec<(OrgId, usize)>,
+        /// v2: each `(org, service)`'s batch window as the metrics said.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        batch_window_ms: Vec<(OrgId, Service, u64)>,
     },
     // ---- server: token service (S9) ----
     /// A login (`via` "login") or a refresh issued an access token to a session.

@@ -82,6 +82,11 @@ pub fn reading(probe: Actor, req: u64, resp: &Response) -> Option<Observation> {
         waiters: _,
         waiter_cap_hits,
         evictions,
+        batch_window_ms,
+        // Served for the dashboards; no history step counts an event written
+        // to a socket or shed from one, so nothing could hold these.
+        delivered_by_service: _,
+        suppressed_by_service: _,
     } = m;
     Some(Observation::Metrics {
         probe,
@@ -92,5 +97,6 @@ pub fn reading(probe: Actor, req: u64, resp: &Response) -> Option<Observation> {
         waiter_cap_hits: *waiter_cap_hits,
         evictions: *evictions,
         buffered: buffer_sizes.iter().map(|(o, n)| (*o, *n)).collect(),
+        batch_window_ms: batch_window_ms.clone(),
     })
 }

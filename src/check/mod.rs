@@ -250,7 +250,7 @@ pub const ENTRIES: &[Entry] = &[
         judges: "metrics agree with the buffers",
         reads: SIM,
         part: None,
-        make: |_, _| Box::<o8_metrics::Checker>::default(),
+        make: |s, _| Box::new(o8_metrics::Checker::new(s)),
     },
     Entry {
         oracle: "O8",

@@ -18,16 +18,25 @@
 //! same window (inserts less drops; an eviction or a restart empties it), and
 //! an org that held events throughout the window is listed.
 //!
+//! v2 (S7, S12): each `(org, service)`'s batch window the metrics report is
+//! one in force while the call was out: the window its last flush before the
+//! request left set (`BatchFlushed`'s next window; the floor for a log that
+//! has not flushed since it was made or the stream restarted), or one a
+//! flush set during the call.
+//!
 //! S8: the legacy subscribe path answers 410 whenever the server answers at all
 //! (a failed call, by `call_failed`, or one the probe gave up says nothing of
 //! the path).
 
 use super::{call_failed, Check, End, Violation};
-use crate::event::OrgId;
+use crate::event::{OrgId, Service};
 use crate::observation::{Actor, DropReason, Observation, Outcome, RequestKind, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A v2 stream's `(org, service)`.
+type Log = (OrgId, Service);
 
 /// What the history shows the server has done since its process started.
 #[derive(Clone, Copy, Default, Debug, PartialEq)]
@@ -62,10 +71,15 @@ struct Out {
     /// answer it computed before going down may still arrive after.
     before_restart: Tally,
     held: BTreeMap<OrgId, Range>,
+    /// v2: the windows each log had in force since the call left.
+    windows: BTreeMap<Log, BTreeSet<u64>>,
 }
 
 #[derive(Default)]
 struct Server {
+    /// v2: the batch window's floor, and the window each log has in force.
+    window_floor_ms: u64,
+    windows: BTreeMap<Log, u64>,
     tally: Tally,
     held: BTreeMap<OrgId, usize>,
     metrics_out: BTreeMap<(Actor, u64), Out>,
@@ -118,6 +132,28 @@ impl Server {
                 self.set_held(*org, 0);
             }
             Observation::ServerDown => self.restart(),
+            Observation::BatchFlushed {
+                org,
+                service,
+                next_window_ms,
+                ..
+            } => {
+                let (log, floor) = ((*org, *service), self.window_floor_ms);
+                self.windows.insert(log, *next_window_ms);
+                for out in self.metrics_out.values_mut() {
+                    let seen = out.windows.entry(log).or_insert_with(|| [floor].into());
+                    seen.insert(*next_window_ms);
+                }
+            }
+            Observation::StreamEpoch { .. } => {
+                // The logs are lost; each starts again at the floor.
+                self.windows.clear();
+                for out in self.metrics_out.values_mut() {
+                    for seen in out.windows.values_mut() {
+                        seen.insert(self.window_floor_ms);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -180,22 +216,59 @@ fn sizes_out_of_range(out: &Out, buffered: &[(OrgId, usize)]) -> Vec<String> {
     found
 }
 
-#[derive(Default)]
 pub struct Checker {
     server: Server,
     found: Vec<Violation>,
 }
 
+/// The windows a reading reports that no flush had put in force.
+fn windows_out_of_range(out: &Out, floor: u64, read: &[(OrgId, Service, u64)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for &(org, service, ms) in read {
+        let never_flushed = BTreeSet::from([floor]);
+        let seen = out.windows.get(&(org, service)).unwrap_or(&never_flushed);
+        if !seen.contains(&ms) {
+            let seen: Vec<String> = seen.iter().map(u64::to_string).collect();
+            found.push(format!(
+                "metrics report org {org}'s {} batch window at {ms} ms; while the call was out it was {} ms (S7, S12)",
+                service.name(),
+                seen.join(" or ")
+            ));
+        }
+    }
+    found
+}
+
 impl Checker {
+    pub fn new(s: &Scenario) -> Self {
+        let floor = s
+            .server_config()
+            .streams
+            .map_or(0, |c| c.batch_window_min_ms);
+        Checker {
+            server: Server {
+                window_floor_ms: floor,
+                ..Server::default()
+            },
+            found: Vec::new(),
+        }
+    }
+
     fn metrics_sent(&mut self, probe: Actor, req: u64) {
         let server = &mut self.server;
         // A probe gives up its last round when it starts the next.
         server.metrics_out.retain(|(p, _), _| *p != probe);
         let held = server.held.iter().map(|(o, n)| (*o, (*n, *n))).collect();
+        let windows = server
+            .windows
+            .iter()
+            .map(|(l, w)| (*l, [*w].into()))
+            .collect();
         let out = Out {
             sent: server.tally,
             before_restart: Tally::default(),
             held,
+            windows,
         };
         server.metrics_out.insert((probe, req), out);
     }
@@ -226,6 +299,7 @@ impl Checker {
             waiter_cap_hits,
             evictions,
             buffered,
+            batch_window_ms,
         } = obs
         else {
             return;
@@ -241,9 +315,11 @@ impl Checker {
             evictions: *evictions,
         };
         let high = self.server.tally.max(out.before_restart);
+        let floor = self.server.window_floor_ms;
         let wrong = counters_out_of_range(out.sent, high, read)
             .into_iter()
-            .chain(sizes_out_of_range(&out, buffered));
+            .chain(sizes_out_of_range(&out, buffered))
+            .chain(windows_out_of_range(&out, floor, batch_window_ms));
         self.found
             .extend(wrong.map(|detail| violation(t, *probe, detail)));
     }

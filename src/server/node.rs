@@ -438,7 +438,7 @@ impl ServerNode {
     fn read(&self, now: SimTime, bearer: Option<&str>, route: Route) -> Response {
         match route {
             Route::Metrics => match self.tokens.verify(now, bearer, None) {
-                Ok(()) => Response::new(200, Body::Metrics(self.buffers.metrics())),
+                Ok(()) => Response::new(200, Body::Metrics(self.metrics())),
                 Err(status) => Response::error(status, "unauthorized"),
             },
             Route::ListRows {
@@ -711,6 +711,26 @@ impl ServerNode {
 
     pub fn buffered(&self) -> Vec<(OrgId, usize)> {
         self.buffers.buffered()
+    }
+
+    /// S7: the buffers' metrics, and the stream's where it is deployed.
+    fn metrics(&self) -> crate::http::BufferMetrics {
+        let mut m = self.buffers.metrics();
+        if let Some(s) = &self.streams {
+            let v2 = s.metrics();
+            let stale = fires(self.mutant, Mutant::MetricsWindowStale);
+            m.batch_window_ms = v2
+                .current_batch_window_ms
+                .iter()
+                // The bug: the configured floor, whatever the window is now.
+                .map(|(&(org, service), &ms)| {
+                    (org, service, if stale { s.window_floor_ms() } else { ms })
+                })
+                .collect();
+            m.delivered_by_service = v2.delivered_by_service;
+            m.suppressed_by_service = v2.suppressed_by_service;
+        }
+        m
     }
 
     /// The server's memory in events: v1's per-org buffers, v2's replay

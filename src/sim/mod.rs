@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// What a driver hands back once a run ends: the history and the final
 /// state. Checking them is `run`'s business, not the driver's.
+#[derive(Default)]
 pub struct Finished {
     pub history: History,
     pub last: FinalState,

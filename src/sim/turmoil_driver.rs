@@ -647,7 +647,6 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: Option<Mutant>, history: Hist
     Finished {
         history,
         last,
-        dispatched: super::Dispatched::default(),
-        peak_held: Default::default(),
+        ..Finished::default()
     }
 }

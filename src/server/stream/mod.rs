@@ -561,6 +561,11 @@ impl Streams {
         }
     }
 
+    /// S12: the narrowest a batch window gets.
+    pub fn window_floor_ms(&self) -> u64 {
+        self.config.batch_window_min_ms
+    }
+
     /// Events held now: waiting in send queues, and in replay buffers.
     pub fn held(&self) -> (usize, usize) {
         let queued = self.conns.values().map(|c| c.queued_events()).sum();
