@@ -42,8 +42,8 @@ impl fmt::Debug for EventId {
     }
 }
 
-/// The services of E1; rtsim's workload drives `finance`, `tasks` and the
-/// low tier's `analytics` and `dashboard`.
+/// The services of E1; each has one entity of rtsim's workload (E1's
+/// entity types, `EntityType::service`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
@@ -106,6 +106,13 @@ pub enum EntityType {
     /// that quarantine sheds.
     Metric,
     Widget,
+    /// A staff shift, a property's unit, an org's member (users), a report
+    /// run, a guest check-in: the other services' entities.
+    Shift,
+    Unit,
+    Member,
+    ReportRun,
+    Checkin,
 }
 
 impl EntityType {
@@ -116,6 +123,11 @@ impl EntityType {
             EntityType::Task => Service::Tasks,
             EntityType::Metric => Service::Analytics,
             EntityType::Widget => Service::Dashboard,
+            EntityType::Shift => Service::Staff,
+            EntityType::Unit => Service::Properties,
+            EntityType::Member => Service::Users,
+            EntityType::ReportRun => Service::Reports,
+            EntityType::Checkin => Service::GuestCheckin,
         }
     }
 
@@ -123,12 +135,17 @@ impl EntityType {
         *self == EntityType::Revenue
     }
 
-    pub const ALL: [EntityType; 5] = [
+    pub const ALL: [EntityType; 10] = [
         EntityType::Revenue,
         EntityType::Expense,
         EntityType::Task,
         EntityType::Metric,
         EntityType::Widget,
+        EntityType::Shift,
+        EntityType::Unit,
+        EntityType::Member,
+        EntityType::ReportRun,
+        EntityType::Checkin,
     ];
 
     pub fn parse(name: &str) -> Result<EntityType, String> {
@@ -148,6 +165,11 @@ impl EntityType {
             EntityType::Task => "task",
             EntityType::Metric => "metric",
             EntityType::Widget => "widget",
+            EntityType::Shift => "shift",
+            EntityType::Unit => "unit",
+            EntityType::Member => "member",
+            EntityType::ReportRun => "report_run",
+            EntityType::Checkin => "checkin",
         }
     }
 }

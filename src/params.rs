@@ -390,7 +390,7 @@ params! { c;
     auth_backoff_base_ms: u64 = 2_000, [1, HOUR], provider.auth.backoff_base_ms, "first backoff after a failed refresh (A3)";
     auth_backoff_max_ms: u64 = 60_000, [c.provider.auth.backoff_base_ms, HOUR], provider.auth.backoff_max_ms, "longest backoff after failed refreshes (A3)";
     // ---- UI: aggregates, writes, flags, degraded mode (U1-U4, C10-C14) ----
-    page_lists: Vec<ListKind> = vec![ListKind::Revenues], [], provider.page.lists, "the page's lists: revenues, expenses, tasks, metrics, widgets (U1)";
+    page_lists: Vec<ListKind> = vec![ListKind::Revenues], [], provider.page.lists, "the page's lists, of revenues, expenses, tasks, metrics, widgets, shifts, units, members, report_runs, checkins (U1)";
     page_aggregates: Vec<AggregateKind> = Vec::new(), [], provider.page.aggregates, "the page's aggregates: profit-loss, daily-approval, today-pending, report:<from>-<to> (U3)";
     derived_debounce_ms: u64 = 1_000, [1, HOUR], provider.derived.debounce_ms, "at most one aggregate refetch per window, the first at once (U3)";
     reconcile_ms: u64 = 60_000, [10, DAY], provider.derived.reconcile_ms, "aggregates are refetched this often anyway, jittered by a tenth (C10)";

@@ -33,15 +33,26 @@ pub enum ListKind {
     /// The analytics and dashboard pages' lists (the low tier, S13).
     Metrics,
     Widgets,
+    /// The other services' pages' lists.
+    Shifts,
+    Units,
+    Members,
+    ReportRuns,
+    Checkins,
 }
 
 impl ListKind {
-    pub const ALL: [ListKind; 5] = [
+    pub const ALL: [ListKind; 10] = [
         ListKind::Revenues,
         ListKind::Expenses,
         ListKind::Tasks,
         ListKind::Metrics,
         ListKind::Widgets,
+        ListKind::Shifts,
+        ListKind::Units,
+        ListKind::Members,
+        ListKind::ReportRuns,
+        ListKind::Checkins,
     ];
 
     /// The entity whose rows (and events) the list shows.
@@ -52,6 +63,11 @@ impl ListKind {
             ListKind::Tasks => EntityType::Task,
             ListKind::Metrics => EntityType::Metric,
             ListKind::Widgets => EntityType::Widget,
+            ListKind::Shifts => EntityType::Shift,
+            ListKind::Units => EntityType::Unit,
+            ListKind::Members => EntityType::Member,
+            ListKind::ReportRuns => EntityType::ReportRun,
+            ListKind::Checkins => EntityType::Checkin,
         }
     }
 
@@ -62,6 +78,11 @@ impl ListKind {
             ListKind::Tasks => "tasks",
             ListKind::Metrics => "metrics",
             ListKind::Widgets => "widgets",
+            ListKind::Shifts => "shifts",
+            ListKind::Units => "units",
+            ListKind::Members => "members",
+            ListKind::ReportRuns => "report_runs",
+            ListKind::Checkins => "checkins",
         }
     }
 
@@ -79,14 +100,14 @@ impl ListKind {
 /// A set of lists, as a route names them (C15: a route's page): small and
 /// `Copy`, so a fault can carry one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Lists(u8);
+pub struct Lists(u16);
 
 impl Lists {
     pub fn of(kinds: &[ListKind]) -> Lists {
         Lists(kinds.iter().fold(0, |bits, k| bits | Self::bit(*k)))
     }
 
-    fn bit(kind: ListKind) -> u8 {
+    fn bit(kind: ListKind) -> u16 {
         1 << ListKind::ALL
             .iter()
             .position(|k| *k == kind)
