@@ -97,10 +97,10 @@ impl Tab {
         self.record_response(req, outcome_of(&result), 0);
         let v2 = self.v2.as_mut().expect("only a v2 tab updates its stream");
         match result {
-            Ok(Response {
-                status: 200,
-                body: Body::Updated { connections },
-            }) if connections > 0 => {}
+            // Changed; or the server had closed the stream already (no
+            // connection to change): its end is on the way, and the stream
+            // reopens with the page's set.
+            Ok(Response { status: 200, .. }) => {}
             Ok(Response {
                 status: status @ (401 | 403),
                 ..
@@ -110,8 +110,8 @@ impl Tab {
                 self.refused(now, status, call.epoch, env);
             }
             _ => {
-                // The server has no such stream, or the call failed: the
-                // stream the tab holds may carry the old set; reopen it.
+                // The call failed: the stream the tab holds may carry the
+                // old set; reopen it.
                 v2.asked = None;
                 self.abort_all(Kind::Poll);
                 self.next_poll_at = Some(now);
