@@ -116,7 +116,8 @@ pub enum Body {
     },
     /// Its answer: the committed row, as the event that publishes it.
     Committed(Box<Event>),
-    Metrics(BufferMetrics),
+    /// Boxed: the largest body by far, and every message in flight is a body.
+    Metrics(Box<BufferMetrics>),
     /// S14: `POST /v2/realtime/update-services`: the caller's new service set and filter...
     Services {
         /// The connection to change: its welcome's `client`.

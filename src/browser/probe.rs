@@ -87,7 +87,7 @@ pub fn reading(probe: Actor, req: u64, resp: &Response) -> Option<Observation> {
         // to a socket or shed from one, so nothing could hold these.
         delivered_by_service: _,
         suppressed_by_service: _,
-    } = m;
+    } = &**m;
     Some(Observation::Metrics {
         probe,
         req,

@@ -160,7 +160,11 @@ impl Checker {
     /// A call of the tab ended: an update (a failed one excuses a reopen),
     /// or its open stream (closed by the tab itself during a change: flagged).
     fn ended(&mut self, t: SimTime, tab: Actor, req: u64, outcome: &Outcome) {
-        let s = self.tab(tab);
+        // Only a tab that streams, or was moved, has anything to judge: a v1
+        // run keeps nothing here.
+        let Some(s) = self.tabs.get_mut(&tab) else {
+            return;
+        };
         if s.updates.remove(&req) {
             // A change that failed is made by reopening the stream.
             s.excused |= *outcome != Outcome::Status(200);
@@ -177,6 +181,13 @@ impl Checker {
                 "its page changed at {at} with its stream (request {req}) open, and it closed that stream itself instead of changing it in place"
             );
             self.flag(t, tab, detail);
+        }
+    }
+
+    /// Something other than a page change may make `tab` let its stream go.
+    fn excuse(&mut self, tab: Actor) {
+        if let Some(s) = self.tabs.get_mut(&tab) {
+            s.excused = true;
         }
     }
 
@@ -229,7 +240,7 @@ impl Check for Checker {
             Observation::Lifecycle { tab, what }
                 if what != "navigate" && what != "set_property_filter" =>
             {
-                self.tab(*tab).excused = true;
+                self.excuse(*tab);
             }
             Observation::Fault { what }
                 if !what.starts_with("navigate ") && !what.starts_with("set_property_filter ") =>
@@ -239,7 +250,7 @@ impl Check for Checker {
                 }
             }
             Observation::SignedOut { tab, .. } | Observation::Logout { tab, .. } => {
-                self.tab(*tab).excused = true;
+                self.excuse(*tab);
             }
             _ => {}
         }

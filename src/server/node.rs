@@ -438,7 +438,7 @@ impl ServerNode {
     fn read(&self, now: SimTime, bearer: Option<&str>, route: Route) -> Response {
         match route {
             Route::Metrics => match self.tokens.verify(now, bearer, None) {
-                Ok(()) => Response::new(200, Body::Metrics(self.metrics())),
+                Ok(()) => Response::new(200, Body::Metrics(Box::new(self.metrics()))),
                 Err(status) => Response::error(status, "unauthorized"),
             },
             Route::ListRows {
