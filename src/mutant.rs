@@ -539,6 +539,13 @@ mutants! {
         breaks: "metrics (S7): delivered counts answers, so empty long-polls inflate it and batches shrink it",
         caught_by: ("server_metrics", "O8"),
     },
+    /// v2 stream: a resubscription to another property filter keeps filtering by the old one.
+    ResubscribeKeepsFilter {
+        name: "resubscribe-keeps-filter",
+        machine: ServerStream,
+        breaks: "in-place subscriptions (S14, S6): update-services answers with the new property filter while the connection goes on filtering by the old one",
+        caught_by: ("v2_property_filter", "O5"),
+    },
     /// v2 stream: the metrics report the window's floor, not the window in force.
     MetricsWindowStale {
         name: "metrics-window-stale",

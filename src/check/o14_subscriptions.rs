@@ -51,12 +51,12 @@ struct TabStream {
     excused: bool,
 }
 
-/// A page change the plan makes: when, on which tab, to which lists (none:
-/// back to the scenario's page).
+/// A page change the plan makes: when, on which tab, and the services of
+/// the page it moves to (none: a filter change, which keeps them).
 struct Change {
     at: SimTime,
     tab: Actor,
-    lists: Option<Vec<ListKind>>,
+    services: Option<Services>,
 }
 
 pub struct Checker {
@@ -69,40 +69,38 @@ pub struct Checker {
 
 impl Checker {
     pub fn new(s: &Scenario) -> Self {
+        let home = services_of(&s.config.provider.page.lists);
         let mut changes = Vec::new();
         for f in &s.faults {
             let (FaultKind::Tab(action), Target::Tab(o, b, k)) = (&f.kind, &f.target) else {
                 continue;
             };
             let tab = Actor::tab(*o, *b, *k);
-            let lists = match action {
-                TabAction::ChangeRoute { lists } => lists.map(|l| l.kinds()),
-                // A filter change keeps the services; it is a change all the same.
-                TabAction::SetFilter { .. } => Some(Vec::new()),
+            // Each is undone after `for_s`, or at the heal: back to the
+            // scenario's page (a filter change keeps the services both ways).
+            let (to, back) = match action {
+                TabAction::ChangeRoute { lists } => {
+                    let to = lists.map_or(home.clone(), |l| services_of(&l.kinds()));
+                    (Some(to), Some(home.clone()))
+                }
+                TabAction::SetFilter { .. } => (None, None),
                 _ => continue,
             };
             changes.push(Change {
                 at: f.at,
                 tab,
-                lists: lists.clone(),
+                services: to,
             });
-            // Undone after `for_s`, or at the heal.
-            {
-                let back = if matches!(action, TabAction::SetFilter { .. }) {
-                    Some(Vec::new())
-                } else {
-                    None
-                };
-                changes.push(Change {
-                    at: f.ends(s.duration),
-                    tab,
-                    lists: back,
-                });
-            }
+            let at = f.ends(s.duration);
+            changes.push(Change {
+                at,
+                tab,
+                services: back,
+            });
         }
         changes.sort_by_key(|c| c.at);
         Checker {
-            home: services_of(&s.config.provider.page.lists),
+            home,
             changes,
             next: 0,
             tabs: BTreeMap::new(),
@@ -119,19 +117,15 @@ impl Checker {
         })
     }
 
-    /// The plan's changes due by `t`, in order (a filter change, `Some([])`,
-    /// keeps the page's services).
+    /// The plan's changes due by `t`, in order.
     fn changes_due(&mut self, t: SimTime) {
         while let Some(c) = self.changes.get(self.next).filter(|c| c.at <= t) {
             self.next += 1;
-            let (at, tab, lists) = (c.at, c.tab, c.lists.clone());
-            let home = self.home.clone();
+            let (at, tab, to) = (c.at, c.tab, c.services.clone());
             let s = self.tab(tab);
-            s.page = match lists {
-                Some(l) if l.is_empty() => s.page.clone(),
-                Some(l) => services_of(&l),
-                None => home,
-            };
+            if let Some(to) = to {
+                s.page = to;
+            }
             s.shown.push(s.page.clone());
             if s.open.is_some() && s.change.is_none() {
                 s.change = Some(at);

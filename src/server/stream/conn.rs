@@ -280,9 +280,13 @@ impl Conn {
         services: &[(Service, u64)],
         property: Option<PropertyId>,
         as_of: u64,
+        mutant: Option<Mutant>,
     ) -> Frame {
         let refiltered = property != self.property;
-        self.property = property;
+        // The bug: the answer names the new filter; the connection keeps the old.
+        if !(refiltered && fires(mutant, Mutant::ResubscribeKeepsFilter)) {
+            self.property = property;
+        }
         let kept: BTreeMap<Service, u64> = services
             .iter()
             .map(|&(s, head)| (s, self.through.get(&s).copied().unwrap_or(head)))

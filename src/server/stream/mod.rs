@@ -492,7 +492,7 @@ impl Streams {
                 .map(|&s| (s, self.log(org, s).head()))
                 .collect();
             let conn = self.conns.get_mut(&id).expect("indexed connections exist");
-            let frame = conn.resubscribe(&heads, set.property, set.as_of);
+            let frame = conn.resubscribe(&heads, set.property, set.as_of, self.mutant);
             changed += 1;
             self.enqueue(now, id, frame);
         }
