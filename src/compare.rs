@@ -1,6 +1,7 @@
 //! v1 against v2 on the same workload (issue 16): each scenario run over the
-//! same seeds with v1's leader long-poll and with v2's stream per tab, every
-//! other parameter, fault and write alike, on the express driver. A session
+//! same seeds with v1's leader long-poll, v2's stream per tab and v2's
+//! stream behind the leader, every other parameter, fault and write alike,
+//! on the express driver. A session
 //! is a browser (one login); the figures are per session per simulated
 //! minute, latencies are the median over the seeds of each run's p50 and p99.
 
@@ -14,6 +15,8 @@ use std::fmt::Write;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
     pub transport: Transport,
+    /// v2: the scope's one stream, run by its leader (`stream_behind_leader`).
+    pub behind_leader: bool,
     pub runs: u64,
     pub passing_runs: u64,
     pub requests_per_session_min: f64,
@@ -37,8 +40,8 @@ pub struct Column {
 pub struct Comparison {
     pub scenario: String,
     pub sessions: u64,
-    pub v1: Column,
-    pub v2: Column,
+    /// v1, v2 per tab, v2 behind the leader.
+    pub columns: [Column; 3],
 }
 
 /// Each scenario, under both transports, over seeds `1..=seeds`.
@@ -48,20 +51,31 @@ pub fn build(scenarios: &[Scenario], seeds: u64, jobs: usize) -> Vec<Comparison>
         .map(|base| {
             let t = &base.topology;
             let sessions = u64::from(t.orgs) * u64::from(t.browsers_per_org);
-            let column = |transport| column(base, transport, seeds, jobs, sessions);
+            let column =
+                |transport, behind| column(base, (transport, behind), seeds, jobs, sessions);
             Comparison {
                 scenario: base.name.clone(),
                 sessions,
-                v1: column(Transport::LongPoll),
-                v2: column(Transport::Stream),
+                columns: [
+                    column(Transport::LongPoll, false),
+                    column(Transport::Stream, false),
+                    column(Transport::Stream, true),
+                ],
             }
         })
         .collect()
 }
 
-fn column(base: &Scenario, transport: Transport, seeds: u64, jobs: usize, sessions: u64) -> Column {
+fn column(
+    base: &Scenario,
+    (transport, behind_leader): (Transport, bool),
+    seeds: u64,
+    jobs: usize,
+    sessions: u64,
+) -> Column {
     let mut s = base.clone();
     s.config.provider.transport = transport;
+    s.config.provider.stream_behind_leader = behind_leader;
     let all: Vec<u64> = (1..=seeds).collect();
     let runs: Vec<(bool, Summary)> = map(jobs, &all, |&seed| {
         let r = run_with(&s, seed, None, Driver::Express);
@@ -80,6 +94,7 @@ fn column(base: &Scenario, transport: Transport, seeds: u64, jobs: usize, sessio
     let end_ms = s.end().as_ms() as f64;
     Column {
         transport,
+        behind_leader,
         runs: runs.len() as u64,
         passing_runs: runs.iter().filter(|(p, _)| *p).count() as u64,
         requests_per_session_min: per_session_min(&|r| r.requests),
@@ -114,64 +129,56 @@ pub fn render(comparisons: &[Comparison]) -> String {
         let _ = writeln!(
             t,
             "{} ({} sessions, {} seeds each)\n",
-            c.scenario, c.sessions, c.v1.runs
+            c.scenario, c.sessions, c.columns[0].runs
         );
-        let _ = writeln!(t, "| figure | v1 long-poll | v2 stream |\n|---|---|---|");
+        let _ = writeln!(
+            t,
+            "| figure | v1 long-poll | v2 stream per tab | v2 stream behind the leader |\n|---|---|---|---|"
+        );
         let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
-        let rows: [(&str, String, String); 10] = [
-            (
-                "requests per session per minute",
-                format!("{:.1}", c.v1.requests_per_session_min),
-                format!("{:.1}", c.v2.requests_per_session_min),
-            ),
-            (
-                "transport connections opened per session per minute",
-                format!("{:.2}", c.v1.connects_per_session_min),
-                format!("{:.2}", c.v2.connects_per_session_min),
-            ),
-            (
-                "backend connections open per session (time average)",
-                format!("{:.2}", c.v1.open_connections_per_session),
-                format!("{:.2}", c.v2.open_connections_per_session),
-            ),
-            (
-                "event-to-UI p50 (median over seeds)",
-                ms(c.v1.ui_p50_ms),
-                ms(c.v2.ui_p50_ms),
-            ),
-            (
-                "event-to-UI p99 (median over seeds)",
-                ms(c.v1.ui_p99_ms),
-                ms(c.v2.ui_p99_ms),
-            ),
+        let v1_only = |col: &Column, cell: String| match col.transport {
+            Transport::LongPoll => cell,
+            Transport::Stream => "-".to_string(),
+        };
+        let v2_only = |col: &Column, cell: String| match col.transport {
+            Transport::LongPoll => "-".to_string(),
+            Transport::Stream => cell,
+        };
+        type Cell<'a> = &'a dyn Fn(&Column) -> String;
+        let rows: [(&str, Cell); 10] = [
+            ("requests per session per minute", &|c| {
+                format!("{:.1}", c.requests_per_session_min)
+            }),
+            ("transport connections opened per session per minute", &|c| {
+                format!("{:.2}", c.connects_per_session_min)
+            }),
+            ("backend connections open per session (time average)", &|c| {
+                format!("{:.2}", c.open_connections_per_session)
+            }),
+            ("event-to-UI p50 (median over seeds)", &|c| ms(c.ui_p50_ms)),
+            ("event-to-UI p99 (median over seeds)", &|c| ms(c.ui_p99_ms)),
             (
                 "events aged or pushed out of v1's buffers per run (v2 does not poll them)",
-                format!("{:.1}", c.v1.drops_per_run),
-                "-".to_string(),
+                &|c| v1_only(c, format!("{:.1}", c.drops_per_run)),
             ),
             (
                 "server memory: events held in buffers at the peak (v1 per org, v2 per org and service; median over seeds)",
-                c.v1.peak_buffered.to_string(),
-                c.v2.peak_buffered.to_string(),
+                &|c| c.peak_buffered.to_string(),
             ),
             (
                 "server memory: events waiting in send queues at the peak (v2; median over seeds)",
-                "-".to_string(),
-                c.v2.peak_queued.to_string(),
+                &|c| v2_only(c, c.peak_queued.to_string()),
             ),
-            (
-                "events suppressed by quarantine per run",
-                format!("{:.1}", c.v1.suppressed_per_run),
-                format!("{:.1}", c.v2.suppressed_per_run),
-            ),
-            (
-                "runs where every oracle held",
-                format!("{}/{}", c.v1.passing_runs, c.v1.runs),
-                format!("{}/{}", c.v2.passing_runs, c.v2.runs),
-            ),
+            ("events suppressed by quarantine per run", &|c| {
+                format!("{:.1}", c.suppressed_per_run)
+            }),
+            ("runs where every oracle held", &|c| {
+                format!("{}/{}", c.passing_runs, c.runs)
+            }),
         ];
-        for (figure, v1, v2) in rows {
-            let _ = writeln!(t, "| {figure} | {v1} | {v2} |");
+        for (figure, cell) in rows {
+            let cells: Vec<String> = c.columns.iter().map(cell).collect();
+            let _ = writeln!(t, "| {figure} | {} |", cells.join(" | "));
         }
         t.push('\n');
     }

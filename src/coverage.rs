@@ -98,7 +98,7 @@ rules! {
     "C14", "telemetry sampled, never a token",
         "O6 `o6_auth`: the server witnesses every payload that carries a token";
     "C15", "v2: update-services without reconnect; single-flight connect; pre-expiry refresh; per-service health",
-        "O4 `o4_one_stream` (never two streams for a tab), O14 `o14_subscriptions` (a route or filter change never closes the open stream to open another; at the end each open stream carries its page), O6 `o6_auth` (no stream opened without a bearer; pre-expiry refresh, one per expiry, as in v1: `v2_token_refresh`) and O12 `o12_flags` (no stream where the flags say off); per-service health is not read by an oracle yet";
+        "O4 `o4_one_stream` (never two streams for a tab; behind the leader, `o4_one_leader`: one stream per scope), O14 `o14_subscriptions` (a route or filter change never closes the open stream to open another; at the end each open stream carries its page, or behind the leader every service; no tab applies an event its page does not show), O6 `o6_auth` (no stream opened without a bearer; pre-expiry refresh, one per expiry, as in v1: `v2_token_refresh`) and O12 `o12_flags` (no stream where the flags say off); per-service health is not read by an oracle yet";
     "L1", "scope per session or per browser+org",
         "O4 `o4_one_leader` works each tab's scope out from the SPEC (its browser and org, or its login session), never from the tab, so a tab that keys its election wrongly still counts in its true scope";
     "L2", "lease + heartbeats, or Web Locks",

@@ -490,6 +490,20 @@ mutants! {
         breaks: "in-place subscriptions (C15, S14): a route or property-filter change closes the stream and opens a new one with the new services",
         caught_by: ("v2_route_changes", "O14"),
     },
+    /// Client v2 behind the leader: the scope's stream carries only the leader's own page.
+    SharedStreamLeadersPage {
+        name: "shared-stream-leaders-page",
+        machine: Provider,
+        breaks: "v2 behind the leader (C15, L5): the leader opens the scope's stream with its own page's services and filter, so a follower showing another page misses its events (the scope's stream must carry every service)",
+        caught_by: ("v2_leader", "O14"),
+    },
+    /// Client v2 behind the leader: a follower applies every event the leader shares.
+    SharedFramesUnfiltered {
+        name: "shared-frames-unfiltered",
+        machine: Provider,
+        breaks: "v2 behind the leader (C15): a follower patches in every event of the scope's stream, not only its own page's services and property",
+        caught_by: ("v2_leader", "O14"),
+    },
     /// v2 stream: `update-services` changes every connection of the user (the seed's `updateUserConnections`).
     UpdateServicesWholeUser {
         name: "update-services-whole-user",

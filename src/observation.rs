@@ -492,14 +492,19 @@ pub enum Observation {
     // ---- client: the v2 stream (C15) ----
     /// A tab's stream was welcomed (`epoch`), or its services changed
     /// (none): `continuous` if every service follows on from what it had.
+    /// `shared`: the stream is the scope leader's, as a follower took its
+    /// welcome (or picked it up mid-epoch: a start per service it joined).
     StreamStarted {
         tab: Actor,
         epoch: Option<u64>,
         as_of: u64,
         starts: Vec<crate::frames::ServiceStart>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        shared: bool,
     },
     /// A batch frame (or a `Suppressed` one) a tab's live stream brought:
     /// `service`'s range `(after, through]`, with how many events.
+    /// `shared`: a follower took it from its leader's stream.
     StreamBatch {
         tab: Actor,
         service: Service,
@@ -508,6 +513,8 @@ pub enum Observation {
         events: usize,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         suppressed: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        shared: bool,
     },
     // ---- faults and phases ----
     Fault {

@@ -427,6 +427,7 @@ params! { c;
     ping_interval_ms: u64 = 25_000, [1, HOUR], stream.ping_interval_ms, "the server pings every stream this often";
     stream_silence_ms: u64 = 35_000, [c.stream.ping_interval_ms + 1, DAY], provider.stream_silence_ms, "a stream silent this long is dead; the tab reconnects (C15)";
     stream_close_when_hidden: bool = true, [], provider.stream_close_when_hidden, "a hidden tab closes its stream and resumes it when shown (C15)";
+    stream_behind_leader: bool = false, [], provider.stream_behind_leader, "v2: the scope's elected leader keeps one stream of every service and shares its frames; off: a stream per tab (C15)";
     stream_suppressed_refetch_ms: u64 = 5_000, [0, HOUR], provider.stream_suppressed_refetch_ms, "a tab whose stream was shed a service (quarantine, S13) reloads its lists this long after (C15)";
     // ---- oracle bounds ----
     max_requests_per_tab_per_min: usize = 0, [0, 1_000_000], check.max_requests_per_tab_per_min, "O7: a budget of requests one tab may send in any minute (0: none; the run reports the peak)";

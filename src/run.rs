@@ -395,6 +395,7 @@ impl Tally {
                 service,
                 events,
                 suppressed,
+                shared: false,
                 ..
             } => {
                 let health = self.by_service.entry(*service).or_default();
@@ -409,6 +410,7 @@ impl Tally {
                 tab,
                 epoch: Some(_),
                 starts,
+                shared: false,
                 ..
             } => {
                 let again = !self.welcomed.insert(*tab);

@@ -9,6 +9,11 @@
 //!
 //! A service that is not recovered restarts the tab's copy at the welcome's
 //! head (the tab refetches; O1 and O2 judge that). Holds under any fault.
+//!
+//! Behind the leader, a follower's copy follows the frames its leader shares
+//! (`shared`): they move the copy and are not judged, since a message the
+//! channel loses leaves a hole the follower reloads over; the connection
+//! the follower opens when it takes over is judged against that copy.
 
 use super::{Check, End, Violation};
 use crate::event::Service;
@@ -40,9 +45,38 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// Behind the leader: a follower's copy moves with what it is shared.
+    fn follow(&mut self, obs: &Observation) {
+        match obs {
+            Observation::StreamStarted {
+                tab, epoch, starts, ..
+            } => {
+                let copy = self.tabs.entry(*tab).or_default();
+                copy.epoch = epoch.or(copy.epoch);
+                copy.through = starts.iter().map(|s| (s.service, s.head)).collect();
+            }
+            Observation::StreamBatch {
+                tab,
+                service,
+                through,
+                ..
+            } => {
+                let copy = self.tabs.entry(*tab).or_default();
+                if let Some(end) = copy.through.get_mut(service) {
+                    *end = (*end).max(*through);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Check for Checker {
     fn step(&mut self, _: &Scenario, step: &Step) {
         match &step.obs {
+            Observation::StreamStarted { shared: true, .. }
+            | Observation::StreamBatch { shared: true, .. } => self.follow(&step.obs),
             Observation::StreamStarted {
                 tab, epoch, starts, ..
             } => {

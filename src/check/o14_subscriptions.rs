@@ -9,7 +9,14 @@
 //! - a resubscription a tab's stream acknowledges carries the services of a
 //!   page the tab has shown since the stream was welcomed (a route change
 //!   in one tab never retargets another's stream);
-//! - at the end, a tab with an open stream has it carry its page's services.
+//! - at the end, a tab with an open stream has it carry its page's services
+//!   (behind the leader, the scope's stream carries every service);
+//! - no tab applies an event of a service its page does not show at that
+//!   moment: what a stream still carries until the change is acknowledged,
+//!   and, behind the leader, all the scope's stream brings that the page
+//!   does not show, the tab drops unseen. Judged where the plan throttles
+//!   no tab of the browser (B4: a busy tab takes the move late, and keeps
+//!   applying its old page's events until it does).
 //!
 //! That nothing of a service no longer carried arrives after the
 //! acknowledgement, and that a newly carried one continues from its start,
@@ -61,6 +68,11 @@ struct Change {
 
 pub struct Checker {
     home: Services,
+    /// What an open stream must carry at the end: none, its page's; behind
+    /// the leader, every service.
+    scope_stream: Option<Services>,
+    /// Browsers the plan CPU-throttles, whose tabs take their moves late.
+    throttled: BTreeSet<(u32, u32)>,
     changes: Vec<Change>,
     next: usize,
     tabs: BTreeMap<Actor, TabStream>,
@@ -71,7 +83,15 @@ impl Checker {
     pub fn new(s: &Scenario) -> Self {
         let home = services_of(&s.config.provider.page.lists);
         let mut changes = Vec::new();
+        let mut throttled = BTreeSet::new();
         for f in &s.faults {
+            if let (
+                FaultKind::Tab(TabAction::CpuThrottle { .. }),
+                Target::Tab(o, b, _) | Target::Leader(o, b),
+            ) = (&f.kind, &f.target)
+            {
+                throttled.insert((*o, *b));
+            }
             let (FaultKind::Tab(action), Target::Tab(o, b, k)) = (&f.kind, &f.target) else {
                 continue;
             };
@@ -99,7 +119,10 @@ impl Checker {
             });
         }
         changes.sort_by_key(|c| c.at);
+        let shared = s.config.provider.stream_behind_leader;
         Checker {
+            scope_stream: shared.then(|| Service::ALL.into_iter().collect()),
+            throttled,
             home,
             changes,
             next: 0,
@@ -178,6 +201,22 @@ impl Checker {
         }
     }
 
+    /// `tab` applied an event of `service`: one its page shows now.
+    fn applied(&mut self, t: SimTime, tab: Actor, service: Service) {
+        if self.throttled.contains(&(tab.org, tab.browser)) {
+            return;
+        }
+        let page = &self.tab(tab).page;
+        if !page.contains(&service) {
+            let detail = format!(
+                "applied a {} event while its page shows {}",
+                service.name(),
+                names(page)
+            );
+            self.flag(t, tab, detail);
+        }
+    }
+
     /// Something other than a page change may make `tab` let its stream go.
     fn excuse(&mut self, tab: Actor) {
         if let Some(s) = self.tabs.get_mut(&tab) {
@@ -211,6 +250,13 @@ impl Check for Checker {
                 }
                 _ => {}
             },
+            // A follower's copy of its leader's stream: the tab opened nothing.
+            Observation::StreamStarted { shared: true, .. } => {}
+            Observation::Applied {
+                tab,
+                stream: Some((service, _)),
+                ..
+            } => self.applied(step.t, *tab, *service),
             Observation::StreamStarted {
                 tab,
                 epoch: Some(_),
@@ -259,11 +305,17 @@ impl Check for Checker {
                 continue;
             };
             let page = s.page.clone();
-            if carried != page {
+            let owed = self.scope_stream.as_ref().unwrap_or(&page);
+            if carried != *owed {
+                let what = if self.scope_stream.is_some() {
+                    "the scope's stream must carry every service"
+                } else {
+                    "its page shows"
+                };
                 let detail = format!(
-                    "at the end its open stream carries {} but its page shows {}",
+                    "at the end its open stream carries {} but {what} {}",
                     names(&carried),
-                    names(&page)
+                    names(owed)
                 );
                 self.flag(end.scenario.end(), tab.name, detail);
             }

@@ -1,5 +1,5 @@
 //! O4: at most one leader per scope, and at most one backend stream per scope
-//! outside declared fallback. A moment with two is a split-brain window; each
+//! outside declared fallback (v1's poll; v2's stream behind the leader). A moment with two is a split-brain window; each
 //! window is recorded with its start, length and cause, and one longer than
 //! `split_brain_bound_ms` (or still open at the end) is a violation.
 //!
@@ -96,6 +96,8 @@ struct Tabs {
     /// (a recorded tab that crashes says nothing on its way out).
     gone: BTreeSet<Actor>,
     polls: BTreeSet<(Actor, u64)>,
+    /// v2 behind the leader: the scope's one stream counts as its poll.
+    shared_streams: bool,
     last_fault: String,
 }
 
@@ -122,12 +124,10 @@ impl Tabs {
                 };
                 Some(*tab)
             }
-            Observation::Request {
-                tab,
-                req,
-                what: RequestKind::Poll,
-                ..
-            } => {
+            Observation::Request { tab, req, what, .. }
+                if *what == RequestKind::Poll
+                    || (self.shared_streams && *what == RequestKind::Stream) =>
+            {
                 self.polls.insert((*tab, *req));
                 Some(*tab)
             }
@@ -177,6 +177,7 @@ impl Checker {
                 frozen: BTreeSet::new(),
                 gone: BTreeSet::new(),
                 polls: BTreeSet::new(),
+                shared_streams: scenario.config.provider.stream_behind_leader,
                 last_fault: String::from("no fault"),
             },
             scopes: BTreeMap::new(),

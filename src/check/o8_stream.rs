@@ -202,6 +202,7 @@ impl Check for Checker {
                 service,
                 suppressed: true,
                 events,
+                shared: false,
                 ..
             } if !SHED_TIER.contains(service) => {
                 let detail = format!(

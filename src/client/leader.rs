@@ -107,6 +107,15 @@ pub enum ChannelMessage {
         refetch: bool,
         events: Vec<crate::event::Event>,
     },
+    /// v2 behind the leader (C15): a frame of the scope's stream, for the
+    /// followers to take as their own would be, with the epoch its
+    /// sequences are of.
+    Frame {
+        tab: u32,
+        seq: u64,
+        epoch: u64,
+        frame: crate::frames::Frame,
+    },
 }
 
 impl ChannelMessage {
@@ -117,6 +126,7 @@ impl ChannelMessage {
             ChannelMessage::Events {
                 tab, seq, cursor, ..
             } => (*tab, *seq, Some(*cursor)),
+            ChannelMessage::Frame { tab, seq, .. } => (*tab, *seq, None),
         }
     }
 }

@@ -75,6 +75,48 @@ impl StreamState {
         })
     }
 
+    /// The epoch the tab's cursors are of (none before a welcome).
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
+    }
+
+    /// Behind the leader: whether the tab's copy of each of `starts`'
+    /// services reaches the start in `epoch` (a follower that missed a
+    /// shared frame is behind the new stream's head; ahead is no loss, the
+    /// overlap is deduplicated).
+    pub fn reaches(&self, epoch: u64, starts: &[ServiceStart]) -> bool {
+        self.epoch == Some(epoch)
+            && starts
+                .iter()
+                .all(|s| self.last.get(&s.service).is_some_and(|&l| l >= s.head))
+    }
+
+    /// Behind the leader: a follower that did not take this epoch's welcome
+    /// (it opened later, or the message was lost) picks `service` up where
+    /// a shared frame starts. True if it joined now: what came before, it
+    /// never saw.
+    pub fn join(&mut self, epoch: u64, service: Service, after: u64) -> bool {
+        if self.epoch != Some(epoch) {
+            self.last.clear();
+            self.epoch = Some(epoch);
+        }
+        if self.last.contains_key(&service) {
+            return false;
+        }
+        self.last.insert(service, after);
+        true
+    }
+
+    /// The tab's copy as starts (a follower's report of what it picked up).
+    pub fn copy(&self) -> Vec<ServiceStart> {
+        let start = |(&service, &head)| ServiceStart {
+            service,
+            head,
+            recovered: false,
+        };
+        self.last.iter().map(start).collect()
+    }
+
     /// A welcome (or a resubscription): where each service continues. True
     /// if every service continues from what the tab has (nothing to refetch).
     pub fn start(&mut self, epoch: Option<u64>, starts: &[ServiceStart], reconnect: bool) -> bool {

@@ -11,8 +11,8 @@ use crate::client::writes::WriteConfig;
 use crate::query::Page;
 
 /// How a tab gets its events: v1's long-poll, run by the scope's leader
-/// (C1, L5), or v2's stream, one per tab (C15: seed 003's provider is a
-/// tab's own; behind the leader is not modelled yet).
+/// (C1, L5), or v2's stream (C15): one per tab, as seed 003's provider
+/// keeps it, or one per scope behind the leader (`stream_behind_leader`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     LongPoll,
@@ -28,6 +28,11 @@ pub struct ProviderConfig {
     /// C15: a hidden tab closes its stream, and resumes it (with its
     /// cursors) when shown again.
     pub stream_close_when_hidden: bool,
+    /// C15 behind the leader (the seeds are silent on which): the scope's
+    /// elected tab keeps the one stream, of every service and property,
+    /// and shares its frames on the scope's channel; each tab applies what
+    /// its own page shows. Off: every tab keeps its own stream.
+    pub stream_behind_leader: bool,
     /// S13: a service quarantine shed is stale in the tab; its lists reload
     /// this long after the first shed frame (a slow consumer is not made
     /// to reload at every frame).
@@ -79,6 +84,7 @@ impl Default for ProviderConfig {
             transport: Transport::LongPoll,
             stream_silence_ms: 35_000,
             stream_close_when_hidden: true,
+            stream_behind_leader: false,
             stream_suppressed_refetch_ms: 5_000,
             poll_request_timeout_ms: 35_000,
             refetch_request_timeout_ms: 10_000,

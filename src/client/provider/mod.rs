@@ -259,7 +259,7 @@ impl Tab {
         {
             return false;
         }
-        if self.v2.is_some() {
+        if self.v2.is_some() && !self.config.stream_behind_leader {
             // C15: every signed-in tab keeps its own stream, unless hidden.
             return self.leader.is_some() && !self.stream_paused();
         }

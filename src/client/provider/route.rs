@@ -17,6 +17,27 @@ impl Tab {
         }
     }
 
+    /// What the tab's stream must carry: its page's; behind the leader, the
+    /// scope's stream carries every service of every property (the tabs'
+    /// pages differ and change; each applies what its own shows).
+    pub(super) fn stream_subscription(&self) -> Subscription {
+        if !self.config.stream_behind_leader || fires(self.mutant, Mutant::SharedStreamLeadersPage)
+        {
+            // The bug: the scope's stream is opened as a tab's own would be.
+            return self.subscription();
+        }
+        Self::scope_stream()
+    }
+
+    /// What the scope's stream carries behind the leader: every service of
+    /// every property of the org.
+    pub(super) fn scope_stream() -> Subscription {
+        Subscription {
+            services: Service::ALL.into_iter().collect(),
+            property: None,
+        }
+    }
+
     /// The user moved to a route whose page shows `lists`.
     pub(super) fn change_route(&mut self, now: SimTime, lists: &[ListKind], env: &dyn BrowserView) {
         let property = self.cache.property;
@@ -60,7 +81,7 @@ impl Tab {
     /// S14: a welcomed stream that carries other than the page needs is
     /// changed in place, one call at a time.
     pub(super) fn sync_services(&mut self, now: SimTime) {
-        let want = self.subscription();
+        let want = self.stream_subscription();
         let Some(v2) = self.v2.as_ref() else { return };
         let current = v2.asked.as_ref() == Some(&want);
         if current || self.calls.has(Kind::UpdateServices) || !self.stream_open() {

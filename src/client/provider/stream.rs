@@ -18,7 +18,8 @@ impl Tab {
             .collect()
     }
 
-    /// C15: a hidden tab keeps no stream (it resumes when shown).
+    /// C15: a hidden tab keeps no stream of its own (it resumes when shown);
+    /// the scope's, behind the leader, a hidden leader keeps as v1's does.
     pub(super) fn stream_paused(&self) -> bool {
         self.v2.is_some() && self.hidden && self.config.stream_close_when_hidden
     }
@@ -53,7 +54,7 @@ impl Tab {
 
     /// S11: open the stream, resuming from the tab's cursors if it has any.
     pub(super) fn open_stream(&mut self, now: SimTime) {
-        let want = self.subscription();
+        let want = self.stream_subscription();
         let route = Route::Stream {
             org: self.id.org,
             services: want.services.clone(),
@@ -69,25 +70,105 @@ impl Tab {
         }
     }
 
-    /// A frame on the stream `req`: handled, then acknowledged.
+    /// A frame on the stream `req`: handled, shared with the scope if the
+    /// stream is the leader's, then acknowledged.
     pub(super) fn on_frame(&mut self, now: SimTime, req: u64, frame: Frame, env: &dyn BrowserView) {
         if self.v2.is_none() || self.calls.purpose_of(req) != Some(Purpose::Poll) {
             // A frame of a stream given up already: its socket is closed.
             return self.on_timer(now, env);
         }
         self.calls.extend(req, now + self.config.stream_silence_ms);
+        if let Frame::Welcome { client, .. } = &frame {
+            let v2 = self.v2.as_mut().expect("checked above");
+            v2.welcomed = Some(req);
+            v2.client = Some(*client);
+            v2.carried = v2.asked.clone();
+        }
+        let shared = self.shares_stream().then(|| frame.clone());
+        self.take_frame(now, frame, false, env);
+        if let Some(frame) = shared {
+            self.share_frame(frame);
+        }
+        self.out.push_back(TabOutput::Ack { req });
+        self.on_timer(now, env);
+    }
+
+    /// Behind the leader: whether this tab's stream is the scope's, to share.
+    fn shares_stream(&self) -> bool {
+        self.config.stream_behind_leader && self.role() == Some(Role::Leader)
+    }
+
+    /// L5 for v2: the leader shares each frame (but pings) with its followers.
+    fn share_frame(&mut self, frame: Frame) {
+        let epoch = self.v2.as_ref().and_then(|v| v.epoch());
+        if let (Some(epoch), false) = (epoch, matches!(frame, Frame::Ping)) {
+            self.tell_followers(|tab, seq| ChannelMessage::Frame {
+                tab,
+                seq,
+                epoch,
+                frame,
+            });
+        }
+    }
+
+    /// A follower behind the leader takes a frame the leader shared as its
+    /// own stream's, having first picked up what it has no copy of.
+    pub(super) fn take_shared(
+        &mut self,
+        now: SimTime,
+        epoch: u64,
+        frame: Frame,
+        env: &dyn BrowserView,
+    ) {
+        let v2 = self.v2.as_mut().expect("a v2 tab");
+        match &frame {
+            Frame::Welcome { as_of, starts, .. } => {
+                // The new stream starts past what this tab has: a reload.
+                let behind = !v2.reaches(epoch, starts);
+                if behind && self.loaded_through.is_none_or(|t| t < *as_of) {
+                    self.owe_refetch(*as_of);
+                }
+            }
+            Frame::Batch { service, after, .. } | Frame::Suppressed { service, after, .. } => {
+                let (service, head) = (*service, *after);
+                if v2.join(epoch, service, head) {
+                    let through = match &frame {
+                        Frame::Batch { events, .. } => {
+                            events.iter().map(|e| e.event.sequence).max()
+                        }
+                        _ => None,
+                    }
+                    .unwrap_or(0);
+                    let starts = v2.copy();
+                    self.observe(Observation::StreamStarted {
+                        tab: self.name,
+                        epoch: Some(epoch),
+                        as_of: through,
+                        starts,
+                        shared: true,
+                    });
+                    self.owe_refetch(through);
+                }
+            }
+            Frame::Subscribed { .. } | Frame::Ping => {}
+        }
+        self.take_frame(now, frame, true, env);
+    }
+
+    /// What a frame brings, from the tab's own stream or (`shared`) the
+    /// leader's.
+    fn take_frame(&mut self, now: SimTime, frame: Frame, shared: bool, env: &dyn BrowserView) {
         match frame {
             Frame::Welcome {
-                client,
                 epoch,
                 as_of,
                 starts,
+                ..
             } => {
-                let v2 = self.v2.as_mut().expect("checked above");
-                v2.welcomed = Some(req);
-                v2.client = Some(client);
-                v2.carried = v2.asked.clone();
-                self.on_welcome(now, Some(epoch), as_of, &starts, env)
+                if shared {
+                    self.v2.as_mut().expect("a v2 tab").carried = Some(Self::scope_stream());
+                }
+                self.on_welcome(now, Some(epoch), as_of, &starts, shared, env)
             }
             Frame::Subscribed {
                 as_of,
@@ -96,8 +177,8 @@ impl Tab {
             } => {
                 let services = starts.iter().map(|s| s.service).collect();
                 let carried = Subscription { services, property };
-                self.v2.as_mut().expect("checked above").carried = Some(carried);
-                self.on_welcome(now, None, as_of, &starts, env)
+                self.v2.as_mut().expect("a v2 tab").carried = Some(carried);
+                self.on_welcome(now, None, as_of, &starts, shared, env)
             }
             Frame::Batch {
                 service,
@@ -105,10 +186,10 @@ impl Tab {
                 through,
                 events,
             } => {
-                self.observe_batch(service, (after, through), events.len(), false);
+                self.observe_batch(service, (after, through), events.len(), (false, shared));
                 let org = self.id.org;
                 let key = |e: &Event| -> StreamKey { (e.service, e.entity_type, e.event_id) };
-                let v2 = self.v2.as_mut().expect("checked above");
+                let v2 = self.v2.as_mut().expect("a v2 tab");
                 let taken = v2.batch(now, org, service, (after, through), events, key);
                 self.on_taken(now, taken);
             }
@@ -118,8 +199,8 @@ impl Tab {
                 through,
                 count,
             } => {
-                self.observe_batch(service, (after, through), count as usize, true);
-                let v2 = self.v2.as_mut().expect("checked above");
+                self.observe_batch(service, (after, through), count as usize, (true, shared));
+                let v2 = self.v2.as_mut().expect("a v2 tab");
                 v2.suppressed(service, through, count);
                 // The bug: a shed service is counted, and its copy left stale.
                 let reloads = !fires(self.mutant, Mutant::SuppressedNotReloaded);
@@ -132,8 +213,6 @@ impl Tab {
             }
             Frame::Ping => {}
         }
-        self.out.push_back(TabOutput::Ack { req });
-        self.on_timer(now, env);
     }
 
     /// What a batch (or a suppressed range) of `service` covered.
@@ -142,7 +221,7 @@ impl Tab {
         service: Service,
         (after, through): (u64, u64),
         events: usize,
-        suppressed: bool,
+        (suppressed, shared): (bool, bool),
     ) {
         self.observe(Observation::StreamBatch {
             tab: self.name,
@@ -151,6 +230,7 @@ impl Tab {
             through,
             events,
             suppressed,
+            shared,
         });
     }
 
@@ -163,12 +243,16 @@ impl Tab {
         epoch: Option<u64>,
         as_of: u64,
         starts: &[crate::frames::ServiceStart],
+        shared: bool,
         env: &dyn BrowserView,
     ) {
-        let reconnect = epoch.is_some() && self.last_success.is_some();
+        // A follower's copy follows the leader's stream; the connection,
+        // its health and its reconnects are the leader's.
+        let own = epoch.is_some() && !shared;
+        let reconnect = own && self.last_success.is_some();
         let v2 = self.v2.as_mut().expect("a v2 tab");
         let continuous = v2.start(epoch, starts, reconnect);
-        if epoch.is_some() {
+        if own {
             self.auth.handle(now, AuthInput::Offline(false), env);
             self.breaker.on_success();
             self.poll_failures = 0;
@@ -180,6 +264,7 @@ impl Tab {
             epoch,
             as_of,
             starts: starts.to_vec(),
+            shared,
         });
         if !continuous && self.loaded_through.is_none_or(|t| t < as_of) {
             self.owe_refetch(as_of);
@@ -219,7 +304,13 @@ impl Tab {
         };
         let page = self.subscription();
         if let Some(old) = self.v2.as_ref().and_then(|v| v.carried.as_ref()) {
-            events.retain(|e| admits(&page, &e.event) || !admits(old, &e.event));
+            // The bug: behind the leader, a follower takes the scope's whole stream.
+            let unfiltered = self.config.stream_behind_leader
+                && !self.polls()
+                && fires(self.mutant, Mutant::SharedFramesUnfiltered);
+            if !unfiltered {
+                events.retain(|e| admits(&page, &e.event) || !admits(old, &e.event));
+            }
         }
         if self.delivered(events.iter().map(|e| &e.event)) {
             return;

@@ -242,21 +242,28 @@ impl Tab {
 
     /// L5: a leader shares each batch, and any loss, with the followers of its scope.
     pub(super) fn share(&mut self, since: u64, cursor: u64, refetch: bool, events: Vec<Event>) {
-        if let Some(l) = self.leader.as_ref().filter(|l| l.role() == Role::Leader) {
-            let msg = ChannelMessage::Events {
-                tab: self.id.tab,
-                seq: l.seq(),
-                since,
-                cursor,
-                refetch,
-                events,
-            };
-            let channel = l.channel().to_string();
-            self.out.push_back(TabOutput::Effect(Effect::Broadcast {
-                channel,
-                data: serde_json::to_string(&msg).expect("a batch serialises"),
-            }));
-        }
+        self.tell_followers(|tab, seq| ChannelMessage::Events {
+            tab,
+            seq,
+            since,
+            cursor,
+            refetch,
+            events,
+        });
+    }
+
+    /// L5: broadcast what `msg` makes of the tab's id and lease sequence on
+    /// the scope's channel, if this tab leads the scope.
+    pub(super) fn tell_followers(&mut self, msg: impl FnOnce(u32, u64) -> ChannelMessage) {
+        let Some(l) = self.leader.as_ref().filter(|l| l.role() == Role::Leader) else {
+            return;
+        };
+        let msg = msg(self.id.tab, l.seq());
+        let channel = l.channel().to_string();
+        self.out.push_back(TabOutput::Effect(Effect::Broadcast {
+            channel,
+            data: serde_json::to_string(&msg).expect("a channel message serialises"),
+        }));
     }
 
     /// A BroadcastChannel message from another tab of the scope.
@@ -290,27 +297,40 @@ impl Tab {
         self.to_leader(now, LeaderInput::Heard { tab, seq, cursor }, env);
         // A tab that polls on its own has its own stream; only followers take the leader's.
         if !self.polls() {
-            // What the leader has shared must follow on from what this tab got last;
-            // a missed message (the mailbox bus drops past its caps) means a reload.
-            let (since, reached) = match &msg {
-                ChannelMessage::Events { since, cursor, .. } => (*since, Some(*cursor)),
-                ChannelMessage::Heartbeat { cursor, .. } => (cursor.unwrap_or(0), *cursor),
-            };
-            // What this tab got last is the leader's last share, or its own
-            // stream's cursor if it polled since (as leader, or alone in fallback);
-            // before either, what its own snapshot reached: a share that starts
-            // past it (the leader's own snapshot covered the events between)
-            // leaves a hole only a reload fills, as does one that comes before
-            // the tab has any snapshot (the one in flight may predate `since`).
-            let got = self.last_shared.max(self.cursor).or(self.loaded_through);
-            if got.is_none_or(|last| since > last) {
-                if let Some(c) = reached {
-                    self.owe_refetch(c);
+            match msg {
+                ChannelMessage::Frame { epoch, frame, .. } if self.v2.is_some() => {
+                    self.take_shared(now, epoch, frame, env)
                 }
+                ChannelMessage::Frame { .. } => {}
+                msg => self.take_share(now, msg),
             }
+        }
+        self.on_timer(now, env);
+    }
+
+    /// L5: a follower takes what its leader shared (a heartbeat, or a batch).
+    fn take_share(&mut self, now: SimTime, msg: ChannelMessage) {
+        // What the leader has shared must follow on from what this tab got last;
+        // a missed message (the mailbox bus drops past its caps) means a reload.
+        let (since, reached) = match &msg {
+            ChannelMessage::Events { since, cursor, .. } => (*since, Some(*cursor)),
+            ChannelMessage::Heartbeat { cursor, .. } => (cursor.unwrap_or(0), *cursor),
+            ChannelMessage::Frame { .. } => return,
+        };
+        // What this tab got last is the leader's last share, or its own
+        // stream's cursor if it polled since (as leader, or alone in fallback);
+        // before either, what its own snapshot reached: a share that starts
+        // past it (the leader's own snapshot covered the events between)
+        // leaves a hole only a reload fills, as does one that comes before
+        // the tab has any snapshot (the one in flight may predate `since`).
+        let got = self.last_shared.max(self.cursor).or(self.loaded_through);
+        if got.is_none_or(|last| since > last) {
             if let Some(c) = reached {
-                self.last_shared = Some(self.last_shared.map_or(c, |l| l.max(c)));
+                self.owe_refetch(c);
             }
+        }
+        if let Some(c) = reached {
+            self.last_shared = Some(self.last_shared.map_or(c, |l| l.max(c)));
         }
         if let ChannelMessage::Events {
             cursor,
@@ -319,14 +339,11 @@ impl Tab {
             ..
         } = msg
         {
-            if !self.polls() {
-                if refetch {
-                    self.owe_refetch(cursor);
-                }
-                self.apply_events(now, events);
+            if refetch {
+                self.owe_refetch(cursor);
             }
+            self.apply_events(now, events);
         }
-        self.on_timer(now, env);
     }
 
     /// C9: a loss below the server's floor, or a hole in the org sequence.
