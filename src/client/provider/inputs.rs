@@ -187,7 +187,14 @@ impl Machine for Tab {
                 how: c.how,
             });
         }
-        self.out.pop_front()
+        let out = self.out.pop_front();
+        // A page load makes an output of every row at once; give the room
+        // back once it is drained instead of keeping it all run long (at
+        // 50,000 tabs that is tens of megabytes, issue 19).
+        if out.is_none() && self.out.capacity() > 8 {
+            self.out = VecDeque::new();
+        }
+        out
     }
 
     fn poll_timeout(&self) -> Option<SimTime> {

@@ -163,8 +163,9 @@ pub struct Tab {
     applied_through: litemap::LiteMap<OrgId, u64>,
     scope: String,
     dedup: Dedup,
-    /// The v2 stream's state, for a tab whose transport it is (C15).
-    v2: Option<super::stream::StreamState>,
+    /// The v2 stream's state, for a tab whose transport it is (C15); boxed,
+    /// so a v1 tab does not carry its room (memory at scale, issue 19).
+    v2: Option<Box<super::stream::StreamState>>,
     breaker: Breaker,
     pub cache: QueryCache,
     out: VecDeque<TabOutput>,
@@ -188,7 +189,7 @@ impl Tab {
             id,
             dedup: Dedup::new(config.dedup.clone()),
             v2: (config.transport == Transport::Stream)
-                .then(|| super::stream::StreamState::new(config.dedup.clone())),
+                .then(|| Box::new(super::stream::StreamState::new(config.dedup.clone()))),
             breaker: Breaker::new(config.breaker.clone(), mutant),
             cache: QueryCache::new(id.org, property, &config.page.lists, mutant),
             auth: Auth::new(config.auth.clone(), id.tab, mutant),
