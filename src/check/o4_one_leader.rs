@@ -203,10 +203,14 @@ impl Check for Checker {
             return;
         };
         let (leads, streams) = tabs.standing(tab);
-        let st = self.scopes.entry(scope.clone()).or_default();
+        if !self.scopes.contains_key(scope) {
+            self.scopes.insert(scope.clone(), ScopeState::default());
+        }
+        let st = self.scopes.get_mut(scope).expect("inserted above");
         toggle(&mut st.leaders, tab, leads);
         toggle(&mut st.streams, tab, streams);
-        let cause = format!("{} ({})", tabs.last_fault, tab);
+        // Spelled only when a window opens: this runs at every poll's start and end.
+        let cause = || format!("{} ({})", tabs.last_fault, tab);
         let two_leaders = st.leaders.len() > 1;
         let two_streams = self.streams && st.streams.len() > 1;
         track(
@@ -237,7 +241,7 @@ impl Check for Checker {
                 &mut st.leader_window,
                 false,
                 end_t,
-                "",
+                &String::new,
                 scope,
                 "leaders",
                 &mut self.found,
@@ -246,7 +250,7 @@ impl Check for Checker {
                 &mut st.stream_window,
                 false,
                 end_t,
-                "",
+                &String::new,
                 scope,
                 "streams",
                 &mut self.found,
@@ -287,13 +291,13 @@ fn track(
     window: &mut Option<(SimTime, String)>,
     split: bool,
     t: SimTime,
-    cause: &str,
+    cause: &dyn Fn() -> String,
     scope: &str,
     what: &'static str,
     found: &mut Vec<SplitBrain>,
 ) {
     match (window.as_ref(), split) {
-        (None, true) => *window = Some((t, cause.to_string())),
+        (None, true) => *window = Some((t, cause())),
         (Some((start, cause)), false) => {
             found.push(SplitBrain {
                 scope: scope.to_string(),
