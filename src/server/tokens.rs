@@ -177,8 +177,19 @@ impl Tokens {
 
     /// C14's witness: whether `text` contains any token or refresh token this
     /// server ever issued (live, expired or revoked).
+    ///
+    /// Every issued token has one shape (`tok.` or `ref.`, the org and user
+    /// in decimal, 16 hex digits, dot-separated), so one inside `text` begins
+    /// at a `tok.` or `ref.` and ends where that shape does: each such
+    /// candidate is one set lookup. Scanning the text once per issued token
+    /// instead cost a telemetry call time in proportion to every token the
+    /// run ever issued, which grows with the tabs and the minutes.
     pub fn mentions_a_token(&self, text: &str) -> bool {
-        self.ever_issued.iter().any(|t| text.contains(t.as_str()))
+        let bytes = text.as_bytes();
+        (0..bytes.len())
+            .filter(|&at| bytes[at..].starts_with(b"tok.") || bytes[at..].starts_with(b"ref."))
+            .filter_map(|at| token_shaped_prefix(&text[at..]))
+            .any(|candidate| self.ever_issued.contains(candidate))
     }
 
     /// The (org, user) a session belongs to, while it is live.
@@ -208,6 +219,25 @@ impl Tokens {
             _ => Ok(()),
         }
     }
+}
+
+/// The token-shaped prefix of `s`, which starts with a four-byte `tok.` or
+/// `ref.`: two dot-terminated decimal numbers, then 16 hex digits.
+fn token_shaped_prefix(s: &str) -> Option<&str> {
+    let bytes = s.as_bytes();
+    let mut at = 4;
+    for _ in 0..2 {
+        let digits = bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || bytes.get(at + digits) != Some(&b'.') {
+            return None;
+        }
+        at += digits + 1;
+    }
+    let end = at + 16;
+    (end <= bytes.len() && bytes[at..end].iter().all(u8::is_ascii_hexdigit)).then(|| &s[..end])
 }
 
 #[cfg(test)]
@@ -273,5 +303,40 @@ mod tests {
         assert_eq!(t.expire_user(SimTime(5), 7, 1), 1);
         assert_eq!(t.verify(SimTime(5), Some(&a), Some(7)), Err(401));
         assert_eq!(t.verify(SimTime(5), Some(&b), Some(7)), Ok(()));
+    }
+
+    #[test]
+    fn mentions_a_token_agrees_with_a_scan_for_every_issued_token() {
+        let (mut t, mut rng) = service();
+        let first = t.login(SimTime(0), 7, 1, &mut rng);
+        let second = t
+            .refresh(SimTime(1), &first.refresh_token, &mut rng)
+            .unwrap();
+        let other = t.login(SimTime(2), 12, 30, &mut rng);
+        let scan = |t: &Tokens, text: &str| t.ever_issued.iter().any(|k| text.contains(k.as_str()));
+        let mut texts = vec![
+            String::new(),
+            "tok.".into(),
+            "ref.7.1.".into(),
+            r#"{"type":"poll","org":7}"#.into(),
+            format!("tok.{}", &first.token),
+            format!("tok.7.1.{}", &first.token),
+            first.token[..first.token.len() - 1].to_string(),
+        ];
+        for token in [
+            &first.token,
+            &second.token,
+            &first.refresh_token,
+            &other.token,
+        ] {
+            texts.push(token.clone());
+            texts.push(format!(r#"{{"authorization":"Bearer {token}"}}"#));
+            texts.push(format!("{token}ff"));
+            texts.push(format!("xtok.1{token}"));
+        }
+        for text in &texts {
+            assert_eq!(t.mentions_a_token(text), scan(&t, text), "{text:?}");
+        }
+        assert!(texts.iter().filter(|x| t.mentions_a_token(x)).count() >= 16);
     }
 }
