@@ -88,6 +88,9 @@ enum Command {
         /// Worker threads for the sweep figure (default: every core).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run only these groups (repeatable; default: all of them).
+        #[arg(long, value_enum)]
+        only: Vec<rtsim::bench::Group>,
     },
     /// The leader-election verdict table: mechanism x takeover x scope over many seeds of a fault-heavy scenario.
     Leaders {
@@ -321,7 +324,12 @@ fn main() -> ExitCode {
             batch,
         } => cmd_crosscheck(&paths, seeds, from, jobs, batch),
         Command::Merge { files, junit } => cmd_merge(&files, junit.as_deref()),
-        Command::Bench { quick, sims, jobs } => cmd_bench(quick, sims, jobs),
+        Command::Bench {
+            quick,
+            sims,
+            jobs,
+            only,
+        } => cmd_bench(quick, sims, jobs, only),
         Command::Leaders {
             scenario,
             seeds,
@@ -680,7 +688,12 @@ fn cmd_merge(files: &[PathBuf], junit: Option<&Path>) -> Result<bool, InputError
     Ok(pass)
 }
 
-fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, InputError> {
+fn cmd_bench(
+    quick: bool,
+    sims: PathBuf,
+    jobs: Option<usize>,
+    only: Vec<rtsim::bench::Group>,
+) -> Result<bool, InputError> {
     let bad = |message: String| InputError {
         file: sims.display().to_string(),
         line: None,
@@ -703,6 +716,7 @@ fn cmd_bench(quick: bool, sims: PathBuf, jobs: Option<usize>) -> Result<bool, In
     let jobs = jobs.unwrap_or_else(rtsim::parallel::all_cores);
     let cfg = rtsim::bench::BenchConfig {
         quick,
+        only,
         sims,
         exe,
         jobs,
