@@ -23,7 +23,8 @@ use crate::scenario::{Direction, Scenario};
 use crate::seed::{jitter_ms, rng_for, SimRng};
 use crate::server::{Held, ServerInput, ServerNode, ServerOutput};
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Node {
@@ -83,6 +84,52 @@ impl Lane {
     }
 }
 
+/// The deliveries in flight, earliest first and, at one instant, in the
+/// order they were sent. The heap orders small keys and the deliveries wait
+/// in a slab, so neither a push nor a pop moves or allocates a delivery (in
+/// an ordered map keyed by time, each insert and remove shifted its
+/// neighbours' deliveries within a node).
+#[derive(Default)]
+struct InFlight {
+    /// (arrival, send order, slot): the first two are unique, so the slot
+    /// never decides the order.
+    order: BinaryHeap<Reverse<(SimTime, u64, usize)>>,
+    slots: Vec<Option<Delivery>>,
+    free: Vec<usize>,
+    sent: u64,
+}
+
+impl InFlight {
+    fn push(&mut self, at: SimTime, d: Delivery) {
+        self.sent += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(d);
+                slot
+            }
+            None => {
+                self.slots.push(Some(d));
+                self.slots.len() - 1
+            }
+        };
+        self.order.push(Reverse((at, self.sent, slot)));
+    }
+
+    fn next_at(&self) -> Option<SimTime> {
+        self.order.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// The earliest delivery and its place in the send order.
+    fn pop(&mut self) -> Option<(u64, Delivery)> {
+        let Reverse((_, sent, slot)) = self.order.pop()?;
+        self.free.push(slot);
+        let d = self.slots[slot]
+            .take()
+            .expect("a queued slot holds its delivery");
+        Some((sent, d))
+    }
+}
+
 /// Per-browser link to the server.
 #[derive(Clone, Debug, Default)]
 struct Link {
@@ -99,8 +146,7 @@ struct Express<'a> {
     index: BTreeMap<(u32, u32), usize>,
     links: Vec<Link>,
     net_rng: SimRng,
-    queue: BTreeMap<(SimTime, u64), Delivery>,
-    next_delivery: u64,
+    queue: InFlight,
     timers: super::Deadlines<Node>,
     next_conn: u64,
     /// Open connections: conn -> (browser, browser request id), and back.
@@ -133,8 +179,7 @@ impl<'a> Express<'a> {
             browsers,
             index,
             net_rng: rng_for(seed, "express-network"),
-            queue: BTreeMap::new(),
-            next_delivery: 0,
+            queue: InFlight::default(),
             timers: super::Deadlines::default(),
             next_conn: 0,
             conns: BTreeMap::new(),
@@ -159,8 +204,7 @@ impl<'a> Express<'a> {
     }
 
     fn deliver_at(&mut self, at: SimTime, d: Delivery) {
-        self.next_delivery += 1;
-        self.queue.insert((at, self.next_delivery), d);
+        self.queue.push(at, d);
     }
 
     /// A frame on the stream `conn`, in order behind the ones before it.
@@ -326,7 +370,7 @@ impl<'a> Express<'a> {
         let (mut peak_held, mut next_sample) = (Held::default(), SimTime::ZERO);
         loop {
             let next_action = nemesis.next_at();
-            let next_delivery = self.queue.keys().next().map(|(t, _)| *t);
+            let next_delivery = self.queue.next_at();
             let next_timer = self.timers.first().map(|(t, _)| t);
             let Some(t) = [next_action, next_delivery, next_timer]
                 .into_iter()
@@ -361,9 +405,8 @@ impl<'a> Express<'a> {
                 dispatched.actions += 1;
                 nemesis.act_due(t, &mut self);
             } else if next_delivery == Some(t) {
-                let key = *self.queue.keys().next().expect("a delivery is due");
-                let d = self.queue.remove(&key).expect("the key exists");
-                tracing::trace!(delivery = key.1, "express: deliver");
+                let (sent, d) = self.queue.pop().expect("a delivery is due");
+                tracing::trace!(delivery = sent, "express: deliver");
                 dispatched.deliveries += 1;
                 self.deliver(d);
             } else {

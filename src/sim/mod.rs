@@ -81,12 +81,20 @@ impl<K: Ord + Copy> Default for Deadlines<K> {
 impl<K: Ord + Copy> Deadlines<K> {
     /// Record `key`'s next deadline (none: forget it).
     pub fn set(&mut self, key: K, at: Option<SimTime>) {
-        if let Some(old) = self.of.remove(&key) {
+        // One lookup in `of` each time; the time index moves only when the
+        // deadline does, which most inputs to a node leave where it was.
+        let old = match at {
+            Some(t) => self.of.insert(key, t),
+            None => self.of.remove(&key),
+        };
+        if old == at {
+            return;
+        }
+        if let Some(old) = old {
             self.by_time.remove(&(old, key));
         }
         if let Some(t) = at {
             self.by_time.insert((t, key));
-            self.of.insert(key, t);
         }
     }
 
