@@ -295,7 +295,20 @@ fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
     rtsim::log::init_from_env();
-    let result = match cli.command {
+    match dispatch(cli.command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one subcommand: `Ok(true)` passed, `Ok(false)` found a failure, `Err`
+/// is bad input (exit code 2).
+fn dispatch(command: Command) -> Result<bool, InputError> {
+    match command {
         Command::Run {
             scenario,
             seed,
@@ -362,14 +375,6 @@ fn main() -> ExitCode {
         Command::Faults => print_text(rtsim::faults::markdown_table()),
         Command::Coverage => print_text(rtsim::coverage::markdown_table()),
         Command::Mutants => print_text(mutants_table()),
-    };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
     }
 }
 
