@@ -30,6 +30,7 @@ mod o8_server_bounds;
 mod o8_stream;
 mod o9_debounce;
 mod o9_reconcile;
+mod per_actor;
 
 use crate::observation::{FinalState, Observation, Outcome, RequestKind, Role, Step};
 use crate::scenario::{FaultKind, Scenario};

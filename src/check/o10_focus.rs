@@ -10,11 +10,12 @@
 //! a pause for a token, a sign-out, a freeze, a close or a crash by the
 //! deadline is excused.
 
+use super::per_actor::PerActor;
 use super::{call_failed, Check, End, Violation};
-use crate::observation::{Actor, Observation, RequestKind, Step};
+use crate::observation::{Observation, RequestKind, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// A focused tab's refetch is sent by the same handling; a second is room
 /// for its timers to run.
@@ -41,7 +42,7 @@ struct TabSeen {
 /// the run is over (a refetch or a hold may come up to the bound later).
 #[derive(Default)]
 pub struct Checker {
-    tabs: BTreeMap<Actor, TabSeen>,
+    tabs: PerActor<TabSeen>,
 }
 
 impl Check for Checker {
@@ -51,7 +52,7 @@ impl Check for Checker {
         let t = step.t;
         match &step.obs {
             Observation::Snapshot { tab, .. } | Observation::Applied { tab, .. } => {
-                tabs.entry(*tab).or_default().fresh_at = Some(t);
+                tabs.or_default(*tab).fresh_at = Some(t);
             }
             Observation::Request {
                 tab,
@@ -59,7 +60,7 @@ impl Check for Checker {
                 what: RequestKind::Refetch,
                 ..
             } => {
-                let seen = tabs.entry(*tab).or_default();
+                let seen = tabs.or_default(*tab);
                 seen.refetches.insert(t);
                 seen.out.insert(*req);
                 seen.paused = false;
@@ -68,18 +69,18 @@ impl Check for Checker {
                 tab,
                 what: RequestKind::Poll | RequestKind::Aggregate | RequestKind::Mutate,
                 ..
-            } => tabs.entry(*tab).or_default().paused = false,
+            } => tabs.or_default(*tab).paused = false,
             Observation::Response {
                 tab, req, outcome, ..
             } => {
-                let seen = tabs.entry(*tab).or_default();
+                let seen = tabs.or_default(*tab);
                 seen.out.remove(req);
                 if call_failed(outcome) {
                     seen.failed.insert(t);
                 }
             }
             Observation::Lifecycle { tab, what } if what == "focus" => {
-                let seen = tabs.entry(*tab).or_default();
+                let seen = tabs.or_default(*tab);
                 let stale = seen.fresh_at.is_some_and(|f| t.since(f) > p.list_stale_ms);
                 let pacing = seen
                     .failed
@@ -93,10 +94,10 @@ impl Check for Checker {
             Observation::Lifecycle { tab, what }
                 if matches!(what.as_str(), "freeze" | "close" | "crash") =>
             {
-                tabs.entry(*tab).or_default().held.insert(t);
+                tabs.or_default(*tab).held.insert(t);
             }
             Observation::AuthPaused { tab, .. } | Observation::SignedOut { tab, .. } => {
-                let seen = tabs.entry(*tab).or_default();
+                let seen = tabs.or_default(*tab);
                 seen.held.insert(t);
                 seen.paused = true;
             }
@@ -110,10 +111,10 @@ impl Check for Checker {
 }
 
 /// The focus instants owed a refetch that none answered in time.
-fn overdue(scenario: &Scenario, tabs: &BTreeMap<Actor, TabSeen>) -> Vec<Violation> {
+fn overdue(scenario: &Scenario, tabs: &PerActor<TabSeen>) -> Vec<Violation> {
     let p = &scenario.config.provider;
     let mut out = Vec::new();
-    for (tab, seen) in tabs {
+    for (tab, seen) in tabs.sorted() {
         for &t in &seen.owed {
             let due = t + FOCUS_REFETCH_BOUND_MS;
             let refetched = seen.refetches.range(t..=due).next().is_some();

@@ -9,11 +9,12 @@
 //! or has a latency, partition or slow-write fault on its browser in that
 //! window is excused.
 
+use super::per_actor::PerActor;
 use super::{call_failed, calls_impaired, Check, End, Violation};
 use crate::observation::{Actor, Observation, Outcome, RequestKind, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// What `refetch_retry_ms` plus one refetch timeout plus a second comes to.
 fn bound(scenario: &Scenario) -> u64 {
@@ -27,11 +28,11 @@ fn bound(scenario: &Scenario) -> u64 {
 #[derive(Default)]
 pub struct Checker {
     polls: BTreeSet<(Actor, u64)>,
-    last_success: BTreeMap<Actor, SimTime>,
+    last_success: PerActor<SimTime>,
     /// (tab, when the long-silent poll succeeded, how long the silence was).
     owed: Vec<(Actor, SimTime, u64)>,
-    reloads: BTreeMap<Actor, BTreeSet<SimTime>>,
-    excused: BTreeMap<Actor, BTreeSet<SimTime>>,
+    reloads: PerActor<BTreeSet<SimTime>>,
+    excused: PerActor<BTreeSet<SimTime>>,
 }
 
 impl Check for Checker {
@@ -44,18 +45,18 @@ impl Check for Checker {
                     self.polls.insert((*tab, *req));
                 }
                 RequestKind::Refetch => {
-                    self.reloads.entry(*tab).or_default().insert(t);
+                    self.reloads.or_default(*tab).insert(t);
                 }
                 _ => {}
             },
             Observation::Snapshot { tab, .. } => {
-                self.reloads.entry(*tab).or_default().insert(t);
+                self.reloads.or_default(*tab).insert(t);
             }
             Observation::Response {
                 tab, req, outcome, ..
             } => {
                 if call_failed(outcome) {
-                    self.excused.entry(*tab).or_default().insert(t);
+                    self.excused.or_default(*tab).insert(t);
                 }
                 if self.polls.remove(&(*tab, *req)) && *outcome == Outcome::Status(200) {
                     if let Some(last) = self.last_success.insert(*tab, t) {
@@ -69,17 +70,17 @@ impl Check for Checker {
             Observation::Lifecycle { tab, what }
                 if matches!(what.as_str(), "close" | "crash" | "freeze") =>
             {
-                self.excused.entry(*tab).or_default().insert(t);
+                self.excused.or_default(*tab).insert(t);
             }
             Observation::SignedOut { tab, .. } => {
                 // Its stream ends with the session: the first poll after the
                 // next sign-in starts a new one (after a fresh load), and
                 // resumes from no silence.
-                self.excused.entry(*tab).or_default().insert(t);
+                self.excused.or_default(*tab).insert(t);
                 self.last_success.remove(tab);
             }
             Observation::AuthPaused { tab, .. } => {
-                self.excused.entry(*tab).or_default().insert(t);
+                self.excused.or_default(*tab).insert(t);
             }
             _ => {}
         }

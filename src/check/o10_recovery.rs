@@ -3,6 +3,7 @@
 //! `leader_bound_ms`, and keeps one to the end. (Cache convergence within the
 //! settle window is O2's.)
 
+use super::per_actor::PerActor;
 use super::{Check, End, Violation};
 use crate::observation::Role;
 use crate::observation::{Actor, Observation, Step};
@@ -31,18 +32,14 @@ fn overdue(
 }
 
 /// Whether some unfrozen member runs the transport, or no member is left alive.
-fn served(
-    members: &BTreeSet<Actor>,
-    role_of: &BTreeMap<Actor, Role>,
-    frozen: &BTreeSet<Actor>,
-) -> bool {
+fn served(members: &BTreeSet<Actor>, role_of: &PerActor<Role>, frozen: &PerActor<()>) -> bool {
     let live = members
         .iter()
         .filter(|m| role_of.get(*m) != Some(&Role::Closed))
         .count();
-    let running = members
-        .iter()
-        .any(|m| !frozen.contains(m) && matches!(role_of.get(m), Some(Role::Leader | Role::Solo)));
+    let running = members.iter().any(|m| {
+        !frozen.contains_key(m) && matches!(role_of.get(m), Some(Role::Leader | Role::Solo))
+    });
     running || live == 0
 }
 
@@ -51,10 +48,10 @@ fn served(
 /// already reported (each is reported once).
 #[derive(Default)]
 pub struct Checker {
-    scope_of: BTreeMap<Actor, String>,
-    role_of: BTreeMap<Actor, Role>,
+    scope_of: PerActor<String>,
+    role_of: PerActor<Role>,
     members_of: BTreeMap<String, BTreeSet<Actor>>,
-    frozen: BTreeSet<Actor>,
+    frozen: PerActor<()>,
     /// Per scope: since when no live tab has run the transport.
     leaderless_since: BTreeMap<String, SimTime>,
     heal: Option<SimTime>,
@@ -83,7 +80,7 @@ impl Checker {
                 Some(*tab)
             }
             Observation::Lifecycle { tab, what } if what == "freeze" => {
-                self.frozen.insert(*tab);
+                self.frozen.insert(*tab, ());
                 Some(*tab)
             }
             Observation::Lifecycle { tab, what } if what == "thaw" => {

@@ -4,9 +4,10 @@
 //! carries only its page's services (E1: an entity's service), so a v2 tab
 //! that ends on another route owes only what its last page shows.
 
+use super::per_actor::PerActor;
 use super::{Check, End, Violation};
 use crate::event::{EntityType, EventId, Service};
-use crate::observation::{Actor, Observation, Step};
+use crate::observation::{Observation, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +19,7 @@ type Commit = (SimTime, u64, u32, EventId, EntityType);
 pub struct Checker {
     /// Double applies, as they happen.
     twice: Vec<Violation>,
-    tabs: BTreeMap<Actor, Applies>,
+    tabs: PerActor<Applies>,
     /// Commits per org, so each tab looks only at its own org's events.
     commits: BTreeMap<u32, Vec<Commit>>,
 }
@@ -45,7 +46,7 @@ impl Check for Checker {
                 event_id,
                 ..
             } => {
-                let applies = self.tabs.entry(*tab).or_default();
+                let applies = self.tabs.or_default(*tab);
                 if !applies.ids.insert(event_id.0) && applies.reported.insert(event_id.0) {
                     self.twice.push(Violation {
                         oracle: "O1",
@@ -57,7 +58,7 @@ impl Check for Checker {
                 applies.seqs.insert((*org, *seq));
             }
             Observation::Snapshot { tab, as_of_seq, .. } => {
-                let c = &mut self.tabs.entry(*tab).or_default().covered_through;
+                let c = &mut self.tabs.or_default(*tab).covered_through;
                 *c = (*c).max(*as_of_seq);
             }
             Observation::Committed {

@@ -15,12 +15,13 @@
 //! the epoch the tab's stream was welcomed in (a restarted server numbers
 //! every service afresh).
 
+use super::per_actor::PerActor;
 use super::{Check, End, Violation};
 use crate::event::Service;
 use crate::observation::{Actor, Observation, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// A batch a tab received and has not finished applying: when, and the
 /// sequences it owes.
@@ -30,15 +31,62 @@ struct Batch {
     owed: BTreeSet<u64>,
 }
 
+/// What O3 knows of one tab: kept in one entry, so a step looks its tab up once.
+#[derive(Default)]
+struct Tab {
+    /// Per org: the last sequence applied (if any), and the highest.
+    orgs: Vec<Org>,
+    /// v2: per org and service, the last service sequence applied, since
+    /// the epoch the tab's stream was last welcomed in.
+    in_service: Vec<((u32, Service), u64)>,
+    epoch: Option<u64>,
+}
+
+struct Org {
+    org: u32,
+    last: Option<u64>,
+    newest: u64,
+}
+
+impl Tab {
+    fn org(&mut self, org: u32) -> &mut Org {
+        let at = match self.orgs.iter().position(|o| o.org == org) {
+            Some(at) => at,
+            None => {
+                self.orgs.push(Org {
+                    org,
+                    last: None,
+                    newest: 0,
+                });
+                self.orgs.len() - 1
+            }
+        };
+        &mut self.orgs[at]
+    }
+
+    /// The highest sequence of `org` applied, 0 before any.
+    fn newest(&self, org: u32) -> u64 {
+        self.orgs
+            .iter()
+            .find(|o| o.org == org)
+            .map_or(0, |o| o.newest)
+    }
+
+    /// Record `n` as the last of `org`'s `service`; the one before it, if any.
+    fn replace_in_service(&mut self, key: (u32, Service), n: u64) -> Option<u64> {
+        match self.in_service.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, last)) => Some(std::mem::replace(last, n)),
+            None => {
+                self.in_service.push((key, n));
+                None
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Checker {
-    /// Per tab and org: the last sequence applied, and the highest.
-    last: BTreeMap<(Actor, u32), u64>,
-    newest: BTreeMap<(Actor, u32), u64>,
-    /// v2: per tab, org and service, the last service sequence applied.
-    last_in_service: BTreeMap<(Actor, u32, Service), u64>,
-    /// v2: the epoch each tab's stream was last welcomed in.
-    epoch: BTreeMap<Actor, u64>,
+    tabs: PerActor<Tab>,
     open: Option<Batch>,
     found: Vec<Violation>,
 }
@@ -56,10 +104,11 @@ impl Checker {
         if let Some(b) = self.open.as_mut().filter(|b| b.tab == tab) {
             b.owed.remove(&seq);
         }
-        let high = self.newest.entry((tab, org)).or_default();
-        *high = (*high).max(seq);
+        let state = self.tabs.or_default(tab);
+        let known = state.org(org);
+        known.newest = known.newest.max(seq);
         if let Some((service, n)) = stream {
-            let prev = self.last_in_service.insert((tab, org, service), n);
+            let prev = state.replace_in_service((org, service), n);
             if let Some(prev) = prev.filter(|&p| n <= p) {
                 self.found.push(Violation {
                     oracle: "O3",
@@ -73,7 +122,7 @@ impl Checker {
             }
             return;
         }
-        if let Some(prev) = self.last.insert((tab, org), seq) {
+        if let Some(prev) = known.last.replace(seq) {
             if seq <= prev {
                 self.found.push(Violation {
                     oracle: "O3",
@@ -106,7 +155,7 @@ impl Check for Checker {
         }
         match &step.obs {
             Observation::Delivered { tab, events } => {
-                let newest = self.newest.get(&(*tab, tab.org)).copied().unwrap_or(0);
+                let newest = self.tabs.get(tab).map_or(0, |s| s.newest(tab.org));
                 let owed = events
                     .iter()
                     .filter(|e| e.org == tab.org && e.seq > newest)
@@ -126,8 +175,9 @@ impl Check for Checker {
                 epoch: Some(e),
                 ..
             } => {
-                if self.epoch.insert(*tab, *e).is_some_and(|old| old != *e) {
-                    self.last_in_service.retain(|(t, _, _), _| t != tab);
+                let state = self.tabs.or_default(*tab);
+                if state.epoch.replace(*e).is_some_and(|old| old != *e) {
+                    state.in_service.clear();
                 }
             }
             _ => {}

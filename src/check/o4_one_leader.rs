@@ -15,6 +15,7 @@
 //! are judged where the history has requests (a recording may not:
 //! `recording`).
 
+use super::per_actor::PerActor;
 use super::{Check, End, Violation};
 use crate::client::leader::Scope;
 use crate::observation::Role;
@@ -85,17 +86,38 @@ impl Scopes {
     }
 }
 
-/// What O4 knows of each tab: its scope, role, whether it is frozen or
-/// gone, its polls in flight.
-struct Tabs {
-    scopes: Scopes,
-    scope_of: BTreeMap<Actor, String>,
-    role_of: BTreeMap<Actor, Role>,
-    frozen: BTreeSet<Actor>,
+/// What O4 knows of one tab: its scope, role, whether it is frozen or gone,
+/// its polls in flight. One entry per tab, so a step looks its tab up once.
+#[derive(Default)]
+struct Standing {
+    /// Its scope's number in `Tabs::scope_names`, from its last role.
+    scope: Option<usize>,
+    role: Option<Role>,
+    frozen: bool,
     /// Closed or crashed: it runs nothing, whatever role it last announced
     /// (a recorded tab that crashes says nothing on its way out).
-    gone: BTreeSet<Actor>,
-    polls: BTreeSet<(Actor, u64)>,
+    gone: bool,
+    /// The requests of its polls in flight.
+    polls: Vec<u64>,
+}
+
+impl Standing {
+    /// Whether the tab leads, and whether it runs a stream, now.
+    fn now(&self) -> (bool, bool) {
+        let active = !self.frozen && !self.gone && self.role != Some(Role::Closed);
+        let leads = active && self.role == Some(Role::Leader);
+        let streams = active && self.role != Some(Role::Solo) && !self.polls.is_empty();
+        (leads, streams)
+    }
+}
+
+/// What O4 knows of each tab, and the scopes it has seen, each named once.
+struct Tabs {
+    scopes: Scopes,
+    of: PerActor<Standing>,
+    /// Every scope seen, by name: its number, which indexes `Checker::scopes`.
+    scope_numbers: BTreeMap<String, usize>,
+    scope_names: Vec<String>,
     /// v2 behind the leader: the scope's one stream counts as its poll.
     shared_streams: bool,
     last_fault: String,
@@ -111,16 +133,19 @@ impl Tabs {
                 None
             }
             Observation::Role { tab, role, .. } => {
-                self.scope_of.insert(*tab, self.scopes.of(*tab));
-                self.role_of.insert(*tab, *role);
+                let scope = self.number(self.scopes.of(*tab));
+                let standing = self.of.or_default(*tab);
+                standing.scope = Some(scope);
+                standing.role = Some(*role);
                 Some(*tab)
             }
             Observation::Lifecycle { tab, what } => {
+                let standing = self.of.or_default(*tab);
                 match what.as_str() {
-                    "freeze" => self.frozen.insert(*tab),
-                    "thaw" => self.frozen.remove(tab),
-                    "close" | "crash" => self.gone.insert(*tab),
-                    _ => false,
+                    "freeze" => standing.frozen = true,
+                    "thaw" => standing.frozen = false,
+                    "close" | "crash" => standing.gone = true,
+                    _ => {}
                 };
                 Some(*tab)
             }
@@ -128,30 +153,31 @@ impl Tabs {
                 if *what == RequestKind::Poll
                     || (self.shared_streams && *what == RequestKind::Stream) =>
             {
-                self.polls.insert((*tab, *req));
+                let polls = &mut self.of.or_default(*tab).polls;
+                if !polls.contains(req) {
+                    polls.push(*req);
+                }
                 Some(*tab)
             }
             Observation::Response { tab, req, .. } => {
-                self.polls.remove(&(*tab, *req)).then_some(*tab)
+                let polls = &mut self.of.get_mut(tab)?.polls;
+                let at = polls.iter().position(|r| r == req)?;
+                polls.swap_remove(at);
+                Some(*tab)
             }
             _ => None,
         }
     }
 
-    /// Whether `tab` leads, and whether it runs a stream, now.
-    fn standing(&self, tab: Actor) -> (bool, bool) {
-        let role = self.role_of.get(&tab).copied();
-        let active =
-            !self.frozen.contains(&tab) && !self.gone.contains(&tab) && role != Some(Role::Closed);
-        let leads = active && role == Some(Role::Leader);
-        let streams = active
-            && role != Some(Role::Solo)
-            && self
-                .polls
-                .range((tab, 0)..=(tab, u64::MAX))
-                .next()
-                .is_some();
-        (leads, streams)
+    /// The number of the scope called `name`, numbering it if it is new.
+    fn number(&mut self, name: String) -> usize {
+        if let Some(&n) = self.scope_numbers.get(&name) {
+            return n;
+        }
+        let n = self.scope_names.len();
+        self.scope_numbers.insert(name.clone(), n);
+        self.scope_names.push(name);
+        n
     }
 }
 
@@ -162,7 +188,8 @@ pub struct Checker {
     /// Whether streams are judged too: a recording without requests shows none.
     streams: bool,
     tabs: Tabs,
-    scopes: BTreeMap<String, ScopeState>,
+    /// Each scope's leaders, streams and open windows, by its number.
+    scopes: Vec<ScopeState>,
     found: Vec<SplitBrain>,
 }
 
@@ -172,15 +199,13 @@ impl Checker {
             streams,
             tabs: Tabs {
                 scopes: Scopes::for_scenario(scenario),
-                scope_of: BTreeMap::new(),
-                role_of: BTreeMap::new(),
-                frozen: BTreeSet::new(),
-                gone: BTreeSet::new(),
-                polls: BTreeSet::new(),
+                of: PerActor::default(),
+                scope_numbers: BTreeMap::new(),
+                scope_names: Vec::new(),
                 shared_streams: scenario.config.provider.stream_behind_leader,
                 last_fault: String::from("no fault"),
             },
-            scopes: BTreeMap::new(),
+            scopes: Vec::new(),
             found: Vec::new(),
         }
     }
@@ -199,14 +224,17 @@ impl Check for Checker {
         let Some(tab) = tabs.touch(&step.obs) else {
             return;
         };
-        let Some(scope) = tabs.scope_of.get(&tab) else {
+        let Some(standing) = tabs.of.get(&tab) else {
             return;
         };
-        let (leads, streams) = tabs.standing(tab);
-        if !self.scopes.contains_key(scope) {
-            self.scopes.insert(scope.clone(), ScopeState::default());
+        let Some(n) = standing.scope else {
+            return;
+        };
+        let (leads, streams) = standing.now();
+        if self.scopes.len() <= n {
+            self.scopes.resize_with(n + 1, ScopeState::default);
         }
-        let st = self.scopes.get_mut(scope).expect("inserted above");
+        let (st, scope) = (&mut self.scopes[n], &tabs.scope_names[n]);
         toggle(&mut st.leaders, tab, leads);
         toggle(&mut st.streams, tab, streams);
         // Spelled only when a window opens: this runs at every poll's start and end.
@@ -236,7 +264,12 @@ impl Check for Checker {
     fn finish(&mut self, end: &End) -> Vec<Violation> {
         // A window still open at the end lasts until the end.
         let end_t = end.scenario.end();
-        for (scope, st) in &mut self.scopes {
+        // Scope by scope in the order of their names, as the windows' order
+        // among equal starts depends on it.
+        for (scope, &n) in &self.tabs.scope_numbers {
+            let Some(st) = self.scopes.get_mut(n) else {
+                continue;
+            };
             track(
                 &mut st.leader_window,
                 false,

@@ -20,6 +20,7 @@
 //!
 //! `Checker::audit` (and `audit`) also yields the figures the summary reports.
 
+use super::per_actor::PerActor;
 use super::{Check, End, Violation};
 use crate::observation::{Actor, Observation, Outcome, RequestKind, Step};
 use crate::scenario::Scenario;
@@ -122,7 +123,7 @@ pub struct Checker {
     backoff_base_ms: u64,
     backoff_max_ms: u64,
     silence_bound_ms: u64,
-    browsers: BTreeMap<Actor, Browser>,
+    browsers: PerActor<Browser>,
     audit: AuthAudit,
 }
 
@@ -135,7 +136,7 @@ impl Checker {
             backoff_base_ms: config.provider.auth.backoff_base_ms,
             backoff_max_ms: config.provider.auth.backoff_max_ms,
             silence_bound_ms: config.check.logout_silence_bound_ms,
-            browsers: BTreeMap::new(),
+            browsers: PerActor::default(),
             audit: AuthAudit::default(),
         }
     }
@@ -147,7 +148,7 @@ impl Checker {
     }
 
     fn browser(&mut self, key: Actor) -> &mut Browser {
-        self.browsers.entry(key.of_browser()).or_default()
+        self.browsers.or_default(key.of_browser())
     }
 
     /// A logout window closes (at a sign-in, or the end): judge what it left.
@@ -372,7 +373,12 @@ impl Check for Checker {
 
     fn finish(&mut self, _: &End) -> Vec<Violation> {
         // The logouts no sign-in closed close at the end.
-        let keys: Vec<Actor> = self.browsers.keys().copied().collect();
+        let keys: Vec<Actor> = self
+            .browsers
+            .sorted()
+            .into_iter()
+            .map(|(k, _)| *k)
+            .collect();
         for key in keys {
             self.close(key);
         }

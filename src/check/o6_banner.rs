@@ -12,6 +12,7 @@
 //! Both apply to a tab that runs throughout the window: one frozen, closed,
 //! crashed or signed out in it is excused.
 
+use super::per_actor::PerActor;
 use super::{Check, End, Violation};
 use crate::observation::{Actor, Banner, Observation, Outcome, RequestKind, Step};
 use crate::scenario::Scenario;
@@ -28,34 +29,32 @@ pub const BANNER_CLEAR_BOUND_MS: u64 = 2_000;
 #[derive(Default)]
 pub struct Checker {
     /// Each tab's banner changes, in time order.
-    banners: BTreeMap<Actor, Vec<(SimTime, Banner)>>,
+    banners: PerActor<Vec<(SimTime, Banner)>>,
     /// When each tab froze, closed, crashed or signed out (true), or thawed (false).
-    away: BTreeMap<Actor, BTreeMap<SimTime, bool>>,
+    away: PerActor<BTreeMap<SimTime, bool>>,
     /// Refresh calls out, per tab.
     refreshing: BTreeSet<(Actor, u64)>,
     /// Polls out, per tab; and per tab when a poll got an HTTP answer, and
     /// when one failed in the network.
     polling: BTreeSet<(Actor, u64)>,
-    reached: BTreeMap<Actor, Vec<SimTime>>,
-    unreached: BTreeMap<Actor, BTreeSet<SimTime>>,
+    reached: PerActor<Vec<SimTime>>,
+    unreached: PerActor<BTreeSet<SimTime>>,
     /// Per browser: when a refresh succeeded, and when one failed.
-    succeeded: BTreeMap<Actor, Vec<SimTime>>,
-    failed: BTreeMap<Actor, BTreeSet<SimTime>>,
+    succeeded: PerActor<Vec<SimTime>>,
+    failed: PerActor<BTreeSet<SimTime>>,
 }
 
 impl Checker {
     fn take(&mut self, t: SimTime, obs: &Observation) {
         match obs {
-            Observation::Banner { tab, banner } => {
-                self.banners.entry(*tab).or_default().push((t, *banner))
-            }
+            Observation::Banner { tab, banner } => self.banners.or_default(*tab).push((t, *banner)),
             Observation::Lifecycle { tab, what }
                 if matches!(what.as_str(), "freeze" | "thaw" | "close" | "crash") =>
             {
-                self.away.entry(*tab).or_default().insert(t, what != "thaw");
+                self.away.or_default(*tab).insert(t, what != "thaw");
             }
             Observation::SignedOut { tab, .. } => {
-                self.away.entry(*tab).or_default().insert(t, true);
+                self.away.or_default(*tab).insert(t, true);
             }
             Observation::Request {
                 tab,
@@ -76,9 +75,9 @@ impl Checker {
             Observation::Response {
                 tab, req, outcome, ..
             } if self.polling.remove(&(*tab, *req)) => match outcome {
-                Outcome::Status(_) => self.reached.entry(*tab).or_default().push(t),
+                Outcome::Status(_) => self.reached.or_default(*tab).push(t),
                 Outcome::NetError | Outcome::Timeout => {
-                    self.unreached.entry(*tab).or_default().insert(t);
+                    self.unreached.or_default(*tab).insert(t);
                 }
                 Outcome::Aborted => {}
             },
@@ -87,9 +86,9 @@ impl Checker {
             } if self.refreshing.remove(&(*tab, *req)) => {
                 let browser = Actor::browser(tab.org, tab.browser);
                 if *outcome == Outcome::Status(200) {
-                    self.succeeded.entry(browser).or_default().push(t);
+                    self.succeeded.or_default(browser).push(t);
                 } else {
-                    self.failed.entry(browser).or_default().insert(t);
+                    self.failed.or_default(browser).insert(t);
                 }
             }
             _ => {}
@@ -106,7 +105,7 @@ impl Checker {
 
     /// A5: each offline spell ends at the first HTTP answer after it began.
     fn offline_stuck(&self, end: SimTime, out: &mut Vec<Violation>) {
-        for (tab, changes) in &self.banners {
+        for (tab, changes) in self.banners.sorted() {
             let reached = self.reached.get(tab).map_or(&[][..], |r| &r[..]);
             for (raised, _) in changes.iter().filter(|(_, b)| *b == Banner::Offline) {
                 let Some(&t0) = reached.iter().find(|&&r| r > *raised) else {
@@ -136,7 +135,16 @@ impl Checker {
 
     /// A3: every tab of the browser drops "session expired" after a refresh succeeds.
     fn expired_stuck(&self, end: SimTime, out: &mut Vec<Violation>) {
-        for (browser, successes) in &self.succeeded {
+        // Each browser's tabs with their banners, in tab order: looked up per
+        // success, not searched for among every tab of the run.
+        let mut tabs_of: BTreeMap<Actor, Vec<(&Actor, &Vec<(SimTime, Banner)>)>> = BTreeMap::new();
+        for (tab, changes) in self.banners.sorted() {
+            tabs_of
+                .entry(tab.of_browser())
+                .or_default()
+                .push((tab, changes));
+        }
+        for (browser, successes) in self.succeeded.sorted() {
             for &t0 in successes {
                 let due = t0 + BANNER_CLEAR_BOUND_MS;
                 let failed_again = self
@@ -146,11 +154,10 @@ impl Checker {
                 if failed_again || due > end {
                     continue;
                 }
-                let tabs = self
-                    .banners
-                    .iter()
-                    .filter(|(tab, _)| tab.org == browser.org && tab.browser == browser.browser);
-                for (tab, changes) in tabs {
+                let tabs = tabs_of
+                    .get(&browser.of_browser())
+                    .map_or(&[][..], |t| &t[..]);
+                for &(tab, changes) in tabs {
                     if !self.away(tab, t0, due) && banner_at(changes, due) == Banner::Expired {
                         out.push(Violation {
                             oracle: "O6",

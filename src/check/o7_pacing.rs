@@ -20,12 +20,13 @@
 //! reports the peak (`peak_requests_per_tab_per_min`); a scenario that sets
 //! `max_requests_per_tab_per_min` makes it a budget O7 holds every tab to.
 
+use super::per_actor::PerActor;
 use super::{Check, End, Violation};
 use crate::client::ProviderConfig;
 use crate::observation::{Actor, Observation, Outcome, RequestKind, Role, Step};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Default)]
 struct TabPace {
@@ -127,9 +128,9 @@ const C6_PACING: &str = "the background pacing (C6)";
 /// sends nothing), hidden, or polling alone in fallback (C6: it paces).
 #[derive(Default)]
 struct Background {
-    frozen: BTreeMap<Actor, SimTime>,
-    hidden: BTreeSet<Actor>,
-    fallback: BTreeSet<Actor>,
+    frozen: PerActor<SimTime>,
+    hidden: PerActor<()>,
+    fallback: PerActor<()>,
 }
 
 impl Background {
@@ -146,7 +147,7 @@ impl Background {
                         self.frozen.remove(tab);
                     }
                     "hide" => {
-                        self.hidden.insert(*tab);
+                        self.hidden.insert(*tab, ());
                     }
                     "show" => {
                         self.hidden.remove(tab);
@@ -157,7 +158,7 @@ impl Background {
             }
             Observation::Role { tab, role, .. } => {
                 if *role == Role::Solo && election {
-                    self.fallback.insert(*tab);
+                    self.fallback.insert(*tab, ());
                 } else {
                     self.fallback.remove(tab);
                 }
@@ -168,13 +169,13 @@ impl Background {
     }
 
     fn paces(&self, tab: &Actor) -> bool {
-        self.hidden.contains(tab) || self.fallback.contains(tab)
+        self.hidden.contains_key(tab) || self.fallback.contains_key(tab)
     }
 }
 
 #[derive(Default)]
 pub struct Checker {
-    tabs: BTreeMap<Actor, TabPace>,
+    tabs: PerActor<TabPace>,
     background: Background,
     found: Vec<Violation>,
     /// The most requests any one tab had in its 60 s window so far.
@@ -206,7 +207,7 @@ impl Checker {
         }
         let limit = Some(scenario.config.check.max_requests_per_tab_per_min).filter(|&l| l > 0);
         let handshake = !path.contains("lastEventId=");
-        let pace = self.tabs.entry(*tab).or_default();
+        let pace = self.tabs.or_default(*tab);
         self.found
             .extend(pace.on_request(t, *tab, *req, *what, handshake, limit));
         self.peak = self.peak.max(pace.window.len() as u64);
