@@ -10,20 +10,21 @@
 //! `BTreeMap`s this replaces walked in.
 
 use crate::observation::Actor;
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashMap; // determinism-ok: only probed by key; `sorted` walks in actor order
+use std::collections::hash_map::Entry;
 
 /// A map from actor to `V` with constant-time lookup and a walk in actor order.
 pub struct PerActor<V> {
     /// Where each actor's entry is in `entries`. The entries stay out of the
     /// table, which keeps its slack (a power of two) a few bytes an entry.
-    index: FxHashMap<Actor, u32>,
+    index: FxHashMap<Actor, u32>, // determinism-ok: probed by key, never walked
     entries: Vec<(Actor, V)>,
 }
 
 impl<V> Default for PerActor<V> {
     fn default() -> Self {
         PerActor {
-            index: FxHashMap::default(),
+            index: FxHashMap::default(), // determinism-ok: probed by key, never walked
             entries: Vec::new(),
         }
     }
@@ -46,15 +47,15 @@ impl<V> PerActor<V> {
 
     /// The actor's entry, made by `make` if it has none.
     pub fn or_insert_with(&mut self, actor: Actor, make: impl FnOnce() -> V) -> &mut V {
-        let next = self.entries.len();
-        let i = *self
-            .index
-            .entry(actor)
-            .or_insert_with(|| u32::try_from(next).expect("fewer than 2^32 actors"))
-            as usize;
-        if i == next {
-            self.entries.push((actor, make()));
-        }
+        let i = match self.index.entry(actor) {
+            Entry::Occupied(at) => *at.get() as usize,
+            Entry::Vacant(slot) => {
+                let i = self.entries.len();
+                slot.insert(u32::try_from(i).expect("fewer than 2^32 actors"));
+                self.entries.push((actor, make()));
+                i
+            }
+        };
         &mut self.entries[i].1
     }
 
