@@ -166,7 +166,7 @@ fn race(own_click: bool) {
     } else {
         let input = TabInput::Message {
             channel: "auth-control".to_string(),
-            data: r#"{"logout":{"session":1}}"#.to_string(),
+            data: r#"{"logout":{"session":1}}"#.into(),
         };
         handler(&world, |t, v| t.handle(SimTime(5_000), input, v));
     }

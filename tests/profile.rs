@@ -272,7 +272,7 @@ fn a_channel_burst_drains_at_the_measured_pace() {
     let order: Vec<String> = arrivals
         .iter()
         .filter_map(|(_, e)| match e {
-            PlatformEvent::Message { data, .. } => Some(data.clone()),
+            PlatformEvent::Message { data, .. } => Some(data.to_string()),
             _ => None,
         })
         .collect();
@@ -406,7 +406,7 @@ fn a_frozen_tab_runs_its_channel_handler_as_measured() {
                 match e {
                     PlatformEvent::Message { tab: 1, data, .. } => {
                         ran += 1;
-                        let (key, value) = (format!("reply{data}"), Some(data.clone()));
+                        let (key, value) = (format!("reply{data}"), Some(data.to_string()));
                         effect(&mut p, due, 1, Effect::StorageSet { key, value });
                         let channel = "probe".to_string();
                         effect(&mut p, due, 1, Effect::Broadcast { channel, data });

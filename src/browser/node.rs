@@ -877,6 +877,7 @@ impl BrowserNode {
                         .and_then(|v| v.get("data").and_then(|d| d.as_str()).map(str::to_string));
                     let channel = key[MAILBOX_PREFIX.len()..].to_string();
                     if let Some(data) = data {
+                        let data = data.into();
                         self.to_tab(now, tab, TabInput::Message { channel, data })
                     }
                 }

@@ -35,7 +35,7 @@
 //!   them, and the platform holds what it owes a busy tab (`Busy`).
 
 use super::profile::{FrozenChannel, PlatformProfile};
-use crate::client::browser_api::Effect;
+use crate::client::browser_api::{Effect, MessageData};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 use crate::seed::{jitter_ms, SimRng};
@@ -141,7 +141,7 @@ pub enum PlatformEvent {
         tab: TabIndex,
         channel: String,
         from: TabIndex,
-        data: String,
+        data: MessageData,
     },
     /// B3: `tab` now holds lock `name`.
     LockGranted { tab: TabIndex, name: String },
@@ -201,7 +201,7 @@ enum Delivery {
         dest: TabIndex,
         channel: String,
         from: TabIndex,
-        data: String,
+        data: MessageData,
     },
     /// B3, measured: the lock manager lets go of a gone tab's lock.
     Release { tab: TabIndex, name: String },
@@ -452,6 +452,7 @@ impl Platform {
             // The bug: the post "succeeds" and goes nowhere.
             return true;
         }
+        let data = MessageData::from(data);
         for dest in 0..self.tabs.len() {
             if dest == from || self.tabs[dest].lifecycle.is_gone() {
                 continue;
@@ -1275,7 +1276,7 @@ mod tests {
                 tab: 1,
                 channel: "c".into(),
                 from: 0,
-                data: format!("m{i}"),
+                data: format!("m{i}").into(),
             })
             .collect();
         let messages: Vec<PlatformEvent> = released

@@ -30,3 +30,101 @@ pub enum Effect {
     /// Release `name`, or withdraw a request for it not yet granted.
     LockRelease { name: String },
 }
+
+/// The data of a channel message, shared by every tab it reaches: its text,
+/// and what the first receiver read it as, so the others take a copy of that
+/// instead of parsing the text again (parsing once per receiving tab was a
+/// tenth of a run's instructions, issue 19). Every receiver reads the same
+/// text as the same type, so a copy is what its own parse would have made.
+#[derive(Clone)]
+pub struct MessageData(std::sync::Arc<Shared>);
+
+struct Shared {
+    text: String,
+    read: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl MessageData {
+    pub fn as_str(&self) -> &str {
+        &self.0.text
+    }
+
+    /// The text as JSON of a `T`, or `None` if it is not one.
+    pub fn read<T>(&self) -> Option<T>
+    where
+        T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let parse = || serde_json::from_str::<T>(&self.0.text).ok();
+        let read = self.0.read.get_or_init(|| Box::new(parse()));
+        match read.downcast_ref::<Option<T>>() {
+            Some(value) => value.clone(),
+            // A receiver reading it as another type (none does) parses its own.
+            None => parse(),
+        }
+    }
+}
+
+impl From<String> for MessageData {
+    fn from(text: String) -> Self {
+        MessageData(std::sync::Arc::new(Shared {
+            text,
+            read: std::sync::OnceLock::new(),
+        }))
+    }
+}
+
+impl From<&str> for MessageData {
+    fn from(text: &str) -> Self {
+        text.to_string().into()
+    }
+}
+
+impl PartialEq for MessageData {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for MessageData {}
+
+impl std::fmt::Display for MessageData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for MessageData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MessageData;
+
+    #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+    struct Ping {
+        n: u32,
+    }
+
+    #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+    struct Other {
+        m: u32,
+    }
+
+    #[test]
+    fn every_receiver_reads_what_its_own_parse_would() {
+        let sent = MessageData::from(r#"{"n":7}"#);
+        let (first, second) = (sent.clone(), sent.clone());
+        assert_eq!(first.read::<Ping>(), Some(Ping { n: 7 }));
+        assert_eq!(second.read::<Ping>(), Some(Ping { n: 7 }), "the shared copy");
+        // Read as another type, it parses for itself rather than take the other's.
+        assert_eq!(second.read::<Other>(), None);
+        let both = MessageData::from(r#"{"n":1,"m":2}"#);
+        assert_eq!(both.read::<Ping>(), Some(Ping { n: 1 }));
+        assert_eq!(both.read::<Other>(), Some(Other { m: 2 }));
+        assert_eq!(MessageData::from("not json").read::<Ping>(), None);
+        assert_eq!(sent.as_str(), r#"{"n":7}"#);
+    }
+}

@@ -25,7 +25,7 @@ pub enum TabInput {
     /// A BroadcastChannel message (or an L6 mailbox one) from another tab.
     Message {
         channel: String,
-        data: String,
+        data: MessageData,
     },
     /// A localStorage write by another tab.
     Storage {

@@ -20,7 +20,7 @@ use super::auth::{
     Auth, AuthInput, AuthMessage, AuthOutput, Credentials, CONTROL_CHANNEL, REFRESH_CHANNEL,
 };
 use super::breaker::Breaker;
-use super::browser_api::{BrowserView, Effect};
+use super::browser_api::{BrowserView, Effect, MessageData};
 use super::calls::{Call, Calls, Kind, Purpose};
 use super::dedup::Dedup;
 use super::derived::{Aggregate, Derived, DerivedInput};

@@ -271,17 +271,17 @@ impl Tab {
         &mut self,
         now: SimTime,
         channel: &str,
-        data: &str,
+        data: &MessageData,
         env: &dyn BrowserView,
     ) {
         if channel == HEALTH_CHANNEL {
-            if let (false, Ok(h)) = (self.polls(), serde_json::from_str::<Health>(data)) {
+            if let (false, Some(h)) = (self.polls(), data.read::<Health>()) {
                 self.stream_live = h.is_live;
             }
             return self.on_timer(now, env);
         }
         if channel == REFRESH_CHANNEL || channel == CONTROL_CHANNEL {
-            if let Ok(msg) = serde_json::from_str::<AuthMessage>(data) {
+            if let Some(msg) = data.read::<AuthMessage>() {
                 self.to_auth(now, AuthInput::Message(msg), env);
             }
             return self.on_timer(now, env);
@@ -290,7 +290,7 @@ impl Tab {
         if self.leader.as_ref().is_none_or(|l| l.channel() != channel) {
             return;
         }
-        let Ok(msg) = serde_json::from_str::<ChannelMessage>(data) else {
+        let Some(msg) = data.read::<ChannelMessage>() else {
             return;
         };
         let (tab, seq, cursor) = msg.sender();
