@@ -118,7 +118,11 @@ mod tests {
         let sent = MessageData::from(r#"{"n":7}"#);
         let (first, second) = (sent.clone(), sent.clone());
         assert_eq!(first.read::<Ping>(), Some(Ping { n: 7 }));
-        assert_eq!(second.read::<Ping>(), Some(Ping { n: 7 }), "the shared copy");
+        assert_eq!(
+            second.read::<Ping>(),
+            Some(Ping { n: 7 }),
+            "the shared copy"
+        );
         // Read as another type, it parses for itself rather than take the other's.
         assert_eq!(second.read::<Other>(), None);
         let both = MessageData::from(r#"{"n":1,"m":2}"#);
