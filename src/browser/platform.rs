@@ -240,14 +240,23 @@ impl TabState {
 
     /// Apply write number `write` to this view unless a later one is already there.
     fn apply(&mut self, write: u64, key: &str, value: Option<String>) -> bool {
-        if self.applied.get(key).is_some_and(|w| *w >= write) {
-            return false;
+        // The key is nearly always there already: update in place, not re-key.
+        match self.applied.get_mut(key) {
+            Some(w) if *w >= write => return false,
+            Some(w) => *w = write,
+            None => {
+                self.applied.insert(key.to_string(), write);
+            }
         }
-        self.applied.insert(key.to_string(), write);
-        match value {
-            Some(v) => self.view.insert(key.to_string(), v),
-            None => self.view.remove(key),
-        };
+        match (value, self.view.get_mut(key)) {
+            (Some(v), Some(held)) => *held = v,
+            (Some(v), None) => {
+                self.view.insert(key.to_string(), v);
+            }
+            (None, _) => {
+                self.view.remove(key);
+            }
+        }
         true
     }
 }
@@ -272,9 +281,9 @@ pub struct Platform {
     /// number breaks ties in the order things were sent.
     deliveries: BTreeMap<(SimTime, u64), Delivery>,
     next_delivery: u64,
-    /// Latest scheduled delivery per (destination, key), so a later write is
+    /// Latest scheduled delivery per key and destination, so a later write is
     /// never scheduled before an earlier one to the same tab (B1).
-    storage_last_due: BTreeMap<(TabIndex, String), SimTime>,
+    storage_last_due: BTreeMap<String, LiteMap<TabIndex, SimTime>>,
     /// Latest scheduled delivery per (sender, receiver), for B2's per-sender order.
     message_last_due: BTreeMap<(TabIndex, TabIndex), SimTime>,
     /// Measured profile: until when (ns) each receiver is busy with channel messages.
@@ -378,7 +387,16 @@ impl Platform {
         self.next_write += 1;
         let write = self.next_write;
         self.tab_mut(tab).apply(write, key, value.clone());
-        self.backing.insert(key.to_string(), (write, value.clone()));
+        match self.backing.get_mut(key) {
+            Some(held) => *held = (write, value.clone()),
+            None => {
+                self.backing.insert(key.to_string(), (write, value.clone()));
+            }
+        }
+        if !self.storage_last_due.contains_key(key) {
+            self.storage_last_due
+                .insert(key.to_string(), LiteMap::new());
+        }
         if self.tabs.len() > 1 && fires(self.mutant, Mutant::StorageWriteLost) {
             // The bug: the write stays in the writer's view and the backing store.
             return;
@@ -391,12 +409,9 @@ impl Platform {
             // A later write must not overtake an earlier one to the same tab,
             // or that tab would see the key go back in time and emit events
             // out of write order. Ties are broken by insertion order.
-            let last = self
-                .storage_last_due
-                .entry((dest, key.to_string()))
-                .or_default();
-            let due = drawn.max(*last);
-            *last = due;
+            let last_due = self.storage_last_due.get_mut(key).expect("made above");
+            let due = drawn.max(last_due.get(&dest).copied().unwrap_or_default());
+            last_due.insert(dest, due);
             self.schedule(
                 due,
                 Delivery::Storage {

@@ -100,6 +100,8 @@ pub const CONTROL_CHANNEL: &str = "auth-control";
 const TOKEN_KEY: &str = "auth-token";
 const BACKOFF_KEY: &str = "auth-backoff";
 const LOGOUT_KEY: &str = "auth-logout";
+/// The refresh mutex's lease key, per session (A2): the prefix, then the session.
+const LEASE_PREFIX: &str = "auth-refresh-lease:";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct SharedToken {
@@ -277,7 +279,14 @@ impl Auth {
     }
 
     fn lease_key(&self) -> String {
-        format!("auth-refresh-lease:{}", self.session().unwrap_or(0))
+        format!("{LEASE_PREFIX}{}", self.session().unwrap_or(0))
+    }
+
+    /// Whether `key` is this session's refresh lease, without spelling the
+    /// key (every storage event reaches this test).
+    fn is_lease_key(&self, key: &str) -> bool {
+        let session = self.session().unwrap_or(0);
+        key.strip_prefix(LEASE_PREFIX) == Some(itoa::Buffer::new().format(session))
     }
 
     fn set_banner(&mut self) {
@@ -632,7 +641,7 @@ impl Auth {
                     }
                 }
             }
-            k if k == self.lease_key() && value.is_none() => self.lease_busy_until = None,
+            k if self.is_lease_key(k) && value.is_none() => self.lease_busy_until = None,
             _ => return,
         }
         self.on_timer(now, env);

@@ -81,8 +81,9 @@ impl Tab {
     /// S14: a welcomed stream that carries other than the page needs is
     /// changed in place, one call at a time.
     pub(super) fn sync_services(&mut self, now: SimTime) {
-        let want = self.stream_subscription();
+        // A v1 tab has no stream to change (and computing the set allocates).
         let Some(v2) = self.v2.as_ref() else { return };
+        let want = self.stream_subscription();
         let current = v2.asked.as_ref() == Some(&want);
         if current || self.calls.has(Kind::UpdateServices) || !self.stream_open() {
             return;
