@@ -149,9 +149,15 @@ impl Scenario {
         }
     }
 
+    /// The property a browser's tabs filter to, as declared: odd-numbered
+    /// browsers filter to one when the scenario says so.
+    pub fn browser_property(&self, browser: u32) -> Option<crate::event::PropertyId> {
+        (self.config.filter_odd_browsers && browser % 2 == 1)
+            .then(|| (browser / 2) % self.topology.properties_per_org)
+    }
+
     pub fn browser_config(&self, org: u32, browser: u32) -> BrowserConfig {
-        let property = (self.config.filter_odd_browsers && browser % 2 == 1)
-            .then(|| (browser / 2) % self.topology.properties_per_org);
+        let property = self.browser_property(browser);
         BrowserConfig {
             org,
             browser,

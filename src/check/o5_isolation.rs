@@ -28,7 +28,7 @@ impl Check for Checker {
             return;
         };
         let org = tab.org;
-        let declared = scenario.browser_config(tab.org, tab.browser).property;
+        let declared = scenario.browser_property(tab.browser);
         let filters = filters_at(scenario, *tab, declared, step.t);
         for e in events {
             let foreign_org = e.org != org;
@@ -60,7 +60,7 @@ fn filters_at(
     tab: Actor,
     declared: Option<u32>,
     t: SimTime,
-) -> Vec<Option<u32>> {
+) -> [Option<u32>; 2] {
     let target = Target::Tab(tab.org, tab.browser, tab.tab.unwrap_or(u32::MAX));
     let mut changes: Vec<(SimTime, Option<u32>)> = Vec::new();
     for f in scenario.faults.iter().filter(|f| f.target == target) {
@@ -75,5 +75,5 @@ fn filters_at(
         let last = changes.iter().filter(|c| within(c.0)).last();
         last.map_or(declared, |c| c.1)
     };
-    vec![upto(&|at| at < t), upto(&|at| at <= t)]
+    [upto(&|at| at < t), upto(&|at| at <= t)]
 }
