@@ -367,15 +367,17 @@ impl Route {
 
 /// `?k=v&...` of the pairs that have a value ("" if none do).
 fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
+    // Written into one string: every request spells its path (issue 19).
+    let mut out = String::new();
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            out.push(if out.is_empty() { '?' } else { '&' });
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
     }
+    out
 }
 
 /// `lists=revenues,tasks`: the lists a page loads in one call.
