@@ -409,7 +409,15 @@ fn a_frozen_tab_runs_its_channel_handler_as_measured() {
                         let (key, value) = (format!("reply{data}"), Some(data.to_string()));
                         effect(&mut p, due, 1, Effect::StorageSet { key, value });
                         let channel = "probe".to_string();
-                        effect(&mut p, due, 1, Effect::Broadcast { channel, data });
+                        effect(
+                            &mut p,
+                            due,
+                            1,
+                            Effect::Broadcast {
+                                channel,
+                                data: data.to_string(),
+                            },
+                        );
                     }
                     PlatformEvent::Storage { tab: 1, .. } => storage_ran += 1,
                     PlatformEvent::Storage { tab: 0, .. } => seen += 1,
