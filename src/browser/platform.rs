@@ -393,13 +393,14 @@ impl Platform {
                 self.backing.insert(key.to_string(), (write, value.clone()));
             }
         }
-        if !self.storage_last_due.contains_key(key) {
-            self.storage_last_due
-                .insert(key.to_string(), LiteMap::new());
-        }
         if self.tabs.len() > 1 && fires(self.mutant, Mutant::StorageWriteLost) {
             // The bug: the write stays in the writer's view and the backing store.
             return;
+        }
+        // The key is copied once, when it is new, not once per destination per write.
+        if !self.storage_last_due.contains_key(key) {
+            self.storage_last_due
+                .insert(key.to_string(), LiteMap::new());
         }
         for dest in 0..self.tabs.len() {
             if dest == tab || self.tabs[dest].lifecycle.is_gone() {
