@@ -578,47 +578,49 @@ pub struct Step {
 }
 
 /// Where a history sends each step as a driver records it: the checkers, the
-/// trace hasher, the summary tally.
+/// trace hasher, the summary tally. It takes the step itself, so it may pass
+/// it on (to another thread) without a copy.
 pub trait Observer {
-    fn observe(&mut self, step: &Step);
-}
-
-/// A caller keeps its observer through a shared handle and takes it back
-/// once the driver has dropped the history.
-impl<T: Observer> Observer for std::rc::Rc<std::cell::RefCell<T>> {
-    fn observe(&mut self, step: &Step) {
-        self.borrow_mut().observe(step)
-    }
+    fn observe(&mut self, step: Step);
 }
 
 /// Every step of a run, as the drivers record it. Each step goes to the
-/// observer as it happens; the steps themselves are kept only when asked
-/// for (a trace file, a timeline, stored checking), so a run's memory is its
-/// live state, not its history.
+/// observer as it happens, or is kept when asked for (a trace file, a
+/// timeline, stored checking), so a run's memory is its live state, not its
+/// history.
 pub struct History {
     /// The kept steps (empty unless keeping).
     pub steps: Vec<Step>,
-    keep: bool,
-    observer: Option<Box<dyn Observer>>,
+    sink: Sink,
+}
+
+/// What a history does with a step.
+enum Sink {
+    Keep,
+    Observe(Box<dyn Observer>),
+    Discard,
 }
 
 impl Default for History {
-    /// Keeps every step and observes nothing.
+    /// Keeps every step.
     fn default() -> Self {
         History {
             steps: Vec::new(),
-            keep: true,
-            observer: None,
+            sink: Sink::Keep,
         }
     }
 }
 
 impl std::fmt::Debug for History {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sink = match self.sink {
+            Sink::Keep => "keep",
+            Sink::Observe(_) => "observe",
+            Sink::Discard => "discard",
+        };
         f.debug_struct("History")
             .field("steps", &self.steps.len())
-            .field("keep", &self.keep)
-            .field("observed", &self.observer.is_some())
+            .field("sink", &sink)
             .finish()
     }
 }
@@ -628,17 +630,15 @@ impl History {
     pub fn discarding() -> Self {
         History {
             steps: Vec::new(),
-            keep: false,
-            observer: None,
+            sink: Sink::Discard,
         }
     }
 
-    /// Hand each step to `observer` as it is recorded; keep it too if `keep`.
-    pub fn observed(observer: Box<dyn Observer>, keep: bool) -> Self {
+    /// Hand each step to `observer` as it is recorded, keeping none.
+    pub fn observed(observer: Box<dyn Observer>) -> Self {
         History {
             steps: Vec::new(),
-            keep,
-            observer: Some(observer),
+            sink: Sink::Observe(observer),
         }
     }
 
@@ -649,11 +649,10 @@ impl History {
             serde_json::to_string(&obs).unwrap_or_else(|e| e.to_string())
         );
         let step = Step { t, obs };
-        if let Some(observer) = &mut self.observer {
-            observer.observe(&step);
-        }
-        if self.keep {
-            self.steps.push(step);
+        match &mut self.sink {
+            Sink::Keep => self.steps.push(step),
+            Sink::Observe(observer) => observer.observe(step),
+            Sink::Discard => {}
         }
     }
 }

@@ -13,9 +13,8 @@ use crate::scenario::Scenario;
 use crate::time::SimTime;
 use crate::trace::Trace;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
+use std::sync::mpsc;
 
 /// The figures an insta snapshot keeps for a scenario at a seed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,8 +127,9 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// Run `scenario` at `seed` with `mutant` on `driver`: the checkers, the
-/// summary tally and the trace hasher take each step as it happens, and the
-/// history keeps nothing, so memory is the run's live state.
+/// summary tally and the trace hasher take each step as it happens (on a
+/// thread of their own, `Pipe`), and the history keeps nothing, so memory is
+/// the run's live state.
 pub fn run_with(
     scenario: &Scenario,
     seed: u64,
@@ -173,15 +173,89 @@ fn run_streamed(
     driver: Driver,
     keep_trace: bool,
 ) -> RunReport {
-    let stream = Rc::new(RefCell::new(Stream::new(scenario, keep_trace)));
-    let history = History::observed(Box::new(stream.clone()), false);
-    let done = drive(scenario, seed, mutant, driver, history);
-    drop(done.history);
-    let stream = Rc::try_unwrap(stream)
-        .ok()
-        .expect("the driver's history, the stream's other handle, is dropped")
-        .into_inner();
-    report(scenario, seed, mutant, stream, &done.last, done.peak_held)
+    std::thread::scope(|scope| {
+        let (full, to_check) = mpsc::sync_channel::<Vec<Step>>(BATCHES_AHEAD);
+        let (emptied, empty) = mpsc::channel::<Vec<Step>>();
+        let checking = std::thread::Builder::new()
+            .name("rtsim-checkers".into())
+            .spawn_scoped(scope, move || {
+                let mut stream = Stream::new(scenario, keep_trace);
+                for mut batch in to_check {
+                    for step in batch.drain(..) {
+                        stream.observe(&step);
+                    }
+                    // The driver may have gone: then nobody refills it.
+                    let _ = emptied.send(batch);
+                }
+                stream
+            })
+            .expect("the checkers' thread starts");
+        let pipe = Pipe {
+            batch: Vec::with_capacity(BATCH),
+            full,
+            empty,
+        };
+        let done = drive(
+            scenario,
+            seed,
+            mutant,
+            driver,
+            History::observed(Box::new(pipe)),
+        );
+        // Dropping the history sends the last batch and closes the pipe.
+        drop(done.history);
+        let stream = checking
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        report(scenario, seed, mutant, stream, &done.last, done.peak_held)
+    })
+}
+
+/// Steps go to the checkers' thread this many at a time: one channel
+/// operation per batch, not per step.
+const BATCH: usize = 1024;
+/// Full batches waiting at most: the driver runs no further ahead of the
+/// checkers than this, which bounds what the pipe holds.
+const BATCHES_AHEAD: usize = 2;
+
+/// The driver's end of the pipe to the checkers' thread, which judges a
+/// run's steps while the driver makes the next ones (a run's two halves on
+/// two cores; the checkers see the steps in the order recorded, so a verdict
+/// is the same as on one). Emptied batches come back to be filled again.
+struct Pipe {
+    batch: Vec<Step>,
+    full: mpsc::SyncSender<Vec<Step>>,
+    empty: mpsc::Receiver<Vec<Step>>,
+}
+
+impl Pipe {
+    fn send(&mut self, batch: Vec<Step>) {
+        // The checkers hang up only by panicking, which `run_streamed` raises when it joins them.
+        let _ = self.full.send(batch);
+    }
+}
+
+impl Observer for Pipe {
+    fn observe(&mut self, step: Step) {
+        self.batch.push(step);
+        if self.batch.len() == BATCH {
+            let refill = self
+                .empty
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            let batch = std::mem::replace(&mut self.batch, refill);
+            self.send(batch);
+        }
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        let last = std::mem::take(&mut self.batch);
+        if !last.is_empty() {
+            self.send(last);
+        }
+    }
 }
 
 /// Move the nodes to the end of the run, recording into `history`.
@@ -203,18 +277,17 @@ fn drive(
 }
 
 /// Where a run's steps go: every checker, the summary tally and the trace.
-struct Stream {
-    /// The run's own copy: a driver's history outlives any borrow of the caller's.
-    scenario: Scenario,
+struct Stream<'a> {
+    scenario: &'a Scenario,
     checkers: Checkers,
     tally: Tally,
     trace: Trace,
 }
 
-impl Stream {
-    fn new(scenario: &Scenario, keep_trace: bool) -> Self {
+impl<'a> Stream<'a> {
+    fn new(scenario: &'a Scenario, keep_trace: bool) -> Self {
         Stream {
-            scenario: scenario.clone(),
+            scenario,
             checkers: Checkers::new(scenario),
             tally: Tally::default(),
             trace: Trace::new(keep_trace),
@@ -222,9 +295,9 @@ impl Stream {
     }
 }
 
-impl Observer for Stream {
+impl Stream<'_> {
     fn observe(&mut self, step: &Step) {
-        self.checkers.step(&self.scenario, step);
+        self.checkers.step(self.scenario, step);
         self.tally.step(step);
         self.trace.step(step);
     }

@@ -62,7 +62,7 @@ impl std::fmt::Display for Violation {
 /// through hooks), so a run's memory is its live state, not its history.
 /// `finish` judges what is left once the run ends. The same checker serves a
 /// live run and a stored history fed after it (`run::run_stored`) alike.
-pub trait Check {
+pub trait Check: Send {
     fn step(&mut self, scenario: &Scenario, step: &Step);
     /// The violations found, in the order the checker found them.
     fn finish(&mut self, end: &End) -> Vec<Violation>;
