@@ -1,7 +1,6 @@
 //! One run: a scenario, a seed, maybe a mutant, a driver; out comes a verdict,
 //! the violations, the canonical trace and its hash, and a summary.
 
-use crate::check::o11_latency::percentile;
 use crate::check::{Checkers, End, Figures, Violation};
 pub use crate::driver::Driver;
 use crate::event::Service;
@@ -521,8 +520,8 @@ impl Tally {
             self.counts.leader_elections as f64 / self.role_tabs.len() as f64 / days
         };
         Summary {
-            ui_latency_p50_ms: percentile(latencies, 50.0),
-            ui_latency_p99_ms: percentile(latencies, 99.0),
+            ui_latency_p50_ms: latencies.percentile(50.0),
+            ui_latency_p99_ms: latencies.percentile(99.0),
             refresh_requests: auth.refresh_requests,
             peak_requests_per_tab_per_min: figures.peak_requests_per_tab_per_min,
             token_expiries: auth.expiries,
@@ -551,7 +550,7 @@ impl Tally {
                     p95_latency_ms: figures
                         .ui_latencies_by_service
                         .get(&service)
-                        .and_then(|l| percentile(l, 95.0)),
+                        .and_then(|l| l.percentile(95.0)),
                     ..health
                 })
                 .collect(),

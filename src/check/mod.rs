@@ -83,10 +83,11 @@ pub struct Figures {
     pub split_brains: Vec<o4_one_leader::SplitBrain>,
     /// O6: the refresh and logout figures.
     pub auth: o6_auth::AuthAudit,
-    /// O11: every realtime apply's event-to-UI latency in ms, sorted.
-    pub ui_latencies: Vec<u64>,
-    /// O11, v2: the same per service, sorted.
-    pub ui_latencies_by_service: std::collections::BTreeMap<crate::event::Service, Vec<u64>>,
+    /// O11: every realtime apply's event-to-UI latency.
+    pub ui_latencies: o11_latency::Latencies,
+    /// O11, v2: the same per service.
+    pub ui_latencies_by_service:
+        std::collections::BTreeMap<crate::event::Service, o11_latency::Latencies>,
     /// O7: the most requests one tab sent in any 60 s.
     pub peak_requests_per_tab_per_min: u64,
     /// The oracles the run gave something to judge (`Exercised`).
