@@ -29,10 +29,9 @@ tabs_per_browser = 1
 mutations_per_s = 1.0
 "#;
 
-fn scenario_file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("rtsim-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
+/// `text` written as `name` in `dir`, which removes it when the test ends.
+fn scenario_file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write scenario");
     path.to_string_lossy().to_string()
 }
@@ -185,8 +184,9 @@ fn bad_scenarios_exit_2_naming_file_line_and_field() {
             13,
         ),
     ];
+    let dir = tempfile::tempdir().expect("temp dir");
     for (file, text, field, line) in cases {
-        let path = scenario_file(file, text);
+        let path = scenario_file(&dir, file, text);
         let out = rtsim(&["run", &path, "--seed", "1"]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{file}: {err}");
@@ -204,7 +204,8 @@ fn bad_scenarios_exit_2_naming_file_line_and_field() {
 
 #[test]
 fn bad_seeds_and_mutants_exit_2() {
-    let path = scenario_file("good.toml", GOOD);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = scenario_file(&dir, "good.toml", GOOD);
     for args in [
         ["--seed", "0xZZ"],
         ["--seed", "-4"],
@@ -220,7 +221,8 @@ fn bad_seeds_and_mutants_exit_2() {
 
 #[test]
 fn a_passing_run_ends_with_its_verdict_line_and_hex_seeds_parse() {
-    let path = scenario_file("good2.toml", GOOD);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = scenario_file(&dir, "good2.toml", GOOD);
     let dec = rtsim(&["run", &path, "--seed", "42"]);
     let hex = rtsim(&["run", &path, "--seed", "0x2a"]);
     assert_eq!(
@@ -329,7 +331,9 @@ fn check_judges_recorded_histories_and_rejects_malformed_ones() {
     let kept = rtsim(&["check", &history("lease_takeover_18s_heartbeat_10s.jsonl")]);
     assert_eq!(kept.status.code(), Some(0), "{}", stderr(&kept));
     assert!(String::from_utf8_lossy(&kept.stdout).contains(": pass (2 checkers judged"));
+    let dir = tempfile::tempdir().expect("temp dir");
     let bad = scenario_file(
+        &dir,
         "bad.jsonl",
         "{\"kind\":\"recording\",\"schema\":1,\"records\":[\"role\"],\"params\":{\"scope\":\"browser-org\"}}\n{\"t\":1,\"kind\":\"role\",\"tab\":\"org0/browser0/tab0\",\"scope\":\"s\",\"role\":\"leader\",\"seq\":-1,\"cause\":\"c\"}\n",
     );

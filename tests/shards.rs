@@ -4,7 +4,6 @@
 //! names each scenario and carries a failure's replay command; `run
 //! --format json` keeps its documented field names.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 fn rtsim(args: &[&str]) -> (Option<i32>, String) {
@@ -21,16 +20,10 @@ fn rtsim(args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtsim-shards-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 /// The unsharded output of `args`, and `rtsim merge` of its 4 shards' JSON.
-fn whole_and_merged(name: &str, args: &[&str]) -> (String, String) {
+fn whole_and_merged(args: &[&str]) -> (String, String) {
     let (code, whole) = rtsim(args);
-    let dir = temp_dir(name);
+    let dir = tempfile::tempdir().expect("temp dir");
     let mut files = Vec::new();
     for k in 1..=4 {
         let shard = format!("{k}/4");
@@ -41,7 +34,7 @@ fn whole_and_merged(name: &str, args: &[&str]) -> (String, String) {
             matches!(shard_code, Some(0 | 1)),
             "{sharded:?}: {shard_code:?}"
         );
-        let file = dir.join(format!("{k}.json"));
+        let file = dir.path().join(format!("{k}.json"));
         std::fs::write(&file, json).expect("write shard");
         files.push(file.display().to_string());
     }
@@ -49,7 +42,6 @@ fn whole_and_merged(name: &str, args: &[&str]) -> (String, String) {
     merge.extend(files.iter().map(String::as_str));
     let (merge_code, merged) = rtsim(&merge);
     assert_eq!(merge_code, code, "merge exits as the whole batch did");
-    let _ = std::fs::remove_dir_all(&dir);
     (whole, merged)
 }
 
@@ -65,7 +57,7 @@ fn four_merged_sweep_shards_print_the_unsharded_table() {
         "--mutant",
         "no-dedup",
     ];
-    let (whole, merged) = whole_and_merged("sweep", &args);
+    let (whole, merged) = whole_and_merged(&args);
     assert!(whole.contains("failed"), "{whole}");
     assert_eq!(merged, whole);
 }
@@ -73,7 +65,7 @@ fn four_merged_sweep_shards_print_the_unsharded_table() {
 #[test]
 fn four_merged_swarm_shards_print_the_unsharded_report() {
     let args = ["swarm", "--runs", "30", "--mutant", "no-dedup", "--quiet"];
-    let (whole, merged) = whole_and_merged("swarm", &args);
+    let (whole, merged) = whole_and_merged(&args);
     assert!(whole.contains("swarm: 30 runs"), "{whole}");
     assert_eq!(merged, whole);
 }
@@ -86,15 +78,15 @@ fn four_merged_crosscheck_shards_print_the_unsharded_table() {
         "--seeds",
         "6",
     ];
-    let (whole, merged) = whole_and_merged("crosscheck", &args);
+    let (whole, merged) = whole_and_merged(&args);
     assert!(whole.contains("crosscheck: 0 disagreements"), "{whole}");
     assert_eq!(merged, whole);
 }
 
 #[test]
 fn a_sweep_junit_report_has_a_case_per_scenario_and_the_replay_of_a_failure() {
-    let dir = temp_dir("junit");
-    let xml = dir.join("sweep.xml");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let xml = dir.path().join("sweep.xml");
     let (code, _) = rtsim(&[
         "sweep",
         "sims/partition_heal.toml",
@@ -119,7 +111,6 @@ fn a_sweep_junit_report_has_a_case_per_scenario_and_the_replay_of_a_failure() {
         ),
         "{text}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -164,10 +155,9 @@ fn bad_shards_and_records_exit_2() {
         let (code, _) = rtsim(&["sweep", "sims/partition_heal.toml", "--shard", shard]);
         assert_eq!(code, Some(2), "--shard {shard}");
     }
-    let dir = temp_dir("bad");
-    let bad = dir.join("bad.json");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"kind\":\"run\"}\n").expect("write");
     let (code, _) = rtsim(&["merge", &bad.display().to_string()]);
     assert_eq!(code, Some(2));
-    let _ = std::fs::remove_dir_all(&dir);
 }

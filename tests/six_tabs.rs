@@ -20,7 +20,8 @@ fn six_tabs_per_browser_replay_to_the_same_trace() {
     }
     // Across processes: the same file, run twice by the binary.
     let text = std::fs::read_to_string(&s.path).expect("scenario readable");
-    let file = std::env::temp_dir().join(format!("rtsim-six-tabs-{}.toml", std::process::id()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("six_tabs.toml");
     std::fs::write(
         &file,
         text.replace("tabs_per_browser = 4", "tabs_per_browser = 6"),
@@ -54,5 +55,4 @@ fn six_tabs_per_browser_replay_to_the_same_trace() {
             run_with(&s, 11, None, Driver::Express).trace_hex()
         )
     );
-    let _ = std::fs::remove_file(&file);
 }

@@ -115,7 +115,8 @@ fn shrinking_keeps_the_failure_and_makes_the_case_smaller() {
     assert!(shrunk.runs <= 200, "{} runs over the budget", shrunk.runs);
     // The case written out names the platform it failed under, default or not,
     // and replays to the same trace.
-    let out = std::env::temp_dir().join(format!("rtsim-case-{}.toml", std::process::id()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("case.toml");
     let written = rtsim::shrink::write_case(&goal, &shrunk, Path::new("drawn.toml"), Some(out))
         .expect("written");
     let text = std::fs::read_to_string(&written).expect("read back");
@@ -146,7 +147,8 @@ fn trace_of(out: &str) -> Option<String> {
 
 #[test]
 fn a_failing_swarm_run_replays_byte_for_byte_from_its_file() {
-    let out_dir = std::env::temp_dir().join(format!("rtsim-swarm-{}", std::process::id()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().join("cases");
     let out = Command::new(env!("CARGO_BIN_EXE_rtsim"))
         .args([
             "swarm",
@@ -181,7 +183,6 @@ fn a_failing_swarm_run_replays_byte_for_byte_from_its_file() {
         trace_of(fail),
         "replay `{replay}` differs:\n{again}"
     );
-    let _ = std::fs::remove_dir_all(&out_dir);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! nest on every thread. Without Chromium the page test says it is skipped,
 //! unless `RTSIM_REQUIRE_CHROMIUM` is set (CI sets it, and installs chromium).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// The mutant run both tests draw: a 6-minute, 10-tab run that fails O4
@@ -30,12 +30,6 @@ fn draw(option: &str, file: &Path) {
     assert!(file.is_file(), "{option} wrote nothing");
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtsim-timeline-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
-}
-
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
@@ -49,7 +43,8 @@ fn chromium() -> Option<&'static str> {
 
 #[test]
 fn the_timeline_renders_in_chromium_with_the_violation_markers() {
-    let page = temp("run.html");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("run.html");
     draw("--timeline", &page);
     let html = std::fs::read_to_string(&page).expect("readable");
     // Self-contained: nothing fetched from anywhere.
@@ -100,12 +95,12 @@ fn the_timeline_renders_in_chromium_with_the_violation_markers() {
         dom.contains("class=\"violation-link\""),
         "the violation list links to it"
     );
-    let _ = std::fs::remove_file(&page);
 }
 
 #[test]
 fn the_perfetto_file_is_trace_event_json_whose_spans_nest() {
-    let file = temp("run.json");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("run.json");
     draw("--perfetto", &file);
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("readable")).expect("JSON");
@@ -144,5 +139,4 @@ fn the_perfetto_file_is_trace_event_json_whose_spans_nest() {
             let _ = a0;
         }
     }
-    let _ = std::fs::remove_file(&file);
 }
