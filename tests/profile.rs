@@ -129,7 +129,7 @@ fn storage_and_channel_delays_follow_the_profile() {
     within("storage event", storage, &m.storage);
     let channel = one_way(&config, |i| Effect::Broadcast {
         channel: "c".into(),
-        data: i.to_string(),
+        data: i.to_string().into(),
     });
     within("channel message", channel, &m.channel);
 }
@@ -189,7 +189,15 @@ fn a_busy_tab_gets_what_reached_it_as_its_task_ends() {
         let value = Some("busy".to_string());
         effect(&mut p, wrote, 0, Effect::StorageSet { key, value });
         let (channel, data) = ("probe".to_string(), "busy".to_string());
-        effect(&mut p, wrote, 0, Effect::Broadcast { channel, data });
+        effect(
+            &mut p,
+            wrote,
+            0,
+            Effect::Broadcast {
+                channel,
+                data: data.into(),
+            },
+        );
         effect(&mut p, wrote, 0, Effect::LockRelease { name: lock() });
         let ends = SimTime(task_ms);
         let early = deliver(&mut p, ends);
@@ -257,7 +265,7 @@ fn a_channel_burst_drains_at_the_measured_pace() {
     for i in 0..n {
         let effect = Effect::Broadcast {
             channel: "c".into(),
-            data: i.to_string(),
+            data: i.to_string().into(),
         };
         p.handle(SimTime(0), PlatformInput::Effect { tab: 0, effect }, &());
     }
@@ -396,7 +404,15 @@ fn a_frozen_tab_runs_its_channel_handler_as_measured() {
             let (key, value) = ("probe".to_string(), Some(format!("w{i}")));
             effect(&mut p, at, 0, Effect::StorageSet { key, value });
             let (channel, data) = ("probe".to_string(), format!("m{i}"));
-            effect(&mut p, at, 0, Effect::Broadcast { channel, data });
+            effect(
+                &mut p,
+                at,
+                0,
+                Effect::Broadcast {
+                    channel,
+                    data: data.into(),
+                },
+            );
         }
         // The frozen tab's handler writes and posts back for each message it runs.
         let (mut ran, mut storage_ran, mut seen, mut posts) = (0, 0, 0, 0);
@@ -415,7 +431,7 @@ fn a_frozen_tab_runs_its_channel_handler_as_measured() {
                             1,
                             Effect::Broadcast {
                                 channel,
-                                data: data.to_string(),
+                                data: data.to_string().into(),
                             },
                         );
                     }

@@ -17,7 +17,7 @@ use super::platform::{
 };
 use super::probe::{self, Probe};
 use crate::client::auth::Credentials;
-use crate::client::browser_api::{BrowserView, Effect};
+use crate::client::browser_api::{BrowserView, Effect, MessageData};
 use crate::client::leader::{Fallback, Role, Scope};
 use crate::client::{NetError, ProviderConfig, Tab, TabId, TabInput, TabOutput};
 use crate::event::{OrgId, PropertyId};
@@ -507,7 +507,7 @@ impl BrowserNode {
         now: SimTime,
         tab: usize,
         channel: &str,
-        data: String,
+        data: MessageData,
     ) -> Option<Effect> {
         let limits = self.mailbox()?;
         let sent = self.mailbox_sent.entry(tab).or_default();
@@ -515,13 +515,12 @@ impl BrowserNode {
         while sent.front().is_some_and(|t| *t + 60_000 <= now) {
             sent.pop_front();
         }
-        if data.len() > limits.max_bytes || sent.len() >= limits.max_per_min {
+        if data.as_str().len() > limits.max_bytes || sent.len() >= limits.max_per_min {
             return None;
         }
         sent.push_back(now);
         // The sender and a counter make every write a change, so each fires a storage event.
-        let value =
-            serde_json::json!({ "from": tab, "n": sent.len(), "at": now.as_ms(), "data": data });
+        let value = serde_json::json!({ "from": tab, "n": sent.len(), "at": now.as_ms(), "data": data.as_str() });
         Some(Effect::StorageSet {
             key: format!("{MAILBOX_PREFIX}{channel}"),
             value: Some(value.to_string()),

@@ -460,7 +460,13 @@ impl Platform {
     /// broadcast is unavailable or the sender cannot act. Every other
     /// tab that is not gone receives it after a seeded delay, in order per
     /// (sender, receiver). Receivers filter by channel themselves.
-    fn broadcast(&mut self, now: SimTime, from: TabIndex, channel: &str, data: String) -> bool {
+    fn broadcast(
+        &mut self,
+        now: SimTime,
+        from: TabIndex,
+        channel: &str,
+        data: MessageData,
+    ) -> bool {
         if !self.config.broadcast_enabled || !self.can_act(from) {
             return false;
         }
@@ -468,7 +474,6 @@ impl Platform {
             // The bug: the post "succeeds" and goes nowhere.
             return true;
         }
-        let data = MessageData::from(data);
         for dest in 0..self.tabs.len() {
             if dest == from || self.tabs[dest].lifecycle.is_gone() {
                 continue;
@@ -1136,8 +1141,8 @@ mod tests {
         for seed in 0..20 {
             let mut p = Platform::new(config.clone(), 3, rng_for(seed, "platform"), None);
             for i in 0..10 {
-                assert!(p.broadcast(SimTime(i), 0, "hb", format!("a{i}")));
-                assert!(p.broadcast(SimTime(i), 1, "hb", format!("b{i}")));
+                assert!(p.broadcast(SimTime(i), 0, "hb", format!("a{i}").into()));
+                assert!(p.broadcast(SimTime(i), 1, "hb", format!("b{i}").into()));
             }
             let events = settle(&mut p);
             for e in &events {
@@ -1276,7 +1281,7 @@ mod tests {
         );
         assert!(!p.broadcast(SimTime(10), 1, "c", "x".into()));
         for i in 0..5 {
-            assert!(p.broadcast(SimTime(20 + i), 0, "c", format!("m{i}")));
+            assert!(p.broadcast(SimTime(20 + i), 0, "c", format!("m{i}").into()));
         }
         p.storage_set(SimTime(30), 2, "k", s("v"));
         p.lock_release(SimTime(30), 2, "l2");
@@ -1463,7 +1468,7 @@ mod tests {
             for i in 0..30u64 {
                 let tab = (i % 4) as usize;
                 p.storage_set(SimTime(i * 3), tab, "k", Some(i.to_string()));
-                p.broadcast(SimTime(i * 3), tab, "c", i.to_string());
+                p.broadcast(SimTime(i * 3), tab, "c", i.to_string().into());
                 while let Some(t) = p.poll_timeout().filter(|t| *t <= SimTime(i * 3 + 3)) {
                     p.handle_timeout(t, &());
                     log.extend(drain(&mut p).into_iter().map(|e| (t, e)));

@@ -14,7 +14,7 @@
 //! on `auth-control` and in localStorage `auth-logout` (A4); every tab that
 //! hears it drops the session at once.
 
-use super::browser_api::{BrowserView, Effect};
+use super::browser_api::{BrowserView, Effect, MessageData};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 pub use crate::observation::Banner;
@@ -701,7 +701,7 @@ impl Auth {
     }
 
     fn broadcast(&mut self, channel: &str, msg: &AuthMessage) {
-        let (channel, data) = (channel.to_string(), to_json(msg));
+        let (channel, data) = (channel.to_string(), MessageData::of(msg.clone()));
         self.effect(Effect::Broadcast { channel, data });
     }
 }

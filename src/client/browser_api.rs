@@ -24,7 +24,7 @@ pub enum Effect {
     /// `localStorage.setItem(key, value)`, or `removeItem` for `None`.
     StorageSet { key: String, value: Option<String> },
     /// `postMessage` on the named channel (or its L6 fallback).
-    Broadcast { channel: String, data: String },
+    Broadcast { channel: String, data: MessageData },
     /// `navigator.locks.request(name)`: the grant comes back as an input.
     LockRequest { name: String },
     /// Release `name`, or withdraw a request for it not yet granted.
@@ -32,10 +32,12 @@ pub enum Effect {
 }
 
 /// The data of a channel message, shared by every tab it reaches: its text,
-/// and what the first receiver read it as, so the others take a copy of that
-/// instead of parsing the text again (parsing once per receiving tab was a
-/// tenth of a run's instructions, issue 19). Every receiver reads the same
-/// text as the same type, so a copy is what its own parse would have made.
+/// and what it reads as, so receivers take a copy of that instead of
+/// parsing the text again (parsing once per receiving tab was a tenth of a
+/// run's instructions, issue 19). Every receiver reads the same text as the
+/// same type, so a copy is what its own parse would have made. A message
+/// made with `of` starts with what it was made from, as the machines' messages
+/// parse back to what wrote them (`reads_back`, tested for each kind).
 #[derive(Clone)]
 pub struct MessageData(std::sync::Arc<Shared>);
 
@@ -47,6 +49,17 @@ struct Shared {
 impl MessageData {
     pub fn as_str(&self) -> &str {
         &self.0.text
+    }
+
+    /// `value` as JSON, read as `value` already.
+    pub fn of<T>(value: T) -> Self
+    where
+        T: serde::Serialize + Send + Sync + 'static,
+    {
+        let text = serde_json::to_string(&value).expect("a channel message serialises");
+        let read = std::sync::OnceLock::new();
+        let _ = read.set(Box::new(Some(value)) as Box<dyn std::any::Any + Send + Sync>);
+        MessageData(std::sync::Arc::new(Shared { text, read }))
     }
 
     /// The text as JSON of a `T`, or `None` if it is not one.
@@ -99,9 +112,83 @@ impl std::fmt::Debug for MessageData {
     }
 }
 
+/// `value` made into a message reads as a receiver's own parse of its text
+/// would: what `MessageData::of` relies on, for each kind of message.
+#[cfg(test)]
+pub(crate) fn reads_back<T>(value: T)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Clone + PartialEq + std::fmt::Debug,
+    T: Send + Sync + 'static,
+{
+    let made = MessageData::of(value.clone());
+    let parsed = MessageData::from(made.as_str()).read::<T>();
+    assert_eq!(parsed.as_ref(), Some(&value), "{made}");
+    assert_eq!(made.read::<T>(), parsed, "{made}");
+}
+
 #[cfg(test)]
 mod tests {
-    use super::MessageData;
+    use super::{reads_back, MessageData};
+    use crate::client::auth::AuthMessage;
+    use crate::client::leader::ChannelMessage;
+    use crate::event::{sample_event, Action, EntityType};
+    use crate::time::SimTime;
+
+    /// Every kind of message the machines broadcast, with its optional
+    /// fields both ways, parses back to what wrote it.
+    #[test]
+    fn the_machines_messages_read_back() {
+        for cursor in [None, Some(0), Some(u64::MAX)] {
+            reads_back(ChannelMessage::Heartbeat {
+                tab: 3,
+                seq: 9,
+                cursor,
+            });
+        }
+        let mut full = sample_event(7, 2, EntityType::Revenue, Action::Updated, 4);
+        full.user_id = Some(5);
+        full.event_id = crate::event::EventId(u128::MAX - 1);
+        full.mutation = Some(u64::MAX);
+        full.metadata.created_by = Some(11);
+        full.metadata.days_ago = 6;
+        full.metadata.pending = true;
+        full.metadata.amount_cents = -250;
+        let bare = sample_event(8, 3, EntityType::Revenue, Action::Added, 1);
+        for refetch in [false, true] {
+            reads_back(ChannelMessage::Events {
+                tab: 1,
+                seq: 2,
+                since: 6,
+                cursor: 8,
+                refetch,
+                events: vec![full.clone(), bare.clone()],
+            });
+        }
+        reads_back(ChannelMessage::Events {
+            tab: 0,
+            seq: 0,
+            since: 0,
+            cursor: 0,
+            refetch: false,
+            events: vec![],
+        });
+        for msg in [
+            AuthMessage::RefreshStarted { session: 1 },
+            AuthMessage::RefreshSuccess {
+                session: 2,
+                token: "t\"o\\k\u{e9}n".to_string(),
+                expires_at: SimTime(90_000),
+            },
+            AuthMessage::RefreshFailed {
+                session: 3,
+                failures: 4,
+                retry_at: SimTime(5),
+            },
+            AuthMessage::Logout { session: 6 },
+        ] {
+            reads_back(msg);
+        }
+    }
 
     #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
     struct Ping {

@@ -13,7 +13,7 @@
 //! Without a BroadcastChannel every tab polls on its own (L6 fallback), which
 //! is declared, so the one-stream oracle does not count it.
 
-use super::browser_api::{BrowserView, Effect};
+use super::browser_api::{BrowserView, Effect, MessageData};
 use crate::machine::Machine;
 use crate::mutant::{fires, Mutant};
 pub use crate::observation::Role;
@@ -416,7 +416,7 @@ impl Leader {
                 };
                 self.effect(Effect::Broadcast {
                     channel: self.channel.clone(),
-                    data: serde_json::to_string(&hb).expect("heartbeat serialises"),
+                    data: MessageData::of(hb),
                 });
                 self.next_timer = Some(now + self.config.heartbeat_ms);
             }

@@ -56,7 +56,7 @@ pub use inputs::TabInput;
 /// C12: the stream's health, as the tab that runs it tells the others.
 pub const HEALTH_CHANNEL: &str = "finance-stream-health";
 
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Health {
     is_live: bool,
     last_success_at: Option<u64>,
@@ -395,5 +395,23 @@ fn outcome_of(result: &Result<Response, Outcome>) -> Outcome {
     match result {
         Ok(r) => Outcome::Status(r.status),
         Err(o) => o.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Health;
+    use crate::client::browser_api::reads_back;
+
+    /// The transport's health broadcast parses back to what wrote it.
+    #[test]
+    fn health_reads_back() {
+        for (is_live, last_success_at) in [(true, Some(12)), (false, None)] {
+            reads_back(Health {
+                is_live,
+                last_success_at,
+                failures: 3,
+            });
+        }
     }
 }

@@ -21,7 +21,7 @@ impl Tab {
         };
         self.out.push_back(TabOutput::Effect(Effect::Broadcast {
             channel: HEALTH_CHANNEL.to_string(),
-            data: serde_json::to_string(&health).expect("health serialises"),
+            data: MessageData::of(health),
         }));
     }
 
@@ -262,7 +262,7 @@ impl Tab {
         let channel = l.channel().to_string();
         self.out.push_back(TabOutput::Effect(Effect::Broadcast {
             channel,
-            data: serde_json::to_string(&msg).expect("a channel message serialises"),
+            data: MessageData::of(msg),
         }));
     }
 
