@@ -356,3 +356,21 @@ impl Tab {
         (hole || batch.floor > cursor) && !fires(self.mutant, Mutant::NoGapDetect)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Health;
+    use crate::client::browser_api::reads_back;
+
+    /// The transport's health broadcast parses back to what wrote it.
+    #[test]
+    fn health_reads_back() {
+        for (is_live, last_success_at) in [(true, Some(12)), (false, None)] {
+            reads_back(Health {
+                is_live,
+                last_success_at,
+                failures: 3,
+            });
+        }
+    }
+}
