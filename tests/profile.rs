@@ -29,7 +29,7 @@
 
 use rtsim::browser::platform::{Platform, PlatformConfig, PlatformEvent, PlatformInput, TabChange};
 use rtsim::browser::profile::{Measured, PlatformProfile, Quantiles};
-use rtsim::client::browser_api::Effect;
+use rtsim::client::browser_api::{Effect, MessageData};
 use rtsim::machine::Machine;
 use rtsim::seed::rng_for;
 use rtsim::time::SimTime;
@@ -188,16 +188,8 @@ fn a_busy_tab_gets_what_reached_it_as_its_task_ends() {
         let key = "probe".to_string();
         let value = Some("busy".to_string());
         effect(&mut p, wrote, 0, Effect::StorageSet { key, value });
-        let (channel, data) = ("probe".to_string(), "busy".to_string());
-        effect(
-            &mut p,
-            wrote,
-            0,
-            Effect::Broadcast {
-                channel,
-                data: data.into(),
-            },
-        );
+        let (channel, data) = ("probe".to_string(), MessageData::from("busy"));
+        effect(&mut p, wrote, 0, Effect::Broadcast { channel, data });
         effect(&mut p, wrote, 0, Effect::LockRelease { name: lock() });
         let ends = SimTime(task_ms);
         let early = deliver(&mut p, ends);
@@ -403,16 +395,8 @@ fn a_frozen_tab_runs_its_channel_handler_as_measured() {
             let at = SimTime(100 + 200 * i);
             let (key, value) = ("probe".to_string(), Some(format!("w{i}")));
             effect(&mut p, at, 0, Effect::StorageSet { key, value });
-            let (channel, data) = ("probe".to_string(), format!("m{i}"));
-            effect(
-                &mut p,
-                at,
-                0,
-                Effect::Broadcast {
-                    channel,
-                    data: data.into(),
-                },
-            );
+            let (channel, data) = ("probe".to_string(), MessageData::from(format!("m{i}")));
+            effect(&mut p, at, 0, Effect::Broadcast { channel, data });
         }
         // The frozen tab's handler writes and posts back for each message it runs.
         let (mut ran, mut storage_ran, mut seen, mut posts) = (0, 0, 0, 0);
@@ -425,15 +409,7 @@ fn a_frozen_tab_runs_its_channel_handler_as_measured() {
                         let (key, value) = (format!("reply{data}"), Some(data.to_string()));
                         effect(&mut p, due, 1, Effect::StorageSet { key, value });
                         let channel = "probe".to_string();
-                        effect(
-                            &mut p,
-                            due,
-                            1,
-                            Effect::Broadcast {
-                                channel,
-                                data: data.to_string().into(),
-                            },
-                        );
+                        effect(&mut p, due, 1, Effect::Broadcast { channel, data });
                     }
                     PlatformEvent::Storage { tab: 1, .. } => storage_ran += 1,
                     PlatformEvent::Storage { tab: 0, .. } => seen += 1,

@@ -515,12 +515,14 @@ impl BrowserNode {
         while sent.front().is_some_and(|t| *t + 60_000 <= now) {
             sent.pop_front();
         }
-        if data.as_str().len() > limits.max_bytes || sent.len() >= limits.max_per_min {
+        let text = data.as_str();
+        if text.len() > limits.max_bytes || sent.len() >= limits.max_per_min {
             return None;
         }
         sent.push_back(now);
         // The sender and a counter make every write a change, so each fires a storage event.
-        let value = serde_json::json!({ "from": tab, "n": sent.len(), "at": now.as_ms(), "data": data.as_str() });
+        let value =
+            serde_json::json!({ "from": tab, "n": sent.len(), "at": now.as_ms(), "data": text });
         Some(Effect::StorageSet {
             key: format!("{MAILBOX_PREFIX}{channel}"),
             value: Some(value.to_string()),

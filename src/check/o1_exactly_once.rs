@@ -47,10 +47,8 @@ impl Applies {
             self.foreign.insert((org, seq));
             return;
         }
-        match self.seqs.binary_search(&seq) {
-            Ok(_) => {}
-            Err(at) if at == self.seqs.len() => self.seqs.push(seq),
-            Err(at) => self.seqs.insert(at, seq),
+        if let Err(at) = self.seqs.binary_search(&seq) {
+            self.seqs.insert(at, seq);
         }
     }
 

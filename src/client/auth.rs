@@ -507,7 +507,7 @@ impl Auth {
         if !self.wanted || self.retry_at.is_some_and(|t| t > now) {
             return self.release(env);
         }
-        self.broadcast(REFRESH_CHANNEL, &AuthMessage::RefreshStarted { session });
+        self.broadcast(REFRESH_CHANNEL, AuthMessage::RefreshStarted { session });
         self.refreshing = true;
         let refresh_token = self.refresh_token().expect("signed in");
         self.out.push_back(AuthOutput::Refresh { refresh_token });
@@ -547,7 +547,7 @@ impl Auth {
                     expires_at,
                 };
                 if share {
-                    self.broadcast(REFRESH_CHANNEL, &msg);
+                    self.broadcast(REFRESH_CHANNEL, msg);
                 }
                 self.adopt(now, session, token, expires_at);
             }
@@ -570,7 +570,7 @@ impl Auth {
                     failures,
                     retry_at,
                 };
-                self.broadcast(REFRESH_CHANNEL, &msg);
+                self.broadcast(REFRESH_CHANNEL, msg);
                 self.heard_failure(session, failures, retry_at);
             }
         }
@@ -655,7 +655,7 @@ impl Auth {
         };
         let (refresh_token, bearer) = (self.refresh_token(), self.bearer());
         if !fires(self.mutant, Mutant::LogoutNoBroadcast) {
-            self.broadcast(CONTROL_CHANNEL, &AuthMessage::Logout { session });
+            self.broadcast(CONTROL_CHANNEL, AuthMessage::Logout { session });
             self.write(LOGOUT_KEY, Some(&session));
         }
         self.write::<SharedToken>(TOKEN_KEY, None);
@@ -700,8 +700,8 @@ impl Auth {
         self.effect(Effect::StorageSet { key, value });
     }
 
-    fn broadcast(&mut self, channel: &str, msg: &AuthMessage) {
-        let (channel, data) = (channel.to_string(), MessageData::of(msg.clone()));
+    fn broadcast(&mut self, channel: &str, msg: AuthMessage) {
+        let (channel, data) = (channel.to_string(), MessageData::of(msg));
         self.effect(Effect::Broadcast { channel, data });
     }
 }
